@@ -1,0 +1,44 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.auth.deps import ReadKey
+from app.chains import service
+from app.chains.assembly import build_chain, build_trace
+from app.chains.schemas import Chain, Trace
+from app.chains.service import Direction
+from app.claims.deps import ClaimDep
+from app.db import SessionDep
+from app.sightings import service as sightings
+
+router = APIRouter(tags=["chains"])
+
+
+@router.get("/v1/claims/{claim_id}/chain")
+async def get_chain(
+    claim: ClaimDep,
+    session: SessionDep,
+    _: ReadKey,
+    include_variants: Annotated[
+        bool, Query(description="Also walk claims linked by variant_of.")
+    ] = False,
+) -> Chain:
+    graph = await service.chain_graph(
+        session=session, claim_id=claim.id, include_variants=include_variants
+    )
+    return build_chain(claim, graph)
+
+
+@router.get("/v1/sightings/{sighting_id}/trace")
+async def trace(
+    sighting_id: str,
+    session: SessionDep,
+    _: ReadKey,
+    direction: Direction = Direction.upstream,
+    max_depth: Annotated[int, Query(ge=1, le=service.MAX_TRACE_DEPTH)] = 100,
+) -> Trace:
+    start = await sightings.get_or_404(session=session, sighting_id=sighting_id)
+    graph = await service.trace_graph(
+        session=session, sighting_id=start.id, direction=direction, max_depth=max_depth
+    )
+    return build_trace(graph)

@@ -1,0 +1,84 @@
+"""Chains and traces: a fixed handful of index-backed queries, whatever the database's size."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import Select, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.claims.models import Claim
+from app.denials import rules
+from app.sightings.models import Citation, Sighting
+from app.sightings.service import with_outlet
+
+MAX_TRACE_DEPTH = 1000
+
+
+class Direction(StrEnum):
+    upstream = "upstream"
+    downstream = "downstream"
+
+
+@dataclass(frozen=True)
+class Graph:
+    nodes: list[Sighting]
+    edges: list[Citation]
+
+
+def _claim_family(claim_id: str, include_variants: bool) -> Select[str]:
+    """The claim's id, or with variants every claim linked to it by `variant_of` either way."""
+    if not include_variants:
+        return select(literal(claim_id).label("id"))
+    links = union_all(
+        select(Claim.id.label("a"), Claim.variant_of.label("b")).where(
+            Claim.variant_of.is_not(None)
+        ),
+        select(Claim.variant_of.label("a"), Claim.id.label("b")).where(
+            Claim.variant_of.is_not(None)
+        ),
+    ).cte("links")
+    family = select(literal(claim_id).label("id")).cte("family", recursive=True)
+    family = family.union(select(links.c.b).join(family, links.c.a == family.c.id))
+    return select(family.c.id)
+
+
+async def _graph(session: AsyncSession, node_ids: Select[str]) -> Graph:
+    nodes = (await session.scalars(with_outlet().where(Sighting.id.in_(node_ids)))).unique().all()
+    edges = (
+        await session.scalars(
+            select(Citation).where(
+                Citation.citing_id.in_(node_ids), Citation.cited_id.in_(node_ids)
+            )
+        )
+    ).all()
+    return Graph(nodes=rules.in_time_order(nodes), edges=list(edges))
+
+
+async def chain_graph(*, session: AsyncSession, claim_id: str, include_variants: bool) -> Graph:
+    """Every sighting of the claim (and its variants) and the citations between them."""
+    family = _claim_family(claim_id, include_variants)
+    return await _graph(session, select(Sighting.id).where(Sighting.claim_id.in_(family)))
+
+
+async def trace_graph(
+    *, session: AsyncSession, sighting_id: str, direction: Direction, max_depth: int
+) -> Graph:
+    """Sightings reachable from one sighting: its sources upstream, its audience downstream."""
+    near, far = (
+        (Citation.citing_id, Citation.cited_id)
+        if direction is Direction.upstream
+        else (Citation.cited_id, Citation.citing_id)
+    )
+    walk = select(literal(sighting_id).label("id"), literal(0).label("depth")).cte(
+        "walk", recursive=True
+    )
+    walk = walk.union(
+        select(far, walk.c.depth + 1).join(walk, near == walk.c.id).where(walk.c.depth < max_depth)
+    )
+    return await _graph(session, select(walk.c.id).distinct())
+
+
+def edge_pairs(edges: Sequence[Citation]) -> list[tuple[str, str]]:
+    """Citations as propagation steps: from the cited sighting to the one citing it."""
+    return [(e.cited_id, e.citing_id) for e in edges]

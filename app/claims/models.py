@@ -1,0 +1,46 @@
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.columns import enum_column
+from app.db import Base, UTCDateTime, new_id, utcnow
+from app.enums import DenialStatus
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    statement: Mapped[str] = mapped_column(Text)
+    # The normalised statement, searched by `?q=`; its SHA-256 is the unique key, since a
+    # long text cannot sit in a PostgreSQL b-tree index.
+    normalized: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    summary: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(35))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    variant_of: Mapped[str | None] = mapped_column(
+        ForeignKey("claims.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Kept current by the sightings service under a lock on this row, so lists can filter and
+    # sort on them without aggregating every sighting.
+    denial_status: Mapped[DenialStatus] = mapped_column(
+        enum_column(DenialStatus, "denial_status"), default=DenialStatus.none, index=True
+    )
+    sightings_count: Mapped[int] = mapped_column(Integer, default=0)
+    outlets_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ClaimTag(Base):
+    """One row per tag, so `?tag=` is an index lookup on both engines."""
+
+    __tablename__ = "claim_tags"
+
+    claim_id: Mapped[str] = mapped_column(
+        ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)

@@ -1,0 +1,41 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.auth.deps import ReadKey, WriteKey
+from app.claims import service
+from app.claims.deps import ClaimDep
+from app.claims.schemas import Claim, ClaimCreate
+from app.db import SessionDep
+from app.enums import DenialStatus
+from app.pagination import PageDep
+from app.schemas import Page
+
+router = APIRouter(prefix="/v1/claims", tags=["claims"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_claim(body: ClaimCreate, session: SessionDep, _: WriteKey) -> Claim:
+    return Claim.model_validate(await service.create(session=session, data=body))
+
+
+@router.get("")
+async def list_claims(
+    session: SessionDep,
+    page: PageDep,
+    _: ReadKey,
+    q: Annotated[
+        str | None, Query(max_length=500, description="Text the statement contains.")
+    ] = None,
+    status: DenialStatus | None = None,
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+) -> Page[Claim]:
+    claims, next_cursor = await service.list_claims(
+        session=session, page=page, q=q, status=status, tag=tag
+    )
+    return Page(items=[Claim.model_validate(c) for c in claims], next_cursor=next_cursor)
+
+
+@router.get("/{claim_id}")
+async def get_claim(claim: ClaimDep, _: ReadKey) -> Claim:
+    return Claim.model_validate(claim)

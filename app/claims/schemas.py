@@ -1,0 +1,33 @@
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from app.enums import DenialStatus
+from app.schemas import InputSchema, Schema, Timestamp
+from app.validators import Language
+
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class ClaimCreate(InputSchema):
+    statement: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+    summary: Annotated[str, StringConstraints(max_length=20000)] | None = None
+    language: Language | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    variant_of: str | None = Field(
+        default=None, description="The id of the claim this one grew from."
+    )
+
+
+class Claim(Schema):
+    id: str
+    statement: str
+    summary: str | None
+    language: str | None
+    tags: list[str]
+    variant_of: str | None
+    created_at: Timestamp
+    denial_status: DenialStatus
+    first_seen_at: Timestamp | None
+    sightings_count: int
+    outlets_count: int

@@ -1,0 +1,111 @@
+"""The `tracer` command."""
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from app.auth import service as keys
+from app.config import Settings, get_settings
+from app.db import create_engine, create_sessionmaker
+from app.enums import Scope
+from app.migrate import upgrade_to_head
+
+cli = typer.Typer(help="Tracer: where a claim came from, where it went, and who denied it.")
+keys_cli = typer.Typer(help="API keys.")
+cli.add_typer(keys_cli, name="keys")
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = create_engine(settings)
+    try:
+        await upgrade_to_head(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _create_key(
+    settings: Settings, name: str, scope: Scope, only_if_none: bool
+) -> str | None:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            if only_if_none and await keys.any_key_exists(session=session):
+                return None
+            _, clear = await keys.create_key(session=session, name=name, scope=scope)
+            return clear
+    finally:
+        await engine.dispose()
+
+
+def _write_private(path: Path, content: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content + "\n")
+
+
+def _first_admin_key(settings: Settings) -> str:
+    """On a new embedded database, make an admin key so a newcomer can start at once."""
+    if settings.bootstrap_admin_key is not None:
+        return "  Admin key:  the one in TRACER_BOOTSTRAP_ADMIN_KEY"
+    clear = None
+    if settings.is_sqlite:
+        clear = asyncio.run(_create_key(settings, "first-admin", Scope.admin, only_if_none=True))
+    if clear is not None:
+        _write_private(settings.admin_key_file, clear)
+        return (
+            f"  Admin key:  {clear}\n"
+            f"              (shown once; kept in {settings.admin_key_file}, readable only by you)"
+        )
+    if settings.admin_key_file.exists():
+        return f"  Admin key:  in {settings.admin_key_file}"
+    return "  Admin key:  create one with `tracer keys create --name NAME --scope admin`"
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database to the newest schema."""
+    asyncio.run(_migrate(get_settings()))
+    typer.echo("database is up to date")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Migrate the database, then serve the API."""
+    settings = get_settings()
+    asyncio.run(_migrate(settings))
+    key_line = _first_admin_key(settings)
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown_host}:{port}"
+    typer.echo(
+        f"\nTracer is serving on {base}\n"
+        f"  API docs:   {base}/docs  (OpenAPI: {base}/openapi.json)\n"
+        f"{key_line}\n"
+        f'  Try:        curl -H "Authorization: Bearer $(cat {settings.admin_key_file})" '
+        f"{base}/v1/claims\n"
+        f"  More keys:  tracer keys create --name NAME --scope read|write|admin\n"
+    )
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+@keys_cli.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what will use the key.")],
+    scope: Annotated[Scope, typer.Option(help="read, write or admin.")],
+) -> None:
+    """Create an API key and print it; it is shown only this once."""
+    settings = get_settings()
+    asyncio.run(_migrate(settings))
+    clear = asyncio.run(_create_key(settings, name, scope, only_if_none=False))
+    typer.echo(f"created {scope.value} key {name!r}; it will not be shown again:")
+    typer.echo(clear)
+
+
+def main() -> None:
+    cli()

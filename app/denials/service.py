@@ -1,0 +1,118 @@
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, distinct, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
+
+from app.claims.models import Claim
+from app.denials import rules
+from app.enums import DenialStatus, OutletKind, Stance
+from app.outlets.models import Outlet
+from app.pagination import PageParams, SortKey, paginate
+from app.sightings.models import Sighting
+
+
+def _with_outlet() -> Select[Sighting]:
+    return select(Sighting).join(Sighting.outlet).options(contains_eager(Sighting.outlet))
+
+
+async def _official_word(session: AsyncSession, claim_id: str) -> list[Sighting]:
+    """Official verdicts and fact checks of one claim: the only sightings denial status reads."""
+    statement = _with_outlet().where(
+        Sighting.claim_id == claim_id,
+        or_(
+            Outlet.kind.in_([OutletKind.official, OutletKind.fact_checker]),
+            Sighting.stance == Stance.debunks,
+        ),
+    )
+    return rules.in_time_order((await session.scalars(statement)).all())
+
+
+async def refresh_claim(*, session: AsyncSession, claim_id: str) -> None:
+    """Recompute a claim's counters and denial status from its sightings."""
+    sightings_count, outlets_count, first_seen_at = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count(distinct(Sighting.outlet_id)),
+                func.min(Sighting.published_at),
+            ).where(Sighting.claim_id == claim_id)
+        )
+    ).one()
+    status = rules.status(await _official_word(session, claim_id))
+    claim = await session.get(Claim, claim_id)
+    assert claim is not None, "sightings only exist for existing claims"
+    claim.sightings_count = sightings_count
+    claim.outlets_count = outlets_count
+    claim.first_seen_at = first_seen_at
+    claim.denial_status = status
+    await session.flush()
+
+
+async def refresh_claims_of_outlet(*, session: AsyncSession, outlet_id: str) -> None:
+    """Recompute every claim this outlet carried, after its kind changed."""
+    claim_ids = await session.scalars(
+        select(distinct(Sighting.claim_id)).where(Sighting.outlet_id == outlet_id)
+    )
+    for claim_id in claim_ids.all():
+        await refresh_claim(session=session, claim_id=claim_id)
+
+
+@dataclass(frozen=True)
+class DenialFacts:
+    status: DenialStatus
+    first_denial: Sighting | None
+    denials: list[Sighting]
+    confirmations: list[Sighting]
+    fact_checks: list[Sighting]
+    denial_lag_seconds: int | None
+    sightings_after_denial: int
+
+
+async def report(*, session: AsyncSession, claim: Claim) -> DenialFacts:
+    """The claim's denial status with the sightings behind it."""
+    word = await _official_word(session, claim.id)
+    first = rules.first_denial(word)
+    after = 0
+    if first is not None:
+        counted = await session.scalar(
+            select(func.count()).where(
+                Sighting.claim_id == claim.id,
+                Sighting.stance.in_(rules.SPREADING),
+                Sighting.published_at > first.published_at,
+            )
+        )
+        after = counted or 0
+    return DenialFacts(
+        status=rules.status(word),
+        first_denial=first,
+        denials=[s for s in word if rules.is_official_denial(s)],
+        confirmations=[
+            s for s in word if rules.is_official_verdict(s) and s.stance == Stance.confirms
+        ],
+        fact_checks=[s for s in word if rules.is_fact_check(s)],
+        denial_lag_seconds=rules.lag_seconds(
+            claim.first_seen_at, first.published_at if first else None
+        ),
+        sightings_after_denial=after,
+    )
+
+
+async def list_denials(
+    *, session: AsyncSession, page: PageParams, since: datetime | None = None
+) -> tuple[list[Sighting], str | None]:
+    """Official denials, newest first."""
+    statement = _with_outlet().where(
+        Outlet.kind == OutletKind.official, Sighting.stance == Stance.denies
+    )
+    if since is not None:
+        statement = statement.where(Sighting.published_at >= since)
+    keys = [SortKey(Sighting.published_at, descending=True), SortKey(Sighting.id, descending=True)]
+    return await paginate(session, statement, keys, page)
+
+
+async def claims_by_id(*, session: AsyncSession, claim_ids: list[str]) -> dict[str, Claim]:
+    """These claims, fetched in one query."""
+    rows = await session.scalars(select(Claim).where(Claim.id.in_(set(claim_ids))))
+    return {claim.id: claim for claim in rows}

@@ -1,0 +1,48 @@
+"""Vocabularies shared by the models, the schemas and the API."""
+
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    read = "read"
+    write = "write"
+    admin = "admin"
+
+
+class OutletKind(StrEnum):
+    anonymous_channel = "anonymous_channel"
+    social_account = "social_account"
+    news_outlet = "news_outlet"
+    broadcaster = "broadcaster"
+    official = "official"
+    fact_checker = "fact_checker"
+    other = "other"
+
+
+class Stance(StrEnum):
+    asserts = "asserts"
+    reports = "reports"
+    questions = "questions"
+    debunks = "debunks"
+    denies = "denies"
+    confirms = "confirms"
+    retracts = "retracts"
+
+
+class Precision(StrEnum):
+    exact = "exact"
+    day = "day"
+    month = "month"
+    approximate = "approximate"
+
+
+class DenialStatus(StrEnum):
+    none = "none"
+    denied = "denied"
+    confirmed = "confirmed"
+    contested = "contested"
+
+
+class CitationBasis(StrEnum):
+    cites = "cites"
+    cites_outlet = "cites_outlet"

@@ -1,0 +1,118 @@
+"""Domain errors and their rendering as RFC 9457 problem documents."""
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://tracer.dev/problems/"
+
+
+class TracerError(Exception):
+    """An error a client caused or should know about, rendered as a problem document."""
+
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    def problem(self) -> dict[str, Any]:
+        return problem_body(self.status, self.slug, self.title, self.detail, **self.extra)
+
+
+class NotFound(TracerError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(TracerError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+    def __init__(self, detail: str, *, existing_id: str) -> None:
+        super().__init__(detail, existing_id=existing_id)
+        self.existing_id = existing_id
+
+
+class Invalid(TracerError):
+    """A well-formed request that breaks a rule; names the field as pydantic's 422s do."""
+
+    status, slug, title = 422, "validation-error", "Validation error"
+
+    def __init__(self, detail: str, *, loc: Sequence[str | int]) -> None:
+        super().__init__(detail, errors=[{"loc": ["body", *loc], "msg": detail}])
+
+
+class Unauthorized(TracerError):
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(TracerError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class PayloadTooLarge(TracerError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+def problem_body(status: int, slug: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
+        for error in exc.errors()
+    ]
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Render every error, ours or the framework's, as application/problem+json."""
+
+    @app.exception_handler(TracerError)
+    async def _tracer_error(_request: Request, exc: TracerError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem_response(exc.problem(), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors)
+        return problem_response(
+            problem_body(
+                422, "validation-error", "Validation error", f"Invalid: {fields}", errors=errors
+            )
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        phrase = HTTPStatus(exc.status_code).phrase
+        slug = phrase.lower().replace(" ", "-")
+        return problem_response(
+            problem_body(exc.status_code, slug, phrase, str(exc.detail)), dict(exc.headers or {})
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+        return problem_response(
+            problem_body(
+                500, "internal-error", "Internal server error", "An unexpected error occurred."
+            )
+        )

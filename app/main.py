@@ -1,0 +1,50 @@
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.auth.router import router as keys_router
+from app.chains.router import router as chains_router
+from app.claims.router import router as claims_router
+from app.config import Settings, get_settings
+from app.db import create_engine, create_sessionmaker
+from app.denials.router import router as denials_router
+from app.errors import install_handlers
+from app.health import router as health_router
+from app.limits import BodySizeLimit
+from app.outlets.router import router as outlets_router
+from app.sightings.router import router as sightings_router
+
+DESCRIPTION = """Tracer records how a claim travels between outlets: who carried it, whom they
+took it from, and whether an official body has denied it.
+Authenticate with `Authorization: Bearer <key>`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title="Tracer", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    install_handlers(app)
+    app.add_middleware(BodySizeLimit)
+    for router in (
+        health_router,
+        keys_router,
+        outlets_router,
+        claims_router,
+        sightings_router,
+        chains_router,
+        denials_router,
+    ):
+        app.include_router(router)
+    return app

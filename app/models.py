@@ -1,0 +1,19 @@
+"""Every model, imported in one place so Alembic and the app see the whole schema."""
+
+from app.auth.models import ApiKey
+from app.claims.models import Claim, ClaimTag
+from app.db import Base
+from app.idempotency.models import IdempotencyRecord
+from app.outlets.models import Outlet
+from app.sightings.models import Citation, Sighting
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Citation",
+    "Claim",
+    "ClaimTag",
+    "IdempotencyRecord",
+    "Outlet",
+    "Sighting",
+]

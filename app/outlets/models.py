@@ -1,0 +1,25 @@
+from datetime import datetime
+
+from sqlalchemy import JSON, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.columns import enum_column
+from app.db import Base, UTCDateTime, new_id, utcnow
+from app.enums import OutletKind
+
+
+class Outlet(Base):
+    __tablename__ = "outlets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[OutletKind] = mapped_column(enum_column(OutletKind, "outlet_kind"), index=True)
+    country: Mapped[str | None] = mapped_column(String(2), index=True)
+    language: Mapped[str | None] = mapped_column(String(35))
+    url: Mapped[str | None] = mapped_column(Text)
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Case-folded slug, name and aliases: one portable column for `?q=` substring search.
+    search_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,56 @@
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.columns import enum_column
+from app.db import Base, UTCDateTime, new_id, utcnow
+from app.enums import CitationBasis, Precision, Stance
+from app.outlets.models import Outlet
+
+
+class Sighting(Base):
+    __tablename__ = "sightings"
+    __table_args__ = (
+        UniqueConstraint("claim_id", "outlet_id", "url"),
+        Index("ix_sightings_claim_id_published_at", "claim_id", "published_at"),
+        Index(
+            "ix_sightings_outlet_id_claim_id_published_at", "outlet_id", "claim_id", "published_at"
+        ),
+        Index("ix_sightings_published_at_id", "published_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
+    outlet_id: Mapped[str] = mapped_column(ForeignKey("outlets.id", ondelete="RESTRICT"))
+    url: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_at_precision: Mapped[Precision] = mapped_column(
+        enum_column(Precision, "published_at_precision"), default=Precision.exact
+    )
+    stance: Mapped[Stance] = mapped_column(enum_column(Stance, "stance"), index=True)
+    attribution: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    excerpt: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(35))
+    archive_url: Mapped[str | None] = mapped_column(Text)
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_by_key_id: Mapped[str | None] = mapped_column(String(36))
+
+    outlet: Mapped[Outlet] = relationship(lazy="raise")
+
+
+class Citation(Base):
+    """An edge of a propagation chain: `citing` took the claim from `cited`."""
+
+    __tablename__ = "citations"
+
+    citing_id: Mapped[str] = mapped_column(
+        ForeignKey("sightings.id", ondelete="CASCADE"), primary_key=True
+    )
+    cited_id: Mapped[str] = mapped_column(
+        ForeignKey("sightings.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    basis: Mapped[CitationBasis] = mapped_column(enum_column(CitationBasis, "citation_basis"))

@@ -1,0 +1,62 @@
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from app.claims.schemas import ClaimCreate
+from app.enums import CitationBasis, Precision, Stance
+from app.outlets.schemas import Outlet, OutletCreate
+from app.schemas import InputSchema, Schema, Timestamp, TimestampIn
+from app.validators import Language, Slug, WebUrl
+
+Text = Annotated[str, StringConstraints(max_length=20000)]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class SightingCreate(InputSchema):
+    claim_id: Id | None = Field(default=None, description="An existing claim; or send `claim`.")
+    claim: ClaimCreate | None = Field(
+        default=None,
+        description="A claim to create inline; an existing normalised match is reused.",
+    )
+    outlet: Slug | OutletCreate = Field(
+        description="An existing outlet's slug, or an outlet to create inline "
+        "(an existing slug is reused)."
+    )
+    url: WebUrl
+    published_at: TimestampIn
+    published_at_precision: Precision = Precision.exact
+    stance: Stance
+    cites: list[Id] = Field(default_factory=list, max_length=200)
+    cites_outlets: list[Slug] = Field(default_factory=list, max_length=200)
+    attribution: Text | None = None
+    title: Text | None = None
+    excerpt: Text | None = None
+    language: Language | None = None
+    archive_url: WebUrl | None = None
+    content_sha256: Sha256 | None = None
+
+
+class CitationOut(Schema):
+    sighting_id: str
+    basis: CitationBasis
+
+
+class Sighting(Schema):
+    id: str
+    claim_id: str
+    outlet: Outlet
+    url: str
+    published_at: Timestamp
+    published_at_precision: Precision
+    stance: Stance
+    cites: list[str] = Field(description="Ids of the sightings this one took the claim from.")
+    citations: list[CitationOut] = Field(description="`cites` with how each was established.")
+    attribution: str | None
+    title: str | None
+    excerpt: str | None
+    language: str | None
+    archive_url: str | None
+    content_sha256: str | None
+    recorded_at: Timestamp
+    recorded_by: str

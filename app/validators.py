@@ -1,0 +1,41 @@
+"""Field types with the checks the contract names: slugs, ISO countries, BCP 47 tags, web URLs."""
+
+from typing import Annotated
+
+import langcodes
+import pycountry
+from pydantic import AfterValidator, HttpUrl, StringConstraints, TypeAdapter, ValidationError
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+
+
+def _country(value: str) -> str:
+    code = value.upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code, such as 'RU' or 'UA'")
+    return code
+
+
+def _language(value: str) -> str:
+    if not langcodes.tag_is_valid(value):
+        raise ValueError("must be a BCP 47 language tag, such as 'en', 'ru' or 'uk-UA'")
+    return langcodes.standardize_tag(value)
+
+
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def _web_url(value: str) -> str:
+    try:
+        return str(_HTTP_URL.validate_python(value))
+    except ValidationError as exc:
+        raise ValueError(exc.errors()[0]["msg"]) from None
+
+
+Country = Annotated[str, AfterValidator(_country)]
+Language = Annotated[str, StringConstraints(max_length=35), AfterValidator(_language)]
+# http or https only; stored as text in its normalised form so duplicates compare equal.
+WebUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_web_url)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=300)]

@@ -1,0 +1,172 @@
+"""Real databases for every test: SQLite always, PostgreSQL when TRACER_TEST_POSTGRES_URL is set.
+
+The schema is built once per session from the migrations; each test then starts from a clean
+state (a fresh copy of the migrated SQLite file, or truncated PostgreSQL tables).
+"""
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from app.config import Settings
+from app.db import Base, create_engine
+from app.main import create_app
+from app.migrate import upgrade_to_head
+
+POSTGRES_URL = os.environ.get("TRACER_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+ADMIN_KEY = "trk_test_bootstrap_admin_key"
+
+
+def pytest_report_header() -> str:
+    if POSTGRES_URL:
+        return f"databases: sqlite, postgresql ({make_url(POSTGRES_URL).render_as_string()})"
+    return "databases: sqlite only (set TRACER_TEST_POSTGRES_URL to also run on PostgreSQL)"
+
+
+def _migrate(url: str) -> None:
+    async def run() -> None:
+        engine = create_engine(Settings(database_url=url))
+        await upgrade_to_head(engine)
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+async def _admin_execute(statement: str) -> None:
+    assert POSTGRES_URL
+    engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def create_postgres_database() -> str:
+    """A new, empty PostgreSQL database of this run's own, so parallel runs never collide."""
+    assert POSTGRES_URL
+    name = f"tracer_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.exit(f"TRACER_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {exc}", 3)
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    name = make_url(url).database
+    asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "tracer.db"
+    _migrate(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    url = create_postgres_database()
+    _migrate(url)
+    yield url
+    drop_postgres_database(url)
+
+
+async def _truncate_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> str:
+    """A clean, migrated database of each backend in turn."""
+    if request.param == "sqlite":
+        path = tmp_path / "tracer.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    await _truncate_postgres(url)
+    return url
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    return make_url(database_url).get_backend_name()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        bootstrap_admin_key=ADMIN_KEY,
+        webhook_allow_private=True,
+        admin_key_file=tmp_path / "admin-key",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+def sessionmaker(app: FastAPI) -> async_sessionmaker[AsyncSession]:
+    """Direct database access, for checking what was (or was not) stored."""
+    maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    return maker
+
+
+def make_client(app: FastAPI, key: str | None = ADMIN_KEY) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://tracer.test", headers=headers
+    )
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin client."""
+    async with make_client(app) as http:
+        yield http
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(app, key=None) as http:
+        yield http
+
+
+@pytest.fixture
+async def writer(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """A client holding a `write` key, as fact-checkers do."""
+    created = await client.post("/v1/keys", json={"name": "desk", "scope": "write"})
+    async with make_client(app, created.json()["key"]) as http:
+        yield http
+
+
+@pytest.fixture
+async def reader(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """A client holding a `read` key, as dashboards do."""
+    created = await client.post("/v1/keys", json={"name": "dashboard", "scope": "read"})
+    async with make_client(app, created.json()["key"]) as http:
+        yield http
