@@ -11,6 +11,7 @@ from app.db import create_engine, create_sessionmaker
 from app.denials.router import router as denials_router
 from app.errors import install_handlers
 from app.health import router as health_router
+from app.intake.router import router as intake_router
 from app.limits import BodySizeLimit
 from app.outlets.router import router as outlets_router
 from app.sightings.router import router as sightings_router
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sightings_router,
         chains_router,
         denials_router,
+        intake_router,
     ):
         app.include_router(router)
     return app

@@ -93,17 +93,17 @@ async def _truncate_postgres(url: str) -> None:
     await engine.dispose()
 
 
+# Synchronous on purpose: the PostgreSQL fixtures it pulls in lazily call asyncio.run(), which
+# cannot run inside the event loop of an async fixture.
 @pytest.fixture(params=BACKENDS)
-async def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     """A clean, migrated database of each backend in turn."""
     if request.param == "sqlite":
         path = tmp_path / "tracer.db"
         shutil.copyfile(sqlite_template, path)
         return f"sqlite+aiosqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
-    await _truncate_postgres(url)
+    asyncio.run(_truncate_postgres(url))
     return url
 
 

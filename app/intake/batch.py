@@ -1,0 +1,257 @@
+"""Many sightings in one request: per-item outcomes, references between items, all-or-nothing."""
+
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import false, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.service import Principal
+from app.claims.models import Claim
+from app.db import utcnow
+from app.errors import Conflict, Invalid, TracerError, problem_body
+from app.intake.schemas import BatchItem, ItemResult, ItemStatus
+from app.sightings import service as sightings
+from app.sightings.schemas import SightingCreate
+
+Loc = list[str | int]
+
+
+class BatchRefused(TracerError):
+    """An atomic batch with a failing item: nothing was stored."""
+
+    status, slug, title = 422, "batch-refused", "Batch refused"
+
+    def __init__(self, results: Sequence[ItemResult]) -> None:
+        failed = [r.index for r in results if r.status is ItemStatus.error]
+        super().__init__(
+            f"{len(failed)} item(s) failed (first: index {failed[0]}); the batch is atomic, "
+            "so nothing was stored",
+            results=[r.model_dump(mode="json") for r in results],
+        )
+
+
+def item_problem(index: int, detail: str, errors: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A 422 problem for one item, its `loc`s pointing into the request's `items`."""
+    return problem_body(
+        422,
+        "validation-error",
+        "Validation error",
+        detail,
+        errors=[{**e, "loc": ["body", "items", index, *e["loc"]]} for e in errors],
+    )
+
+
+def _failed(index: int, ref: str | None, detail: str, loc: Loc) -> ItemResult:
+    return ItemResult(
+        index=index,
+        ref=ref,
+        status=ItemStatus.error,
+        problem=item_problem(index, detail, [{"loc": loc, "msg": detail}]),
+    )
+
+
+def _validation_failure(index: int, ref: str | None, exc: ValidationError) -> ItemResult:
+    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    fields = ", ".join(".".join(str(p) for p in e["loc"]) or "item" for e in errors)
+    return ItemResult(
+        index=index,
+        ref=ref,
+        status=ItemStatus.error,
+        problem=item_problem(index, f"Invalid: {fields}", errors),
+    )
+
+
+@dataclass
+class Plan:
+    """Validated items in an order where every item comes after the items it cites by ref."""
+
+    order: list[int]
+    items: dict[int, BatchItem]
+    refs: dict[str, int]
+    results: dict[int, ItemResult] = field(default_factory=dict)
+
+
+def _raw_ref(raw: Any) -> str | None:
+    ref = raw.get("ref") if isinstance(raw, Mapping) else None
+    return ref if isinstance(ref, str) else None
+
+
+def plan(raw_items: Sequence[Any]) -> Plan:
+    """Validate each item on its own, resolve refs, and order the items topologically."""
+    items: dict[int, BatchItem] = {}
+    refs: dict[str, int] = {}
+    results: dict[int, ItemResult] = {}
+    for index, raw in enumerate(raw_items):
+        ref = _raw_ref(raw)
+        if ref is not None and ref in refs:
+            results[index] = _failed(
+                index, ref, f"ref {ref!r} is already used by item {refs[ref]}", ["ref"]
+            )
+            continue
+        if ref is not None:
+            refs[ref] = index
+        try:
+            items[index] = BatchItem.model_validate(raw)
+        except ValidationError as exc:
+            results[index] = _validation_failure(index, ref, exc)
+
+    for index, item in items.items():
+        unknown = [k for k, ref in enumerate(item.cites_refs) if ref not in refs]
+        if unknown:
+            k = unknown[0]
+            results[index] = _failed(
+                index,
+                item.ref,
+                f"no item of this batch has ref {item.cites_refs[k]!r}",
+                ["cites_refs", k],
+            )
+
+    cited_by: dict[int, list[int]] = {}
+    waiting: dict[int, int] = {}
+    for index, item in items.items():
+        if index in results:
+            continue
+        # An item that already failed is not waited for: citing it fails when its turn comes.
+        cited = {refs[ref] for ref in item.cites_refs} - results.keys()
+        waiting[index] = len(cited)
+        for dependency in cited:
+            cited_by.setdefault(dependency, []).append(index)
+
+    # Kahn's algorithm, lowest index first, so items keep their own order wherever refs allow.
+    ready = [index for index, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        index = heapq.heappop(ready)
+        order.append(index)
+        for dependent in cited_by.get(index, ()):
+            if dependent in waiting:
+                waiting[dependent] -= 1
+                if waiting[dependent] == 0:
+                    heapq.heappush(ready, dependent)
+    placed = set(order)
+    for index in waiting.keys() - placed:
+        item = items[index]
+        k = next(k for k, ref in enumerate(item.cites_refs) if refs[ref] not in placed)
+        results[index] = _failed(
+            index,
+            item.ref,
+            f"cites_refs form a cycle: ref {item.cites_refs[k]!r} depends, directly or not, "
+            "on this item",
+            ["cites_refs", k],
+        )
+    return Plan(order=order, items=items, refs=refs, results=results)
+
+
+async def open_transaction(session: AsyncSession) -> None:
+    """Make sure the session's transaction is open in the database before any SAVEPOINT.
+
+    The SQLite driver opens its transaction lazily, at the first INSERT, UPDATE or DELETE; a
+    SAVEPOINT issued before that becomes the outermost transaction, and releasing it commits,
+    which would make an atomic batch store its first items whatever happens later. A write that
+    touches no row opens the transaction first.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(update(Claim).where(false()).values(updated_at=utcnow()))
+
+
+def _remap(problem: dict[str, Any], index: int, origins: Sequence[Loc]) -> dict[str, Any]:
+    """A problem from the single-sighting service, its locs moved into this item.
+
+    Cites taken from `cites_refs` are sent to that service as `cites`; their errors are
+    reported back at the ref the client wrote.
+    """
+    errors = []
+    for error in problem.get("errors", []):
+        loc = list(error["loc"][1:])
+        if loc[:1] == ["cites"] and len(loc) > 1 and isinstance(loc[1], int):
+            loc = [*origins[loc[1]], *loc[2:]]
+        errors.append({**error, "loc": loc})
+    return item_problem(index, problem["detail"], errors)
+
+
+async def record_item(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    index: int,
+    item: BatchItem,
+    done: Mapping[str, ItemResult],
+    now: datetime,
+) -> ItemResult:
+    """Record one item in its own SAVEPOINT, so its failure leaves the others untouched."""
+    cites: list[str] = []
+    origins: list[Loc] = []
+    for k, cited_id in enumerate(item.cites):
+        cites.append(cited_id)
+        origins.append(["cites", k])
+    for k, ref in enumerate(item.cites_refs):
+        cited = done.get(ref)
+        target = (cited.id or cited.existing_id) if cited else None
+        if target is None:
+            return _failed(
+                index,
+                item.ref,
+                f"the item with ref {ref!r} was not recorded, so this one cannot cite it",
+                ["cites_refs", k],
+            )
+        if target not in cites:
+            cites.append(target)
+            origins.append(["cites_refs", k])
+    # The item was validated already; only `cites` changes.
+    data = SightingCreate.model_construct(
+        **{name: getattr(item, name) for name in SightingCreate.model_fields} | {"cites": cites}
+    )
+    try:
+        async with session.begin_nested():
+            sighting = await sightings.record(
+                session=session, principal=principal, data=data, now=now
+            )
+    except Conflict as exc:
+        return ItemResult(
+            index=index, ref=item.ref, status=ItemStatus.duplicate, existing_id=exc.existing_id
+        )
+    except Invalid as exc:
+        return ItemResult(
+            index=index,
+            ref=item.ref,
+            status=ItemStatus.error,
+            problem=_remap(exc.problem(), index, origins),
+        )
+    except TracerError as exc:
+        return ItemResult(index=index, ref=item.ref, status=ItemStatus.error, problem=exc.problem())
+    return ItemResult(index=index, ref=item.ref, status=ItemStatus.created, id=sighting.id)
+
+
+async def record_batch(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    raw_items: Sequence[Any],
+    atomic: bool,
+    now: datetime | None = None,
+) -> list[ItemResult]:
+    """Record a batch of sightings; with `atomic`, a failing item refuses the whole batch."""
+    now = now or utcnow()
+    planned = plan(raw_items)
+    results = planned.results
+    done: dict[str, ItemResult] = {}
+    await open_transaction(session)
+    for index in planned.order:
+        item = planned.items[index]
+        result = await record_item(
+            session=session, principal=principal, index=index, item=item, done=done, now=now
+        )
+        results[index] = result
+        if item.ref is not None:
+            done[item.ref] = result
+    ordered = [results[index] for index in range(len(raw_items))]
+    if atomic and any(r.status is ItemStatus.error for r in ordered):
+        # Nothing is stored, so an id would point at nothing.
+        raise BatchRefused([r.model_copy(update={"id": None}) for r in ordered])
+    return ordered

@@ -1,0 +1,59 @@
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints
+
+from app.schemas import InputSchema, Schema
+from app.sightings.schemas import SightingCreate
+
+MAX_BATCH_ITEMS = 1000
+
+Ref = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class BatchItem(SightingCreate):
+    """One sighting of a batch: the fields of `POST /v1/sightings`, plus references to its peers."""
+
+    ref: Ref | None = Field(
+        default=None, description="A name of your choosing that other items can cite."
+    )
+    cites_refs: list[Ref] = Field(
+        default_factory=list,
+        max_length=200,
+        description="`ref`s of other items of this batch that this sighting took the claim from.",
+    )
+
+
+class BatchCreate(InputSchema):
+    # Items stay plain objects here and are validated one by one, so one bad item is reported
+    # in its own result instead of refusing the whole batch.
+    items: list[dict[str, Any]] = Field(
+        description=f"Up to {MAX_BATCH_ITEMS} sightings, each with the fields of "
+        "`POST /v1/sightings` plus optional `ref` and `cites_refs`."
+    )
+    atomic: bool = Field(
+        default=False, description="Store every item or, if any fails, none of them."
+    )
+
+
+class ItemStatus(StrEnum):
+    created = "created"
+    duplicate = "duplicate"
+    error = "error"
+
+
+class ItemResult(Schema):
+    index: int
+    ref: str | None = None
+    status: ItemStatus
+    id: str | None = Field(default=None, description="The recorded sighting, when created.")
+    existing_id: str | None = Field(
+        default=None, description="The sighting already recorded, when a duplicate."
+    )
+    problem: dict[str, Any] | None = Field(
+        default=None, description="An RFC 9457 problem document, when the item failed."
+    )
+
+
+class BatchResult(Schema):
+    results: list[ItemResult]
