@@ -165,3 +165,29 @@ async def test_batch_needs_write_scope_and_a_list_of_items(
     )
     not_an_object = await writer.post("/v1/sightings/batch", json={"items": ["x"]})
     assert_problem(not_an_object, 422, "items")
+
+
+async def test_a_failed_item_leaves_no_inline_claim_or_outlet_behind(
+    writer: httpx.AsyncClient,
+) -> None:
+    response = await writer.post(
+        "/v1/sightings/batch",
+        json={
+            "items": [
+                item(
+                    "https://t.me/a/1",
+                    claim={"statement": "A claim nobody else makes"},
+                    outlet={"slug": "new-outlet", "name": "New", "kind": "other"},
+                    cites_outlets=["kremlin-laundress"],
+                ),
+                item("https://t.me/a/2"),
+            ]
+        },
+    )
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["error", "created"]
+    assert results[0]["problem"]["errors"][0]["loc"] == ["body", "items", 0, "cites_outlets", 0]
+    claims = (await writer.get("/v1/claims")).json()["items"]
+    assert [c["statement"] for c in claims] == [TROOPS]
+    assert claims[0]["sightings_count"] == 1
+    assert (await writer.get("/v1/outlets/new-outlet")).status_code == 404
