@@ -1,10 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.auth.deps import ReadKey
-from app.chains import service
+from app.chains import exports, service
 from app.chains.assembly import build_chain, build_trace
+from app.chains.exports import ChainFormat
 from app.chains.schemas import Chain, Trace
 from app.chains.service import Direction
 from app.claims.deps import ClaimDep
@@ -14,7 +15,7 @@ from app.sightings import service as sightings
 router = APIRouter(tags=["chains"])
 
 
-@router.get("/v1/claims/{claim_id}/chain")
+@router.get("/v1/claims/{claim_id}/chain", response_model=Chain, responses=exports.RESPONSES)
 async def get_chain(
     claim: ClaimDep,
     session: SessionDep,
@@ -22,11 +23,18 @@ async def get_chain(
     include_variants: Annotated[
         bool, Query(description="Also walk claims linked by variant_of.")
     ] = False,
-) -> Chain:
+    file_format: Annotated[
+        ChainFormat,
+        Query(alias="format", description="graphml, gexf or csv (one row per edge) for a file."),
+    ] = ChainFormat.json,
+) -> Chain | Response:
     graph = await service.chain_graph(
         session=session, claim_id=claim.id, include_variants=include_variants
     )
-    return build_chain(claim, graph)
+    chain = build_chain(claim, graph)
+    if file_format is ChainFormat.json:
+        return chain
+    return exports.as_file(chain, file_format)
 
 
 @router.get("/v1/sightings/{sighting_id}/trace")
