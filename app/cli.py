@@ -2,16 +2,19 @@
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+from rich.progress import Progress
 
 from app.auth import service as keys
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.enums import Scope
+from app.intake import importer
 from app.migrate import upgrade_to_head
 
 cli = typer.Typer(help="Tracer: where a claim came from, where it went, and who denied it.")
@@ -105,6 +108,53 @@ def keys_create(
     clear = asyncio.run(_create_key(settings, name, scope, only_if_none=False))
     typer.echo(f"created {scope.value} key {name!r}; it will not be shown again:")
     typer.echo(clear)
+
+
+async def _import(
+    settings: Settings, rows: list[importer.Row], file_format: importer.FileFormat, name: str
+) -> importer.Summary:
+    engine = create_engine(settings)
+    try:
+        with Progress(disable=not sys.stderr.isatty(), transient=True) as progress:
+            task = progress.add_task(f"importing {len(rows)} rows", total=len(rows))
+            return await importer.import_rows(
+                sessionmaker=create_sessionmaker(engine),
+                rows=rows,
+                file_format=file_format,
+                recorded_by=name,
+                advance=lambda n: progress.advance(task, n),
+            )
+    finally:
+        await engine.dispose()
+
+
+@cli.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="A CSV, NDJSON or ClaimReview JSON-LD file.")],
+    recorded_by: Annotated[
+        str | None, typer.Option(help="Who the sightings are recorded by; import:FILE if unset.")
+    ] = None,
+) -> None:
+    """Record the sightings of a file; rows already recorded are counted, not stored twice."""
+    try:
+        file_format, rows = importer.read_file(file)
+    except importer.NotImportable as exc:
+        typer.echo(f"{file}: {exc}; nothing was stored", err=True)
+        raise typer.Exit(2) from None
+    settings = get_settings()
+    asyncio.run(_migrate(settings))
+    name = recorded_by or f"import:{file.name}"
+    summary = asyncio.run(_import(settings, rows, file_format, name))
+    typer.echo(
+        f"{file} ({file_format.value}, {len(rows)} rows): {summary.created} created, "
+        f"{summary.duplicates} duplicates, {len(summary.errors)} errors"
+    )
+    for label, message in summary.errors:
+        typer.echo(f"  {label}: {message}")
+    if summary.stopped:
+        typer.echo(summary.stopped, err=True)
+    if not summary.complete:
+        raise typer.Exit(1)
 
 
 def main() -> None:
