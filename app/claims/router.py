@@ -3,9 +3,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.auth.deps import ReadKey, WriteKey
-from app.claims import service
+from app.claims import matching, service
 from app.claims.deps import ClaimDep
-from app.claims.schemas import Claim, ClaimCreate
+from app.claims.schemas import Claim, ClaimCreate, ClaimMatch, ClaimMatches, ClaimMatchQuery
 from app.db import SessionDep
 from app.enums import DenialStatus
 from app.pagination import PageDep
@@ -34,6 +34,15 @@ async def list_claims(
         session=session, page=page, q=q, status=status, tag=tag
     )
     return Page(items=[Claim.model_validate(c) for c in claims], next_cursor=next_cursor)
+
+
+@router.post("/match")
+async def match_claims(body: ClaimMatchQuery, session: SessionDep, _: ReadKey) -> ClaimMatches:
+    """Is this claim already tracked? Existing claims ranked by how closely they say `text`."""
+    found = await matching.match(session=session, text=body.text, limit=body.limit)
+    return ClaimMatches(
+        items=[ClaimMatch(claim=Claim.model_validate(m.claim), score=m.score) for m in found]
+    )
 
 
 @router.get("/{claim_id}")

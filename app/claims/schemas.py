@@ -31,3 +31,19 @@ class Claim(Schema):
     first_seen_at: Timestamp | None
     sightings_count: int
     outlets_count: int
+
+
+class ClaimMatchQuery(InputSchema):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=5000)] = Field(
+        description="The claim in your own words, in any language."
+    )
+    limit: int = Field(default=5, ge=1, le=50)
+
+
+class ClaimMatch(Schema):
+    claim: Claim
+    score: float = Field(ge=0, le=1, description="1 is the same wording; higher is closer.")
+
+
+class ClaimMatches(Schema):
+    items: list[ClaimMatch] = Field(description="Best first.")

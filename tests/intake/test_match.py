@@ -1,0 +1,68 @@
+"""POST /v1/claims/match: is this claim already tracked, asked in one's own words."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.intake.conftest import TROOPS
+from tests.problems import assert_problem
+
+DISTRACTORS = [
+    "Ukraine sold Western weapons on the black market to buyers in the Middle East",
+    "Poland is preparing to annex western Ukraine, including Lviv",
+    "Украина получила 300 танков Leopard от Германии",
+]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "north korea ready to send 100k soldiers to the DPR and LPR",
+        "To the LPR and DPR, up to 100 000 troops were offered by North Korea",
+        "Северная Корея готова отправить на Донбасс 100 тысяч добровольцев",
+    ],
+)
+async def test_the_worked_example_claim_is_found_from_other_wordings(
+    worked_example: dict[str, Any], reader: httpx.AsyncClient, writer: httpx.AsyncClient, query: str
+) -> None:
+    for statement in DISTRACTORS:
+        assert (await writer.post("/v1/claims", json={"statement": statement})).status_code == 201
+
+    response = await reader.post("/v1/claims/match", json={"text": query})
+
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert items[0]["claim"]["id"] == worked_example["troops"]
+    assert items[0]["claim"]["statement"] == TROOPS
+    scores = [item["score"] for item in items]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 <= score <= 1 for score in scores)
+
+
+async def test_same_words_score_one_and_limit_is_kept(
+    worked_example: dict[str, Any], reader: httpx.AsyncClient
+) -> None:
+    response = await reader.post(
+        "/v1/claims/match", json={"text": TROOPS.upper().replace(",", " "), "limit": 1}
+    )
+    items = response.json()["items"]
+    assert len(items) == 1
+    assert items[0]["score"] == 1.0
+    assert items[0]["claim"]["denial_status"] == "denied"
+
+
+async def test_nothing_alike_finds_nothing(
+    worked_example: dict[str, Any], reader: httpx.AsyncClient
+) -> None:
+    response = await reader.post("/v1/claims/match", json={"text": "Recipe for apple pie"})
+    assert response.json() == {"items": []}
+
+
+async def test_bad_match_requests_name_the_field(reader: httpx.AsyncClient) -> None:
+    assert_problem(await reader.post("/v1/claims/match", json={"text": ""}), 422, "text")
+    assert_problem(await reader.post("/v1/claims/match", json={"text": "?!"}), 422, "text")
+    assert_problem(
+        await reader.post("/v1/claims/match", json={"text": "x", "limit": 0}), 422, "limit"
+    )
+    assert_problem(await reader.post("/v1/claims/match", json={"query": "x"}), 422, "text")
