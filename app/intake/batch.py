@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import false, insert, select, update
+from sqlalchemy import false, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import Principal
@@ -243,6 +243,27 @@ class Recorder:
             self.outlets[outlet.slug] = outlet
         return outlet
 
+    async def lock_claims(self, items: Sequence[SightingCreate]) -> None:
+        """Lock the existing claims these items name, in id order, before recording any.
+
+        Two batches that took their claims' locks in the order of their items could each wait
+        for the other; taking them in one global order up front cannot.
+        """
+        ids = {item.claim_id for item in items if item.claim_id}
+        digests = {
+            fingerprint(normalize_statement(item.claim.statement))
+            for item in items
+            if item.claim is not None
+        }
+        existing = await self.session.scalars(
+            select(Claim.id).where(or_(Claim.id.in_(ids), Claim.fingerprint.in_(digests)))
+        )
+        for claim_id in sorted(existing):
+            await self.session.execute(
+                update(Claim).where(Claim.id == claim_id).values(updated_at=self.now)
+            )
+            self.locked.add(claim_id)
+
     async def record(self, data: SightingCreate) -> str:
         """Record one sighting and return its id; a duplicate raises Conflict."""
         if data.published_at > self.now + sightings.FUTURE_TOLERANCE:
@@ -395,6 +416,7 @@ async def record_batch(
     done: dict[str, ItemResult] = {}
     await open_transaction(session)
     recorder = Recorder(session=session, principal=principal, now=now)
+    await recorder.lock_claims([planned.items[index] for index in planned.order])
     for index in planned.order:
         item = planned.items[index]
         result = await record_item(recorder=recorder, index=index, item=item, done=done)

@@ -252,6 +252,7 @@ async def import_rows(
             async with sessionmaker() as session, session.begin():
                 await open_transaction(session)
                 recorder = Recorder(session=session, principal=principal, now=utcnow())
+                await recorder.lock_claims([planned.items[index] for index in chunk])
                 outcomes: dict[int, ItemResult] = {}
                 for index in chunk:
                     item = planned.items[index]

@@ -1,5 +1,6 @@
 """POST /v1/sightings/batch: per-item outcomes, refs between items, all-or-nothing."""
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -191,3 +192,43 @@ async def test_a_failed_item_leaves_no_inline_claim_or_outlet_behind(
     assert [c["statement"] for c in claims] == [TROOPS]
     assert claims[0]["sightings_count"] == 1
     assert (await writer.get("/v1/outlets/new-outlet")).status_code == 404
+
+
+async def test_a_retried_batch_with_its_idempotency_key_gets_the_first_answer(
+    writer: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    payload = {"items": [item("https://t.me/a/1"), item("https://t.me/a/2")]}
+    headers = {"Idempotency-Key": "sheet-2022-08-01"}
+    first = await writer.post("/v1/sightings/batch", json=payload, headers=headers)
+    again = await writer.post("/v1/sightings/batch", json=payload, headers=headers)
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert await stored(sessionmaker) == 2
+
+
+async def test_concurrent_batches_over_the_same_claims_both_succeed(
+    writer: httpx.AsyncClient,
+) -> None:
+    statements = ["First claim of two", "Second claim of two"]
+    ids = [
+        (await writer.post("/v1/claims", json={"statement": s})).json()["id"] for s in statements
+    ]
+
+    def batch(order: list[str], run: str) -> dict[str, Any]:
+        items = []
+        for n in range(30):
+            for claim_id in order:
+                fields = item(f"https://t.me/{run}/{claim_id}/{n}")
+                del fields["claim"]
+                outlet = {"slug": f"outlet-{run}", "name": run, "kind": "other"}
+                items.append({**fields, "claim_id": claim_id, "outlet": outlet})
+        return {"items": items}
+
+    first, second = await asyncio.gather(
+        writer.post("/v1/sightings/batch", json=batch(ids, "a")),
+        writer.post("/v1/sightings/batch", json=batch(ids[::-1], "b")),
+    )
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    claims = (await writer.get("/v1/claims")).json()["items"]
+    assert [c["sightings_count"] for c in claims] == [60, 60]
