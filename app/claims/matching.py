@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-import snowballstemmer
+import Stemmer
 from anyascii import anyascii
 from rapidfuzz import fuzz
 from sqlalchemy import or_, select
@@ -37,8 +37,8 @@ _WORD = re.compile(r"\w+")
 _NOT_KEY = re.compile(r"[^a-z0-9 ]")
 _CYRILLIC = re.compile(r"[а-яёіїєґ]")
 
-_english = snowballstemmer.stemmer("english")
-_russian = snowballstemmer.stemmer("russian")
+_english = Stemmer.Stemmer("english")
+_russian = Stemmer.Stemmer("russian")
 
 
 def _fold(text: str) -> str:
@@ -87,7 +87,8 @@ def _stem(word: str) -> str:
     return stemmed
 
 
-@lru_cache(maxsize=100_000)
+# Sized for a quarter of a million wordings; past that every request recomputes some keys.
+@lru_cache(maxsize=250_000)
 def match_key(text: str) -> str:
     """The form of a text that matching compares."""
     words = _WORD.findall(_numbers(_fold(text)))
