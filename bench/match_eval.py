@@ -67,10 +67,12 @@ def main() -> None:
         groups["all"].append(rank)
         groups[f"variation: {row['variation']}"].append(rank)
         groups[f"language: {row['lang']}"].append(rank)
+        across = row["variation"] == "cross-language"
+        groups["another language" if across else "same language"].append(rank)
     claims = len({row["claim"] for row in rows})
     print(f"{len(rows)} queries, {claims} claims ({EVAL_SET.name})")
     print(f"{'':28} {'n':>4} {'recall@1':>9} {'recall@3':>9}")
-    for name in sorted(groups, key=lambda g: (g != "all", g)):
+    for name in sorted(groups, key=lambda g: (":" in g, g != "all", g)):
         found = groups[name]
         at1 = sum(1 for r in found if r == 1) / len(found)
         at3 = sum(1 for r in found if r is not None and r <= 3) / len(found)
