@@ -141,15 +141,16 @@ def plan(raw_items: Sequence[Any]) -> Plan:
                 waiting[dependent] -= 1
                 if waiting[dependent] == 0:
                     heapq.heappush(ready, dependent)
-    placed = set(order)
-    for index in waiting.keys() - placed:
+    # Whatever Kahn's algorithm could not place lies on a cycle of refs, or after one.
+    stuck = waiting.keys() - set(order)
+    for index in sorted(stuck):
         item = items[index]
-        k = next(k for k, ref in enumerate(item.cites_refs) if refs[ref] not in placed)
+        k = next(k for k, ref in enumerate(item.cites_refs) if refs[ref] in stuck)
         results[index] = _failed(
             index,
             item.ref,
-            f"cites_refs form a cycle: ref {item.cites_refs[k]!r} depends, directly or not, "
-            "on this item",
+            f"cites_refs form a cycle: ref {item.cites_refs[k]!r} can never be recorded "
+            "before this item",
             ["cites_refs", k],
         )
     return Plan(order=order, items=items, refs=refs, results=results)
@@ -210,10 +211,10 @@ class Recorder:
         self.locked.clear()
 
     async def _claim(self, data: SightingCreate) -> Claim:
+        if (data.claim_id is None) == (data.claim is None):
+            raise Invalid("send exactly one of claim_id or claim", loc=["claim_id"])
         claim = self._known_claim(data)
         if claim is None:
-            if (data.claim_id is None) == (data.claim is None):
-                raise Invalid("send exactly one of claim_id or claim", loc=["claim_id"])
             if data.claim is not None:
                 claim, _ = await claims.get_or_create(
                     session=self.session, data=data.claim, loc=["claim"]
@@ -224,8 +225,6 @@ class Recorder:
                     raise Invalid(f"no claim with id {data.claim_id!r}", loc=["claim_id"])
             self.claims[claim.id] = claim
             self.claims_by_fingerprint[claim.fingerprint] = claim
-        elif data.claim is not None and data.claim_id is not None:
-            raise Invalid("send exactly one of claim_id or claim", loc=["claim_id"])
         return claim
 
     async def _outlet(self, data: SightingCreate) -> Outlet:
@@ -330,10 +329,10 @@ class Recorder:
 
 
 def _remap(problem: dict[str, Any], index: int, origins: Sequence[Loc]) -> dict[str, Any]:
-    """A problem from the single-sighting service, its locs moved into this item.
+    """A problem raised while recording an item, its locs moved into that item.
 
-    Cites taken from `cites_refs` are sent to that service as `cites`; their errors are
-    reported back at the ref the client wrote.
+    Cites taken from `cites_refs` are checked as `cites`; their errors are reported back at
+    the ref the client wrote.
     """
     errors = []
     for error in problem.get("errors", []):

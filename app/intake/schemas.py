@@ -27,9 +27,31 @@ class BatchItem(SightingCreate):
 class BatchCreate(InputSchema):
     # Items stay plain objects here and are validated one by one, so one bad item is reported
     # in its own result instead of refusing the whole batch.
-    items: list[dict[str, Any]] = Field(
-        description=f"Up to {MAX_BATCH_ITEMS} sightings, each with the fields of "
-        "`POST /v1/sightings` plus optional `ref` and `cites_refs`."
+    items: list[Any] = Field(
+        description=f"Up to {MAX_BATCH_ITEMS} sightings, each an object with the fields of "
+        "`POST /v1/sightings` plus optional `ref` and `cites_refs`.",
+        json_schema_extra={"items": {"type": "object"}},
+        examples=[
+            [
+                {
+                    "ref": "first",
+                    "claim": {"statement": "North Korea offered 100,000 troops to the DPR"},
+                    "outlet": "kremlin-laundress",
+                    "url": "https://t.me/kremlin_laundress/2022",
+                    "published_at": "2022-08-01T09:00:00Z",
+                    "stance": "asserts",
+                },
+                {
+                    "claim": {"statement": "North Korea offered 100,000 troops to the DPR"},
+                    "outlet": "channel-one",
+                    "url": "https://www.1tv.ru/shows/vremya-pokazhet/2022-08-04",
+                    "published_at": "2022-08-04T00:00:00Z",
+                    "published_at_precision": "approximate",
+                    "stance": "reports",
+                    "cites_refs": ["first"],
+                },
+            ]
+        ],
     )
     atomic: bool = Field(
         default=False, description="Store every item or, if any fails, none of them."

@@ -164,8 +164,12 @@ async def test_batch_needs_write_scope_and_a_list_of_items(
         422,
         "atomically",
     )
-    not_an_object = await writer.post("/v1/sightings/batch", json={"items": ["x"]})
-    assert_problem(not_an_object, 422, "items")
+    not_an_object = await writer.post(
+        "/v1/sightings/batch", json={"items": ["x", item("https://t.me/a/1")]}
+    )
+    results = not_an_object.json()["results"]
+    assert [r["status"] for r in results] == ["error", "created"]
+    assert results[0]["problem"]["errors"][0]["loc"] == ["body", "items", 0]
 
 
 async def test_a_failed_item_leaves_no_inline_claim_or_outlet_behind(
