@@ -160,7 +160,11 @@ def _type_names(node: Mapping[str, Any]) -> set[str]:
 
 
 def claimreview_nodes(document: Any) -> list[Mapping[str, Any]]:
-    """The ClaimReview objects of a document: one object, a list, or an `@graph`."""
+    """The ClaimReview objects of a document, wherever they sit.
+
+    One object, a list, an `@graph`, or a feed that wraps them (a schema.org `DataFeed` keeps
+    them under `dataFeedElement` and `item`).
+    """
     found: list[Mapping[str, Any]] = []
 
     def walk(node: Any) -> None:
@@ -170,8 +174,10 @@ def claimreview_nodes(document: Any) -> list[Mapping[str, Any]]:
         elif isinstance(node, Mapping):
             if "ClaimReview" in _type_names(node):
                 found.append(node)
-            elif "@graph" in node:
-                walk(node["@graph"])
+            else:
+                for key, child in node.items():
+                    if key != "@context":
+                        walk(child)
 
     walk(document)
     return found

@@ -7,6 +7,7 @@ would record it, and a row already recorded is reported as a duplicate, not stor
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -62,6 +63,7 @@ PLAIN_COLUMNS = {
 }
 CSV_COLUMNS = PLAIN_COLUMNS | OUTLET_COLUMNS.keys() | CLAIM_COLUMNS.keys()
 REQUIRED_COLUMNS = {"outlet", "url", "published_at", "stance"}
+DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class FileFormat(StrEnum):
@@ -113,6 +115,10 @@ def _csv_item(record: dict[str, str]) -> dict[str, Any]:
             claim[CLAIM_COLUMNS[column]] = value
         else:
             item[column] = value
+    if DATE_ONLY.match(item.get("published_at", "")):
+        # Sheets often hold bare dates: midnight UTC, known to the day, is what such a cell says.
+        item["published_at"] += "T00:00:00Z"
+        item.setdefault("published_at_precision", "day")
     if claim:
         item["claim"] = claim
     if outlet:
@@ -121,8 +127,14 @@ def _csv_item(record: dict[str, str]) -> dict[str, Any]:
     return item
 
 
+def _delimiter(text: str) -> str:
+    """Commas, or the semicolons or tabs that spreadsheets in many locales export with."""
+    header = text.split("\n", 1)[0]
+    return max(",;\t", key=header.count)
+
+
 def _read_csv(text: str) -> list[Row]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     header = [name.strip() for name in reader.fieldnames or []]
     unknown = [name for name in header if name not in CSV_COLUMNS]
     if unknown:
@@ -180,7 +192,7 @@ def _read_claimreview(document: Any) -> list[Row]:
 
 def _looks_like_csv(text: str) -> bool:
     first = text.splitlines()[0] if text else ""
-    header = {cell.strip() for cell in next(csv.reader([first]), [])}
+    header = {cell.strip() for cell in next(csv.reader([first], delimiter=_delimiter(text)), [])}
     return bool(header & REQUIRED_COLUMNS)
 
 

@@ -190,3 +190,59 @@ def test_claimreview_feed_records_reviews_and_reports_incomplete_ones(
     again = tracer("import", path)
     assert "0 created, 2 duplicates, 1 errors" in again.output
     assert count(settings) == 2
+
+
+def test_a_semicolon_sheet_with_bare_dates_is_read_to_the_day(
+    tracer: Any, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "claim;outlet;outlet_name;outlet_kind;url;published_at;stance;title\n"
+        f'"{TROOPS}";asia-times;Asia Times;news_outlet;https://asiatimes.com/a;2022-08-05;'
+        'reports;"He said ""100,000""; then more"\n'
+        f'"{TROOPS}";asia-times;;;https://asiatimes.com/b;2022-08-05T10:00:00;reports;\n'
+    )
+
+    result = tracer("import", path)
+
+    assert "1 created, 0 duplicates, 1 errors" in result.output
+    assert "row 3: published_at:" in result.output
+
+    async def fetch() -> tuple[str, str, str | None]:
+        engine = create_engine(settings)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                row = (
+                    await session.execute(
+                        select(
+                            Sighting.published_at, Sighting.published_at_precision, Sighting.title
+                        )
+                    )
+                ).one()
+                return row[0].isoformat(), row[1].value, row[2]
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(fetch()) == (
+        "2022-08-05T00:00:00+00:00",
+        "day",
+        'He said "100,000"; then more',
+    )
+
+
+def test_claimreviews_wrapped_in_a_data_feed_are_found(
+    tracer: Any, settings: Settings, tmp_path: Path
+) -> None:
+    review = CLAIMREVIEW_FEED["@graph"][0]
+    feed = {
+        "@context": "https://schema.org",
+        "@type": "DataFeed",
+        "dataFeedElement": [{"@type": "DataFeedItem", "item": [review]}],
+    }
+    path = tmp_path / "feed.jsonld"
+    path.write_text(json.dumps(feed))
+
+    result = tracer("import", path)
+
+    assert result.exit_code == 0, result.output
+    assert "2 created, 0 duplicates, 0 errors" in result.output
