@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
+from app.intake import importer
 from app.sightings.models import Sighting
 from tests.intake.conftest import TROOPS
 
@@ -246,3 +247,31 @@ def test_claimreviews_wrapped_in_a_data_feed_are_found(
 
     assert result.exit_code == 0, result.output
     assert "2 created, 0 duplicates, 0 errors" in result.output
+
+
+def test_an_import_that_breaks_off_says_where_and_a_rerun_finishes_it(
+    tracer: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = 0
+    record_item = importer.record_item
+
+    async def failing_on_the_fourth(**kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise ConnectionError("the database went away")
+        return await record_item(**kwargs)
+
+    monkeypatch.setattr(importer, "CHUNK", 2)
+    monkeypatch.setattr(importer, "record_item", failing_on_the_fourth)
+    broken = tracer("import", SAMPLE)
+
+    assert broken.exit_code == 1
+    assert "stopped at row 4: ConnectionError: the database went away" in broken.output
+    assert "2 created" in broken.output
+    assert count(settings) == 2
+
+    monkeypatch.setattr(importer, "record_item", record_item)
+    rerun = tracer("import", SAMPLE)
+    assert "5 created, 2 duplicates, 0 errors" in rerun.output
+    assert count(settings) == 7
