@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims.models import Claim
@@ -20,7 +21,7 @@ from app.denials import rules
 from app.enums import OutletKind, Precision, Stance
 from app.outlets.models import Outlet
 from app.sightings.models import Citation, Sighting
-from app.sightings.service import citations_of, with_outlet
+from app.sightings.service import with_outlet
 
 SCHEMA_ORG = "https://schema.org"
 
@@ -118,9 +119,11 @@ async def reviews(*, session: AsyncSession, claim: Claim) -> list[dict[str, Any]
         (await session.scalars(with_outlet().where(Sighting.claim_id == claim.id))).all()
     )
     judged = [n for n in nodes if rules.is_fact_check(n) or rules.is_official_denial(n)]
-    cited: dict[str, list[Citation]] = await citations_of(
-        session=session, sighting_ids=[n.id for n in judged]
-    )
+    answered: dict[str, list[str]] = {n.id: [] for n in judged}
+    for citing_id, cited_id in await session.execute(
+        select(Citation.citing_id, Citation.cited_id).where(Citation.citing_id.in_(answered))
+    ):
+        answered[citing_id].append(cited_id)
     by_id = {n.id: n for n in nodes}
     first = _first_appearance(nodes)
     return [
@@ -128,7 +131,7 @@ async def reviews(*, session: AsyncSession, claim: Claim) -> list[dict[str, Any]
             claim,
             review,
             first,
-            [by_id[c.cited_id] for c in cited[review.id] if c.cited_id in by_id],
+            rules.in_time_order(by_id[i] for i in answered[review.id] if i in by_id),
         )
         for review in judged
     ]
