@@ -11,6 +11,8 @@ import uvicorn
 from app.auth import service as keys
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
+from app.demo import loader as demo
+from app.demo.loader import DemoResult
 from app.enums import Scope
 from app.migrate import upgrade_to_head
 
@@ -92,6 +94,28 @@ def serve(
         f"  More keys:  tracer keys create --name NAME --scope read|write|admin\n"
     )
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+async def _load_demo(settings: Settings) -> DemoResult:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await demo.load(session=session)
+    finally:
+        await engine.dispose()
+
+
+@cli.command("demo")
+def load_demo() -> None:
+    """Load the worked example: the "100,000 North Korean troops" chain and its denial."""
+    settings = get_settings()
+    asyncio.run(_migrate(settings))
+    result = asyncio.run(_load_demo(settings))
+    typer.echo(
+        f"worked example: {result.created} sightings recorded, {result.already_there} already there"
+    )
+    for ref, claim_id in result.claim_ids.items():
+        typer.echo(f"  claim {ref}: {claim_id}  (GET /v1/claims/{claim_id}/chain)")
 
 
 @keys_cli.command("create")
