@@ -53,7 +53,7 @@ async def refresh_claim(*, session: AsyncSession, claim_id: str) -> None:
 async def refresh_claims_of_outlet(*, session: AsyncSession, outlet_id: str) -> None:
     """Recompute every claim this outlet carried, after its kind changed."""
     claim_ids = await session.scalars(
-        select(distinct(Sighting.claim_id)).where(Sighting.outlet_id == outlet_id)
+        select(Sighting.claim_id).where(Sighting.outlet_id == outlet_id).distinct()
     )
     for claim_id in claim_ids.all():
         await refresh_claim(session=session, claim_id=claim_id)
