@@ -20,19 +20,15 @@ router = APIRouter(prefix="/v1/sightings", tags=["sightings"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=Sighting,
-    responses={201: {"model": Sighting}},
 )
 async def record_sighting(
     body: SightingCreate, session: SessionDep, principal: WriteKey, guard: IdempotencyDep
 ) -> JSONResponse:
-    if (replayed := await guard.replay()) is not None:
-        return replayed
-    sighting = await service.record(session=session, principal=principal, data=body)
-    shown = (await service.present(session=session, sightings=[sighting]))[0].model_dump(
-        mode="json"
-    )
-    await guard.remember(status.HTTP_201_CREATED, shown)
-    return JSONResponse(shown, status_code=status.HTTP_201_CREATED)
+    async def produce() -> Sighting:
+        sighting = await service.record(session=session, principal=principal, data=body)
+        return (await service.present(session=session, sightings=[sighting]))[0]
+
+    return await guard.respond(status.HTTP_201_CREATED, produce)
 
 
 @router.get("")

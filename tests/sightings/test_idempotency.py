@@ -108,3 +108,19 @@ async def test_concurrent_clients_with_retries_record_exactly_once(
     async with sessionmaker() as session:
         counted = await session.scalar(select(func.sum(Claim.sightings_count)))
     assert counted == clients * per_client
+
+
+async def test_claims_and_outlets_honour_the_key_too(
+    writer: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    for path, body in (
+        ("/v1/claims", {"statement": "Retried claim"}),
+        ("/v1/outlets", {"slug": "retried", "name": "Retried", "kind": "other"}),
+    ):
+        headers = {"Idempotency-Key": f"create {path}"}
+        first = await writer.post(path, json=body, headers=headers)
+        retry = await writer.post(path, json=body, headers=headers)
+        assert (first.status_code, retry.status_code) == (201, 201)
+        assert retry.json() == first.json()
+    assert await _count(sessionmaker, Claim) == 1
+    assert await _count(sessionmaker, Outlet) == 1
