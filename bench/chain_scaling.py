@@ -88,7 +88,7 @@ async def _fill(url: str, outlets: list[str], claims: int, offset: int) -> None:
 
 
 async def _seed(url: str) -> tuple[list[str], str, str]:
-    """Outlets and the fixed chain under measurement; returns outlet ids, claim id, last sighting."""
+    """Outlets and the chain under measurement: outlet ids, claim id, last sighting."""
     engine = create_engine(Settings(database_url=url))
     outlets = [
         {
@@ -120,7 +120,7 @@ async def _seed(url: str) -> tuple[list[str], str, str]:
         citations += [
             {"citing_id": sid, "cited_id": p, "basis": CitationBasis.cites} for p in previous
         ]
-        previous = [sid] + previous[:1]
+        previous = [sid, *previous[:1]]
     async with engine.begin() as connection:
         await connection.execute(insert(Outlet), outlets)
         await connection.execute(insert(Claim), [claim])
