@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -67,6 +68,12 @@ def _first_admin_key(settings: Settings) -> str:
     return "  Admin key:  create one with `tracer keys create --name NAME --scope admin`"
 
 
+def _program() -> str:
+    """How the user reached this command (`.venv/bin/tracer` under `make run`), to echo it back."""
+    invoked = Path(sys.argv[0])
+    return str(invoked) if invoked.name == "tracer" else "tracer"
+
+
 @cli.command()
 def migrate() -> None:
     """Bring the database to the newest schema."""
@@ -91,7 +98,7 @@ def serve(
         f"{key_line}\n"
         f'  Try:        curl -H "Authorization: Bearer $(cat {settings.admin_key_file})" '
         f"{base}/v1/claims\n"
-        f"  More keys:  tracer keys create --name NAME --scope read|write|admin\n"
+        f"  More keys:  {_program()} keys create --name NAME --scope read|write|admin\n"
     )
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
 
