@@ -10,6 +10,7 @@ from app.idempotency.service import IdempotencyDep
 from app.pagination import PageDep
 from app.schemas import Page, TimestampIn
 from app.sightings import service
+from app.sightings.presenter import present
 from app.sightings.schemas import Sighting, SightingCreate
 from app.validators import Slug
 
@@ -26,7 +27,7 @@ async def record_sighting(
 ) -> JSONResponse:
     async def produce() -> Sighting:
         sighting = await service.record(session=session, principal=principal, data=body)
-        return (await service.present(session=session, sightings=[sighting]))[0]
+        return (await present(session=session, sightings=[sighting]))[0]
 
     return await guard.respond(status.HTTP_201_CREATED, produce)
 
@@ -44,12 +45,10 @@ async def list_sightings(
     rows, next_cursor = await service.list_sightings(
         session=session, page=page, claim_id=claim_id, outlet=outlet, stance=stance, since=since
     )
-    return Page(
-        items=await service.present(session=session, sightings=rows), next_cursor=next_cursor
-    )
+    return Page(items=await present(session=session, sightings=rows), next_cursor=next_cursor)
 
 
 @router.get("/{sighting_id}")
 async def get_sighting(sighting_id: str, session: SessionDep, _: ReadKey) -> Sighting:
     sighting = await service.get_or_404(session=session, sighting_id=sighting_id)
-    return (await service.present(session=session, sightings=[sighting]))[0]
+    return (await present(session=session, sightings=[sighting]))[0]
