@@ -89,3 +89,21 @@ async def test_first_serve_creates_a_private_admin_key_and_says_where_the_docs_a
     assert f"http://127.0.0.1:{port}/docs" in first_banner
     # Later starts point at the file; the key itself is printed only once.
     assert key not in second_banner and str(key_file) in second_banner
+
+
+async def test_metrics_count_requests_by_route_without_a_key(
+    anonymous: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    await client.get("/v1/claims/some-id")
+    await client.get("/v1/claims/other-id")
+
+    response = await anonymous.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert (
+        'tracer_http_requests_total{method="GET",route="/v1/claims/{claim_id}",status="404"} 2.0'
+        in text
+    )
+    assert "some-id" not in text
