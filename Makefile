@@ -66,6 +66,8 @@ check: lint test ## Everything CI cares about, and the linters
 .PHONY: bench
 bench: $(VENV)/.installed-dev ## Run the benchmarks and print their figures
 	$(BIN)/python -m bench.chain_scaling
+	$(BIN)/python -m bench.batch_vs_single
+	$(BIN)/python -m bench.match_eval
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the local database

@@ -13,6 +13,8 @@ from rich.progress import Progress
 from app.auth import service as keys
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
+from app.demo import loader as demo
+from app.demo.loader import DemoResult
 from app.enums import Scope
 from app.intake import importer
 from app.migrate import upgrade_to_head
@@ -68,6 +70,12 @@ def _first_admin_key(settings: Settings) -> str:
     return "  Admin key:  create one with `tracer keys create --name NAME --scope admin`"
 
 
+def _program() -> str:
+    """How the user reached this command (`.venv/bin/tracer` under `make run`), to echo it back."""
+    invoked = Path(sys.argv[0])
+    return str(invoked) if invoked.name == "tracer" else "tracer"
+
+
 @cli.command()
 def migrate() -> None:
     """Bring the database to the newest schema."""
@@ -92,9 +100,31 @@ def serve(
         f"{key_line}\n"
         f'  Try:        curl -H "Authorization: Bearer $(cat {settings.admin_key_file})" '
         f"{base}/v1/claims\n"
-        f"  More keys:  tracer keys create --name NAME --scope read|write|admin\n"
+        f"  More keys:  {_program()} keys create --name NAME --scope read|write|admin\n"
     )
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+async def _load_demo(settings: Settings) -> DemoResult:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await demo.load(session=session)
+    finally:
+        await engine.dispose()
+
+
+@cli.command("demo")
+def load_demo() -> None:
+    """Load the worked example: the "100,000 North Korean troops" chain and its denial."""
+    settings = get_settings()
+    asyncio.run(_migrate(settings))
+    result = asyncio.run(_load_demo(settings))
+    typer.echo(
+        f"worked example: {result.created} sightings recorded, {result.already_there} already there"
+    )
+    for ref, claim_id in result.claim_ids.items():
+        typer.echo(f"  claim {ref}: {claim_id}  (GET /v1/claims/{claim_id}/chain)")
 
 
 @keys_cli.command("create")

@@ -13,6 +13,8 @@ from app.errors import install_handlers
 from app.health import router as health_router
 from app.intake.router import router as intake_router
 from app.limits import BodySizeLimit
+from app.metrics import HttpMetrics, MetricsMiddleware
+from app.metrics import router as metrics_router
 from app.outlets.router import router as outlets_router
 from app.sightings.router import router as sightings_router
 
@@ -36,10 +38,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Tracer", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.state.metrics = HttpMetrics()
     install_handlers(app)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for router in (
         health_router,
+        metrics_router,
         keys_router,
         outlets_router,
         claims_router,

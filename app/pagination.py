@@ -13,6 +13,7 @@ from sqlalchemy import Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.db import UTCDateTime
 from app.errors import TracerError
 
 DEFAULT_LIMIT = 50
@@ -73,7 +74,7 @@ def _decode(cursor: str, keys: Sequence[SortKey]) -> list[Any]:
 
 
 def _is_datetime(key: SortKey) -> bool:
-    return key.column.type.python_type is datetime
+    return isinstance(key.column.type, UTCDateTime)
 
 
 def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> Any:

@@ -93,8 +93,6 @@ async def _truncate_postgres(url: str) -> None:
     await engine.dispose()
 
 
-# Synchronous on purpose: the PostgreSQL fixtures it pulls in lazily call asyncio.run(), which
-# cannot run inside the event loop of an async fixture.
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     """A clean, migrated database of each backend in turn."""

@@ -10,7 +10,7 @@ from app.claims.models import Claim
 from app.claims.schemas import Claim as ClaimOut
 from app.denials import rules
 from app.sightings.models import Citation, Sighting
-from app.sightings.service import present_one
+from app.sightings.presenter import present_one
 
 
 def _edges(edges: Sequence[Citation]) -> list[Edge]:

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Select, literal, select, union_all
+from sqlalchemy import Select, String, and_, case, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims.models import Claim
@@ -29,18 +29,17 @@ class Graph:
 def _claim_family(claim_id: str, include_variants: bool) -> Select[str]:
     """The claim's id, or with variants every claim linked to it by `variant_of` either way."""
     if not include_variants:
-        return select(literal(claim_id).label("id"))
-    links = union_all(
-        select(Claim.id.label("a"), Claim.variant_of.label("b")).where(
-            Claim.variant_of.is_not(None)
-        ),
-        select(Claim.variant_of.label("a"), Claim.id.label("b")).where(
-            Claim.variant_of.is_not(None)
-        ),
-    ).cte("links")
-    family = select(literal(claim_id).label("id")).cte("family", recursive=True)
-    family = family.union(select(links.c.b).join(family, links.c.a == family.c.id))
-    return select(family.c.id)
+        return select(literal(claim_id, String(36)).label("id"))
+    family = select(literal(claim_id, String(36)).label("id")).cte("family", recursive=True)
+    # One recursive reference (all PostgreSQL allows) stepping both ways: to children through
+    # the variant_of index, to the parent through the primary key. Each OR arm is index-backed
+    # on both engines, so the walk never scans claims outside the family.
+    is_parent_of_member = Claim.id == family.c.id
+    is_child_of_member = Claim.variant_of == family.c.id
+    step = select(case((is_parent_of_member, Claim.variant_of), else_=Claim.id)).join(
+        family, or_(is_child_of_member, and_(is_parent_of_member, Claim.variant_of.is_not(None)))
+    )
+    return select(family.union(step).c.id)
 
 
 async def _graph(session: AsyncSession, node_ids: Select[str]) -> Graph:
@@ -70,7 +69,7 @@ async def trace_graph(
         if direction is Direction.upstream
         else (Citation.cited_id, Citation.citing_id)
     )
-    walk = select(literal(sighting_id).label("id"), literal(0).label("depth")).cte(
+    walk = select(literal(sighting_id, String(36)).label("id"), literal(0).label("depth")).cte(
         "walk", recursive=True
     )
     walk = walk.union(

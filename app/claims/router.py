@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
 
 from app.auth.deps import ReadKey, WriteKey
 from app.claims import matching, service
@@ -8,15 +9,21 @@ from app.claims.deps import ClaimDep
 from app.claims.schemas import Claim, ClaimCreate, ClaimMatch, ClaimMatches, ClaimMatchQuery
 from app.db import SessionDep
 from app.enums import DenialStatus
+from app.idempotency.service import IdempotencyDep
 from app.pagination import PageDep
 from app.schemas import Page
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-async def create_claim(body: ClaimCreate, session: SessionDep, _: WriteKey) -> Claim:
-    return Claim.model_validate(await service.create(session=session, data=body))
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Claim)
+async def create_claim(
+    body: ClaimCreate, session: SessionDep, _: WriteKey, guard: IdempotencyDep
+) -> JSONResponse:
+    async def produce() -> Claim:
+        return Claim.model_validate(await service.create(session=session, data=body))
+
+    return await guard.respond(status.HTTP_201_CREATED, produce)
 
 
 @router.get("")

@@ -1,4 +1,3 @@
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, distinct, func, or_, select
@@ -7,10 +6,12 @@ from sqlalchemy.orm import contains_eager
 
 from app.claims.models import Claim
 from app.denials import rules
-from app.enums import DenialStatus, OutletKind, Stance
+from app.denials.schemas import DenialReport
+from app.enums import OutletKind, Stance
 from app.outlets.models import Outlet
 from app.pagination import PageParams, SortKey, paginate
 from app.sightings.models import Sighting
+from app.sightings.presenter import present
 
 
 def _with_outlet() -> Select[Sighting]:
@@ -53,24 +54,13 @@ async def refresh_claim(*, session: AsyncSession, claim_id: str) -> None:
 async def refresh_claims_of_outlet(*, session: AsyncSession, outlet_id: str) -> None:
     """Recompute every claim this outlet carried, after its kind changed."""
     claim_ids = await session.scalars(
-        select(distinct(Sighting.claim_id)).where(Sighting.outlet_id == outlet_id)
+        select(Sighting.claim_id).where(Sighting.outlet_id == outlet_id).distinct()
     )
     for claim_id in claim_ids.all():
         await refresh_claim(session=session, claim_id=claim_id)
 
 
-@dataclass(frozen=True)
-class DenialFacts:
-    status: DenialStatus
-    first_denial: Sighting | None
-    denials: list[Sighting]
-    confirmations: list[Sighting]
-    fact_checks: list[Sighting]
-    denial_lag_seconds: int | None
-    sightings_after_denial: int
-
-
-async def report(*, session: AsyncSession, claim: Claim) -> DenialFacts:
+async def report(*, session: AsyncSession, claim: Claim) -> DenialReport:
     """The claim's denial status with the sightings behind it."""
     word = await _official_word(session, claim.id)
     first = rules.first_denial(word)
@@ -84,18 +74,23 @@ async def report(*, session: AsyncSession, claim: Claim) -> DenialFacts:
             )
         )
         after = counted or 0
-    return DenialFacts(
+    shown = {s.id: s for s in await present(session=session, sightings=word)}
+    return DenialReport(
+        claim_id=claim.id,
         status=rules.status(word),
-        first_denial=first,
-        denials=[s for s in word if rules.is_official_denial(s)],
+        first_denial=shown[first.id] if first else None,
+        denials=[shown[s.id] for s in word if rules.is_official_denial(s)],
         confirmations=[
-            s for s in word if rules.is_official_verdict(s) and s.stance == Stance.confirms
+            shown[s.id]
+            for s in word
+            if rules.is_official_verdict(s) and s.stance == Stance.confirms
         ],
-        fact_checks=[s for s in word if rules.is_fact_check(s)],
+        fact_checks=[shown[s.id] for s in word if rules.is_fact_check(s)],
         denial_lag_seconds=rules.lag_seconds(
             claim.first_seen_at, first.published_at if first else None
         ),
         sightings_after_denial=after,
+        resurfaced=after > 0,
     )
 
 

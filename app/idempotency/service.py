@@ -2,11 +2,13 @@
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,6 +64,16 @@ class IdempotencyGuard:
             status_code=record.status_code,
             headers={"Idempotent-Replayed": "true"},
         )
+
+    async def respond(
+        self, status_code: int, produce: Callable[[], Awaitable[BaseModel]]
+    ) -> JSONResponse:
+        """Replay the first answer to this key, or produce, remember and return a new one."""
+        if (replayed := await self.replay()) is not None:
+            return replayed
+        body = (await produce()).model_dump(mode="json", by_alias=True)
+        await self.remember(status_code, body)
+        return JSONResponse(body, status_code=status_code)
 
     async def remember(self, status_code: int, body: Any) -> None:
         """Keep the response this request is about to give, for its retries."""

@@ -1,11 +1,13 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
 
 from app.auth.deps import ReadKey, WriteKey
 from app.db import SessionDep
 from app.denials.service import refresh_claims_of_outlet
 from app.enums import OutletKind
+from app.idempotency.service import IdempotencyDep
 from app.outlets import service
 from app.outlets.schemas import Outlet, OutletCreate, OutletUpdate
 from app.pagination import PageDep
@@ -14,9 +16,14 @@ from app.schemas import Page
 router = APIRouter(prefix="/v1/outlets", tags=["outlets"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-async def create_outlet(body: OutletCreate, session: SessionDep, _: WriteKey) -> Outlet:
-    return Outlet.model_validate(await service.create(session=session, data=body))
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Outlet)
+async def create_outlet(
+    body: OutletCreate, session: SessionDep, _: WriteKey, guard: IdempotencyDep
+) -> JSONResponse:
+    async def produce() -> Outlet:
+        return Outlet.model_validate(await service.create(session=session, data=body))
+
+    return await guard.respond(status.HTTP_201_CREATED, produce)
 
 
 @router.get("")

@@ -10,6 +10,7 @@ from app.idempotency.service import IdempotencyDep
 from app.pagination import PageDep
 from app.schemas import Page, TimestampIn
 from app.sightings import service
+from app.sightings.presenter import present
 from app.sightings.schemas import Sighting, SightingCreate
 from app.validators import Slug
 
@@ -20,19 +21,15 @@ router = APIRouter(prefix="/v1/sightings", tags=["sightings"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=Sighting,
-    responses={201: {"model": Sighting}},
 )
 async def record_sighting(
     body: SightingCreate, session: SessionDep, principal: WriteKey, guard: IdempotencyDep
 ) -> JSONResponse:
-    if (replayed := await guard.replay()) is not None:
-        return replayed
-    sighting = await service.record(session=session, principal=principal, data=body)
-    shown = (await service.present(session=session, sightings=[sighting]))[0].model_dump(
-        mode="json"
-    )
-    await guard.remember(status.HTTP_201_CREATED, shown)
-    return JSONResponse(shown, status_code=status.HTTP_201_CREATED)
+    async def produce() -> Sighting:
+        sighting = await service.record(session=session, principal=principal, data=body)
+        return (await present(session=session, sightings=[sighting]))[0]
+
+    return await guard.respond(status.HTTP_201_CREATED, produce)
 
 
 @router.get("")
@@ -48,12 +45,10 @@ async def list_sightings(
     rows, next_cursor = await service.list_sightings(
         session=session, page=page, claim_id=claim_id, outlet=outlet, stance=stance, since=since
     )
-    return Page(
-        items=await service.present(session=session, sightings=rows), next_cursor=next_cursor
-    )
+    return Page(items=await present(session=session, sightings=rows), next_cursor=next_cursor)
 
 
 @router.get("/{sighting_id}")
 async def get_sighting(sighting_id: str, session: SessionDep, _: ReadKey) -> Sighting:
     sighting = await service.get_or_404(session=session, sighting_id=sighting_id)
-    return (await service.present(session=session, sightings=[sighting]))[0]
+    return (await present(session=session, sightings=[sighting]))[0]

@@ -17,8 +17,7 @@ from app.outlets import service as outlets
 from app.outlets.models import Outlet
 from app.pagination import PageParams, SortKey, paginate
 from app.sightings.models import Citation, Sighting
-from app.sightings.schemas import CitationOut, SightingCreate
-from app.sightings.schemas import Sighting as SightingOut
+from app.sightings.schemas import SightingCreate
 
 # Clocks disagree; a little slack keeps honest clients from being refused.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -34,37 +33,6 @@ async def get_or_404(*, session: AsyncSession, sighting_id: str) -> Sighting:
     if sighting is None:
         raise NotFound(f"no sighting with id {sighting_id!r}")
     return sighting
-
-
-async def citations_of(
-    *, session: AsyncSession, sighting_ids: Sequence[str]
-) -> dict[str, list[Citation]]:
-    """The citations each of these sightings makes, in one query."""
-    cited: dict[str, list[Citation]] = {sid: [] for sid in sighting_ids}
-    if sighting_ids:
-        rows = await session.scalars(
-            select(Citation).where(Citation.citing_id.in_(sighting_ids)).order_by(Citation.cited_id)
-        )
-        for citation in rows:
-            cited[citation.citing_id].append(citation)
-    return cited
-
-
-def present_one(sighting: Sighting, citations: Sequence[Citation]) -> SightingOut:
-    return SightingOut.model_validate(
-        {
-            **{c.key: getattr(sighting, c.key) for c in Sighting.__table__.columns},
-            "outlet": sighting.outlet,
-            "cites": [c.cited_id for c in citations],
-            "citations": [CitationOut(sighting_id=c.cited_id, basis=c.basis) for c in citations],
-        }
-    )
-
-
-async def present(*, session: AsyncSession, sightings: Sequence[Sighting]) -> list[SightingOut]:
-    """Sightings as the API shows them, with their citations fetched in one query."""
-    cited = await citations_of(session=session, sighting_ids=[s.id for s in sightings])
-    return [present_one(s, cited[s.id]) for s in sightings]
 
 
 async def _resolve_claim(session: AsyncSession, data: SightingCreate) -> Claim:
