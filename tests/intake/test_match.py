@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.intake.conftest import TROOPS
+from tests.intake.conftest import TROOPS, WORKERS
 from tests.problems import assert_problem
 
 DISTRACTORS = [
@@ -66,3 +66,23 @@ async def test_bad_match_requests_name_the_field(reader: httpx.AsyncClient) -> N
         await reader.post("/v1/claims/match", json={"text": "x", "limit": 0}), 422, "limit"
     )
     assert_problem(await reader.post("/v1/claims/match", json={"query": "x"}), 422, "text")
+
+
+async def test_numbers_and_names_carry_a_russian_query_to_an_english_statement(
+    writer: httpx.AsyncClient, reader: httpx.AsyncClient
+) -> None:
+    ids = {}
+    for statement in [TROOPS, WORKERS, *DISTRACTORS]:
+        ids[statement] = (await writer.post("/v1/claims", json={"statement": statement})).json()[
+            "id"
+        ]
+
+    troops = await reader.post(
+        "/v1/claims/match", json={"text": "КНДР предложила ДНР и ЛНР 100 тысяч солдат"}
+    )
+    workers = await reader.post(
+        "/v1/claims/match", json={"text": "1000 North Korean builders to Donbas"}
+    )
+
+    assert troops.json()["items"][0]["claim"]["id"] == ids[TROOPS]
+    assert workers.json()["items"][0]["claim"]["id"] == ids[WORKERS]
