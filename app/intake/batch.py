@@ -7,22 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import false, insert, or_, select, update
+from sqlalchemy import false, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import Principal
-from app.claims import service as claims
 from app.claims.models import Claim
-from app.claims.normalize import fingerprint, normalize_statement
-from app.db import insert_or_ignore, utcnow
-from app.denials.service import refresh_claim
-from app.enums import CitationBasis
+from app.db import utcnow
 from app.errors import Conflict, Invalid, TracerError, problem_body
 from app.intake.schemas import BatchItem, ItemResult, ItemStatus
-from app.outlets import service as outlets
-from app.outlets.models import Outlet
-from app.sightings import service as sightings
-from app.sightings.models import Citation, Sighting
+from app.sightings.recorder import Recorder
 from app.sightings.schemas import SightingCreate
 
 Loc = list[str | int]
@@ -166,166 +159,6 @@ async def open_transaction(session: AsyncSession) -> None:
     """
     if session.get_bind().dialect.name == "sqlite":
         await session.execute(update(Claim).where(false()).values(updated_at=utcnow()))
-
-
-@dataclass
-class Recorder:
-    """Records sightings one after another in one transaction, as `POST /v1/sightings` does.
-
-    The rules are the single-sighting service's own. What differs is what makes a batch several
-    times faster: claims and outlets resolved by earlier items are remembered, each claim's row
-    is locked once, its counters and denial status are recomputed once in `finish()` instead of
-    after every row, and a SAVEPOINT is only taken by an item that creates a claim or an outlet
-    (every other item checks everything before its single INSERT, so it has nothing to undo).
-    """
-
-    session: AsyncSession
-    principal: Principal
-    now: datetime
-    claims: dict[str, Claim] = field(default_factory=dict)
-    claims_by_fingerprint: dict[str, Claim] = field(default_factory=dict)
-    outlets: dict[str, Outlet] = field(default_factory=dict)
-    locked: set[str] = field(default_factory=set)
-    touched: set[str] = field(default_factory=set)
-
-    def _known_claim(self, data: SightingCreate) -> Claim | None:
-        if data.claim is not None:
-            digest = fingerprint(normalize_statement(data.claim.statement))
-            return self.claims_by_fingerprint.get(digest)
-        return self.claims.get(data.claim_id or "")
-
-    def _known_outlet(self, data: SightingCreate) -> Outlet | None:
-        return self.outlets.get(data.outlet if isinstance(data.outlet, str) else data.outlet.slug)
-
-    def creates_something(self, data: SightingCreate) -> bool:
-        """Whether recording this item may create a claim or an outlet inline."""
-        return (data.claim is not None and self._known_claim(data) is None) or (
-            not isinstance(data.outlet, str) and self._known_outlet(data) is None
-        )
-
-    def forget(self) -> None:
-        """Drop what was remembered, after a SAVEPOINT was rolled back under it."""
-        self.claims.clear()
-        self.claims_by_fingerprint.clear()
-        self.outlets.clear()
-        self.locked.clear()
-
-    async def _claim(self, data: SightingCreate) -> Claim:
-        if (data.claim_id is None) == (data.claim is None):
-            raise Invalid("send exactly one of claim_id or claim", loc=["claim_id"])
-        claim = self._known_claim(data)
-        if claim is None:
-            if data.claim is not None:
-                claim, _ = await claims.get_or_create(
-                    session=self.session, data=data.claim, loc=["claim"]
-                )
-            else:
-                claim = await claims.get(session=self.session, claim_id=data.claim_id or "")
-                if claim is None:
-                    raise Invalid(f"no claim with id {data.claim_id!r}", loc=["claim_id"])
-            self.claims[claim.id] = claim
-            self.claims_by_fingerprint[claim.fingerprint] = claim
-        return claim
-
-    async def _outlet(self, data: SightingCreate) -> Outlet:
-        outlet = self._known_outlet(data)
-        if outlet is None:
-            if isinstance(data.outlet, str):
-                outlet = await outlets.get_by_slug(session=self.session, slug=data.outlet)
-                if outlet is None:
-                    raise Invalid(
-                        f"no outlet with slug {data.outlet!r}; create it first or send it inline",
-                        loc=["outlet"],
-                    )
-            else:
-                outlet = await outlets.get_or_create(session=self.session, data=data.outlet)
-            self.outlets[outlet.slug] = outlet
-        return outlet
-
-    async def lock_claims(self, items: Sequence[SightingCreate]) -> None:
-        """Lock the existing claims these items name, in id order, before recording any.
-
-        Two batches that took their claims' locks in the order of their items could each wait
-        for the other; taking them in one global order up front cannot.
-        """
-        ids = {item.claim_id for item in items if item.claim_id}
-        digests = {
-            fingerprint(normalize_statement(item.claim.statement))
-            for item in items
-            if item.claim is not None
-        }
-        existing = await self.session.scalars(
-            select(Claim.id).where(or_(Claim.id.in_(ids), Claim.fingerprint.in_(digests)))
-        )
-        for claim_id in sorted(existing):
-            await self.session.execute(
-                update(Claim).where(Claim.id == claim_id).values(updated_at=self.now)
-            )
-            self.locked.add(claim_id)
-
-    async def record(self, data: SightingCreate) -> str:
-        """Record one sighting and return its id; a duplicate raises Conflict."""
-        if data.published_at > self.now + sightings.FUTURE_TOLERANCE:
-            raise Invalid("published_at is in the future", loc=["published_at"])
-        claim = await self._claim(data)
-        outlet = await self._outlet(data)
-        if claim.id not in self.locked:
-            # The same row lock the single-sighting service takes, held to the end of the batch.
-            await self.session.execute(
-                update(Claim).where(Claim.id == claim.id).values(updated_at=self.now)
-            )
-            self.locked.add(claim.id)
-        cited: dict[str, CitationBasis] = {}
-        if data.cites_outlets:
-            cited = await sightings._resolve_cited_outlets(
-                self.session, data.cites_outlets, claim.id, data.published_at
-            )
-        if data.cites:
-            cited.update(
-                await sightings._resolve_cites(self.session, data.cites, data.published_at)
-            )
-        values: dict[str, Any] = data.model_dump(
-            exclude={"claim_id", "claim", "outlet", "cites", "cites_outlets"}
-        )
-        values |= {
-            "claim_id": claim.id,
-            "outlet_id": outlet.id,
-            "recorded_at": self.now,
-            "recorded_by": self.principal.name,
-            "recorded_by_key_id": self.principal.key_id,
-        }
-        new_id = await insert_or_ignore(
-            self.session, Sighting, values, ["claim_id", "outlet_id", "url"]
-        )
-        if new_id is None:
-            existing = await self.session.scalar(
-                select(Sighting.id).where(
-                    Sighting.claim_id == claim.id,
-                    Sighting.outlet_id == outlet.id,
-                    Sighting.url == data.url,
-                )
-            )
-            assert existing is not None
-            raise Conflict(
-                "this claim is already recorded in this outlet at this url", existing_id=existing
-            )
-        if cited:
-            await self.session.execute(
-                insert(Citation),
-                [
-                    {"citing_id": new_id, "cited_id": cited_id, "basis": basis}
-                    for cited_id, basis in cited.items()
-                ],
-            )
-        self.touched.add(claim.id)
-        return new_id
-
-    async def finish(self) -> None:
-        """Bring every claim this batch touched up to date; call before committing."""
-        for claim_id in sorted(self.touched):
-            await refresh_claim(session=self.session, claim_id=claim_id)
-        self.touched.clear()
-        self.locked.clear()
 
 
 def _remap(problem: dict[str, Any], index: int, origins: Sequence[Loc]) -> dict[str, Any]:

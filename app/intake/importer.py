@@ -20,8 +20,9 @@ from app.auth.service import Principal
 from app.db import utcnow
 from app.enums import Scope
 from app.intake import claimreview
-from app.intake.batch import Recorder, open_transaction, plan, record_item
+from app.intake.batch import open_transaction, plan, record_item
 from app.intake.schemas import ItemResult, ItemStatus
+from app.sightings.recorder import Recorder
 
 # Rows per transaction: a crash loses at most this many rows' work, and a rerun redoes it.
 CHUNK = 200
