@@ -1,6 +1,7 @@
 """The `tracer` command."""
 
 import asyncio
+import contextlib
 import os
 from pathlib import Path
 from typing import Annotated
@@ -8,6 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from app.alerts.worker import run_worker
 from app.auth import service as keys
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
@@ -77,7 +79,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Migrate the database, then serve the API."""
+    """Migrate the database, then serve the API and deliver alerts."""
     settings = get_settings()
     asyncio.run(_migrate(settings))
     key_line = _first_admin_key(settings)
@@ -92,6 +94,15 @@ def serve(
         f"  More keys:  tracer keys create --name NAME --scope read|write|admin\n"
     )
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+@cli.command()
+def worker() -> None:
+    """Deliver alerts, beside `tracer serve` or on another machine; run as many as you like."""
+    settings = get_settings()
+    typer.echo("delivering alerts; stop with Ctrl-C")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_worker(settings))
 
 
 @keys_cli.command("create")

@@ -93,17 +93,17 @@ async def _truncate_postgres(url: str) -> None:
     await engine.dispose()
 
 
+# Synchronous, so that the session's PostgreSQL database (made with asyncio.run) can be created
+# here lazily: no event loop is running yet.
 @pytest.fixture(params=BACKENDS)
-async def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     """A clean, migrated database of each backend in turn."""
     if request.param == "sqlite":
         path = tmp_path / "tracer.db"
         shutil.copyfile(sqlite_template, path)
         return f"sqlite+aiosqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
-    await _truncate_postgres(url)
+    asyncio.run(_truncate_postgres(url))
     return url
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from app.alerts import events as alert_events
 from app.auth.service import Principal
 from app.claims import service as claims
 from app.claims.models import Claim
@@ -186,6 +187,7 @@ async def record(
         for cited_id, basis in cited.items()
     )
     await session.flush()
+    await alert_events.sighting_recorded(session=session, sighting_id=new_id)
     await refresh_claim(session=session, claim_id=claim.id)
     return await get_or_404(session=session, sighting_id=new_id)
 

@@ -1,0 +1,337 @@
+"""The dispatcher: turns events into deliveries and sends them, in `tracer serve` or alone.
+
+Any number of dispatchers may share one database. Work is claimed with a lease: a claimed
+delivery's `next_attempt_at` moves a lease period ahead, so one whose worker died comes due
+again by itself. Claiming is one short transaction (on PostgreSQL with SKIP LOCKED, so workers
+pass each other's rows by); the HTTP call happens after it has committed, and the outcome is
+written only if the lease is still ours.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.alerts import ssrf
+from app.alerts.crypto import InvalidToken, SecretBox
+from app.alerts.delivery import Answer, build_client, judge, payload, send, signed_headers
+from app.alerts.models import (
+    AttemptOutcome,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    DispatchCursor,
+    Event,
+    Subscription,
+    SubscriptionStatus,
+)
+from app.alerts.wakeup import Wakeup, listen_postgres, local_wakeup
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker, insert_or_ignore, new_id, utcnow
+
+log = logging.getLogger(__name__)
+
+CURSOR = "deliveries"
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        client: httpx.AsyncClient,
+        box: SecretBox,
+        wakeup: Wakeup,
+    ) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.client = client
+        self.box = box
+        self.wakeup = wakeup
+        self.name = worker_name()
+
+    async def run(self) -> None:
+        """Fan out and deliver until cancelled."""
+        while True:
+            ticket = self.wakeup.ticket()
+            try:
+                busy = await self.fan_out() + await self.deliver_due()
+            except Exception:
+                log.exception("alert dispatch failed; trying again")
+                busy = 0
+            if not busy:
+                await self.wakeup.wait(ticket, self.settings.dispatch_poll_seconds)
+
+    async def fan_out(self) -> int:
+        """Turn the next events into one delivery per matching subscription; how many events."""
+        async with self.sessionmaker() as session, session.begin():
+            await insert_or_ignore(
+                session, DispatchCursor, {"name": CURSOR, "event_id": 0}, ["name"]
+            )
+            # One dispatcher fans out at a time; the others go straight to delivering.
+            start = await session.scalar(
+                select(DispatchCursor.event_id)
+                .where(DispatchCursor.name == CURSOR)
+                .with_for_update(skip_locked=True)
+            )
+            if start is None:
+                return 0
+            events = (
+                await session.scalars(
+                    select(Event)
+                    .where(Event.id > start)
+                    .order_by(Event.id)
+                    .limit(self.settings.dispatch_batch_size)
+                )
+            ).all()
+            if not events:
+                return 0
+            subscriptions = (
+                await session.scalars(
+                    select(Subscription).where(Subscription.status != SubscriptionStatus.disabled)
+                )
+            ).all()
+            await self._add_deliveries(session, events, subscriptions)
+            # SQLite has no row locks: the cursor only moves if nobody moved it meanwhile,
+            # and the unique (subscription, event) pair makes a repeated fan-out harmless.
+            moved = await session.execute(
+                update(DispatchCursor)
+                .where(DispatchCursor.name == CURSOR, DispatchCursor.event_id == start)
+                .values(event_id=events[-1].id)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                await session.rollback()
+                return 0
+        return len(events)
+
+    async def _add_deliveries(
+        self, session: AsyncSession, events: Sequence[Event], subscriptions: Sequence[Subscription]
+    ) -> None:
+        now = utcnow()
+        for event in events:
+            for subscription in subscriptions:
+                if subscription.wants(event):
+                    values = {
+                        "id": new_id(),
+                        "subscription_id": subscription.id,
+                        "event_id": event.id,
+                        "status": DeliveryStatus.pending,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                    await insert_or_ignore(
+                        session, Delivery, values, ["subscription_id", "event_id"]
+                    )
+
+    async def claim(self) -> list[str]:
+        """Lease the deliveries that are due, at most as many as are sent at once."""
+        now = utcnow()
+        due = (
+            select(Delivery.id)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .where(
+                Delivery.status == DeliveryStatus.pending,
+                Delivery.next_attempt_at <= now,
+                Subscription.status != SubscriptionStatus.disabled,
+            )
+            .order_by(Delivery.next_attempt_at)
+            .limit(self.settings.dispatch_concurrency)
+            .with_for_update(of=Delivery, skip_locked=True)
+        )
+        lease = update(Delivery).where(
+            Delivery.id.in_(due),
+            Delivery.status == DeliveryStatus.pending,
+            Delivery.next_attempt_at <= now,
+        )
+        async with self.sessionmaker() as session, session.begin():
+            claimed = await session.scalars(
+                lease.values(
+                    lease_owner=self.name,
+                    next_attempt_at=now + timedelta(seconds=self.settings.dispatch_lease_seconds),
+                )
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
+            )
+            return list(claimed.all())
+
+    async def deliver_due(self) -> int:
+        """Send every delivery that is due; how many were attempted."""
+        total = 0
+        while ids := await self.claim():
+            await asyncio.gather(*(self.attempt(delivery_id) for delivery_id in ids))
+            total += len(ids)
+        return total
+
+    async def attempt(self, delivery_id: str) -> None:
+        """One attempt of one leased delivery, recorded whatever happens."""
+        async with self.sessionmaker() as session:
+            row = (
+                await session.execute(
+                    select(Delivery, Event, Subscription)
+                    .join(Event, Event.id == Delivery.event_id)
+                    .join(Subscription, Subscription.id == Delivery.subscription_id)
+                    .where(Delivery.id == delivery_id)
+                )
+            ).one_or_none()
+        if row is None:
+            return
+        delivery, event, subscription = row
+        started = utcnow()
+        try:
+            answer = await self._send(event, subscription)
+        except Exception:
+            log.exception("webhook attempt crashed for delivery %s", delivery_id)
+            answer = Answer(None, "internal error while sending", 0)
+        await self._record(delivery, subscription, answer, started)
+
+    async def _send(self, event: Event, subscription: Subscription) -> Answer:
+        try:
+            await ssrf.check_url(
+                subscription.url, allow_private=self.settings.webhook_allow_private
+            )
+            secret = self.box.open(subscription.secret_encrypted)
+        except ssrf.UnsafeUrl as exc:
+            return Answer(None, f"not sent: {exc}", 0)
+        except InvalidToken:
+            return Answer(None, "not sent: this server's secret key cannot open the secret", 0)
+        body = payload(event)
+        headers = signed_headers(secret=secret, message_id=str(event.id), body=body, now=utcnow())
+        return await send(
+            self.client,
+            url=subscription.url,
+            body=body,
+            headers=headers,
+            seconds=self.settings.webhook_timeout_seconds,
+        )
+
+    async def _record(
+        self, delivery: Delivery, subscription: Subscription, answer: Answer, started: datetime
+    ) -> None:
+        now = utcnow()
+        failures = 0 if answer.ok else delivery.failures + 1
+        verdict = judge(answer, failures=failures, settings=self.settings, now=now)
+        status = {
+            AttemptOutcome.succeeded: DeliveryStatus.succeeded,
+            AttemptOutcome.retrying: DeliveryStatus.pending,
+        }.get(verdict.outcome, DeliveryStatus.failed)
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == delivery.id,
+                    Delivery.lease_owner == self.name,
+                    Delivery.status == DeliveryStatus.pending,
+                )
+                .values(
+                    status=status,
+                    attempts=Delivery.attempts + 1,
+                    failures=failures,
+                    next_attempt_at=verdict.next_attempt_at,
+                    lease_owner=None,
+                    last_status_code=answer.status_code,
+                    last_error=verdict.error,
+                    delivered_at=now if answer.ok else None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            session.add(
+                DeliveryAttempt(
+                    delivery_id=delivery.id,
+                    subscription_id=subscription.id,
+                    event_id=delivery.event_id,
+                    attempt=delivery.attempts + 1,
+                    attempted_at=started,
+                    duration_ms=answer.duration_ms,
+                    status_code=answer.status_code,
+                    error=verdict.error,
+                    outcome=verdict.outcome,
+                    next_retry_at=verdict.next_attempt_at,
+                )
+            )
+            await self._update_subscription(session, subscription.id, verdict.outcome)
+
+    async def _update_subscription(
+        self, session: AsyncSession, subscription_id: str, outcome: AttemptOutcome
+    ) -> None:
+        change: tuple[SubscriptionStatus, SubscriptionStatus, str | None] | None = {
+            AttemptOutcome.succeeded: (SubscriptionStatus.failing, SubscriptionStatus.active, None),
+            AttemptOutcome.failed: (
+                SubscriptionStatus.active,
+                SubscriptionStatus.failing,
+                "a delivery failed after every retry; redeliver it once the receiver is fixed",
+            ),
+        }.get(outcome)
+        statement = update(Subscription).where(Subscription.id == subscription_id)
+        if outcome == AttemptOutcome.gone:
+            statement = statement.where(Subscription.status != SubscriptionStatus.disabled).values(
+                status=SubscriptionStatus.disabled,
+                status_reason="the receiver answered 410 Gone",
+                updated_at=utcnow(),
+            )
+        elif change is not None:
+            before, after, reason = change
+            statement = statement.where(Subscription.status == before).values(
+                status=after, status_reason=reason, updated_at=utcnow()
+            )
+        else:
+            return
+        await session.execute(statement.execution_options(synchronize_session=False))
+
+
+@contextlib.asynccontextmanager
+async def running_alerts(
+    *,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient,
+    box: SecretBox,
+    deliver: bool,
+) -> AsyncIterator[Wakeup]:
+    """Wake-ups for this process, a PostgreSQL listener, and a dispatcher when `deliver`."""
+    async with local_wakeup() as wakeup:
+        tasks: list[asyncio.Task[None]] = []
+        if not settings.is_sqlite:
+            tasks.append(asyncio.create_task(listen_postgres(settings.database_url, wakeup)))
+        if deliver:
+            dispatcher = Dispatcher(
+                settings=settings, sessionmaker=sessionmaker, client=client, box=box, wakeup=wakeup
+            )
+            tasks.append(asyncio.create_task(dispatcher.run()))
+        try:
+            yield wakeup
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def run_worker(settings: Settings) -> None:
+    """`tracer worker`: deliver alerts until cancelled."""
+    engine = create_engine(settings)
+    try:
+        async with (
+            build_client(settings) as client,
+            running_alerts(
+                settings=settings,
+                sessionmaker=create_sessionmaker(engine),
+                client=client,
+                box=SecretBox(settings),
+                deliver=True,
+            ),
+        ):
+            await asyncio.Event().wait()
+    finally:
+        await engine.dispose()
