@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -62,10 +63,16 @@ class Dispatcher:
         self.box = box
         self.wakeup = wakeup
         self.name = worker_name()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Finish the round in progress, then return from `run`."""
+        self._stopping = True
+        self.wakeup.notify()
 
     async def run(self) -> None:
-        """Fan out and deliver until cancelled."""
-        while True:
+        """Fan out and deliver until stopped."""
+        while not self._stopping:
             ticket = self.wakeup.ticket()
             try:
                 busy = await self.fan_out() + await self.deliver_due()
@@ -170,7 +177,7 @@ class Dispatcher:
     async def deliver_due(self) -> int:
         """Send every delivery that is due; how many were attempted."""
         total = 0
-        while ids := await self.claim():
+        while not self._stopping and (ids := await self.claim()):
             await asyncio.gather(*(self.attempt(delivery_id) for delivery_id in ids))
             total += len(ids)
         return total
@@ -302,24 +309,37 @@ async def running_alerts(
 ) -> AsyncIterator[Wakeup]:
     """Wake-ups for this process, a PostgreSQL listener, and a dispatcher when `deliver`."""
     async with local_wakeup() as wakeup:
-        tasks: list[asyncio.Task[None]] = []
+        listener = None
         if not settings.is_sqlite:
-            tasks.append(asyncio.create_task(listen_postgres(settings.database_url, wakeup)))
-        if deliver:
-            dispatcher = Dispatcher(
-                settings=settings, sessionmaker=sessionmaker, client=client, box=box, wakeup=wakeup
-            )
-            tasks.append(asyncio.create_task(dispatcher.run()))
+            listener = asyncio.create_task(listen_postgres(settings.database_url, wakeup))
+        dispatcher = Dispatcher(
+            settings=settings, sessionmaker=sessionmaker, client=client, box=box, wakeup=wakeup
+        )
+        running = asyncio.create_task(dispatcher.run()) if deliver else None
         try:
             yield wakeup
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if listener is not None:
+                listener.cancel()
+            if running is not None:
+                # Cancelling mid-query can strand a database connection; let the round end,
+                # which takes at most one webhook timeout.
+                dispatcher.stop()
+                grace = settings.webhook_timeout_seconds + 5
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(running), grace)
+                running.cancel()
+            await asyncio.gather(
+                *(t for t in (listener, running) if t is not None), return_exceptions=True
+            )
 
 
 async def run_worker(settings: Settings) -> None:
-    """`tracer worker`: deliver alerts until cancelled."""
+    """`tracer worker`: deliver alerts until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     engine = create_engine(settings)
     try:
         async with (
@@ -332,6 +352,6 @@ async def run_worker(settings: Settings) -> None:
                 deliver=True,
             ),
         ):
-            await asyncio.Event().wait()
+            await stop.wait()
     finally:
         await engine.dispose()
