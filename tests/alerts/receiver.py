@@ -41,7 +41,7 @@ class Receiver:
         self.script: Script = lambda _n, _headers: Reply()
         self._server: asyncio.Server | None = None
         self._count = 0
-        self._open: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
 
     @property
     def url(self) -> str:
@@ -55,15 +55,23 @@ class Receiver:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            for writer in list(self._open):
-                writer.close()
+            for handler in list(self._handlers):
+                handler.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
             await self._server.wait_closed()
+
+    @property
+    def arrived(self) -> int:
+        """Requests received so far, including those still waiting for their answer."""
+        return self._count
 
     def succeeded(self) -> list[Received]:
         return [r for r in self.requests if 200 <= r.status < 300]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._open.add(writer)
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
         try:
             await reader.readline()
             headers: dict[str, str] = {}
@@ -85,7 +93,7 @@ class Receiver:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._open.discard(writer)
+            self._handlers.discard(handler)
             writer.close()
 
 
