@@ -51,7 +51,7 @@ async def record_event(
     data: dict[str, Any],
     claim_id: str | None = None,
     tags: Iterable[str] = (),
-) -> int:
+) -> None:
     """Write one event into the current transaction; `data` must be JSON-ready."""
     event_id = await session.scalar(
         insert(Event)
@@ -59,8 +59,8 @@ async def record_event(
         .returning(Event.id)
     )
     assert isinstance(event_id, int)
+    # On PostgreSQL this id is provisional: the event gets its final one just before commit.
     session.sync_session.info.setdefault(_PENDING, []).append(event_id)
-    return event_id
 
 
 @event.listens_for(Session, "before_commit")

@@ -1,5 +1,6 @@
 """Fixtures for alert tests: fast retry settings, a real receiver, and ways to make events."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -82,3 +83,16 @@ async def record_sighting(
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+async def wait_for_attempts(
+    client: httpx.AsyncClient, subscription_id: str, count: int, seconds: float = 10.0
+) -> list[dict[str, Any]]:
+    """The subscription's logged attempts, oldest first, once there are `count` of them."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        response = await client.get(f"/v1/subscriptions/{subscription_id}/deliveries")
+        items: list[dict[str, Any]] = response.json()["items"]
+        if len(items) >= count or asyncio.get_running_loop().time() > deadline:
+            return list(reversed(items))
+        await asyncio.sleep(0.02)

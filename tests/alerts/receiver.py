@@ -28,6 +28,7 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    body: bytes = b""
 
 
 Script = Callable[[int, dict[str, str]], Reply]
@@ -86,8 +87,9 @@ class Receiver:
             self.requests.append(Received(headers, body, reply.status, time.monotonic()))
             extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
             writer.write(
-                f"HTTP/1.1 {reply.status} Answer\r\ncontent-length: 0\r\n"
+                f"HTTP/1.1 {reply.status} Answer\r\ncontent-length: {len(reply.body)}\r\n"
                 f"connection: close\r\n{extra}\r\n".encode()
+                + reply.body
             )
             await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):

@@ -6,7 +6,7 @@ import time
 import httpx
 import standardwebhooks
 
-from tests.alerts.conftest import FAST_RETRIES, record_sighting, subscribe
+from tests.alerts.conftest import FAST_RETRIES, record_sighting, subscribe, wait_for_attempts
 from tests.alerts.receiver import Receiver, Reply, eventually
 
 
@@ -49,8 +49,7 @@ async def test_three_failures_then_success(
     for received in receiver.requests:
         standardwebhooks.Webhook(subscription["secret"]).verify(received.body, received.headers)
 
-    attempts = (await client.get(f"/v1/subscriptions/{subscription['id']}/deliveries")).json()
-    logged = list(reversed(attempts["items"]))
+    logged = await wait_for_attempts(client, subscription["id"], 4)
     assert [a["attempt"] for a in logged] == [1, 2, 3, 4]
     assert [a["status_code"] for a in logged] == [500, 500, 500, 204]
     assert [a["outcome"] for a in logged] == ["retrying"] * 3 + ["succeeded"]
@@ -167,3 +166,19 @@ async def test_slow_receiver_times_out_and_is_retried(
     assert first["status_code"] is None
     assert "no answer within" in first["error"]
     assert time.monotonic() - started < 5
+
+
+async def test_redirects_are_not_followed_and_big_answers_not_read(
+    client: httpx.AsyncClient, writer: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    receiver.script = lambda n, _h: (
+        Reply(307, {"location": receiver.url + "/elsewhere"})
+        if n == 1
+        else Reply(200, body=b"x" * 5_000_000)
+    )
+    subscription = await subscribe(client, receiver.url)
+    await record_sighting(writer)
+    await eventually(lambda: len(receiver.succeeded()) == 1)
+    assert len(receiver.requests) == 2
+    attempts = await wait_for_attempts(client, subscription["id"], 2)
+    assert [a["status_code"] for a in attempts] == [307, 200]
