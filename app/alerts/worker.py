@@ -16,9 +16,11 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.alerts import ssrf
@@ -41,6 +43,10 @@ from app.db import create_engine, create_sessionmaker, insert_or_ignore, new_id,
 log = logging.getLogger(__name__)
 
 CURSOR = "deliveries"
+_STATUS_AFTER = {
+    AttemptOutcome.succeeded: DeliveryStatus.succeeded,
+    AttemptOutcome.retrying: DeliveryStatus.pending,
+}
 
 
 def worker_name() -> str:
@@ -128,20 +134,30 @@ class Dispatcher:
         self, session: AsyncSession, events: Sequence[Event], subscriptions: Sequence[Subscription]
     ) -> None:
         now = utcnow()
-        for event in events:
-            for subscription in subscriptions:
-                if subscription.wants(event):
-                    values = {
-                        "id": new_id(),
-                        "subscription_id": subscription.id,
-                        "event_id": event.id,
-                        "status": DeliveryStatus.pending,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }
-                    await insert_or_ignore(
-                        session, Delivery, values, ["subscription_id", "event_id"]
-                    )
+        rows = [
+            {
+                "id": new_id(),
+                "subscription_id": subscription.id,
+                "event_id": event.id,
+                "status": DeliveryStatus.pending,
+                "attempts": 0,
+                "failures": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for event in events
+            for subscription in subscriptions
+            if subscription.wants(event)
+        ]
+        if rows:
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            await session.execute(
+                insert(Delivery).on_conflict_do_nothing(
+                    index_elements=["subscription_id", "event_id"]
+                ),
+                rows,
+            )
 
     async def claim(self) -> list[str]:
         """Lease the deliveries that are due, at most as many as are sent at once."""
@@ -178,31 +194,40 @@ class Dispatcher:
         """Send every delivery that is due; how many were attempted."""
         total = 0
         while not self._stopping and (ids := await self.claim()):
-            await asyncio.gather(*(self.attempt(delivery_id) for delivery_id in ids))
+            async with self.sessionmaker() as session:
+                rows = (
+                    await session.execute(
+                        select(Delivery, Event, Subscription)
+                        .join(Event, Event.id == Delivery.event_id)
+                        .join(Subscription, Subscription.id == Delivery.subscription_id)
+                        .where(Delivery.id.in_(ids))
+                    )
+                ).all()
+            started = utcnow()
+            sending = {
+                asyncio.create_task(self._send_safely(event, subscription)): (
+                    delivery,
+                    subscription,
+                )
+                for delivery, event, subscription in rows
+            }
+            # Answers are written down as they come, a few at a time: a slow receiver neither
+            # holds back the record of the others nor exposes them to a second send.
+            while sending:
+                done, _ = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                finished = [(sending.pop(task), task.result()) for task in done]
+                await self._record(
+                    [leased for leased, _ in finished], [a for _, a in finished], started
+                )
             total += len(ids)
         return total
 
-    async def attempt(self, delivery_id: str) -> None:
-        """One attempt of one leased delivery, recorded whatever happens."""
-        async with self.sessionmaker() as session:
-            row = (
-                await session.execute(
-                    select(Delivery, Event, Subscription)
-                    .join(Event, Event.id == Delivery.event_id)
-                    .join(Subscription, Subscription.id == Delivery.subscription_id)
-                    .where(Delivery.id == delivery_id)
-                )
-            ).one_or_none()
-        if row is None:
-            return
-        delivery, event, subscription = row
-        started = utcnow()
+    async def _send_safely(self, event: Event, subscription: Subscription) -> Answer:
         try:
-            answer = await self._send(event, subscription)
+            return await self._send(event, subscription)
         except Exception:
-            log.exception("webhook attempt crashed for delivery %s", delivery_id)
-            answer = Answer(None, "internal error while sending", 0)
-        await self._record(delivery, subscription, answer, started)
+            log.exception("webhook attempt crashed for event %s", event.id)
+            return Answer(None, "internal error while sending", 0)
 
     async def _send(self, event: Event, subscription: Subscription) -> Answer:
         try:
@@ -225,36 +250,31 @@ class Dispatcher:
         )
 
     async def _record(
-        self, delivery: Delivery, subscription: Subscription, answer: Answer, started: datetime
+        self,
+        leased: Sequence[tuple[Delivery, Subscription]],
+        answers: Sequence[Answer],
+        started: datetime,
     ) -> None:
+        """Write down one round's answers in one transaction, where the lease is still ours."""
         now = utcnow()
-        failures = 0 if answer.ok else delivery.failures + 1
-        verdict = judge(answer, failures=failures, settings=self.settings, now=now)
-        status = {
-            AttemptOutcome.succeeded: DeliveryStatus.succeeded,
-            AttemptOutcome.retrying: DeliveryStatus.pending,
-        }.get(verdict.outcome, DeliveryStatus.failed)
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.id == delivery.id,
-                    Delivery.lease_owner == self.name,
-                    Delivery.status == DeliveryStatus.pending,
-                )
-                .values(
-                    status=status,
-                    attempts=Delivery.attempts + 1,
-                    failures=failures,
-                    next_attempt_at=verdict.next_attempt_at,
-                    lease_owner=None,
-                    last_status_code=answer.status_code,
-                    last_error=verdict.error,
-                    delivered_at=now if answer.ok else None,
-                )
-                .execution_options(synchronize_session=False)
+        outcomes: list[dict[str, Any]] = []
+        attempts: list[DeliveryAttempt] = []
+        changed: dict[str, AttemptOutcome] = {}
+        for (delivery, subscription), answer in zip(leased, answers, strict=True):
+            failures = 0 if answer.ok else delivery.failures + 1
+            verdict = judge(answer, failures=failures, settings=self.settings, now=now)
+            outcomes.append(
+                {
+                    "b_id": delivery.id,
+                    "b_status": _STATUS_AFTER.get(verdict.outcome, DeliveryStatus.failed),
+                    "b_failures": failures,
+                    "b_next": verdict.next_attempt_at,
+                    "b_code": answer.status_code,
+                    "b_error": verdict.error,
+                    "b_delivered": now if answer.ok else None,
+                }
             )
-            session.add(
+            attempts.append(
                 DeliveryAttempt(
                     delivery_id=delivery.id,
                     subscription_id=subscription.id,
@@ -268,7 +288,36 @@ class Dispatcher:
                     next_retry_at=verdict.next_attempt_at,
                 )
             )
-            await self._update_subscription(session, subscription.id, verdict.outcome)
+            quiet = verdict.outcome == AttemptOutcome.succeeded and (
+                subscription.status == SubscriptionStatus.active
+            )
+            if not quiet:
+                changed[subscription.id] = verdict.outcome
+        table = Delivery.__table__
+        assert isinstance(table, Table)
+        finish = (
+            update(table)
+            .where(
+                table.c.id == bindparam("b_id"),
+                table.c.lease_owner == self.name,
+                table.c.status == DeliveryStatus.pending,
+            )
+            .values(
+                status=bindparam("b_status"),
+                attempts=table.c.attempts + 1,
+                failures=bindparam("b_failures"),
+                next_attempt_at=bindparam("b_next"),
+                lease_owner=None,
+                last_status_code=bindparam("b_code"),
+                last_error=bindparam("b_error"),
+                delivered_at=bindparam("b_delivered"),
+            )
+        )
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(finish, outcomes)
+            session.add_all(attempts)
+            for subscription_id, outcome in changed.items():
+                await self._update_subscription(session, subscription_id, outcome)
 
     async def _update_subscription(
         self, session: AsyncSession, subscription_id: str, outcome: AttemptOutcome
