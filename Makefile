@@ -66,6 +66,7 @@ check: lint test ## Everything CI cares about, and the linters
 .PHONY: bench
 bench: $(VENV)/.installed-dev ## Run the benchmarks and print their figures
 	$(BIN)/python -m bench.chain_scaling
+	$(BIN)/python -m bench.alerts_latency
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the local database
