@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.alerts import service
@@ -24,6 +24,9 @@ from app.pagination import PageDep
 from app.schemas import Page
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
+
+# The largest id a BIGINT holds; larger numbers would fail in the database, not as a 422.
+MAX_EVENT_ID = 2**63 - 1
 
 TypesQuery = Annotated[
     list[EventType], Query(alias="type", description="Only these event types (repeatable).")
@@ -92,7 +95,9 @@ async def list_deliveries(
     session: SessionDep,
     page: PageDep,
     _: ReadKey,
-    event_id: Annotated[int | None, Query(ge=1, description="Only this event's attempts.")] = None,
+    event_id: Annotated[
+        int | None, Query(ge=1, le=MAX_EVENT_ID, description="Only this event's attempts.")
+    ] = None,
 ) -> Page[Attempt]:
     """Every delivery attempt, newest first: status code, error, time and next retry."""
     rows, next_cursor = await service.list_attempts(
@@ -106,7 +111,10 @@ async def list_deliveries(
     status_code=status.HTTP_202_ACCEPTED,
 )
 async def redeliver(
-    subscription: SubscriptionDep, event_id: int, session: SessionDep, _: AdminKey
+    subscription: SubscriptionDep,
+    event_id: Annotated[int, Path(ge=1, le=MAX_EVENT_ID)],
+    session: SessionDep,
+    _: AdminKey,
 ) -> Delivery:
     """Send this event to this subscription again now, with a fresh round of retries."""
     delivery = await service.redeliver(
@@ -120,7 +128,9 @@ async def list_events(
     session: SessionDep,
     page: PageDep,
     _: ReadKey,
-    after: Annotated[int, Query(ge=0, description="Only events with a greater id.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_EVENT_ID, description="Only events with a greater id.")
+    ] = 0,
     types: TypesQuery = [],  # noqa: B006 -- FastAPI copies query defaults
     claim_id: ClaimQuery = None,
 ) -> Page[Event]:
@@ -149,14 +159,16 @@ class InvalidLastEventId(TracerError):
 async def stream_events(
     request: Request,
     _: ReadKey,
-    after: Annotated[int, Query(ge=0, description="Start after this event id.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_EVENT_ID, description="Start after this event id.")
+    ] = 0,
     types: TypesQuery = [],  # noqa: B006 -- FastAPI copies query defaults
     claim_id: ClaimQuery = None,
     last_event_id: Annotated[str | None, Header(max_length=30)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: `id:` is the event id; reconnect with `Last-Event-ID` to resume."""
     if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
+        if not last_event_id.strip().isdigit() or int(last_event_id) > MAX_EVENT_ID:
             raise InvalidLastEventId()
         after = int(last_event_id)
     settings = _settings(request)

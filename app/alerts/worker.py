@@ -90,6 +90,14 @@ class Dispatcher:
 
     async def fan_out(self) -> int:
         """Turn the next events into one delivery per matching subscription; how many events."""
+        async with self.sessionmaker() as session:
+            # A read first, so an idle dispatcher never takes SQLite's single write lock.
+            done = await session.scalar(
+                select(DispatchCursor.event_id).where(DispatchCursor.name == CURSOR)
+            )
+            newer = await session.scalar(select(Event.id).where(Event.id > (done or 0)).limit(1))
+        if newer is None:
+            return 0
         async with self.sessionmaker() as session, session.begin():
             await insert_or_ignore(
                 session, DispatchCursor, {"name": CURSOR, "event_id": 0}, ["name"]

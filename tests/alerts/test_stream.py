@@ -116,6 +116,7 @@ async def test_a_live_stream_sees_new_events_and_heartbeats(served: str) -> None
 
 async def test_a_bad_last_event_id_is_a_problem(served: str) -> None:
     async with _client(served) as http:
-        response = await http.get("/v1/events/stream", headers={"Last-Event-ID": "yesterday"})
-        assert response.status_code == 422
-        assert response.headers["content-type"].startswith("application/problem+json")
+        for bad in ("yesterday", "9" * 25):
+            response = await http.get("/v1/events/stream", headers={"Last-Event-ID": bad})
+            assert response.status_code == 422
+            assert response.headers["content-type"].startswith("application/problem+json")

@@ -109,6 +109,10 @@ async def test_bad_patch_and_unknown_ids(client: httpx.AsyncClient, receiver: Re
     assert_problem(await client.get("/v1/subscriptions/nope"), 404)
     assert_problem(await client.get("/v1/subscriptions/nope/deliveries"), 404)
     assert_problem(await client.get("/v1/events", params={"after": -1}), 422, "after")
+    assert_problem(await client.get("/v1/events", params={"after": 10**30}), 422, "after")
+    assert_problem(await client.post(f"{path}/deliveries/{10**30}/redeliver"), 422, "event_id")
+    assert_problem(await client.post(f"{path}/deliveries/abc/redeliver"), 422, "event_id")
+    assert_problem(await client.get(f"{path}/deliveries", params={"event_id": 0}), 422)
 
 
 @pytest.fixture
