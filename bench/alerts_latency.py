@@ -85,10 +85,7 @@ def _worker(settings: Settings) -> subprocess.Popen[bytes]:
         "TRACER_WEBHOOK_ALLOW_PRIVATE": "true",
     }
     tracer = Path(sys.executable).parent / "tracer"
-    command = [str(tracer), "worker"]
-    if os.environ.get("BENCH_PROFILE"):
-        command = [sys.executable, "-m", "cProfile", "-o", os.environ["BENCH_PROFILE"], *command]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    return subprocess.Popen([str(tracer), "worker"], env=env, stdout=subprocess.DEVNULL)
 
 
 def _denial(n: int) -> SightingCreate:
