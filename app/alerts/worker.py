@@ -16,7 +16,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from sqlalchemy import Table, bindparam, select, update
@@ -49,6 +49,13 @@ _STATUS_AFTER = {
 }
 
 
+class Outcome(NamedTuple):
+    delivery: Delivery
+    subscription: Subscription
+    answer: Answer
+    started: datetime
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -77,16 +84,54 @@ class Dispatcher:
         self.wakeup.notify()
 
     async def run(self) -> None:
-        """Fan out and deliver until stopped."""
-        while not self._stopping:
+        """Fan out and deliver until stopped, then finish the requests in flight.
+
+        Up to `dispatch_concurrency` requests are in flight at once, and places are refilled
+        while slow receivers are still being waited for, so one dead receiver cannot hold up
+        the rest. Answers are written down as they come, a few per transaction.
+        """
+        sending: set[asyncio.Task[Outcome]] = set()
+        look = True
+        while sending or not self._stopping:
             ticket = self.wakeup.ticket()
-            try:
-                busy = await self.fan_out() + await self.deliver_due()
-            except Exception:
-                log.exception("alert dispatch failed; trying again")
-                busy = 0
-            if not busy:
-                await self.wakeup.wait(ticket, self.settings.dispatch_poll_seconds)
+            busy = False
+            if not self._stopping:
+                try:
+                    if look:
+                        busy = await self.fan_out() > 0
+                    busy = await self._refill(sending) > 0 or busy
+                except Exception:
+                    log.exception("alert dispatch failed; trying again")
+            waiting = asyncio.create_task(
+                self.wakeup.wait(ticket, 0 if busy else self.settings.dispatch_poll_seconds)
+            )
+            done, _ = await asyncio.wait({waiting, *sending}, return_when=asyncio.FIRST_COMPLETED)
+            if waiting not in done:
+                waiting.cancel()
+            finished = [task for task in sending if task in done]
+            sending.difference_update(finished)
+            if finished:
+                try:
+                    await self._record([task.result() for task in finished])
+                except Exception:
+                    # The leases lapse and the deliveries are sent again: at least once.
+                    log.exception("recording webhook answers failed")
+            # New events are looked for when told of them (even while answers were being
+            # written), after a poll interval, or while there was work; a request finishing
+            # only frees a place.
+            look = busy or ticket.is_set() or waiting in done
+
+    async def _refill(self, sending: set[asyncio.Task["Outcome"]]) -> int:
+        """Start as many due deliveries as there are free places; how many were started."""
+        limit = max(self.settings.dispatch_concurrency, 1)
+        free = limit - len(sending)
+        # Refill in groups rather than with one query per finished request.
+        if free <= 0 or (sending and free < max(limit // 4, 1)):
+            return 0
+        rows = await self._leased(await self.claim(free))
+        for row in rows:
+            sending.add(asyncio.create_task(self._attempt(*row)))
+        return len(rows)
 
     async def fan_out(self) -> int:
         """Turn the next events into one delivery per matching subscription; how many events."""
@@ -167,8 +212,8 @@ class Dispatcher:
                 rows,
             )
 
-    async def claim(self) -> list[str]:
-        """Lease the deliveries that are due, at most as many as are sent at once."""
+    async def claim(self, limit: int) -> list[str]:
+        """Lease up to `limit` deliveries that are due."""
         now = utcnow()
         due = (
             select(Delivery.id)
@@ -179,7 +224,7 @@ class Dispatcher:
                 Subscription.status != SubscriptionStatus.disabled,
             )
             .order_by(Delivery.next_attempt_at)
-            .limit(self.settings.dispatch_concurrency)
+            .limit(limit)
             .with_for_update(of=Delivery, skip_locked=True)
         )
         lease = update(Delivery).where(
@@ -198,44 +243,28 @@ class Dispatcher:
             )
             return list(claimed.all())
 
-    async def deliver_due(self) -> int:
-        """Send every delivery that is due; how many were attempted."""
-        total = 0
-        while not self._stopping and (ids := await self.claim()):
-            async with self.sessionmaker() as session:
-                rows = (
-                    await session.execute(
-                        select(Delivery, Event, Subscription)
-                        .join(Event, Event.id == Delivery.event_id)
-                        .join(Subscription, Subscription.id == Delivery.subscription_id)
-                        .where(Delivery.id.in_(ids))
-                    )
-                ).all()
-            started = utcnow()
-            sending = {
-                asyncio.create_task(self._send_safely(event, subscription)): (
-                    delivery,
-                    subscription,
-                )
-                for delivery, event, subscription in rows
-            }
-            # Answers are written down as they come, a few at a time: a slow receiver neither
-            # holds back the record of the others nor exposes them to a second send.
-            while sending:
-                done, _ = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
-                finished = [(sending.pop(task), task.result()) for task in done]
-                await self._record(
-                    [leased for leased, _ in finished], [a for _, a in finished], started
-                )
-            total += len(ids)
-        return total
+    async def _leased(self, ids: Sequence[str]) -> list[tuple[Delivery, Event, Subscription]]:
+        if not ids:
+            return []
+        async with self.sessionmaker() as session:
+            rows = await session.execute(
+                select(Delivery, Event, Subscription)
+                .join(Event, Event.id == Delivery.event_id)
+                .join(Subscription, Subscription.id == Delivery.subscription_id)
+                .where(Delivery.id.in_(ids))
+            )
+            return [(d, e, s) for d, e, s in rows.all()]
 
-    async def _send_safely(self, event: Event, subscription: Subscription) -> Answer:
+    async def _attempt(
+        self, delivery: Delivery, event: Event, subscription: Subscription
+    ) -> "Outcome":
+        started = utcnow()
         try:
-            return await self._send(event, subscription)
+            answer = await self._send(event, subscription)
         except Exception:
             log.exception("webhook attempt crashed for event %s", event.id)
-            return Answer(None, "internal error while sending", 0)
+            answer = Answer(None, "internal error while sending", 0)
+        return Outcome(delivery, subscription, answer, started)
 
     async def _send(self, event: Event, subscription: Subscription) -> Answer:
         try:
@@ -257,18 +286,13 @@ class Dispatcher:
             seconds=self.settings.webhook_timeout_seconds,
         )
 
-    async def _record(
-        self,
-        leased: Sequence[tuple[Delivery, Subscription]],
-        answers: Sequence[Answer],
-        started: datetime,
-    ) -> None:
-        """Write down one round's answers in one transaction, where the lease is still ours."""
+    async def _record(self, finished: Sequence["Outcome"]) -> None:
+        """Write down answers in one transaction, each only where the lease is still ours."""
         now = utcnow()
         outcomes: list[dict[str, Any]] = []
         attempts: list[DeliveryAttempt] = []
         changed: dict[str, AttemptOutcome] = {}
-        for (delivery, subscription), answer in zip(leased, answers, strict=True):
+        for delivery, subscription, answer, started in finished:
             failures = 0 if answer.ok else delivery.failures + 1
             verdict = judge(answer, failures=failures, settings=self.settings, now=now)
             outcomes.append(

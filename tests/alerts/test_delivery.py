@@ -182,3 +182,26 @@ async def test_redirects_are_not_followed_and_big_answers_not_read(
     assert len(receiver.requests) == 2
     attempts = await wait_for_attempts(client, subscription["id"], 2)
     assert [a["status_code"] for a in attempts] == [307, 200]
+
+
+async def test_a_slow_receiver_does_not_hold_up_the_others(
+    client: httpx.AsyncClient, writer: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    receiver.script = lambda _n, _h: Reply(200, delay=2.5)
+    fast = Receiver()
+    await fast.start()
+    try:
+        slow_claim = await record_sighting(writer, stance="asserts", kind="anonymous_channel")
+        fast_claim = await record_sighting(writer, stance="asserts", kind="anonymous_channel")
+        await subscribe(client, receiver.url, claim_ids=[slow_claim["claim_id"]])
+        await subscribe(client, fast.url, claim_ids=[fast_claim["claim_id"]])
+        await record_sighting(writer, claim_id=slow_claim["claim_id"])
+        await eventually(lambda: receiver.arrived == 1)
+        sent = time.monotonic()
+        await record_sighting(writer, claim_id=fast_claim["claim_id"])
+        await eventually(lambda: len(fast.succeeded()) == 1)
+        assert time.monotonic() - sent < 1.5
+        assert receiver.succeeded() == []  # still waiting for its answer
+        await eventually(lambda: len(receiver.succeeded()) == 1)
+    finally:
+        await fast.stop()
