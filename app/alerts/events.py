@@ -191,7 +191,17 @@ async def sighting_recorded(*, session: AsyncSession, sighting_id: str) -> None:
     if rules.is_official_denial(sighting):
         await record_event(
             type=EventType.denial_recorded,
-            data={"sighting": shown, "claim": _claim_data(claim)},
+            # The claim's counters and status are about to change in this transaction, so
+            # only its stable fields go here; claim.status_changed follows with the new status.
+            data={
+                "sighting": shown,
+                "claim": {
+                    "id": claim.id,
+                    "statement": claim.statement,
+                    "tags": claim.tags,
+                    "variant_of": claim.variant_of,
+                },
+            },
             **common,
         )
     # Resurfacing is the moment `resurfaced` turns true: usually a new spreading sighting
