@@ -111,17 +111,13 @@ class Dispatcher:
             finished = [task for task in sending if task in done]
             sending.difference_update(finished)
             if finished:
-                try:
-                    await self._record([task.result() for task in finished])
-                except Exception:
-                    # The leases lapse and the deliveries are sent again: at least once.
-                    log.exception("recording webhook answers failed")
+                await self._record_each([task.result() for task in finished])
             # New events are looked for when told of them (even while answers were being
             # written), after a poll interval, or while there was work; a request finishing
             # only frees a place.
             look = busy or ticket.is_set() or waiting in done
 
-    async def _refill(self, sending: set[asyncio.Task["Outcome"]]) -> int:
+    async def _refill(self, sending: set[asyncio.Task[Outcome]]) -> int:
         """Start as many due deliveries as there are free places; how many were started."""
         limit = max(self.settings.dispatch_concurrency, 1)
         free = limit - len(sending)
@@ -257,7 +253,7 @@ class Dispatcher:
 
     async def _attempt(
         self, delivery: Delivery, event: Event, subscription: Subscription
-    ) -> "Outcome":
+    ) -> Outcome:
         started = utcnow()
         try:
             answer = await self._send(event, subscription)
@@ -286,7 +282,21 @@ class Dispatcher:
             seconds=self.settings.webhook_timeout_seconds,
         )
 
-    async def _record(self, finished: Sequence["Outcome"]) -> None:
+    async def _record_each(self, finished: Sequence[Outcome]) -> None:
+        """Record answers together, or one by one when that fails: a subscription deleted
+        meanwhile must not cost the others their record, and so a second send."""
+        groups = [finished] if len(finished) == 1 else [finished, *([o] for o in finished)]
+        for group in groups:
+            try:
+                await self._record(group)
+            except Exception:
+                # Unrecorded, the lease lapses and the delivery is sent again: at least once.
+                log.exception("recording %d webhook answer(s) failed", len(group))
+            else:
+                if group is finished:
+                    return
+
+    async def _record(self, finished: Sequence[Outcome]) -> None:
         """Write down answers in one transaction, each only where the lease is still ours."""
         now = utcnow()
         outcomes: list[dict[str, Any]] = []

@@ -205,3 +205,23 @@ async def test_a_slow_receiver_does_not_hold_up_the_others(
         await eventually(lambda: len(receiver.succeeded()) == 1)
     finally:
         await fast.stop()
+
+
+async def test_deleting_a_subscription_mid_delivery_costs_the_others_nothing(
+    client: httpx.AsyncClient, writer: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    other = Receiver()
+    await other.start()
+    try:
+        receiver.script = other.script = lambda _n, _h: Reply(200, delay=0.5)
+        doomed = await subscribe(client, receiver.url)
+        kept = await subscribe(client, other.url)
+        await record_sighting(writer)
+        await eventually(lambda: receiver.arrived == 1 and other.arrived == 1)
+        assert (await client.delete(f"/v1/subscriptions/{doomed['id']}")).status_code == 204
+        attempts = await wait_for_attempts(client, kept["id"], 1)
+        assert [a["outcome"] for a in attempts] == ["succeeded"]
+        await asyncio.sleep(0.5)
+        assert other.arrived == 1
+    finally:
+        await other.stop()
