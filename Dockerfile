@@ -13,7 +13,8 @@ COPY --from=build /opt/tracer /opt/tracer
 ENV PATH=/opt/tracer/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     TRACER_DATABASE_URL=sqlite+aiosqlite:////data/tracer.db \
-    TRACER_ADMIN_KEY_FILE=/data/.tracer-admin-key
+    TRACER_ADMIN_KEY_FILE=/data/.tracer-admin-key \
+    TRACER_SECRET_KEY_FILE=/data/.tracer-secret-key
 RUN mkdir /data && chown tracer /data
 VOLUME /data
 USER tracer

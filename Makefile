@@ -68,6 +68,7 @@ bench: $(VENV)/.installed-dev ## Run the benchmarks and print their figures
 	$(BIN)/python -m bench.chain_scaling
 	$(BIN)/python -m bench.batch_vs_single
 	$(BIN)/python -m bench.match_eval
+	$(BIN)/python -m bench.alerts_latency
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the local database

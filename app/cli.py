@@ -1,6 +1,7 @@
 """The `tracer` command."""
 
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import typer
 import uvicorn
 from rich.progress import Progress
 
+from app.alerts.worker import run_worker
 from app.auth import service as keys
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
@@ -88,7 +90,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Migrate the database, then serve the API."""
+    """Migrate the database, then serve the API and deliver alerts."""
     settings = get_settings()
     asyncio.run(_migrate(settings))
     key_line = _first_admin_key(settings)
@@ -125,6 +127,15 @@ def load_demo() -> None:
     )
     for ref, claim_id in result.claim_ids.items():
         typer.echo(f"  claim {ref}: {claim_id}  (GET /v1/claims/{claim_id}/chain)")
+
+
+@cli.command()
+def worker() -> None:
+    """Deliver alerts, beside `tracer serve` or on another machine; run as many as you like."""
+    settings = get_settings()
+    typer.echo("delivering alerts; stop with Ctrl-C")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_worker(settings))
 
 
 @keys_cli.command("create")

@@ -17,6 +17,26 @@ class Settings(BaseSettings):
     admin_key_file: Path = Path(".tracer-admin-key")
     # SQLite waits this long for another writer before answering "database is locked".
     sqlite_busy_timeout_ms: int = 30_000
+    # Encrypts webhook secrets at rest. Unset, a random key is kept in `secret_key_file`; every
+    # process that delivers webhooks must then see the same file (or set the same key).
+    secret_key: SecretStr | None = None
+    secret_key_file: Path = Path(".tracer-secret-key")
+    # `tracer serve` delivers alerts itself unless this is false (then run `tracer worker`).
+    dispatch_in_app: bool = True
+    # How often a dispatcher looks for work when nothing woke it (PostgreSQL wakes it at once).
+    dispatch_poll_seconds: float = 1.0
+    # A claimed delivery returns to the queue after this long, should its worker have died.
+    dispatch_lease_seconds: float = 60.0
+    dispatch_batch_size: int = 100
+    dispatch_concurrency: int = 16
+    webhook_timeout_seconds: float = 10.0
+    # Waits between attempts, about a day in all; jitter of +-20% is added to each.
+    webhook_retry_delays: list[float] = [5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600]
+    # The longest wait a receiver's Retry-After can ask for.
+    webhook_max_retry_after_seconds: float = 24 * 3600
+    # An idle event stream sends a comment this often, so proxies do not close it.
+    stream_heartbeat_seconds: float = 15.0
+    stream_poll_seconds: float = 1.0
 
     @property
     def is_sqlite(self) -> bool:

@@ -3,6 +3,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.alerts.crypto import SecretBox
+from app.alerts.delivery import build_client
+from app.alerts.router import router as alerts_router
+from app.alerts.worker import running_alerts
 from app.auth.router import router as keys_router
 from app.chains.router import router as chains_router
 from app.claims.router import router as claims_router
@@ -31,8 +35,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.secret_box = SecretBox(settings)
         try:
-            yield
+            async with (
+                build_client(settings) as webhook_client,
+                running_alerts(
+                    settings=settings,
+                    sessionmaker=app.state.sessionmaker,
+                    client=webhook_client,
+                    box=app.state.secret_box,
+                    deliver=settings.dispatch_in_app,
+                ) as wakeup,
+            ):
+                app.state.wakeup = wakeup
+                yield
         finally:
             await engine.dispose()
 
@@ -52,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chains_router,
         denials_router,
         intake_router,
+        alerts_router,
     ):
         app.include_router(router)
     return app

@@ -1,5 +1,6 @@
 """Every model, imported in one place so Alembic and the app see the whole schema."""
 
+from app.alerts.models import Delivery, DeliveryAttempt, DispatchCursor, Event, Subscription
 from app.auth.models import ApiKey
 from app.claims.models import Claim, ClaimTag
 from app.db import Base
@@ -13,7 +14,12 @@ __all__ = [
     "Citation",
     "Claim",
     "ClaimTag",
+    "Delivery",
+    "DeliveryAttempt",
+    "DispatchCursor",
+    "Event",
     "IdempotencyRecord",
     "Outlet",
     "Sighting",
+    "Subscription",
 ]

@@ -93,6 +93,8 @@ async def _truncate_postgres(url: str) -> None:
     await engine.dispose()
 
 
+# Synchronous, so that the session's PostgreSQL database (made with asyncio.run) can be created
+# here lazily: no event loop is running yet.
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     """A clean, migrated database of each backend in turn."""

@@ -3,6 +3,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alerts import events as alert_events
 from app.claims.models import Claim, ClaimTag
 from app.claims.normalize import fingerprint, normalize_statement
 from app.claims.schemas import ClaimCreate
@@ -46,6 +47,7 @@ async def _insert(
     if new_id is not None:
         session.add_all(ClaimTag(claim_id=new_id, tag=tag) for tag in tags)
         await session.flush()
+        await alert_events.claim_created(session=session, claim_id=new_id)
     return new_id, values["fingerprint"]
 
 

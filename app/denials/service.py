@@ -4,6 +4,7 @@ from sqlalchemy import Select, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
+from app.alerts import events as alert_events
 from app.claims.models import Claim
 from app.denials import rules
 from app.denials.schemas import DenialReport
@@ -47,6 +48,7 @@ async def refresh_claim(*, session: AsyncSession, claim_id: str) -> None:
     claim.sightings_count = sightings_count
     claim.outlets_count = outlets_count
     claim.first_seen_at = first_seen_at
+    await alert_events.claim_status_changed(session=session, claim=claim, new_status=status)
     claim.denial_status = status
     await session.flush()
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alerts import events as alert_events
 from app.auth.service import Principal
 from app.claims import service as claims
 from app.claims.models import Claim
@@ -215,6 +216,7 @@ class Recorder:
                     for cited_id, basis in cited.items()
                 ],
             )
+        await alert_events.sighting_recorded(session=self.session, sighting_id=new_id)
         self.touched.add(claim.id)
         return new_id
 

@@ -4,11 +4,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
+from app.config import Settings
 from tests.factories import claim, day, outlet, sighting
 from tests.problems import assert_problem
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """No alert dispatcher in these tests: its polling would count among a request's queries."""
+    return settings.model_copy(update={"dispatch_in_app": False})
 
 
 async def _outlets(client: httpx.AsyncClient, *slugs: str) -> None:

@@ -1,0 +1,448 @@
+"""The dispatcher: turns events into deliveries and sends them, in `tracer serve` or alone.
+
+Any number of dispatchers may share one database. Work is claimed with a lease: a claimed
+delivery's `next_attempt_at` moves a lease period ahead, so one whose worker died comes due
+again by itself. Claiming is one short transaction (on PostgreSQL with SKIP LOCKED, so workers
+pass each other's rows by); the HTTP call happens after it has committed, and the outcome is
+written only if the lease is still ours.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+import httpx
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.alerts import ssrf
+from app.alerts.crypto import InvalidToken, SecretBox
+from app.alerts.delivery import Answer, build_client, judge, payload, send, signed_headers
+from app.alerts.models import (
+    AttemptOutcome,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    DispatchCursor,
+    Event,
+    Subscription,
+    SubscriptionStatus,
+)
+from app.alerts.wakeup import Wakeup, listen_postgres, local_wakeup
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker, insert_or_ignore, new_id, utcnow
+
+log = logging.getLogger(__name__)
+
+CURSOR = "deliveries"
+_STATUS_AFTER = {
+    AttemptOutcome.succeeded: DeliveryStatus.succeeded,
+    AttemptOutcome.retrying: DeliveryStatus.pending,
+}
+
+
+class Outcome(NamedTuple):
+    delivery: Delivery
+    subscription: Subscription
+    answer: Answer
+    started: datetime
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        client: httpx.AsyncClient,
+        box: SecretBox,
+        wakeup: Wakeup,
+    ) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.client = client
+        self.box = box
+        self.wakeup = wakeup
+        self.name = worker_name()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Finish the round in progress, then return from `run`."""
+        self._stopping = True
+        self.wakeup.notify()
+
+    async def run(self) -> None:
+        """Fan out and deliver until stopped, then finish the requests in flight.
+
+        Up to `dispatch_concurrency` requests are in flight at once, and places are refilled
+        while slow receivers are still being waited for, so one dead receiver cannot hold up
+        the rest. Answers are written down as they come, a few per transaction.
+        """
+        sending: set[asyncio.Task[Outcome]] = set()
+        look = True
+        while sending or not self._stopping:
+            ticket = self.wakeup.ticket()
+            busy = False
+            if not self._stopping:
+                try:
+                    if look:
+                        busy = await self.fan_out() > 0
+                    busy = await self._refill(sending) > 0 or busy
+                except Exception:
+                    log.exception("alert dispatch failed; trying again")
+            waiting = asyncio.create_task(
+                self.wakeup.wait(ticket, 0 if busy else self.settings.dispatch_poll_seconds)
+            )
+            done, _ = await asyncio.wait({waiting, *sending}, return_when=asyncio.FIRST_COMPLETED)
+            if waiting not in done:
+                waiting.cancel()
+            finished = [task for task in sending if task in done]
+            sending.difference_update(finished)
+            if finished:
+                await self._record_each([task.result() for task in finished])
+            # New events are looked for when told of them (even while answers were being
+            # written), after a poll interval, or while there was work; a request finishing
+            # only frees a place.
+            look = busy or ticket.is_set() or waiting in done
+
+    async def _refill(self, sending: set[asyncio.Task[Outcome]]) -> int:
+        """Start as many due deliveries as there are free places; how many were started."""
+        limit = max(self.settings.dispatch_concurrency, 1)
+        free = limit - len(sending)
+        # Refill in groups rather than with one query per finished request.
+        if free <= 0 or (sending and free < max(limit // 4, 1)):
+            return 0
+        rows = await self._leased(await self.claim(free))
+        for row in rows:
+            sending.add(asyncio.create_task(self._attempt(*row)))
+        return len(rows)
+
+    async def fan_out(self) -> int:
+        """Turn the next events into one delivery per matching subscription; how many events."""
+        async with self.sessionmaker() as session:
+            # A read first, so an idle dispatcher never takes SQLite's single write lock.
+            done = await session.scalar(
+                select(DispatchCursor.event_id).where(DispatchCursor.name == CURSOR)
+            )
+            newer = await session.scalar(select(Event.id).where(Event.id > (done or 0)).limit(1))
+        if newer is None:
+            return 0
+        async with self.sessionmaker() as session, session.begin():
+            await insert_or_ignore(
+                session, DispatchCursor, {"name": CURSOR, "event_id": 0}, ["name"]
+            )
+            # One dispatcher fans out at a time; the others go straight to delivering.
+            start = await session.scalar(
+                select(DispatchCursor.event_id)
+                .where(DispatchCursor.name == CURSOR)
+                .with_for_update(skip_locked=True)
+            )
+            if start is None:
+                return 0
+            events = (
+                await session.scalars(
+                    select(Event)
+                    .where(Event.id > start)
+                    .order_by(Event.id)
+                    .limit(self.settings.dispatch_batch_size)
+                )
+            ).all()
+            if not events:
+                return 0
+            subscriptions = (
+                await session.scalars(
+                    select(Subscription).where(Subscription.status != SubscriptionStatus.disabled)
+                )
+            ).all()
+            await self._add_deliveries(session, events, subscriptions)
+            # SQLite has no row locks: the cursor only moves if nobody moved it meanwhile,
+            # and the unique (subscription, event) pair makes a repeated fan-out harmless.
+            moved = await session.execute(
+                update(DispatchCursor)
+                .where(DispatchCursor.name == CURSOR, DispatchCursor.event_id == start)
+                .values(event_id=events[-1].id)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                await session.rollback()
+                return 0
+        return len(events)
+
+    async def _add_deliveries(
+        self, session: AsyncSession, events: Sequence[Event], subscriptions: Sequence[Subscription]
+    ) -> None:
+        now = utcnow()
+        rows = [
+            {
+                "id": new_id(),
+                "subscription_id": subscription.id,
+                "event_id": event.id,
+                "status": DeliveryStatus.pending,
+                "attempts": 0,
+                "failures": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for event in events
+            for subscription in subscriptions
+            if subscription.wants(event)
+        ]
+        if rows:
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            await session.execute(
+                insert(Delivery).on_conflict_do_nothing(
+                    index_elements=["subscription_id", "event_id"]
+                ),
+                rows,
+            )
+
+    async def claim(self, limit: int) -> list[str]:
+        """Lease up to `limit` deliveries that are due."""
+        now = utcnow()
+        due = (
+            select(Delivery.id)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .where(
+                Delivery.status == DeliveryStatus.pending,
+                Delivery.next_attempt_at <= now,
+                Subscription.status != SubscriptionStatus.disabled,
+            )
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit)
+            .with_for_update(of=Delivery, skip_locked=True)
+        )
+        lease = update(Delivery).where(
+            Delivery.id.in_(due),
+            Delivery.status == DeliveryStatus.pending,
+            Delivery.next_attempt_at <= now,
+        )
+        async with self.sessionmaker() as session, session.begin():
+            claimed = await session.scalars(
+                lease.values(
+                    lease_owner=self.name,
+                    next_attempt_at=now + timedelta(seconds=self.settings.dispatch_lease_seconds),
+                )
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
+            )
+            return list(claimed.all())
+
+    async def _leased(self, ids: Sequence[str]) -> list[tuple[Delivery, Event, Subscription]]:
+        if not ids:
+            return []
+        async with self.sessionmaker() as session:
+            rows = await session.execute(
+                select(Delivery, Event, Subscription)
+                .join(Event, Event.id == Delivery.event_id)
+                .join(Subscription, Subscription.id == Delivery.subscription_id)
+                .where(Delivery.id.in_(ids))
+            )
+            return [(d, e, s) for d, e, s in rows.all()]
+
+    async def _attempt(
+        self, delivery: Delivery, event: Event, subscription: Subscription
+    ) -> Outcome:
+        started = utcnow()
+        try:
+            answer = await self._send(event, subscription)
+        except Exception:
+            log.exception("webhook attempt crashed for event %s", event.id)
+            answer = Answer(None, "internal error while sending", 0)
+        return Outcome(delivery, subscription, answer, started)
+
+    async def _send(self, event: Event, subscription: Subscription) -> Answer:
+        try:
+            await ssrf.check_url(
+                subscription.url, allow_private=self.settings.webhook_allow_private
+            )
+            secret = self.box.open(subscription.secret_encrypted)
+        except ssrf.UnsafeUrl as exc:
+            return Answer(None, f"not sent: {exc}", 0)
+        except InvalidToken:
+            return Answer(None, "not sent: this server's secret key cannot open the secret", 0)
+        body = payload(event)
+        headers = signed_headers(secret=secret, message_id=str(event.id), body=body, now=utcnow())
+        return await send(
+            self.client,
+            url=subscription.url,
+            body=body,
+            headers=headers,
+            seconds=self.settings.webhook_timeout_seconds,
+        )
+
+    async def _record_each(self, finished: Sequence[Outcome]) -> None:
+        """Record answers together, or one by one when that fails: a subscription deleted
+        meanwhile must not cost the others their record, and so a second send."""
+        groups = [finished] if len(finished) == 1 else [finished, *([o] for o in finished)]
+        for group in groups:
+            try:
+                await self._record(group)
+            except Exception:
+                # Unrecorded, the lease lapses and the delivery is sent again: at least once.
+                log.exception("recording %d webhook answer(s) failed", len(group))
+            else:
+                if group is finished:
+                    return
+
+    async def _record(self, finished: Sequence[Outcome]) -> None:
+        """Write down answers in one transaction, each only where the lease is still ours."""
+        now = utcnow()
+        outcomes: list[dict[str, Any]] = []
+        attempts: list[DeliveryAttempt] = []
+        changed: dict[str, AttemptOutcome] = {}
+        for delivery, subscription, answer, started in finished:
+            failures = 0 if answer.ok else delivery.failures + 1
+            verdict = judge(answer, failures=failures, settings=self.settings, now=now)
+            outcomes.append(
+                {
+                    "b_id": delivery.id,
+                    "b_status": _STATUS_AFTER.get(verdict.outcome, DeliveryStatus.failed),
+                    "b_failures": failures,
+                    "b_next": verdict.next_attempt_at,
+                    "b_code": answer.status_code,
+                    "b_error": verdict.error,
+                    "b_delivered": now if answer.ok else None,
+                }
+            )
+            attempts.append(
+                DeliveryAttempt(
+                    delivery_id=delivery.id,
+                    subscription_id=subscription.id,
+                    event_id=delivery.event_id,
+                    attempt=delivery.attempts + 1,
+                    attempted_at=started,
+                    duration_ms=answer.duration_ms,
+                    status_code=answer.status_code,
+                    error=verdict.error,
+                    outcome=verdict.outcome,
+                    next_retry_at=verdict.next_attempt_at,
+                )
+            )
+            quiet = verdict.outcome == AttemptOutcome.succeeded and (
+                subscription.status == SubscriptionStatus.active
+            )
+            if not quiet:
+                changed[subscription.id] = verdict.outcome
+        table = Delivery.__table__
+        assert isinstance(table, Table)
+        finish = (
+            update(table)
+            .where(
+                table.c.id == bindparam("b_id"),
+                table.c.lease_owner == self.name,
+                table.c.status == DeliveryStatus.pending,
+            )
+            .values(
+                status=bindparam("b_status"),
+                attempts=table.c.attempts + 1,
+                failures=bindparam("b_failures"),
+                next_attempt_at=bindparam("b_next"),
+                lease_owner=None,
+                last_status_code=bindparam("b_code"),
+                last_error=bindparam("b_error"),
+                delivered_at=bindparam("b_delivered"),
+            )
+        )
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(finish, outcomes)
+            session.add_all(attempts)
+            for subscription_id, outcome in changed.items():
+                await self._update_subscription(session, subscription_id, outcome)
+
+    async def _update_subscription(
+        self, session: AsyncSession, subscription_id: str, outcome: AttemptOutcome
+    ) -> None:
+        change: tuple[SubscriptionStatus, SubscriptionStatus, str | None] | None = {
+            AttemptOutcome.succeeded: (SubscriptionStatus.failing, SubscriptionStatus.active, None),
+            AttemptOutcome.failed: (
+                SubscriptionStatus.active,
+                SubscriptionStatus.failing,
+                "a delivery failed after every retry; redeliver it once the receiver is fixed",
+            ),
+        }.get(outcome)
+        statement = update(Subscription).where(Subscription.id == subscription_id)
+        if outcome == AttemptOutcome.gone:
+            statement = statement.where(Subscription.status != SubscriptionStatus.disabled).values(
+                status=SubscriptionStatus.disabled,
+                status_reason="the receiver answered 410 Gone",
+                updated_at=utcnow(),
+            )
+        elif change is not None:
+            before, after, reason = change
+            statement = statement.where(Subscription.status == before).values(
+                status=after, status_reason=reason, updated_at=utcnow()
+            )
+        else:
+            return
+        await session.execute(statement.execution_options(synchronize_session=False))
+
+
+@contextlib.asynccontextmanager
+async def running_alerts(
+    *,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient,
+    box: SecretBox,
+    deliver: bool,
+) -> AsyncIterator[Wakeup]:
+    """Wake-ups for this process, a PostgreSQL listener, and a dispatcher when `deliver`."""
+    async with local_wakeup() as wakeup:
+        listener = None
+        if not settings.is_sqlite:
+            listener = asyncio.create_task(listen_postgres(settings.database_url, wakeup))
+        dispatcher = Dispatcher(
+            settings=settings, sessionmaker=sessionmaker, client=client, box=box, wakeup=wakeup
+        )
+        running = asyncio.create_task(dispatcher.run()) if deliver else None
+        try:
+            yield wakeup
+        finally:
+            if listener is not None:
+                listener.cancel()
+            if running is not None:
+                # Cancelling mid-query can strand a database connection; let the round end,
+                # which takes at most one webhook timeout.
+                dispatcher.stop()
+                grace = settings.webhook_timeout_seconds + 5
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(running), grace)
+                running.cancel()
+            await asyncio.gather(
+                *(t for t in (listener, running) if t is not None), return_exceptions=True
+            )
+
+
+async def run_worker(settings: Settings) -> None:
+    """`tracer worker`: deliver alerts until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    engine = create_engine(settings)
+    try:
+        async with (
+            build_client(settings) as client,
+            running_alerts(
+                settings=settings,
+                sessionmaker=create_sessionmaker(engine),
+                client=client,
+                box=SecretBox(settings),
+                deliver=True,
+            ),
+        ):
+            await stop.wait()
+    finally:
+        await engine.dispose()

@@ -1,0 +1,171 @@
+"""Every change is announced by an event in its own transaction, and only then."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.alerts.events import record_event
+from app.alerts.models import Delivery, Event, EventType
+from tests.alerts.conftest import record_sighting, subscribe
+from tests.alerts.receiver import Receiver
+
+
+async def _events(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
+    response = await client.get("/v1/events", params=params)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def test_a_denial_and_a_resurfacing_announce_themselves(
+    client: httpx.AsyncClient, writer: httpx.AsyncClient
+) -> None:
+    created = await writer.post(
+        "/v1/claims", json={"statement": "North Korea offered troops", "tags": ["korea"]}
+    )
+    claim_id = created.json()["id"]
+    await record_sighting(
+        writer,
+        claim_id=claim_id,
+        stance="asserts",
+        kind="anonymous_channel",
+        published_at="2022-08-01T00:00:00Z",
+    )
+    denial = await record_sighting(writer, claim_id=claim_id, published_at="2022-08-11T00:00:00Z")
+    later = await record_sighting(
+        writer,
+        claim_id=claim_id,
+        stance="reports",
+        kind="news_outlet",
+        published_at="2022-08-12T00:00:00Z",
+    )
+    # A second spreading sighting after the denial is not a new resurfacing.
+    await record_sighting(
+        writer,
+        claim_id=claim_id,
+        stance="asserts",
+        kind="social_account",
+        published_at="2022-08-13T00:00:00Z",
+    )
+
+    events = await _events(client)
+    assert [e["type"] for e in events] == [
+        "claim.created",
+        "sighting.recorded",
+        "sighting.recorded",
+        "denial.recorded",
+        "claim.status_changed",
+        "sighting.recorded",
+        "claim.resurfaced",
+        "sighting.recorded",
+    ]
+    ids = [e["id"] for e in events]
+    assert ids == sorted(ids)
+    assert all(e["claim_id"] == claim_id for e in events)
+    assert events[0]["data"]["claim"]["tags"] == ["korea"]
+    assert events[3]["data"]["sighting"]["id"] == denial["id"]
+    assert events[4]["data"] == {"claim_id": claim_id, "old_status": "none", "new_status": "denied"}
+    assert events[6]["data"]["sighting"]["id"] == later["id"]
+    assert events[6]["data"]["first_denial_at"] == "2022-08-11T00:00:00Z"
+    assert events[0]["timestamp"].endswith("Z")
+
+
+async def test_inline_claim_creation_is_announced(
+    client: httpx.AsyncClient, writer: httpx.AsyncClient
+) -> None:
+    await record_sighting(writer, statement="Workers to be sent to Donbass", stance="reports")
+    types = [e["type"] for e in await _events(client)]
+    assert types == ["claim.created", "sighting.recorded"]
+
+
+async def test_a_rolled_back_write_announces_nothing(
+    client: httpx.AsyncClient,
+    writer: httpx.AsyncClient,
+    receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await subscribe(client, receiver.url, event_types=[t.value for t in EventType])
+    # The inline claim is created, then the unknown outlet fails the request: all rolls back.
+    response = await writer.post(
+        "/v1/sightings",
+        json={
+            "claim": {"statement": "A claim that never was"},
+            "outlet": "no-such-outlet",
+            "url": "https://example.org/x",
+            "published_at": "2022-08-11T00:00:00Z",
+            "stance": "denies",
+        },
+    )
+    assert response.status_code == 422
+    async with sessionmaker() as session, session.begin():
+        await record_event(session=session, type=EventType.claim_created, data={})
+        await session.rollback()
+    await asyncio.sleep(0.4)
+    assert await _events(client) == []
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Event)) == 0
+        assert await session.scalar(select(func.count()).select_from(Delivery)) == 0
+    assert receiver.requests == []
+
+
+async def test_event_feed_pages_in_order(
+    client: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        for n in range(7):
+            await record_event(
+                session=session, type=EventType.claim_created, data={"n": n}, claim_id=f"c{n % 2}"
+            )
+    first = (await reader.get("/v1/events", params={"limit": 3})).json()
+    assert [e["data"]["n"] for e in first["items"]] == [0, 1, 2]
+    second = (
+        await reader.get("/v1/events", params={"limit": 3, "cursor": first["next_cursor"]})
+    ).json()
+    assert [e["data"]["n"] for e in second["items"]] == [3, 4, 5]
+    after = first["items"][-1]["id"]
+    resumed = await _events(reader, after=after)
+    assert [e["data"]["n"] for e in resumed] == [3, 4, 5, 6]
+    only_c1 = await _events(reader, claim_id="c1")
+    assert [e["data"]["n"] for e in only_c1] == [1, 3, 5]
+    assert await _events(reader, type="denial.recorded") == []
+    bad = await reader.get("/v1/events", params={"type": "claim.deleted"})
+    assert bad.status_code == 422
+
+
+async def test_ids_follow_commit_order(
+    backend: str, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A reader resuming after the last id it saw must never miss a later-committed event."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time: commit order is insertion order there")
+    async with sessionmaker() as early, sessionmaker() as late:
+        await record_event(session=early, type=EventType.claim_created, data={"name": "early"})
+        await record_event(session=late, type=EventType.claim_created, data={"name": "late"})
+        await record_event(session=late, type=EventType.claim_created, data={"name": "late 2"})
+        await late.commit()
+        seen = await _events(client)
+        assert [e["data"]["name"] for e in seen] == ["late", "late 2"]
+        await early.commit()
+    resumed = await _events(client, after=seen[-1]["id"])
+    assert [e["data"]["name"] for e in resumed] == ["early"]
+
+
+async def test_events_follow_savepoints(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Batch intake keeps the good items of a batch: a rolled-back item takes its events along."""
+    async with sessionmaker() as session, session.begin():
+        await record_event(session=session, type=EventType.claim_created, data={"n": 1})
+        async with session.begin_nested():
+            await record_event(session=session, type=EventType.claim_created, data={"n": 2})
+        savepoint = await session.begin_nested()
+        await record_event(session=session, type=EventType.claim_created, data={"n": 3})
+        await savepoint.rollback()
+        await record_event(session=session, type=EventType.claim_created, data={"n": 4})
+    assert [e["data"]["n"] for e in await _events(client)] == [1, 2, 4]
