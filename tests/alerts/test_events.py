@@ -169,3 +169,71 @@ async def test_events_follow_savepoints(
         await savepoint.rollback()
         await record_event(session=session, type=EventType.claim_created, data={"n": 4})
     assert [e["data"]["n"] for e in await _events(client)] == [1, 2, 4]
+
+
+async def test_a_batch_announces_what_it_stored_and_nothing_it_refused(
+    client: httpx.AsyncClient, writer: httpx.AsyncClient
+) -> None:
+    ministry = {"slug": "ministry", "name": "Ministry", "kind": "official"}
+    items = [
+        {
+            "ref": "origin",
+            "claim": {"statement": "A batch-borne rumour"},
+            "outlet": {"slug": "channel", "name": "Channel", "kind": "anonymous_channel"},
+            "url": "https://channel.example/1",
+            "published_at": "2022-08-01T00:00:00Z",
+            "stance": "asserts",
+        },
+        {
+            "claim": {"statement": "A batch-borne rumour"},
+            "outlet": ministry,
+            "url": "https://ministry.example/1",
+            "published_at": "2022-08-03T00:00:00Z",
+            "stance": "denies",
+            "cites_refs": ["origin"],
+        },
+        {
+            "claim": {"statement": "A batch-borne rumour"},
+            "outlet": ministry,
+            "url": "https://ministry.example/2",
+            "published_at": "2022-08-04T00:00:00Z",
+            "stance": "denies",
+            "cites": ["no-such-sighting"],
+        },
+    ]
+
+    response = await writer.post("/v1/sightings/batch", json={"items": items})
+
+    assert [r["status"] for r in response.json()["results"]] == ["created", "created", "error"]
+    types = [e["type"] for e in await _events(client)]
+    assert types == [
+        "claim.created",
+        "sighting.recorded",
+        "sighting.recorded",
+        "denial.recorded",
+        "claim.status_changed",
+    ]
+
+
+async def test_an_atomic_batch_that_fails_announces_nothing(
+    client: httpx.AsyncClient, writer: httpx.AsyncClient
+) -> None:
+    items = [
+        {
+            "claim": {"statement": "Never stored"},
+            "outlet": {"slug": "channel", "name": "Channel", "kind": "anonymous_channel"},
+            "url": "https://channel.example/1",
+            "published_at": "2022-08-01T00:00:00Z",
+            "stance": "asserts",
+        },
+        {
+            "claim_id": "missing",
+            "outlet": "channel",
+            "url": "https://x.example",
+            "published_at": "2022-08-01T00:00:00Z",
+            "stance": "asserts",
+        },
+    ]
+    response = await writer.post("/v1/sightings/batch", json={"items": items, "atomic": True})
+    assert response.status_code == 422
+    assert await _events(client) == []
