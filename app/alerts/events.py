@@ -12,7 +12,7 @@ that update and the commit.
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, event, func, insert, select, text
+from sqlalchemy import BigInteger, bindparam, event, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, joinedload
@@ -23,8 +23,7 @@ from app.claims.models import Claim
 from app.claims.schemas import Claim as ClaimOut
 from app.db import utcnow
 from app.denials import rules
-from app.enums import DenialStatus, OutletKind, Stance
-from app.outlets.models import Outlet
+from app.enums import DenialStatus
 from app.sightings.models import Sighting
 
 _PENDING = "tracer.pending_event_ids"
@@ -150,33 +149,6 @@ async def claim_status_changed(
     )
 
 
-async def _spread_after_first_denial(
-    session: AsyncSession, claim_id: str, leaving_out: str | None
-) -> tuple[Any, int]:
-    others = Sighting.id != leaving_out if leaving_out else Sighting.id.is_not(None)
-    first = await session.scalar(
-        select(func.min(Sighting.published_at))
-        .join(Outlet, Outlet.id == Sighting.outlet_id)
-        .where(
-            Sighting.claim_id == claim_id,
-            Outlet.kind == OutletKind.official,
-            Sighting.stance == Stance.denies,
-            others,
-        )
-    )
-    if first is None:
-        return None, 0
-    spread = await session.scalar(
-        select(func.count()).where(
-            Sighting.claim_id == claim_id,
-            Sighting.stance.in_(rules.SPREADING),
-            Sighting.published_at > first,
-            others,
-        )
-    )
-    return first, spread or 0
-
-
 async def sighting_recorded(*, session: AsyncSession, sighting_id: str) -> None:
     """Announce a new sighting, and the denial or resurfacing it amounts to."""
     sighting = await session.scalar(
@@ -204,18 +176,29 @@ async def sighting_recorded(*, session: AsyncSession, sighting_id: str) -> None:
             },
             **common,
         )
-    # Resurfacing is the moment `resurfaced` turns true: usually a new spreading sighting
-    # after a denial, but a denial recorded late, before sightings already known, does it too.
-    _, before = await _spread_after_first_denial(session, claim.id, leaving_out=sighting.id)
-    first_denial_at, after = await _spread_after_first_denial(session, claim.id, leaving_out=None)
-    if before == 0 and after > 0:
-        await record_event(
-            type=EventType.claim_resurfaced,
-            data={
-                "claim_id": claim.id,
-                "sighting": shown,
-                "first_denial_at": _utc(first_denial_at),
-                "sightings_after_denial": after,
-            },
-            **common,
-        )
+
+
+async def claim_resurfaced(
+    *, session: AsyncSession, claim: Claim, sighting_id: str, first_denial: Sighting, spread: int
+) -> None:
+    """Announce that a denied claim spreads again; `sighting_id` is the latest spreading one.
+
+    Resurfacing is the moment `resurfaced` turns true: usually a new spreading sighting after a
+    denial, but a denial recorded late, before sightings already known, does it too.
+    """
+    sighting = await session.scalar(
+        select(Sighting).options(joinedload(Sighting.outlet)).where(Sighting.id == sighting_id)
+    )
+    assert sighting is not None
+    await record_event(
+        session=session,
+        type=EventType.claim_resurfaced,
+        data={
+            "claim_id": claim.id,
+            "sighting": _sighting_data(sighting),
+            "first_denial_at": _utc(first_denial.published_at),
+            "sightings_after_denial": spread,
+        },
+        claim_id=claim.id,
+        tags=claim.tags,
+    )

@@ -33,6 +33,8 @@ class Claim(Base):
     sightings_count: Mapped[int] = mapped_column(Integer, default=0)
     outlets_count: Mapped[int] = mapped_column(Integer, default=0)
     first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Spreading sightings after the first official denial: when it leaves 0, the claim resurfaced.
+    sightings_after_denial: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ClaimTag(Base):

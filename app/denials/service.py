@@ -31,8 +31,29 @@ async def _official_word(session: AsyncSession, claim_id: str) -> list[Sighting]
     return rules.in_time_order((await session.scalars(statement)).all())
 
 
+def _spreading_after(claim_id: str, moment: datetime) -> Select[Sighting]:
+    return select(Sighting).where(
+        Sighting.claim_id == claim_id,
+        Sighting.stance.in_(rules.SPREADING),
+        Sighting.published_at > moment,
+    )
+
+
+async def _count_spreading_after(
+    session: AsyncSession, claim_id: str, first: Sighting | None
+) -> int:
+    if first is None:
+        return 0
+    spreading = _spreading_after(claim_id, first.published_at).subquery()
+    return await session.scalar(select(func.count()).select_from(spreading)) or 0
+
+
 async def refresh_claim(*, session: AsyncSession, claim_id: str) -> None:
-    """Recompute a claim's counters and denial status from its sightings."""
+    """Recompute a claim's counters, denial status and resurfacing from its sightings.
+
+    The changes it finds are announced here, once per refresh, so a batch that records many
+    sightings of a claim announces its new status or its resurfacing once.
+    """
     sightings_count, outlets_count, first_seen_at = (
         await session.execute(
             select(
@@ -42,7 +63,10 @@ async def refresh_claim(*, session: AsyncSession, claim_id: str) -> None:
             ).where(Sighting.claim_id == claim_id)
         )
     ).one()
-    status = rules.status(await _official_word(session, claim_id))
+    word = await _official_word(session, claim_id)
+    status = rules.status(word)
+    first = rules.first_denial(word)
+    spread = await _count_spreading_after(session, claim_id, first)
     claim = await session.get(Claim, claim_id)
     assert claim is not None, "sightings only exist for existing claims"
     claim.sightings_count = sightings_count
@@ -50,6 +74,17 @@ async def refresh_claim(*, session: AsyncSession, claim_id: str) -> None:
     claim.first_seen_at = first_seen_at
     await alert_events.claim_status_changed(session=session, claim=claim, new_status=status)
     claim.denial_status = status
+    if first is not None and spread and not claim.sightings_after_denial:
+        latest = await session.scalar(
+            _spreading_after(claim_id, first.published_at)
+            .order_by(Sighting.recorded_at.desc(), Sighting.id.desc())
+            .limit(1)
+        )
+        assert latest is not None
+        await alert_events.claim_resurfaced(
+            session=session, claim=claim, sighting_id=latest.id, first_denial=first, spread=spread
+        )
+    claim.sightings_after_denial = spread
     await session.flush()
 
 
@@ -66,16 +101,7 @@ async def report(*, session: AsyncSession, claim: Claim) -> DenialReport:
     """The claim's denial status with the sightings behind it."""
     word = await _official_word(session, claim.id)
     first = rules.first_denial(word)
-    after = 0
-    if first is not None:
-        counted = await session.scalar(
-            select(func.count()).where(
-                Sighting.claim_id == claim.id,
-                Sighting.stance.in_(rules.SPREADING),
-                Sighting.published_at > first.published_at,
-            )
-        )
-        after = counted or 0
+    after = await _count_spreading_after(session, claim.id, first)
     shown = {s.id: s for s in await present(session=session, sightings=word)}
     return DenialReport(
         claim_id=claim.id,

@@ -237,3 +237,40 @@ async def test_an_atomic_batch_that_fails_announces_nothing(
     response = await writer.post("/v1/sightings/batch", json={"items": items, "atomic": True})
     assert response.status_code == 422
     assert await _events(client) == []
+
+
+async def test_a_denial_recorded_late_resurfaces_the_claim_once(
+    client: httpx.AsyncClient, writer: httpx.AsyncClient
+) -> None:
+    created = await writer.post("/v1/claims", json={"statement": "Late denial story"})
+    claim_id = created.json()["id"]
+    await record_sighting(
+        writer,
+        claim_id=claim_id,
+        stance="asserts",
+        kind="anonymous_channel",
+        published_at="2022-08-01T00:00:00Z",
+    )
+    spread = await record_sighting(
+        writer,
+        claim_id=claim_id,
+        stance="reports",
+        kind="news_outlet",
+        published_at="2022-08-20T00:00:00Z",
+    )
+    # The desk records the ministry's denial of 11 August only now, after the later report.
+    await record_sighting(writer, claim_id=claim_id, published_at="2022-08-11T00:00:00Z")
+    await record_sighting(
+        writer,
+        claim_id=claim_id,
+        stance="asserts",
+        kind="social_account",
+        published_at="2022-08-21T00:00:00Z",
+    )
+
+    events = await _events(client, type="claim.resurfaced")
+    assert len(events) == 1
+    assert events[0]["data"]["sighting"]["id"] == spread["id"]
+    assert events[0]["data"]["sightings_after_denial"] == 1
+    report = (await client.get(f"/v1/claims/{claim_id}/denial")).json()
+    assert (report["resurfaced"], report["sightings_after_denial"]) == (True, 2)
