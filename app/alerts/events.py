@@ -149,14 +149,8 @@ async def claim_status_changed(
     )
 
 
-async def sighting_recorded(*, session: AsyncSession, sighting_id: str) -> None:
-    """Announce a new sighting, and the denial or resurfacing it amounts to."""
-    sighting = await session.scalar(
-        select(Sighting).options(joinedload(Sighting.outlet)).where(Sighting.id == sighting_id)
-    )
-    assert sighting is not None
-    claim = await session.get(Claim, sighting.claim_id)
-    assert claim is not None
+async def sighting_recorded(*, session: AsyncSession, sighting: Sighting, claim: Claim) -> None:
+    """Announce a new sighting (its outlet set), and the official denial it may be."""
     shown = _sighting_data(sighting)
     common: dict[str, Any] = {"session": session, "claim_id": claim.id, "tags": claim.tags}
     await record_event(type=EventType.sighting_recorded, data={"sighting": shown}, **common)

@@ -216,7 +216,10 @@ class Recorder:
                     for cited_id, basis in cited.items()
                 ],
             )
-        await alert_events.sighting_recorded(session=self.session, sighting_id=new_id)
+        # Announced from what was just written, rather than read back: a batch pays per row.
+        recorded = Sighting(id=new_id, **values)
+        recorded.outlet = outlet
+        await alert_events.sighting_recorded(session=self.session, sighting=recorded, claim=claim)
         self.touched.add(claim.id)
         return new_id
 
