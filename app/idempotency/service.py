@@ -36,7 +36,7 @@ class IdempotencyGuard:
     key: str | None
     request_hash: str
 
-    async def replay(self) -> JSONResponse | None:
+    async def _replay(self) -> JSONResponse | None:
         """The first response when this key was used before; None when this request owns it.
 
         The key's row is inserted first, inside the request's transaction: a concurrent retry
@@ -69,13 +69,13 @@ class IdempotencyGuard:
         self, status_code: int, produce: Callable[[], Awaitable[BaseModel]]
     ) -> JSONResponse:
         """Replay the first answer to this key, or produce, remember and return a new one."""
-        if (replayed := await self.replay()) is not None:
+        if (replayed := await self._replay()) is not None:
             return replayed
         body = (await produce()).model_dump(mode="json", by_alias=True)
-        await self.remember(status_code, body)
+        await self._remember(status_code, body)
         return JSONResponse(body, status_code=status_code)
 
-    async def remember(self, status_code: int, body: Any) -> None:
+    async def _remember(self, status_code: int, body: Any) -> None:
         """Keep the response this request is about to give, for its retries."""
         if self.key is None:
             return

@@ -32,14 +32,14 @@ async def record_batch(
         raise PayloadTooLarge(
             f"a batch holds at most {MAX_BATCH_ITEMS} items; this one has {len(body.items)}"
         )
-    if (replayed := await guard.replay()) is not None:
-        return replayed
-    results = await batch.record_batch(
-        session=session, principal=principal, raw_items=body.items, atomic=body.atomic
-    )
-    shown = BatchResult(results=results).model_dump(mode="json")
-    await guard.remember(status.HTTP_200_OK, shown)
-    return JSONResponse(shown)
+
+    async def produce() -> BatchResult:
+        results = await batch.record_batch(
+            session=session, principal=principal, raw_items=body.items, atomic=body.atomic
+        )
+        return BatchResult(results=results)
+
+    return await guard.respond(status.HTTP_200_OK, produce)
 
 
 @router.get(
