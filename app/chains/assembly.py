@@ -48,7 +48,6 @@ def build_chain(claim: Claim, graph: Graph) -> Chain:
     origins = [n.id for n in graph.nodes if n.id not in cited_something]
     denial = rules.first_denial(graph.nodes)
     path = main_path(
-        [n.id for n in graph.nodes],
         pairs,
         origins,
         denial.id if denial else None,

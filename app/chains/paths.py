@@ -40,7 +40,6 @@ def shortest_path(
 
 
 def main_path(
-    nodes: Sequence[Node],
     edges: Iterable[tuple[Node, Node]],
     origins: Sequence[Node],
     goal: Node | None,
@@ -50,7 +49,7 @@ def main_path(
 
     With a goal (the first official denial) that some other origin reaches: from the earliest
     such origin to the goal. Otherwise: from the earliest origin to the latest node it reaches.
-    `origins` and `nodes` come in time order.
+    `origins` come in time order; `order` ranks any node by publication.
     """
     successors: dict[Node, list[Node]] = {}
     predecessors: dict[Node, list[Node]] = {}
