@@ -29,6 +29,7 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 async def resolve_cites(
     session: AsyncSession, ids: Sequence[str], published_at: datetime
 ) -> dict[str, CitationBasis]:
+    """The cited sightings, each of which must exist and be published no later than this one."""
     found = {s.id: s for s in await session.scalars(select(Sighting).where(Sighting.id.in_(ids)))}
     for index, cited_id in enumerate(ids):
         cited = found.get(cited_id)
@@ -47,6 +48,7 @@ async def resolve_cites(
 async def resolve_cited_outlets(
     session: AsyncSession, slugs: Sequence[str], claim_id: str, published_at: datetime
 ) -> dict[str, CitationBasis]:
+    """Each named outlet's latest sighting of the claim published at or before this one."""
     resolved: dict[str, CitationBasis] = {}
     for index, slug in enumerate(slugs):
         latest = await session.scalar(
