@@ -4,13 +4,15 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from app.config import Settings
 from app.db import Base, create_engine
-from app.migrate import is_at_head, upgrade_to_head
+from app.migrate import alembic_config, is_at_head, upgrade_to_head
 from tests.conftest import BACKENDS, create_postgres_database, drop_postgres_database
 
 
@@ -41,5 +43,58 @@ def test_migrations_match_models(backend: str, tmp_path: Path) -> None:
     url = create_postgres_database()
     try:
         assert asyncio.run(_upgrade_and_compare(url)) == []
+    finally:
+        drop_postgres_database(url)
+
+
+async def _backfill_case(url: str) -> int:
+    """Upgrade to just before the resurfacing revision, store a resurfaced claim, then finish."""
+    engine = create_engine(Settings(database_url=url))
+
+    def upgrade(connection: Connection, revision: str) -> None:
+        command.upgrade(alembic_config(connection), revision)
+
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade, "47cef44db7c6")
+            for statement in (
+                "INSERT INTO outlets (id, slug, name, kind, aliases, search_text, created_at,"
+                " updated_at) VALUES ('o1', 'channel', 'C', 'anonymous_channel', '[]', 'c',"
+                " '2022-08-01 00:00:00', '2022-08-01 00:00:00'),"
+                " ('o2', 'ministry', 'M', 'official', '[]', 'm',"
+                " '2022-08-01 00:00:00', '2022-08-01 00:00:00')",
+                "INSERT INTO claims (id, statement, normalized, fingerprint, tags, created_at,"
+                " updated_at, denial_status, sightings_count, outlets_count) VALUES"
+                " ('c1', 'S', 's', 'f', '[]', '2022-08-01 00:00:00', '2022-08-01 00:00:00',"
+                " 'denied', 3, 2)",
+                "INSERT INTO sightings (id, claim_id, outlet_id, url, published_at,"
+                " published_at_precision, stance, recorded_at, recorded_by) VALUES"
+                " ('s1', 'c1', 'o1', 'https://a/1', '2022-08-01 00:00:00', 'exact', 'asserts',"
+                " '2022-08-01 00:00:00', 't'),"
+                " ('s2', 'c1', 'o2', 'https://a/2', '2022-08-11 00:00:00', 'exact', 'denies',"
+                " '2022-08-01 00:00:00', 't'),"
+                " ('s3', 'c1', 'o1', 'https://a/3', '2022-08-12 00:00:00', 'exact', 'reports',"
+                " '2022-08-01 00:00:00', 't')",
+            ):
+                await connection.execute(text(statement))
+            await connection.run_sync(upgrade, "head")
+            backfilled = await connection.scalar(
+                text("SELECT sightings_after_denial FROM claims WHERE id = 'c1'")
+            )
+            return int(backfilled)
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_resurfacing_revision_backfills_claims_already_spreading_after_a_denial(
+    backend: str, tmp_path: Path
+) -> None:
+    if backend == "sqlite":
+        assert asyncio.run(_backfill_case(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")) == 1
+        return
+    url = create_postgres_database()
+    try:
+        assert asyncio.run(_backfill_case(url)) == 1
     finally:
         drop_postgres_database(url)
