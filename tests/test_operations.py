@@ -13,6 +13,7 @@ import httpx
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import make_client
+from tests.problems import assert_problem
 
 
 def _free_port() -> int:
@@ -107,3 +108,8 @@ async def test_metrics_count_requests_by_route_without_a_key(
         in text
     )
     assert "some-id" not in text
+
+
+async def test_unknown_paths_and_methods_are_problems_too(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/v1/nothing-here"), 404)
+    assert_problem(await client.delete("/v1/claims"), 405)
