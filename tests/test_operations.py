@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from asgi_lifespan import LifespanManager
 
 from app.config import Settings
 from app.main import create_app
@@ -24,7 +25,6 @@ def _free_port() -> int:
 
 
 async def test_readyz_is_503_until_the_database_is_migrated(tmp_path: Path) -> None:
-    from asgi_lifespan import LifespanManager
 
     app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'new.db'}"))
     async with LifespanManager(app), make_client(app, None) as http:
