@@ -11,6 +11,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 from standardwebhooks import Webhook
 
+from app.alerts import ssrf
 from app.alerts.models import AttemptOutcome, Event
 from app.config import Settings
 
@@ -21,13 +22,15 @@ JITTER = 0.2
 
 
 def build_client(settings: Settings) -> httpx.AsyncClient:
-    """The client every webhook goes through; redirects are not followed, proxies not read."""
+    """The client every webhook goes through; redirects are not followed, proxies not read,
+    and connections go only to addresses checked as they are made."""
+    limits = httpx.Limits(max_connections=max(settings.dispatch_concurrency, 1) * 2)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.webhook_timeout_seconds),
         follow_redirects=False,
         trust_env=False,
         headers={"user-agent": USER_AGENT},
-        limits=httpx.Limits(max_connections=max(settings.dispatch_concurrency, 1) * 2),
+        transport=ssrf.PinnedTransport(allow_private=settings.webhook_allow_private, limits=limits),
     )
 
 

@@ -2,13 +2,19 @@
 
 A URL is refused when any address its host resolves to is not a public unicast address. The
 check runs when a subscription is saved and again before every delivery, so a DNS record
-changed afterwards cannot slip past it.
+changed afterwards cannot slip past it; and the connection itself goes only to an address
+checked at that moment, so a name that answers differently a second later (DNS rebinding)
+cannot either.
 """
 
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Iterable
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -61,3 +67,66 @@ async def check_url(url: str, *, allow_private: bool) -> None:
                 f"the host {parts.hostname!r} resolves to {address}, which is not a public "
                 "address; webhooks may only go to the public internet"
             )
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses it resolved and checked itself, just before connecting.
+
+    TLS still verifies the certificate against the URL's host name: httpcore takes the server
+    name from the request, not from the address connected to.
+    """
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow_private = allow_private
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 -- httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await resolve(host, port)
+        except UnsafeUrl as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        if not self._allow_private and any(is_forbidden(a) for a in addresses):
+            raise httpcore.ConnectError(f"{host!r} resolves to an address that is not public")
+        failure: Exception = httpcore.ConnectError(f"{host!r} resolves to no address")
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 -- httpcore's interface
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("webhooks do not go to local sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, its connection pool connecting through a PinnedBackend."""
+
+    def __init__(self, *, allow_private: bool, limits: httpx.Limits) -> None:
+        super().__init__(trust_env=False, limits=limits)
+        # httpx has no public way to hand its pool a network backend; the pool it built is
+        # replaced by one with the same settings and ours.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=PinnedBackend(allow_private=allow_private),
+        )

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.alerts import service
+from app.alerts.delivery import build_client, send
 from app.alerts.models import Subscription
 from app.alerts.schemas import SubscriptionCreate
 from app.main import create_app
@@ -187,3 +188,24 @@ async def test_delivery_checks_the_address_again(
     assert logged[0]["status_code"] is None
     assert "not a public address" in str(logged[0]["error"])
     assert receiver.requests == []
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+async def test_the_connection_goes_only_to_an_address_checked_as_it_is_made(
+    receiver: Receiver, tmp_path: Path, allow_private: bool
+) -> None:
+    """Past every earlier check, the client itself resolves, checks and connects: a name that
+    answered with a public address a moment ago cannot lead it inward (DNS rebinding)."""
+    settings = fast_settings("sqlite+aiosqlite://", tmp_path, webhook_allow_private=allow_private)
+    by_name = receiver.url.replace("127.0.0.1", "localhost")
+
+    async with build_client(settings) as http:
+        answer = await send(http, url=by_name, body=b"{}", headers={}, seconds=3.0)
+
+    if allow_private:
+        assert answer.status_code == 200
+        assert len(receiver.requests) == 1
+    else:
+        assert answer.status_code is None
+        assert "not public" in str(answer.error)
+        assert receiver.arrived == 0
