@@ -109,6 +109,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+def _dialect_insert(session: AsyncSession) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def insert_many_or_ignore(
+    session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]
+) -> None:
+    """Insert rows, skipping those whose key exists already."""
+    if rows:
+        statement = _dialect_insert(session)(model.__table__).on_conflict_do_nothing()
+        await session.execute(statement, rows)
+
+
 async def insert_or_ignore(
     session: AsyncSession, model: type[Base], values: dict[str, Any], conflict_on: list[str]
 ) -> str | None:
@@ -117,7 +130,7 @@ async def insert_or_ignore(
     Concurrent creators of the same slug or statement both succeed this way: the loser's
     insert waits for the winner, does nothing, and the caller reads the winner's row.
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = _dialect_insert(session)
     table = model.__table__
     assert isinstance(table, Table)
     first_key = next(iter(table.primary_key.columns))

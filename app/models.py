@@ -2,7 +2,7 @@
 
 from app.alerts.models import Delivery, DeliveryAttempt, DispatchCursor, Event, Subscription
 from app.auth.models import ApiKey
-from app.claims.models import Claim, ClaimTag
+from app.claims.models import Claim, ClaimTag, ClaimTerm
 from app.db import Base
 from app.idempotency.models import IdempotencyRecord
 from app.outlets.models import Outlet
@@ -14,6 +14,7 @@ __all__ = [
     "Citation",
     "Claim",
     "ClaimTag",
+    "ClaimTerm",
     "Delivery",
     "DeliveryAttempt",
     "DispatchCursor",

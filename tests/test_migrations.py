@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from app.claims.matching import terms_of
 from app.config import Settings
 from app.db import Base, create_engine
 from app.migrate import alembic_config, is_at_head, upgrade_to_head
@@ -47,8 +48,8 @@ def test_migrations_match_models(backend: str, tmp_path: Path) -> None:
         drop_postgres_database(url)
 
 
-async def _backfill_case(url: str) -> int:
-    """Upgrade to just before the resurfacing revision, store a resurfaced claim, then finish."""
+async def _backfill_case(url: str) -> tuple[int, set[str]]:
+    """Upgrade to the alerts revision, store a resurfaced claim, then finish: what was filled in."""
     engine = create_engine(Settings(database_url=url))
 
     def upgrade(connection: Connection, revision: str) -> None:
@@ -65,8 +66,8 @@ async def _backfill_case(url: str) -> int:
                 " '2022-08-01 00:00:00', '2022-08-01 00:00:00')",
                 "INSERT INTO claims (id, statement, normalized, fingerprint, tags, created_at,"
                 " updated_at, denial_status, sightings_count, outlets_count) VALUES"
-                " ('c1', 'S', 's', 'f', '[]', '2022-08-01 00:00:00', '2022-08-01 00:00:00',"
-                " 'denied', 3, 2)",
+                " ('c1', 'Troops were offered', 'troops were offered', 'f', '[]',"
+                " '2022-08-01 00:00:00', '2022-08-01 00:00:00', 'denied', 3, 2)",
                 "INSERT INTO sightings (id, claim_id, outlet_id, url, published_at,"
                 " published_at_precision, stance, recorded_at, recorded_by) VALUES"
                 " ('s1', 'c1', 'o1', 'https://a/1', '2022-08-01 00:00:00', 'exact', 'asserts',"
@@ -81,20 +82,25 @@ async def _backfill_case(url: str) -> int:
             backfilled = await connection.scalar(
                 text("SELECT sightings_after_denial FROM claims WHERE id = 'c1'")
             )
-            return int(backfilled)
+            terms = await connection.scalars(
+                text("SELECT term FROM claim_terms WHERE claim_id = 'c1'")
+            )
+            return int(backfilled), set(terms)
     finally:
         await engine.dispose()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_resurfacing_revision_backfills_claims_already_spreading_after_a_denial(
+def test_later_revisions_backfill_what_they_add_for_existing_claims(
     backend: str, tmp_path: Path
 ) -> None:
+    """Resurfacing counts and the matching index are filled in for claims stored before them."""
+    expected = (1, terms_of("Troops were offered"))
     if backend == "sqlite":
-        assert asyncio.run(_backfill_case(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")) == 1
+        assert asyncio.run(_backfill_case(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")) == expected
         return
     url = create_postgres_database()
     try:
-        assert asyncio.run(_backfill_case(url)) == 1
+        assert asyncio.run(_backfill_case(url)) == expected
     finally:
         drop_postgres_database(url)

@@ -16,10 +16,11 @@ from functools import lru_cache
 import Stemmer
 from anyascii import anyascii
 from rapidfuzz import fuzz
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.claims.models import Claim
+from app.claims.models import Claim, ClaimTerm
+from app.db import insert_many_or_ignore
 from app.errors import Invalid
 from app.sightings.models import Sighting
 
@@ -122,12 +123,50 @@ class Match:
     score: float
 
 
-async def _wordings(session: AsyncSession) -> tuple[list[str], list[str]]:
-    """Every wording of every claim, as parallel lists of claim ids and texts."""
+# Claims scored per request: those sharing most trigrams with the query. On bench/match_eval
+# with 20,000 distractors, scoring every claim instead found one more answer in the top 3, at
+# seven times the time; scoring 500 found none more than 200.
+CANDIDATES = 200
+
+
+def terms_of(*texts: str | None) -> set[str]:
+    """What the term index stores of these texts: the trigrams of their matching keys' words.
+
+    Trigrams rather than whole words, so that candidates are found the way the scoring judges
+    them, by shared letters: a transliterated stem a letter off ("voisk", "vojsk") still meets.
+    """
+    grams: set[str] = set()
+    for text in texts:
+        for word in match_key(text).split() if text else ():
+            padded = f"_{word}_"
+            grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
+    return grams
+
+
+async def index_wordings(*, session: AsyncSession, claim_id: str, texts: list[str | None]) -> None:
+    """Add new wordings of a claim (its statement, summary, or a sighting's title and excerpt)."""
+    rows = [{"term": term, "claim_id": claim_id} for term in sorted(terms_of(*texts))]
+    await insert_many_or_ignore(session, ClaimTerm, rows)
+
+
+async def _candidates(session: AsyncSession, terms: set[str]) -> list[str]:
+    shared = func.count().label("shared")
+    rows = await session.execute(
+        select(ClaimTerm.claim_id, shared)
+        .where(ClaimTerm.term.in_(sorted(terms)))
+        .group_by(ClaimTerm.claim_id)
+        .order_by(shared.desc(), ClaimTerm.claim_id)
+        .limit(CANDIDATES)
+    )
+    return [claim_id for claim_id, _ in rows]
+
+
+async def _wordings(session: AsyncSession, claim_ids: list[str]) -> tuple[list[str], list[str]]:
+    """Every wording of these claims, as parallel lists of claim ids and texts."""
     owners: list[str] = []
     texts: list[str] = []
     for claim_id, statement, summary in await session.execute(
-        select(Claim.id, Claim.statement, Claim.summary)
+        select(Claim.id, Claim.statement, Claim.summary).where(Claim.id.in_(claim_ids))
     ):
         owners.append(claim_id)
         texts.append(statement)
@@ -136,7 +175,8 @@ async def _wordings(session: AsyncSession) -> tuple[list[str], list[str]]:
             texts.append(summary)
     sightings = await session.execute(
         select(Sighting.claim_id, Sighting.title, Sighting.excerpt).where(
-            or_(Sighting.title.is_not(None), Sighting.excerpt.is_not(None))
+            Sighting.claim_id.in_(claim_ids),
+            or_(Sighting.title.is_not(None), Sighting.excerpt.is_not(None)),
         )
     )
     for claim_id, title, excerpt in sightings:
@@ -152,7 +192,8 @@ async def match(*, session: AsyncSession, text: str, limit: int) -> list[Match]:
     query_key = match_key(text)
     if not query_key:
         raise Invalid("text has no words to match once punctuation is stripped", loc=["text"])
-    owners, texts = await _wordings(session)
+    candidates = await _candidates(session, terms_of(text))
+    owners, texts = await _wordings(session, candidates)
     best: dict[str, float] = {}
     for owner, text_of_claim in zip(owners, texts, strict=True):
         score = similarity(query_key, match_key(text_of_claim))

@@ -37,6 +37,21 @@ class Claim(Base):
     sightings_after_denial: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class ClaimTerm(Base):
+    """The words of every wording of a claim, as matching compares them.
+
+    `POST /v1/claims/match` first takes the claims sharing most words with the query from this
+    index, then scores only those, so its cost follows the words asked about, not the ledger.
+    """
+
+    __tablename__ = "claim_terms"
+
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    claim_id: Mapped[str] = mapped_column(
+        ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class ClaimTag(Base):
     """One row per tag, so `?tag=` is an index lookup on both engines."""
 

@@ -4,6 +4,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts import events as alert_events
+from app.claims import matching
 from app.claims.models import Claim, ClaimTag
 from app.claims.normalize import fingerprint, normalize_statement
 from app.claims.schemas import ClaimCreate
@@ -47,6 +48,9 @@ async def _insert(
     if new_id is not None:
         session.add_all(ClaimTag(claim_id=new_id, tag=tag) for tag in tags)
         await session.flush()
+        await matching.index_wordings(
+            session=session, claim_id=new_id, texts=[data.statement, data.summary]
+        )
         await alert_events.claim_created(session=session, claim_id=new_id)
     return new_id, values["fingerprint"]
 

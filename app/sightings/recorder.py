@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts import events as alert_events
 from app.auth.service import Principal
+from app.claims import matching
 from app.claims import service as claims
 from app.claims.models import Claim
 from app.claims.normalize import fingerprint, normalize_statement
@@ -217,6 +218,10 @@ class Recorder:
                     {"citing_id": new_id, "cited_id": cited_id, "basis": basis}
                     for cited_id, basis in cited.items()
                 ],
+            )
+        if data.title or data.excerpt:
+            await matching.index_wordings(
+                session=self.session, claim_id=claim.id, texts=[data.title, data.excerpt]
             )
         # Announced from what was just written, rather than read back: a batch pays per row.
         recorded = Sighting(id=new_id, **values)
