@@ -6,12 +6,13 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
 
-def _utc_z(value: datetime) -> str:
+def utc_z(value: datetime) -> str:
+    """RFC 3339 in UTC, written with `Z`: how every timestamp leaves the service."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # Output: always UTC, written with `Z`.
-Timestamp = Annotated[datetime, PlainSerializer(_utc_z, return_type=str)]
+Timestamp = Annotated[datetime, PlainSerializer(utc_z, return_type=str)]
 # Input: RFC 3339 with an offset; a bare local time is ambiguous and refused.
 TimestampIn = AwareDatetime
 

@@ -14,6 +14,7 @@ from standardwebhooks import Webhook
 from app.alerts import ssrf
 from app.alerts.models import AttemptOutcome, Event
 from app.config import Settings
+from app.schemas import utc_z
 
 # Enough of the receiver's answer to see that it ended; the rest is never read.
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -38,7 +39,7 @@ def payload(event: Event) -> bytes:
     """The body every attempt of this event sends, byte for byte."""
     body = {
         "type": event.type.value,
-        "timestamp": event.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "timestamp": utc_z(event.created_at),
         "data": event.data,
     }
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

@@ -24,6 +24,7 @@ from app.claims.schemas import Claim as ClaimOut
 from app.db import utcnow
 from app.denials import rules
 from app.enums import DenialStatus
+from app.schemas import utc_z
 from app.sightings.models import Sighting
 
 _PENDING = "tracer.pending_event_ids"
@@ -106,15 +107,11 @@ def _sighting_data(sighting: Sighting) -> dict[str, Any]:
         },
         "url": sighting.url,
         "stance": sighting.stance.value,
-        "published_at": _utc(sighting.published_at),
+        "published_at": utc_z(sighting.published_at),
         "published_at_precision": sighting.published_at_precision.value,
-        "recorded_at": _utc(sighting.recorded_at),
+        "recorded_at": utc_z(sighting.recorded_at),
         "recorded_by": sighting.recorded_by,
     }
-
-
-def _utc(moment: Any) -> str:
-    return str(moment.isoformat().replace("+00:00", "Z"))
 
 
 async def claim_created(*, session: AsyncSession, claim_id: str) -> None:
@@ -190,7 +187,7 @@ async def claim_resurfaced(
         data={
             "claim_id": claim.id,
             "sighting": _sighting_data(sighting),
-            "first_denial_at": _utc(first_denial.published_at),
+            "first_denial_at": utc_z(first_denial.published_at),
             "sightings_after_denial": spread,
         },
         claim_id=claim.id,

@@ -20,6 +20,7 @@ from app.claims.models import Claim
 from app.denials import rules
 from app.enums import OutletKind, Precision, Stance
 from app.outlets.models import Outlet
+from app.schemas import utc_z
 from app.sightings.models import Citation, Sighting
 from app.sightings.service import with_outlet
 
@@ -40,7 +41,7 @@ RATINGS: dict[Stance, tuple[str, int | None]] = {
 def schema_date(moment: datetime, precision: Precision) -> str:
     """A schema.org Date or DateTime: a bare date unless the time is known exactly."""
     if precision is Precision.exact:
-        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return utc_z(moment)
     return moment.astimezone(UTC).date().isoformat()
 
 
