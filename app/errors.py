@@ -46,8 +46,16 @@ class Invalid(TracerError):
 
     status, slug, title = 422, "validation-error", "Validation error"
 
-    def __init__(self, detail: str, *, loc: Sequence[str | int]) -> None:
-        super().__init__(detail, errors=[{"loc": ["body", *loc], "msg": detail}])
+    def __init__(
+        self,
+        detail: str,
+        *,
+        loc: Sequence[str | int],
+        source: str = "body",
+        msg: str | None = None,
+    ) -> None:
+        """`source` is where the field was sent: body, query or header."""
+        super().__init__(detail, errors=[{"loc": [source, *loc], "msg": msg or detail}])
 
 
 class Unauthorized(TracerError):

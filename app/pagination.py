@@ -14,21 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.db import UTCDateTime
-from app.errors import TracerError
+from app.errors import Invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-
-
-class InvalidCursor(TracerError):
-    status, slug, title = 422, "validation-error", "Validation error"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "cursor is not one this list issued",
-            errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
-        )
-
 
 T = TypeVar("T")
 
@@ -70,7 +59,12 @@ def _decode(cursor: str, keys: Sequence[SortKey]) -> list[Any]:
             for k, v in zip(keys, raw, strict=True)
         ]
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidCursor() from exc
+        raise Invalid(
+            "cursor is not one this list issued",
+            loc=["cursor"],
+            source="query",
+            msg="invalid cursor",
+        ) from exc
 
 
 def _is_datetime(key: SortKey) -> bool:

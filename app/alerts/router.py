@@ -19,7 +19,7 @@ from app.alerts.stream import event_stream
 from app.auth.deps import AdminKey, ReadKey
 from app.config import Settings
 from app.db import SessionDep
-from app.errors import TracerError
+from app.errors import Invalid
 from app.pagination import PageDep
 from app.schemas import Page
 
@@ -141,16 +141,6 @@ async def list_events(
     return Page(items=[Event.model_validate(e) for e in rows], next_cursor=next_cursor)
 
 
-class InvalidLastEventId(TracerError):
-    status, slug, title = 422, "validation-error", "Validation error"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Last-Event-ID must be an event id this service sent",
-            errors=[{"loc": ["header", "Last-Event-ID"], "msg": "not an event id"}],
-        )
-
-
 @router.get(
     "/events/stream",
     response_class=StreamingResponse,
@@ -169,7 +159,12 @@ async def stream_events(
     """Server-Sent Events: `id:` is the event id; reconnect with `Last-Event-ID` to resume."""
     if last_event_id is not None:
         if not last_event_id.strip().isdigit() or int(last_event_id) > MAX_EVENT_ID:
-            raise InvalidLastEventId()
+            raise Invalid(
+                "Last-Event-ID must be an event id this service sent",
+                loc=["Last-Event-ID"],
+                source="header",
+                msg="not an event id",
+            )
         after = int(last_event_id)
     settings = _settings(request)
     body = event_stream(
