@@ -21,10 +21,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from app.alerts import service as alerts
 from app.alerts.crypto import SecretBox
 from app.alerts.schemas import SubscriptionCreate
@@ -35,6 +31,7 @@ from app.enums import Scope
 from app.migrate import upgrade_to_head
 from app.sightings import service as sightings
 from app.sightings.schemas import SightingCreate
+from bench.harness import private_postgres_database
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SECRET_KEY = "bench-secret-key"
@@ -71,13 +68,6 @@ class Receiver:
             writer.close()
 
 
-async def _admin(url: str, statement: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as connection:
-        await connection.execute(text(statement))
-    await engine.dispose()
-
-
 def _worker(settings: Settings) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "TRACER_DATABASE_URL": settings.database_url,
@@ -110,9 +100,11 @@ async def _wait_for(receiver: Receiver, ids: set[str], seconds: float) -> None:
 
 async def run(rate: float, seconds: float, burst: int, workers: int) -> None:
     base = os.environ.get("TRACER_BENCH_POSTGRES_URL", DEFAULT_URL)
-    name = f"tracer_bench_{uuid.uuid4().hex[:8]}"
-    await _admin(base, f'CREATE DATABASE "{name}"')
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    async with private_postgres_database(base) as url:
+        await _measure(url, rate, seconds, burst, workers)
+
+
+async def _measure(url: str, rate: float, seconds: float, burst: int, workers: int) -> None:
     settings = Settings(database_url=url, secret_key=SECRET_KEY, webhook_allow_private=True)
     engine = create_engine(settings)
     processes: list[subprocess.Popen[bytes]] = []
@@ -184,7 +176,6 @@ async def run(rate: float, seconds: float, burst: int, workers: int) -> None:
         for process in processes:
             process.wait(20)
         await engine.dispose()
-        await _admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:

@@ -18,8 +18,6 @@ from pathlib import Path
 import httpx
 from asgi_lifespan import LifespanManager
 from sqlalchemy import insert, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.claims.normalize import fingerprint
 from app.config import Settings
@@ -28,6 +26,7 @@ from app.enums import CitationBasis, OutletKind, Stance
 from app.main import create_app
 from app.migrate import upgrade_to_head
 from app.models import Citation, Claim, Outlet, Sighting
+from bench.harness import private_postgres_database
 
 CHAIN_LENGTH = 40
 SMALL_CLAIMS = 2_000
@@ -184,25 +183,13 @@ async def _run(name: str, url: str) -> None:
     print(f"  at 10x the data: {ratios}")
 
 
-async def _admin(url: str, statement: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as connection:
-        await connection.execute(text(statement))
-    await engine.dispose()
-
-
 async def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         await _run("sqlite", f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
     admin_url = os.environ.get("TRACER_BENCH_POSTGRES_URL")
     if admin_url:
-        name = f"tracer_bench_{uuid.uuid4().hex[:8]}"
-        await _admin(admin_url, f'CREATE DATABASE "{name}"')
-        try:
-            url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        async with private_postgres_database(admin_url) as url:
             await _run("postgresql", url)
-        finally:
-            await _admin(admin_url, f'DROP DATABASE "{name}" WITH (FORCE)')
     else:
         print("(set TRACER_BENCH_POSTGRES_URL to also measure PostgreSQL)")
 
