@@ -15,6 +15,7 @@ from app.db import create_engine, create_sessionmaker
 from app.denials.router import router as denials_router
 from app.errors import install_handlers
 from app.health import router as health_router
+from app.input_guard import InputGuard
 from app.intake.router import router as intake_router
 from app.limits import BodySizeLimit
 from app.metrics import HttpMetrics, MetricsMiddleware
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
     install_handlers(app)
+    app.add_middleware(InputGuard)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for router in (

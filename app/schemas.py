@@ -1,9 +1,22 @@
 """Schema building blocks every domain shares."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+)
+
+# Both engines hold far more, but a time near year 1 or 9999 overflows as soon as its offset is
+# converted to UTC or a day is added to it; this range leaves room for every such step.
+EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def utc_z(value: datetime) -> str:
@@ -13,8 +26,28 @@ def utc_z(value: datetime) -> str:
 
 # Output: always UTC, written with `Z`.
 Timestamp = Annotated[datetime, PlainSerializer(utc_z, return_type=str)]
+
+
+def _text_only(value: Any) -> Any:
+    # pydantic would read a number as seconds since 1970; the contract asks for RFC 3339 text.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an RFC 3339 timestamp string, such as 2022-08-01T00:00:00Z")
+    return value
+
+
+def in_range(value: datetime) -> datetime:
+    """`value` in UTC, refused when outside the range every conversion can hold."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValueError(f"must lie between {utc_z(EARLIEST)} and {utc_z(LATEST)}")
+    return utc
+
+
 # Input: RFC 3339 with an offset; a bare local time is ambiguous and refused.
-TimestampIn = AwareDatetime
+TimestampIn = Annotated[AwareDatetime, BeforeValidator(_text_only), AfterValidator(in_range)]
 
 
 T = TypeVar("T")

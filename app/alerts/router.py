@@ -1,3 +1,4 @@
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/v1", tags=["alerts"])
 
 # The largest id a BIGINT holds; larger numbers would fail in the database, not as a 422.
 MAX_EVENT_ID = 2**63 - 1
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
 
 TypesQuery = Annotated[
     list[EventType], Query(alias="type", description="Only these event types (repeatable).")
@@ -158,7 +160,8 @@ async def stream_events(
 ) -> StreamingResponse:
     """Server-Sent Events: `id:` is the event id; reconnect with `Last-Event-ID` to resume."""
     if last_event_id is not None:
-        if not last_event_id.strip().isdigit() or int(last_event_id) > MAX_EVENT_ID:
+        # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+        if not _EVENT_ID.fullmatch(last_event_id.strip()) or int(last_event_id) > MAX_EVENT_ID:
             raise Invalid(
                 "Last-Event-ID must be an event id this service sent",
                 loc=["Last-Event-ID"],
