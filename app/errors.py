@@ -1,5 +1,6 @@
 """Domain errors and their rendering as RFC 9457 problem documents."""
 
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -91,6 +92,20 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI document lists at this path.
+
+    The router's own 405 names only the methods of the first route matching the path, while
+    GET and PATCH of one resource are usually two routes.
+    """
+    methods: set[str] = set()
+    for template, item in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in item}
+    return sorted(methods)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Render every error, ours or the framework's, as application/problem+json."""
 
@@ -110,11 +125,14 @@ def install_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         phrase = HTTPStatus(exc.status_code).phrase
         slug = phrase.lower().replace(" ", "-")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(
-            problem_body(exc.status_code, slug, phrase, str(exc.detail)), dict(exc.headers or {})
+            problem_body(exc.status_code, slug, phrase, str(exc.detail)), headers
         )
 
     @app.exception_handler(Exception)

@@ -20,6 +20,7 @@ from app.intake.router import router as intake_router
 from app.limits import BodySizeLimit
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.metrics import router as metrics_router
+from app.openapi import document_problems
 from app.outlets.router import router as outlets_router
 from app.sightings.router import router as sightings_router
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
     install_handlers(app)
+    document_problems(app)
     app.add_middleware(InputGuard)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -1,5 +1,6 @@
 """Schema building blocks every domain shares."""
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -28,9 +29,15 @@ def utc_z(value: datetime) -> str:
 Timestamp = Annotated[datetime, PlainSerializer(utc_z, return_type=str)]
 
 
+_RFC3339_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+
+
 def _text_only(value: Any) -> Any:
-    # pydantic would read a number as seconds since 1970; the contract asks for RFC 3339 text.
-    if not isinstance(value, str | datetime):
+    # pydantic would read a number, or a numeric string, as seconds since 1970; the contract
+    # asks for RFC 3339 text.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339_START.match(value):
         raise ValueError("must be an RFC 3339 timestamp string, such as 2022-08-01T00:00:00Z")
     return value
 
