@@ -38,6 +38,20 @@ class Settings(BaseSettings):
     stream_heartbeat_seconds: float = 15.0
     stream_poll_seconds: float = 1.0
 
+    # No statement runs longer than this (PostgreSQL's statement_timeout; a progress handler on
+    # SQLite); a request that needs more is answered 503 instead of holding a connection.
+    statement_timeout_seconds: float = 15.0
+    # Connections per API or worker process: pool_size kept open, max_overflow more under load.
+    # Each process can hold pool_size + max_overflow, so N processes need N times that from
+    # PostgreSQL's max_connections (100 by default): see docs/operations.md.
+    db_pool_size: int = 10
+    db_max_overflow: int = 5
+    # A request waits this long for a free connection before it is answered 503.
+    db_pool_timeout_seconds: float = 5.0
+    db_connect_timeout_seconds: float = 5.0
+    # The Retry-After sent with a 503 while the database is away or busy.
+    unavailable_retry_after_seconds: int = 2
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

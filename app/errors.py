@@ -1,5 +1,6 @@
 """Domain errors and their rendering as RFC 9457 problem documents."""
 
+import logging
 import re
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -8,7 +9,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.db import is_transient
+
+log = logging.getLogger("tracer.errors")
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://tracer.dev/problems/"
@@ -92,6 +99,17 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def unavailable_response(retry_after: int) -> JSONResponse:
+    """503 while the database is away or busy; clients should come back shortly."""
+    body = problem_body(
+        503,
+        "unavailable",
+        "Service unavailable",
+        "the database is unreachable or busy; retry after the time in Retry-After",
+    )
+    return problem_response(body, {"Retry-After": str(retry_after)})
+
+
 def _allowed_methods(request: Request) -> list[str]:
     """Every method the OpenAPI document lists at this path.
 
@@ -134,6 +152,19 @@ def install_handlers(app: FastAPI) -> None:
         return problem_response(
             problem_body(exc.status_code, slug, phrase, str(exc.detail)), headers
         )
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if not is_transient(exc):
+            raise exc
+        # One line, the error's class and state only: its message can quote SQL and values.
+        log.warning(
+            "database unavailable",
+            extra={"error": type(exc).__name__, "path": request.url.path},
+        )
+        return unavailable_response(request.app.state.settings.unavailable_retry_after_seconds)
+
+    for fault in (DBAPIError, SATimeoutError, OSError, TimeoutError):
+        app.add_exception_handler(fault, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
