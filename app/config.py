@@ -52,9 +52,19 @@ class Settings(BaseSettings):
     # The Retry-After sent with a 503 while the database is away or busy.
     unavailable_retry_after_seconds: int = 2
 
+    # Requests a key may make per minute, across every API process sharing one PostgreSQL.
+    rate_limit: int = 1200
+    # Failed authentications (no key, unknown or revoked key) one client address may make per
+    # minute; past it, that address is refused with 429 until the minute is over.
+    auth_failure_limit: int = 30
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
 
 
 @lru_cache

@@ -93,24 +93,40 @@ def _is_json(scope: Scope) -> bool:
     return True
 
 
-class InputGuard:
-    """Refuses control characters, lone surrogates and noncharacters in any request string."""
+class RequestLineGuard:
+    """Refuses control characters in the path, the query and the headers.
+
+    It runs before authentication, so nothing a client typed reaches even the key lookup.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        found = _in_request_line(scope)
+        found = _in_request_line(scope) if scope["type"] == "http" else None
         if found:
             await _refuse(found, scope, receive, send)
             return
-        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") or not _is_json(scope):
+        await self.app(scope, receive, send)
+
+
+class BodyGuard:
+    """Refuses control characters, lone surrogates and noncharacters in JSON bodies.
+
+    It runs after authentication and the size limit, which has already buffered the body.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE")
+            or not _is_json(scope)
+        ):
             await self.app(scope, receive, send)
             return
-        # The body was buffered and size-checked by the limit outside; reading it again is cheap.
         messages: list[Message] = []
         while True:
             message = await receive()

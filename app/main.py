@@ -7,6 +7,7 @@ from app.alerts.crypto import SecretBox
 from app.alerts.delivery import build_client
 from app.alerts.router import router as alerts_router
 from app.alerts.worker import running_alerts
+from app.auth.gate import Gate
 from app.auth.router import router as keys_router
 from app.chains.router import router as chains_router
 from app.claims.router import router as claims_router
@@ -15,13 +16,14 @@ from app.db import create_engine, create_sessionmaker
 from app.denials.router import router as denials_router
 from app.errors import install_handlers
 from app.health import router as health_router
-from app.input_guard import InputGuard
+from app.input_guard import BodyGuard, RequestLineGuard
 from app.intake.router import router as intake_router
 from app.limits import BodySizeLimit
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.metrics import router as metrics_router
 from app.openapi import document_problems
 from app.outlets.router import router as outlets_router
+from app.ratelimit import counter_for
 from app.sightings.router import router as sightings_router
 
 DESCRIPTION = """Tracer records how a claim travels between outlets: who carried it, whom they
@@ -59,8 +61,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = HttpMetrics()
     install_handlers(app)
     document_problems(app)
-    app.add_middleware(InputGuard)
+    # Outermost last: metrics see everything; the request line is checked before the key is;
+    # the key and its rate limit before the body is read; the body's text after its size.
+    app.add_middleware(BodyGuard)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(Gate, settings=settings, counter=counter_for(settings.dialect))
+    app.add_middleware(RequestLineGuard)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for router in (
         health_router,

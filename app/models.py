@@ -6,6 +6,7 @@ from app.claims.models import Claim, ClaimTag, ClaimTerm
 from app.db import Base
 from app.idempotency.models import IdempotencyRecord
 from app.outlets.models import Outlet
+from app.ratelimit import RateLimitWindow
 from app.sightings.models import Citation, Sighting
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Outlet",
+    "RateLimitWindow",
     "Sighting",
     "Subscription",
 ]

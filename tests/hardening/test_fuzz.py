@@ -19,8 +19,10 @@ BUDGET_SECONDS = "45"
 
 
 def test_schemathesis_finds_nothing(database_url: str, tmp_path: Path) -> None:
-    # Fuzzing makes keys, outlets and claims by the hundred; no limit should stop it.
-    env = tracer_env(database_url, tmp_path, TRACER_RATE_LIMIT="1000000")
+    # Fuzzing sends thousands of requests, some without a key; no limit should stop it.
+    env = tracer_env(
+        database_url, tmp_path, TRACER_RATE_LIMIT="1000000", TRACER_AUTH_FAILURE_LIMIT="1000000"
+    )
     with api_process(env) as base:
         result = subprocess.run(
             [
