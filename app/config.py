@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     # minute; past it, that address is refused with 429 until the minute is over.
     auth_failure_limit: int = 30
 
+    # A request body must arrive within this time (slow clients), and a kept-alive connection
+    # with no request is closed after idle_timeout_seconds.
+    body_read_timeout_seconds: float = 30.0
+    idle_timeout_seconds: float = 5.0
+    # Connections one `tracer serve` process takes at once; past it, new ones get 503.
+    max_connections: int = 1000
+    log_level: str = "INFO"
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

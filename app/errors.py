@@ -116,12 +116,16 @@ def _allowed_methods(request: Request) -> list[str]:
     The router's own 405 names only the methods of the first route matching the path, while
     GET and PATCH of one resource are usually two routes.
     """
-    methods: set[str] = set()
-    for template, item in request.app.openapi().get("paths", {}).items():
-        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
-        if re.fullmatch(pattern, request.url.path):
-            methods |= {method.upper() for method in item}
-    return sorted(methods)
+    paths = request.app.openapi().get("paths", {})
+    path = request.url.path
+    # A literal path wins over a template it also fits (`/batch` is no `{sighting_id}`).
+    matching = [path] if path in paths else []
+    if not matching:
+        for template in paths:
+            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+            if re.fullmatch(pattern, path):
+                matching.append(template)
+    return sorted({method.upper() for template in matching for method in paths[template]})
 
 
 def install_handlers(app: FastAPI) -> None:

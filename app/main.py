@@ -18,7 +18,8 @@ from app.errors import install_handlers
 from app.health import router as health_router
 from app.input_guard import BodyGuard, RequestLineGuard
 from app.intake.router import router as intake_router
-from app.limits import BodySizeLimit
+from app.limits import BodySizeLimit, CancelOnDisconnect
+from app.logs import RequestContext
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.metrics import router as metrics_router
 from app.openapi import document_problems
@@ -64,10 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: metrics see everything; the request line is checked before the key is;
     # the key and its rate limit before the body is read; the body's text after its size.
     app.add_middleware(BodyGuard)
-    app.add_middleware(BodySizeLimit)
+    app.add_middleware(CancelOnDisconnect)
+    app.add_middleware(BodySizeLimit, read_timeout=settings.body_read_timeout_seconds)
     app.add_middleware(Gate, settings=settings, counter=counter_for(settings.dialect))
     app.add_middleware(RequestLineGuard)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestContext)
     for router in (
         health_router,
         metrics_router,

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StrictInt, StringConstraints
 
 from app.claims.normalize import has_content
 from app.enums import DenialStatus
@@ -49,7 +49,7 @@ class ClaimMatchQuery(InputSchema):
     text: Annotated[str, StringConstraints(min_length=1, max_length=5000)] = Field(
         description="The claim in your own words, in any language."
     )
-    limit: int = Field(default=5, ge=1, le=50)
+    limit: StrictInt = Field(default=5, ge=1, le=50)
 
 
 class ClaimMatch(Schema):

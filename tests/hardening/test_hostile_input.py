@@ -211,3 +211,24 @@ async def test_a_statement_with_nothing_visible_is_refused(
     response = await client.post("/v1/claims", json={"statement": statement})
     assert_problem(response, 422, "statement")
     assert await _stored(sessionmaker) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/sightings/batch", {"items": [], "atomic": 0}, "atomic"),
+        ("/v1/sightings/batch", {"items": [], "atomic": "true"}, "atomic"),
+        ("/v1/claims/match", {"text": "troops", "limit": "5"}, "limit"),
+    ],
+)
+async def test_numbers_and_text_are_not_taken_for_booleans_or_numbers(
+    client: httpx.AsyncClient, path: str, body: dict, field: str
+) -> None:
+    assert_problem(await client.post(path, json=body), 422, field)
+
+
+@pytest.mark.parametrize("text", ["0" * 5000, "9" * 4999 + "k", "1," * 2000 + "5 million"])
+async def test_matching_a_long_run_of_digits_answers(client: httpx.AsyncClient, text: str) -> None:
+    await claim(client, "North Korea offered 100,000 troops")
+    response = await client.post("/v1/claims/match", json={"text": text})
+    assert response.status_code == 200
