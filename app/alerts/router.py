@@ -18,8 +18,10 @@ from app.alerts.schemas import (
 )
 from app.alerts.stream import event_stream
 from app.auth.deps import AdminKey, ReadKey
+from app.auth.service import Principal
 from app.config import Settings
 from app.db import SessionDep
+from app.enums import Scope
 from app.errors import Invalid
 from app.pagination import PageDep
 from app.schemas import Page
@@ -55,15 +57,24 @@ async def create_subscription(
     return SubscriptionCreated(**shown, secret=secret)
 
 
+def _shown_to(principal: Principal, subscription: object) -> Subscription:
+    """A subscription as this key may see it: its URL, which can carry a receiver's token in
+    its path or query, only for admin keys."""
+    shown = Subscription.model_validate(subscription)
+    return shown if principal.may(Scope.admin) else shown.model_copy(update={"url": None})
+
+
 @router.get("/subscriptions")
-async def list_subscriptions(session: SessionDep, page: PageDep, _: ReadKey) -> Page[Subscription]:
+async def list_subscriptions(
+    session: SessionDep, page: PageDep, principal: ReadKey
+) -> Page[Subscription]:
     rows, next_cursor = await service.list_subscriptions(session=session, page=page)
-    return Page(items=[Subscription.model_validate(s) for s in rows], next_cursor=next_cursor)
+    return Page(items=[_shown_to(principal, s) for s in rows], next_cursor=next_cursor)
 
 
 @router.get("/subscriptions/{subscription_id}")
-async def get_subscription(subscription: SubscriptionDep, _: ReadKey) -> Subscription:
-    return Subscription.model_validate(subscription)
+async def get_subscription(subscription: SubscriptionDep, principal: ReadKey) -> Subscription:
+    return _shown_to(principal, subscription)
 
 
 @router.patch("/subscriptions/{subscription_id}")

@@ -37,7 +37,7 @@ class SubscriptionUpdate(InputSchema):
 
 class Subscription(Schema):
     id: str
-    url: str
+    url: str | None = Field(description="Shown to admin keys only; null for other keys.")
     event_types: list[EventType]
     claim_ids: list[str]
     tags: list[str]
