@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     max_connections: int = 1000
     log_level: str = "INFO"
 
+    # Events, delivery attempts and idempotency records are kept this many days, then pruned
+    # by the processes that deliver alerts, which look every retention_check_seconds.
+    retention_days: int = 90
+    retention_check_seconds: float = 3600.0
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
