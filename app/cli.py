@@ -123,6 +123,8 @@ def serve(
         access_log=False,
         timeout_keep_alive=int(settings.idle_timeout_seconds),
         limit_concurrency=settings.max_connections,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     # The Retry-After sent with a 503 while the database is away or busy.
     unavailable_retry_after_seconds: int = 2
 
-    # Requests a key may make per minute, across every API process sharing one PostgreSQL.
+    # Requests a key may make per minute, across every API process sharing one PostgreSQL;
+    # 0 turns the per-key limit off (and its RateLimit-* headers with it).
     rate_limit: int = 1200
     # Failed authentications (no key, unknown or revoked key) one client address may make per
     # minute; past it, that address is refused with 429 until the minute is over.
@@ -65,6 +66,9 @@ class Settings(BaseSettings):
     # Connections one `tracer serve` process takes at once; past it, new ones get 503.
     max_connections: int = 1000
     log_level: str = "INFO"
+    # Proxies whose X-Forwarded-For is believed: the client address that failed-authentication
+    # limits count by. Behind a load balancer, its address (or "*" on a private network).
+    forwarded_allow_ips: str = "127.0.0.1"
 
     # Events, delivery attempts and idempotency records are kept this many days, then pruned
     # by the processes that deliver alerts, which look every retention_check_seconds.

@@ -6,6 +6,7 @@ failed authentication. So a stranger's 10 MiB body is never read, a guesser of k
 and a routine reader learns from `RateLimit-*` headers how much room it has left.
 """
 
+import logging
 import time
 
 from fastapi.responses import JSONResponse
@@ -20,6 +21,7 @@ from app.errors import Unauthorized, problem_body, problem_response, unavailable
 from app.ratelimit import Counter, Quota
 
 PROTECTED_PREFIX = "/v1/"
+log = logging.getLogger("tracer.gate")
 
 
 def _presented_key(headers: Headers) -> str | None:
@@ -72,13 +74,14 @@ class Gate:
                     principal = await authenticate(
                         session=session, presented=presented, bootstrap_key=self._bootstrap()
                     )
+                quota = None
                 if principal is None:
                     quota = await self.counter.hit(
                         await session.connection(),
                         f"addr:{address}",
                         self.settings.auth_failure_limit,
                     )
-                else:
+                elif self.settings.rate_limit > 0:
                     quota = await self.counter.hit(
                         await session.connection(),
                         f"key:{principal.key_id or BOOTSTRAP_NAME}",
@@ -88,17 +91,22 @@ class Gate:
         except Exception as exc:
             if not is_transient(exc):
                 raise
+            log.warning("database unavailable", extra={"error": type(exc).__name__})
             await unavailable_response(self.settings.unavailable_retry_after_seconds)(
                 scope, receive, send
             )
             return
         if principal is None:
+            assert quota is not None
             await self._refuse(scope, receive, send, address, quota, presented is None)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        if quota is None:
+            await self.app(scope, receive, send)
             return
         if quota.exceeded:
             await _too_many(quota.reset_seconds, quota)(scope, receive, send)
             return
-        scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, _with_headers(send, quota))
 
     def _bootstrap(self) -> str | None:
