@@ -1,9 +1,9 @@
 """What the service costs per request, against a bare FastAPI endpoint measured in the same run.
 
-    python -m bench.api_overhead [--seconds 5] [--concurrency 16] [--postgres]
+    python -m bench.api_overhead [--seconds 10] [--rounds 5] [--concurrency 16] [--postgres]
 
-Starts, one after the other, three single-process uvicorn servers on this machine and drives
-each with the same client for the same time:
+Starts three single-process uvicorn servers on this machine and drives each with the same
+client for the same time, in alternating rounds:
 
 - bare: a FastAPI app whose one endpoint returns a constant JSON object (no database, no
   middleware): the ceiling any endpoint of this stack can reach here;
@@ -90,30 +90,27 @@ async def _server(app: str, env: dict[str, str]) -> AsyncIterator[str]:
         await asyncio.wait_for(process.wait(), 20)
 
 
-async def _drive(url: str, seconds: float, concurrency: int) -> float:
-    """Requests per second answered 200 by `url` under `concurrency` clients."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    async with httpx.AsyncClient(limits=limits, headers=headers, timeout=30) as http:
-        for _ in range(50):  # warm up: connections, caches, prepared statements
-            assert (await http.get(url)).status_code == 200
-        done = 0
-        deadline = time.perf_counter() + seconds
+async def _drive(http: httpx.AsyncClient, url: str, seconds: float, concurrency: int) -> int:
+    """How many requests `concurrency` clients get answered 200 by `url` in `seconds`."""
+    done = 0
+    deadline = time.perf_counter() + seconds
 
-        async def one_client() -> None:
-            nonlocal done
-            while time.perf_counter() < deadline:
-                response = await http.get(url)
-                assert response.status_code == 200, response.text
-                done += 1
+    async def one_client() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            response = await http.get(url)
+            assert response.status_code == 200, response.text
+            done += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(concurrency)))
-        return done / (time.perf_counter() - started)
+    await asyncio.gather(*(one_client() for _ in range(concurrency)))
+    return done
 
 
-async def _measure(url: str, seconds: float, concurrency: int) -> dict[str, float]:
+async def _measure(url: str, seconds: float, concurrency: int, rounds: int) -> dict[str, float]:
+    """Requests per second of each server; rounds alternate between them, so that a busy
+    moment of the machine falls on all three alike."""
     claim_id = await _prepare(url)
+    denial = f"/v1/claims/{claim_id}/denial"
     with tempfile.TemporaryDirectory() as tmp:
         base_env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("TRACER_")},
@@ -122,36 +119,49 @@ async def _measure(url: str, seconds: float, concurrency: int) -> dict[str, floa
             "TRACER_DISPATCH_IN_APP": "false",
             "TRACER_SECRET_KEY_FILE": str(Path(tmp) / "secret"),
         }
-        figures = {}
-        async with _server("bench.api_overhead:bare", base_env) as base:
-            figures["bare"] = await _drive(f"{base}/bare", seconds, concurrency)
         # A limit no run reaches, so every request is counted and none refused.
         limited = base_env | {"TRACER_RATE_LIMIT": "100000000"}
-        async with _server("app.main:create_app", limited) as base:
-            path = f"{base}/v1/claims/{claim_id}/denial"
-            figures["denial"] = await _drive(path, seconds, concurrency)
         unlimited = base_env | {"TRACER_RATE_LIMIT": "0"}
-        async with _server("app.main:create_app", unlimited) as base:
-            path = f"{base}/v1/claims/{claim_id}/denial"
-            figures["denial_unlimited"] = await _drive(path, seconds, concurrency)
-    return figures
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        async with (
+            _server("bench.api_overhead:bare", base_env) as bare_base,
+            _server("app.main:create_app", limited) as limited_base,
+            _server("app.main:create_app", unlimited) as unlimited_base,
+            httpx.AsyncClient(limits=limits, headers=headers, timeout=30) as http,
+        ):
+            targets = {
+                "bare": f"{bare_base}/bare",
+                "denial": f"{limited_base}{denial}",
+                "denial_unlimited": f"{unlimited_base}{denial}",
+            }
+            for target in targets.values():  # warm up: connections, caches, statements
+                for _ in range(50):
+                    assert (await http.get(target)).status_code == 200
+            done = dict.fromkeys(targets, 0)
+            for _ in range(rounds):
+                for name, target in targets.items():
+                    done[name] += await _drive(http, target, seconds / rounds, concurrency)
+    return {name: count / seconds for name, count in done.items()}
 
 
-async def main(seconds: float, concurrency: int, postgres: bool) -> None:
+async def main(seconds: float, concurrency: int, postgres: bool, rounds: int) -> None:
     if postgres:
         admin = os.environ.get("TRACER_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
         async with private_postgres_database(admin) as url:
-            figures = await _measure(url, seconds, concurrency)
+            figures = await _measure(url, seconds, concurrency, rounds)
         engine = "PostgreSQL"
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            figures = await _measure(
-                f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", seconds, concurrency
-            )
+            sqlite = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+            figures = await _measure(sqlite, seconds, concurrency, rounds)
         engine = "SQLite"
     share = figures["denial"] / figures["bare"]
     overhead = 1 - figures["denial"] / figures["denial_unlimited"]
-    print(f"{engine}, {concurrency} concurrent clients, {seconds:g} s each, one server process")
+    print(
+        f"{engine}, {concurrency} concurrent clients, {seconds:g} s per server in {rounds} "
+        "alternating rounds, one process per server"
+    )
     print(f"  bare FastAPI endpoint:            {figures['bare']:8.0f} req/s")
     print(f"  GET /v1/claims/{{id}}/denial:       {figures['denial']:8.0f} req/s")
     print(f"  same, rate limit off:             {figures['denial_unlimited']:8.0f} req/s")
@@ -161,8 +171,11 @@ async def main(seconds: float, concurrency: int, postgres: bool) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--postgres", action="store_true")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.seconds, arguments.concurrency, arguments.postgres))
+    asyncio.run(
+        main(arguments.seconds, arguments.concurrency, arguments.postgres, arguments.rounds)
+    )

@@ -77,13 +77,13 @@ class Gate:
                 quota = None
                 if principal is None:
                     quota = await self.counter.hit(
-                        await session.connection(),
+                        session,
                         f"addr:{address}",
                         self.settings.auth_failure_limit,
                     )
                 elif self.settings.rate_limit > 0:
                     quota = await self.counter.hit(
-                        await session.connection(),
+                        session,
                         f"key:{principal.key_id or BOOTSTRAP_NAME}",
                         self.settings.rate_limit,
                     )
