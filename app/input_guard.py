@@ -17,7 +17,8 @@ from app.errors import problem_body, problem_response
 
 # A JSON body needs a closer look only if it could hold a refused character: a \u escape of a
 # control character or surrogate (after an even number of backslashes, so not "\\u0000" text),
-# a raw DEL, or a raw C1 control or noncharacter encoded in UTF-8. Most bodies match none and are not parsed twice.
+# a raw DEL, or a raw C1 control or noncharacter encoded in UTF-8. Most bodies match none and
+# are not parsed twice.
 _SUSPECT_BODY = re.compile(
     rb"(?<!\\)(?:\\\\)*\\u(?:00[0-1][0-9a-f]|007f|00[89][0-9a-f]|d[89a-f][0-9a-f]{2}|fff[ef])"
     rb"|\x7f|\xc2[\x80-\x9f]|\xef\xbf[\xbe\xbf]",
