@@ -12,7 +12,10 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    field_validator,
 )
+
+from app.input_guard import refused_character
 
 # Both engines hold far more, but a time near year 1 or 9999 overflows as soon as its offset is
 # converted to UTC or a day is added to it; this range leaves room for every such step.
@@ -65,9 +68,21 @@ class Schema(BaseModel):
 
 
 class InputSchema(BaseModel):
-    """Request bodies: unknown fields are refused, so a misspelt field never passes silently."""
+    """Request bodies: unknown fields are refused, so a misspelt field never passes silently.
+
+    Text with control characters is refused here too. HTTP requests meet the same rule earlier
+    (app.input_guard); this catches what arrives by other ways, such as `tracer import`.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and refused_character(text, allow_whitespace=True):
+                raise ValueError("must not contain control characters")
+        return value
 
 
 class Page(BaseModel, Generic[T]):
