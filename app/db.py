@@ -123,6 +123,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     """
     if not settings.is_sqlite:
         timeout_ms = str(int(settings.statement_timeout_seconds * 1000))
+        # A transaction left idle this long (a process stuck between statements) is ended by
+        # the server, so it cannot hold locks and a connection for ever.
+        idle_ms = str(int(max(60.0, 4 * settings.statement_timeout_seconds) * 1000))
         return create_async_engine(
             settings.database_url,
             hide_parameters=True,
@@ -134,7 +137,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
                 "timeout": settings.db_connect_timeout_seconds,
                 "server_settings": {
                     "statement_timeout": timeout_ms,
-                    "idle_in_transaction_session_timeout": timeout_ms,
+                    "idle_in_transaction_session_timeout": idle_ms,
                 },
             },
         )
