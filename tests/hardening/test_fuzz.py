@@ -15,7 +15,7 @@ from tests.processes import api_process, tracer_env
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 SEED = "20261128"
-BUDGET_SECONDS = "45"
+BUDGET_SECONDS = "30"
 
 
 def test_schemathesis_finds_nothing(database_url: str, tmp_path: Path) -> None:
