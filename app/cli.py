@@ -13,6 +13,7 @@ from rich.progress import Progress
 
 from app.alerts.worker import run_worker
 from app.auth import service as keys
+from app.auth.service import COMMAND_LINE
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.demo import loader as demo
@@ -20,6 +21,7 @@ from app.demo.loader import DemoResult
 from app.enums import Scope
 from app.intake import importer
 from app.migrate import upgrade_to_head
+from app.transactions import transaction
 
 cli = typer.Typer(help="Tracer: where a claim came from, where it went, and who denied it.")
 keys_cli = typer.Typer(help="API keys.")
@@ -39,10 +41,12 @@ async def _create_key(
 ) -> str | None:
     engine = create_engine(settings)
     try:
-        async with create_sessionmaker(engine)() as session, session.begin():
+        async with transaction(create_sessionmaker(engine)) as session:
             if only_if_none and await keys.any_key_exists(session=session):
                 return None
-            _, clear = await keys.create_key(session=session, name=name, scope=scope)
+            _, clear = await keys.create_key(
+                session=session, name=name, scope=scope, actor=COMMAND_LINE
+            )
             return clear
     finally:
         await engine.dispose()
@@ -110,7 +114,7 @@ def serve(
 async def _load_demo(settings: Settings) -> DemoResult:
     engine = create_engine(settings)
     try:
-        async with create_sessionmaker(engine)() as session, session.begin():
+        async with transaction(create_sessionmaker(engine)) as session:
             return await demo.load(session=session)
     finally:
         await engine.dispose()

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.claims.models import Claim
 from app.denials import rules
 from app.enums import OutletKind, Precision, Stance
+from app.ledger import with_outlet
 from app.outlets.models import Outlet
 from app.schemas import utc_z
 from app.sightings.models import Citation, Sighting
-from app.sightings.service import with_outlet
 
 SCHEMA_ORG = "https://schema.org"
 
