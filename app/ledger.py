@@ -42,7 +42,7 @@ def as_of(moment: datetime | None) -> LedgerView:
 
     def at(model: Any, history: Table) -> Any:
         table = model.__table__
-        return aliased(model, at_moment(table, history, moment), adapt_on_names=True)
+        return aliased(model, at_moment(table, history, moment))
 
     return LedgerView(
         sightings=at(Sighting, sighting_versions),

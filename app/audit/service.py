@@ -120,3 +120,18 @@ async def history_page(
     if not rows and page.cursor is None:
         raise NotFound(f"no {target_type.value} with id {target_id!r} was ever recorded")
     return rows, next_cursor
+
+
+async def record_history(*, session: AsyncSession, target_id: str) -> list[AuditEntry]:
+    """Every revision of the sighting or claim with this id, newest first, for the command line."""
+    rows = await session.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.target_type.in_([Target.sighting, Target.claim]),
+            AuditEntry.target_id == target_id,
+            AuditEntry.revision.is_not(None),
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(10_000)
+    )
+    return list(rows)

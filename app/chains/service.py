@@ -53,6 +53,7 @@ async def _graph(session: AsyncSession, node_ids: Select[str], view: LedgerView)
         await session.scalars(
             select(citations)
             .where(citations.citing_id.in_(node_ids), citations.cited_id.in_(node_ids))
+            .order_by(citations.citing_id, citations.cited_id)
             .execution_options(populate_existing=True)
         )
     ).all()

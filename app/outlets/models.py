@@ -23,7 +23,7 @@ class Outlet(Revised, Base):
     # Case-folded slug, name and aliases: one portable column for `?q=` substring search.
     search_text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_by_key_id: Mapped[str | None] = mapped_column(String(36))
 

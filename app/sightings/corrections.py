@@ -83,7 +83,7 @@ async def _outgoing(session: AsyncSession, sighting_id: str) -> dict[str, Citati
     rows = await session.execute(
         select(Citation.cited_id, Citation.basis).where(Citation.citing_id == sighting_id)
     )
-    return {cited_id: basis for cited_id, basis in rows.tuples()}
+    return {cited_id: basis for cited_id, basis in rows}
 
 
 async def _resolve_outlet(session: AsyncSession, sent: Any, actor: Actor, now: datetime) -> Outlet:
@@ -452,16 +452,12 @@ async def _withdraw_duplicates(
     """Withdraw the merged claim's sightings the survivor already has, re-pointing their citers."""
     twin = aliased(Sighting)
     pairs = (
-        (
-            await session.execute(
-                select(Sighting.id, twin.id)
-                .join(twin, (twin.outlet_id == Sighting.outlet_id) & (twin.url == Sighting.url))
-                .where(Sighting.claim_id == merged_id, twin.claim_id == into_id)
-            )
+        await session.execute(
+            select(Sighting.id, twin.id)
+            .join(twin, (twin.outlet_id == Sighting.outlet_id) & (twin.url == Sighting.url))
+            .where(Sighting.claim_id == merged_id, twin.claim_id == into_id)
         )
-        .tuples()
-        .all()
-    )
+    ).all()
     for duplicate_id, twin_id in pairs:
         citers = await session.scalars(
             select(Citation.citing_id).where(
