@@ -46,6 +46,7 @@ async def test_every_read_replays_exactly_as_it_was_answered(
         f"/v1/claims/{troops}/chain?include_variants=true",
         f"/v1/claims/{troops}/denial",
         f"/v1/claims/{workers}/denial",
+        f"/v1/claims/{troops}/claimreview",
         "/v1/denials",
         f"/v1/sightings?claim_id={troops}",
         "/v1/sightings?outlet=asia-times",

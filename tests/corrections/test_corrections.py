@@ -416,3 +416,23 @@ async def test_the_command_line_prints_a_readable_history(
     unknown = await asyncio.to_thread(_cli_history, settings, "no-such-id")
     assert unknown.returncode == 1
     assert "no-such-id" in unknown.stderr
+
+
+async def test_every_event_payload_is_documented_under_webhooks(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    webhooks = document["webhooks"]
+    assert set(webhooks) == {
+        "claim.created",
+        "sighting.recorded",
+        "denial.recorded",
+        "claim.status_changed",
+        "claim.resurfaced",
+        "sighting.corrected",
+        "sighting.withdrawn",
+        "claim.corrected",
+        "claim.merged",
+    }
+    body = webhooks["sighting.corrected"]["post"]["requestBody"]["content"]["application/json"]
+    schema = document["components"]["schemas"][body["schema"]["$ref"].split("/")[-1]]
+    data = document["components"]["schemas"][schema["properties"]["data"]["$ref"].split("/")[-1]]
+    assert {"sighting", "revision", "reason", "changes"} <= set(data["required"])
