@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StringConstraints,
     field_validator,
 )
 
@@ -83,6 +84,19 @@ class InputSchema(BaseModel):
             if isinstance(text, str) and refused_character(text, allow_whitespace=True):
                 raise ValueError("must not contain control characters")
         return value
+
+
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class Revisioned(Schema):
+    """The stamp every versioned record carries in responses."""
+
+    recorded_at: Timestamp = Field(description="When the record was first recorded.")
+    recorded_by: str = Field(description="The name of the key that first recorded it.")
+    revision: int = Field(description="1 when first recorded, one more with each correction.")
+    revised_at: Timestamp = Field(description="When the latest revision was made.")
+    revised_by: str = Field(description="The name of the key that made the latest revision.")
 
 
 class Page(BaseModel, Generic[T]):

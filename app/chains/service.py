@@ -1,22 +1,23 @@
 """Chains and traces: a fixed handful of index-backed queries, whatever the database's size."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Select, String, and_, case, literal, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, case, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from app.claims.models import Claim
 from app.denials import rules
 from app.errors import Invalid
+from app.ledger import CURRENT, LedgerView, with_outlet
 from app.sightings.models import Citation, Sighting
-from app.sightings.service import with_outlet
 
 MAX_TRACE_DEPTH = 1000
 # The most sightings a trace answers with; a larger neighbourhood is the chain's job.
 MAX_TRACE_NODES = 10_000
-# Ids per IN (...) list, well under either engine's limit on bound parameters.
+# Ids per IN (...) list of one walking step.
 _IN_CHUNK = 500
 
 
@@ -31,7 +32,7 @@ class Graph:
     edges: list[Citation]
 
 
-def _claim_family(claim_id: str, include_variants: bool) -> Select[str]:
+def _claim_family(claim_id: str, include_variants: bool, view: LedgerView) -> Select[str]:
     """The claim's id, or with variants every claim linked to it by `variant_of` either way."""
     if not include_variants:
         return select(literal(claim_id, String(36)).label("id"))
@@ -39,34 +40,55 @@ def _claim_family(claim_id: str, include_variants: bool) -> Select[str]:
     # One recursive reference (all PostgreSQL allows) stepping both ways: to children through
     # the variant_of index, to the parent through the primary key. Each OR arm is index-backed
     # on both engines, so the walk never scans claims outside the family.
-    is_parent_of_member = Claim.id == family.c.id
-    is_child_of_member = Claim.variant_of == family.c.id
-    step = select(case((is_parent_of_member, Claim.variant_of), else_=Claim.id)).join(
-        family, or_(is_child_of_member, and_(is_parent_of_member, Claim.variant_of.is_not(None)))
+    claims = view.claims
+    is_parent_of_member = claims.id == family.c.id
+    is_child_of_member = claims.variant_of == family.c.id
+    step = select(case((is_parent_of_member, claims.variant_of), else_=claims.id)).join(
+        family, or_(is_child_of_member, and_(is_parent_of_member, claims.variant_of.is_not(None)))
     )
     return select(family.union(step).c.id)
 
 
-async def _graph(session: AsyncSession, node_ids: Select[str]) -> Graph:
-    nodes = (await session.scalars(with_outlet().where(Sighting.id.in_(node_ids)))).unique().all()
-    edges = (
-        await session.scalars(
-            select(Citation).where(
-                Citation.citing_id.in_(node_ids), Citation.cited_id.in_(node_ids)
-            )
-        )
-    ).all()
-    return Graph(nodes=rules.in_time_order(nodes), edges=list(edges))
+Membership = Callable[[Any], ColumnElement[bool]]
 
 
-async def chain_graph(*, session: AsyncSession, claim_id: str, include_variants: bool) -> Graph:
+async def _graph(session: AsyncSession, is_node: Membership, view: LedgerView) -> Graph:
+    """The sightings `is_node` accepts and the citations between them.
+
+    Citations are reached from the nodes that make them, and those citing something outside
+    are dropped here: a join driven by the nodes stays on the indexes even when the view is a
+    past moment's union of two tables, where a second membership test would not.
+    """
+    nodes = rules.in_time_order(
+        (await session.scalars(with_outlet(view).where(is_node(view.sightings)))).unique().all()
+    )
+    citing, citations = aliased(view.sightings), view.citations
+    made = await session.scalars(
+        select(citations)
+        .join(citing, citing.id == citations.citing_id)
+        .where(is_node(citing))
+        .order_by(citations.citing_id, citations.cited_id)
+        .execution_options(populate_existing=True)
+    )
+    ids = {node.id for node in nodes}
+    return Graph(nodes=nodes, edges=[edge for edge in made.all() if edge.cited_id in ids])
+
+
+async def chain_graph(
+    *, session: AsyncSession, claim_id: str, include_variants: bool, view: LedgerView = CURRENT
+) -> Graph:
     """Every sighting of the claim (and its variants) and the citations between them."""
-    family = _claim_family(claim_id, include_variants)
-    return await _graph(session, select(Sighting.id).where(Sighting.claim_id.in_(family)))
+    family = _claim_family(claim_id, include_variants, view)
+    return await _graph(session, lambda sightings: sightings.claim_id.in_(family), view)
 
 
 async def trace_graph(
-    *, session: AsyncSession, sighting_id: str, direction: Direction, max_depth: int
+    *,
+    session: AsyncSession,
+    sighting_id: str,
+    direction: Direction,
+    max_depth: int,
+    view: LedgerView = CURRENT,
 ) -> Graph:
     """Sightings reachable from one sighting: its sources upstream, its audience downstream.
 
@@ -74,10 +96,11 @@ async def trace_graph(
     every path to every depth, which on a densely cited claim grows without bound. Past
     MAX_TRACE_NODES sightings the walk stops and the request is refused.
     """
+    citations = view.citations
     near, far = (
-        (Citation.citing_id, Citation.cited_id)
+        (citations.citing_id, citations.cited_id)
         if direction is Direction.upstream
-        else (Citation.cited_id, Citation.citing_id)
+        else (citations.cited_id, citations.citing_id)
     )
     seen = {sighting_id}
     frontier = [sighting_id]
@@ -97,21 +120,8 @@ async def trace_graph(
                 loc=["max_depth"],
                 source="query",
             )
-    return await _graph_of(session, sorted(seen))
-
-
-async def _graph_of(session: AsyncSession, ids: list[str]) -> Graph:
-    nodes: list[Sighting] = []
-    edges: list[Citation] = []
-    for start in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[start : start + _IN_CHUNK]
-        nodes.extend((await session.scalars(with_outlet().where(Sighting.id.in_(chunk)))).unique())
-        edges.extend(
-            await session.scalars(
-                select(Citation).where(Citation.citing_id.in_(chunk), Citation.cited_id.in_(ids))
-            )
-        )
-    return Graph(nodes=rules.in_time_order(nodes), edges=edges)
+    reached = sorted(seen)
+    return await _graph(session, lambda sightings: sightings.id.in_(reached), view)
 
 
 def edge_pairs(edges: Sequence[Citation]) -> list[tuple[str, str]]:
