@@ -232,3 +232,8 @@ async def test_matching_a_long_run_of_digits_answers(client: httpx.AsyncClient, 
     await claim(client, "North Korea offered 100,000 troops")
     response = await client.post("/v1/claims/match", json={"text": text})
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("as_of", ["0.5", "1659355200", "0001-01-01T00:00:00+05:00"])
+async def test_as_of_must_be_a_timestamp_in_range(client: httpx.AsyncClient, as_of: str) -> None:
+    assert_problem(await client.get("/v1/denials", params={"as_of": as_of}), 422, "as_of")
