@@ -9,6 +9,7 @@ from app.alerts.router import router as alerts_router
 from app.alerts.worker import running_alerts
 from app.auth.router import router as keys_router
 from app.chains.router import router as chains_router
+from app.claims import embeddings
 from app.claims.router import router as claims_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
@@ -32,6 +33,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        embeddings.configure(
+            model_path=settings.embedding_model_path, threads=settings.embedding_threads
+        )
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)

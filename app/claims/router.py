@@ -1,12 +1,13 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from app.auth.deps import ReadKey, WriteKey
 from app.claims import matching, service
 from app.claims.deps import ClaimDep
 from app.claims.schemas import Claim, ClaimCreate, ClaimMatch, ClaimMatches, ClaimMatchQuery
+from app.config import Settings
 from app.db import SessionDep
 from app.enums import DenialStatus
 from app.idempotency.service import IdempotencyDep
@@ -44,11 +45,19 @@ async def list_claims(
 
 
 @router.post("/match")
-async def match_claims(body: ClaimMatchQuery, session: SessionDep, _: ReadKey) -> ClaimMatches:
+async def match_claims(
+    body: ClaimMatchQuery, session: SessionDep, _: ReadKey, request: Request
+) -> ClaimMatches:
     """Is this claim already tracked? Existing claims ranked by how closely they say `text`."""
-    found = await matching.match(session=session, text=body.text, limit=body.limit)
+    settings: Settings = request.app.state.settings
+    found = await matching.match(
+        session=session, text=body.text, limit=body.limit, settings=settings
+    )
     return ClaimMatches(
-        items=[ClaimMatch(claim=Claim.model_validate(m.claim), score=m.score) for m in found]
+        items=[
+            ClaimMatch(claim=Claim.model_validate(m.claim), score=m.score, match=m.match)
+            for m in found
+        ]
     )
 
 

@@ -67,6 +67,7 @@ async def create(*, session: AsyncSession, data: ClaimCreate) -> Claim:
     if new_id is None:
         existing = await _by_fingerprint(session, digest)
         raise Conflict("a claim with the same normalised statement exists", existing_id=existing.id)
+    await matching.embed_pending(session=session)
     return await get_or_404(session=session, claim_id=new_id)
 
 
