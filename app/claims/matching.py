@@ -135,6 +135,9 @@ async def _nearest(session: AsyncSession, text: str) -> dict[str, float] | None:
 def _hybrid(query_key: str, texts: list[str], cosine: float | None) -> tuple[float, int]:
     """A claim's score in [0, 1] from its wordings and cosine, and whether numbers agree."""
     keys = [match_key(t) for t in texts]
+    if query_key in keys:
+        # The same words as a wording already held: nothing can be closer.
+        return 1.0, 1
     if cosine is None:
         return max((similarity(query_key, k) for k in keys), default=0.0), 0
     words = max((word_similarity(query_key, k) for k in keys), default=0.0)

@@ -7,8 +7,9 @@ anything changed (how many vectors, and the newest `updated_at`); if so it reads
 Before comparing, every vector has its language's mean vector subtracted. Sentence vectors of a
 language share a large common part, so without this a query prefers any sentence in its own
 language over the right claim told in another. The means are estimated from the stored vectors,
-shrunk towards the mean of all of them (and that towards nothing) while there are few: with a
-handful of claims the mean would be the claims themselves, and centring would erase them.
+shrunk towards the mean of all of them, and that towards the mean of a few everyday sentences,
+while there are few: with a handful of claims the mean would be the claims themselves, and
+centring would erase them.
 """
 
 import asyncio
@@ -103,7 +104,7 @@ class Index:
     means: dict[str, Vectors] = field(default_factory=dict)
     prior: Vectors = field(default_factory=lambda: np.zeros(embeddings.DIMENSIONS, "f4"))
 
-    def rebuild(self) -> None:
+    def rebuild(self, baseline: Vectors | None) -> None:
         """Centre and stack the rows; called off the event loop after every change."""
         keys = sorted(self.rows)
         raw = (
@@ -112,7 +113,8 @@ class Index:
             else np.zeros((0, embeddings.DIMENSIONS), "f4")
         )
         total = len(keys)
-        overall = raw.sum(axis=0) / (total + SHRINKAGE) if total else np.zeros_like(self.prior)
+        start = np.zeros_like(self.prior) if baseline is None else baseline
+        overall = (raw.sum(axis=0) + SHRINKAGE * start) / (total + SHRINKAGE)
         langs = np.array([lang for _, lang in keys])
         means = {}
         for lang in set(langs.tolist()):
@@ -141,6 +143,8 @@ def _unit(rows: Vectors) -> Vectors:
     return np.asarray(rows / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
+# Databases a process keeps an index for; one in service, a few in tests and benchmarks.
+MAX_DATABASES = 4
 _indexes: dict[str, Index] = {}
 
 
@@ -169,6 +173,8 @@ async def current_index(session: AsyncSession) -> Index:
     """This process's copy of the database's vectors, brought up to date first if need be."""
     model = embeddings.current().name
     key = session.get_bind().engine.url.render_as_string(hide_password=True)
+    if key not in _indexes and len(_indexes) >= MAX_DATABASES:
+        del _indexes[next(iter(_indexes))]
     index = _indexes.setdefault(key, Index())
     marker = await _marker(session, model)
     if marker == index.marker:
@@ -179,6 +185,6 @@ async def current_index(session: AsyncSession) -> Index:
     if len(fresh.rows) != marker[0]:
         # Something was deleted, or this is the first read: read everything.
         fresh.rows = await _read(session, model, None)
-    await asyncio.to_thread(fresh.rebuild)
+    await asyncio.to_thread(lambda: fresh.rebuild(embeddings.current().baseline()))
     _indexes[key] = fresh
     return fresh
