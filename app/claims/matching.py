@@ -9,7 +9,7 @@ it (statement, summary, sightings' titles and excerpts).
 
 Each match is "same" (safe to link without review) when its score clears `match_same_score`,
 leads the next claim by `match_same_margin` and no number contradicts it; otherwise "similar".
-Without the model, matching is lexical alone and nothing is called "same".
+Without the model, matching is lexical alone and only a wording held word for word is "same".
 """
 
 from dataclasses import dataclass
@@ -123,23 +123,26 @@ async def _wordings(session: AsyncSession, claim_ids: list[str]) -> dict[str, li
     return texts
 
 
-async def _nearest(session: AsyncSession, text: str) -> dict[str, float] | None:
+async def _cosines(session: AsyncSession, text: str) -> vectors.Cosines | None:
     """Every claim's cosine with the query by vector; None when the model is unavailable."""
     encoded = await embeddings.encode([text], is_query=True)
     if encoded is None:
         return None
     index = await vectors.current_index(session)
-    return index.scores(encoded[0], language.detect(text))
+    return index.search(encoded[0], language.detect(text))
 
 
-def _hybrid(query_key: str, texts: list[str], cosine: float | None) -> tuple[float, int]:
-    """A claim's score in [0, 1] from its wordings and cosine, and whether numbers agree."""
+def _hybrid(query_key: str, texts: list[str], cosine: float | None) -> tuple[float, int | None]:
+    """A claim's score in [0, 1] from its wordings and cosine, and whether numbers agree.
+
+    The agreement is -1 (numbers contradict), 0 or 1; None when there is no vector to judge by.
+    """
     keys = [match_key(t) for t in texts]
     if query_key in keys:
         # The same words as a wording already held: nothing can be closer.
         return 1.0, 1
     if cosine is None:
-        return max((similarity(query_key, k) for k in keys), default=0.0), 0
+        return max((similarity(query_key, k) for k in keys), default=0.0), None
     words = max((word_similarity(query_key, k) for k in keys), default=0.0)
     stated = set().union(*(numbers_of(k) for k in keys)) if keys else set()
     agreement = number_agreement(numbers_of(query_key), stated)
@@ -152,12 +155,11 @@ async def match(*, session: AsyncSession, text: str, limit: int, settings: Setti
     query_key = match_key(text)
     if not query_key:
         raise Invalid("text has no words to match once punctuation is stripped", loc=["text"])
-    cosines = await _nearest(session, text)
+    cosines = await _cosines(session, text)
     candidates = await _lexical_candidates(session, terms_of(text))
-    if cosines:
-        nearest = sorted(cosines, key=lambda c: -cosines[c])[:NEAREST]
-        candidates = list(dict.fromkeys([*nearest, *candidates]))
-    scored: list[tuple[float, int, str]] = []
+    if cosines is not None:
+        candidates = list(dict.fromkeys([*cosines.nearest(NEAREST), *candidates]))
+    scored: list[tuple[float, int | None, str]] = []
     for claim_id, texts in (await _wordings(session, candidates)).items():
         # A claim without a vector yet (stored before the model, not reindexed) is judged by
         # its words, as it would be without the model.
@@ -175,11 +177,11 @@ async def match(*, session: AsyncSession, text: str, limit: int, settings: Setti
     for rank, (score, agreement, claim_id) in enumerate(top):
         runner_up = scored[rank + 1][0] if rank + 1 < len(scored) else 0.0
         same = (
-            cosines is not None
-            and rank == 0
+            rank == 0
+            and agreement is not None
+            and agreement >= 0
             and score >= settings.match_same_score
             and score - runner_up >= settings.match_same_margin
-            and agreement >= 0
         )
         verdict = MatchVerdict.same if same else MatchVerdict.similar
         found.append(Match(claim=claims[claim_id], score=round(score, 4), match=verdict))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -99,7 +100,9 @@ class Index:
 
     marker: tuple[int, datetime | None] = (0, None)
     rows: dict[tuple[str, str], Vectors] = field(default_factory=dict)
-    owners: list[str] = field(default_factory=list)
+    claims: list[str] = field(default_factory=list)
+    position: dict[str, int] = field(default_factory=dict)
+    owners: npt.NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
     matrix: Vectors = field(default_factory=lambda: np.zeros((0, embeddings.DIMENSIONS), "f4"))
     means: dict[str, Vectors] = field(default_factory=dict)
     prior: Vectors = field(default_factory=lambda: np.zeros(embeddings.DIMENSIONS, "f4"))
@@ -122,20 +125,39 @@ class Index:
             means[lang] = (members.sum(axis=0) + SHRINKAGE * overall) / (len(members) + SHRINKAGE)
         centred = raw - np.stack([means[lang] for lang in langs]) if keys else raw
         self.matrix = _unit(centred)
-        self.owners = [claim_id for claim_id, _ in keys]
+        self.claims = list(dict.fromkeys(claim_id for claim_id, _ in keys))
+        self.position = {claim_id: n for n, claim_id in enumerate(self.claims)}
+        self.owners = np.array([self.position[claim_id] for claim_id, _ in keys], dtype=np.intp)
         self.means, self.prior = means, overall
 
-    def scores(self, query: Vectors, query_language: str) -> dict[str, float]:
+    def search(self, query: Vectors, query_language: str) -> "Cosines":
         """Each claim's best cosine with the centred query (over its languages' vectors)."""
-        if not self.owners:
-            return {}
-        centred = _unit(query - self.means.get(query_language, self.prior))
-        cosines = self.matrix @ centred
-        best: dict[str, float] = {}
-        for owner, cosine in zip(self.owners, cosines.tolist(), strict=True):
-            if cosine > best.get(owner, -1.0):
-                best[owner] = cosine
-        return best
+        best = np.full(len(self.claims), -1.0, dtype=np.float32)
+        if self.claims:
+            centred = _unit(query - self.means.get(query_language, self.prior))
+            np.maximum.at(best, self.owners, self.matrix @ centred)
+        return Cosines(self, best)
+
+
+@dataclass(frozen=True)
+class Cosines:
+    """One query's cosines with every claim that has a vector."""
+
+    index: Index
+    best: Vectors
+
+    def nearest(self, count: int) -> list[str]:
+        """The claims of highest cosine, best first."""
+        count = min(count, len(self.best))
+        if count == 0:
+            return []
+        top = np.argpartition(-self.best, count - 1)[:count]
+        return [self.index.claims[n] for n in top[np.argsort(-self.best[top])]]
+
+    def get(self, claim_id: str) -> float | None:
+        """This claim's cosine, or None when it has no vector."""
+        position = self.index.position.get(claim_id)
+        return None if position is None else float(self.best[position])
 
 
 def _unit(rows: Vectors) -> Vectors:
