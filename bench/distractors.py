@@ -7,26 +7,27 @@ on language, frame and numbers; only the entity, the object or the number tells 
 
 import random
 
-# Each country: (en, ru subject, ru destination, uk subject, uk destination, de subject,
-# de destination, fr subject, fr destination).
-COUNTRIES = [
-    ("Poland", "Польша", "в Польшу", "Польща", "до Польщі", "Polen", "nach Polen", "La Pologne", "en Pologne"),
-    ("Germany", "Германия", "в Германию", "Німеччина", "до Німеччини", "Deutschland", "nach Deutschland", "L'Allemagne", "en Allemagne"),
-    ("France", "Франция", "во Францию", "Франція", "до Франції", "Frankreich", "nach Frankreich", "La France", "en France"),
-    ("Italy", "Италия", "в Италию", "Італія", "до Італії", "Italien", "nach Italien", "L'Italie", "en Italie"),
-    ("Spain", "Испания", "в Испанию", "Іспанія", "до Іспанії", "Spanien", "nach Spanien", "L'Espagne", "en Espagne"),
-    ("Turkey", "Турция", "в Турцию", "Туреччина", "до Туреччини", "Die Türkei", "in die Türkei", "La Turquie", "en Turquie"),
-    ("Romania", "Румыния", "в Румынию", "Румунія", "до Румунії", "Rumänien", "nach Rumänien", "La Roumanie", "en Roumanie"),
-    ("Hungary", "Венгрия", "в Венгрию", "Угорщина", "до Угорщини", "Ungarn", "nach Ungarn", "La Hongrie", "en Hongrie"),
-    ("Georgia", "Грузия", "в Грузию", "Грузія", "до Грузії", "Georgien", "nach Georgien", "La Géorgie", "en Géorgie"),
-    ("Japan", "Япония", "в Японию", "Японія", "до Японії", "Japan", "nach Japan", "Le Japon", "au Japon"),
-    ("India", "Индия", "в Индию", "Індія", "до Індії", "Indien", "nach Indien", "L'Inde", "en Inde"),
-    ("Iran", "Иран", "в Иран", "Іран", "до Ірану", "Der Iran", "in den Iran", "L'Iran", "en Iran"),
-    ("Serbia", "Сербия", "в Сербию", "Сербія", "до Сербії", "Serbien", "nach Serbien", "La Serbie", "en Serbie"),
-    ("Canada", "Канада", "в Канаду", "Канада", "до Канади", "Kanada", "nach Kanada", "Le Canada", "au Canada"),
-    ("Sweden", "Швеция", "в Швецию", "Швеція", "до Швеції", "Schweden", "nach Schweden", "La Suède", "en Suède"),
-    ("Egypt", "Египет", "в Египет", "Єгипет", "до Єгипту", "Ägypten", "nach Ägypten", "L'Égypte", "en Égypte"),
-]  # fmt: skip
+# Each country, one a line: English; Russian subject and destination; Ukrainian, German and
+# French the same.
+_COUNTRIES = """
+Poland|Польша|в Польшу|Польща|до Польщі|Polen|nach Polen|La Pologne|en Pologne
+Austria|Австрия|в Австрию|Австрія|до Австрії|Österreich|nach Österreich|L'Autriche|en Autriche
+France|Франция|во Францию|Франція|до Франції|Frankreich|nach Frankreich|La France|en France
+Italy|Италия|в Италию|Італія|до Італії|Italien|nach Italien|L'Italie|en Italie
+Spain|Испания|в Испанию|Іспанія|до Іспанії|Spanien|nach Spanien|L'Espagne|en Espagne
+Turkey|Турция|в Турцию|Туреччина|до Туреччини|Die Türkei|in die Türkei|La Turquie|en Turquie
+Romania|Румыния|в Румынию|Румунія|до Румунії|Rumänien|nach Rumänien|La Roumanie|en Roumanie
+Hungary|Венгрия|в Венгрию|Угорщина|до Угорщини|Ungarn|nach Ungarn|La Hongrie|en Hongrie
+Georgia|Грузия|в Грузию|Грузія|до Грузії|Georgien|nach Georgien|La Géorgie|en Géorgie
+Japan|Япония|в Японию|Японія|до Японії|Japan|nach Japan|Le Japon|au Japon
+India|Индия|в Индию|Індія|до Індії|Indien|nach Indien|L'Inde|en Inde
+Iran|Иран|в Иран|Іран|до Ірану|Der Iran|in den Iran|L'Iran|en Iran
+Serbia|Сербия|в Сербию|Сербія|до Сербії|Serbien|nach Serbien|La Serbie|en Serbie
+Canada|Канада|в Канаду|Канада|до Канади|Kanada|nach Kanada|Le Canada|au Canada
+Sweden|Швеция|в Швецию|Швеція|до Швеції|Schweden|nach Schweden|La Suède|en Suède
+Egypt|Египет|в Египет|Єгипет|до Єгипту|Ägypten|nach Ägypten|L'Égypte|en Égypte
+"""
+COUNTRIES = [tuple(f.strip() for f in line.split("|")) for line in _COUNTRIES.strip().splitlines()]
 # Each thing: (en, ru, uk, de, fr), in the form that follows a number.
 THINGS = [
     ("soldiers", "солдат", "солдатів", "Soldaten", "soldats"),

@@ -65,9 +65,9 @@ async def _record(database_url: str, statements: list[str], label: str) -> dict[
 
 
 async def _evaluate(
-    rows: list[dict[str, Any]], database_url: str, count: int, timings: list[float]
+    rows: list[dict[str, Any]], settings: Settings, count: int, timings: list[float]
 ) -> list[list[dict[str, Any]]]:
-    settings = Settings(database_url=database_url, bootstrap_admin_key=KEY)
+    database_url = settings.database_url
     embeddings.configure(model_path=None, threads=settings.embedding_threads)
     await _record(database_url, distractors(count), f"recording {count} distractors")
     ids = await _record(database_url, sorted({row["claim"] for row in rows}), "recording claims")
@@ -145,6 +145,25 @@ def _report(rows: list[dict[str, Any]], answers: list[list[dict[str, Any]]]) -> 
         )
 
 
+def _calibrate(rows: list[dict[str, Any]], answers: list[list[dict[str, Any]]]) -> None:
+    """For each margin, the lowest score threshold at which no wrong first match is "same".
+
+    Run with thresholds at 0, "same" marks the first matches whose numbers do not contradict;
+    a threshold pair keeps a first match "same" when its score and its lead clear both.
+    """
+    firsts = []
+    for row, items in zip(rows, answers, strict=True):
+        if items and items[0]["match"] == "same":
+            lead = items[0]["score"] - (items[1]["score"] if len(items) > 1 else 0.0)
+            firsts.append((items[0]["score"], lead, items[0]["claim"]["id"] == row["claim_id"]))
+    print(f"\n{'margin':>7} {'lowest safe score':>18} {'right calls kept':>17}")
+    for margin in (0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2):
+        wrong = [s for s, lead, right in firsts if not right and lead >= margin]
+        threshold = round(max(wrong, default=0.0) + 0.005, 3)
+        kept = sum(1 for s, lead, right in firsts if right and lead >= margin and s >= threshold)
+        print(f"{margin:>7.2f} {threshold:>18.3f} {kept:>10}/{len(rows)}")
+
+
 def _of(rows: list[dict[str, Any]], row: dict[str, Any]) -> set[str]:
     """The statements of the claims that are siblings of this row's claim."""
     return {r["claim"] for r in rows if r.get("sibling_of") == row["claim"]}
@@ -154,12 +173,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show-misses", action="store_true")
     parser.add_argument("--distractors", type=int, default=0)
+    parser.add_argument(
+        "--database", type=Path, help="SQLite file to keep the ledger in, and reuse if present"
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="answer with no thresholds and print the thresholds that call no wrong match same",
+    )
     args = parser.parse_args()
     rows = [json.loads(line) for line in EVAL_SET.read_text().splitlines() if line.strip()]
     timings: list[float] = []
     with tempfile.TemporaryDirectory() as scratch:
-        url = f"sqlite+aiosqlite:///{Path(scratch) / 'eval.db'}"
-        answers = asyncio.run(_evaluate(rows, url, args.distractors, timings))
+        path = args.database or Path(scratch) / "eval.db"
+        settings = Settings(database_url=f"sqlite+aiosqlite:///{path}", bootstrap_admin_key=KEY)
+        if args.calibrate:
+            settings = settings.model_copy(update={"match_same_score": 0, "match_same_margin": 0})
+        answers = asyncio.run(_evaluate(rows, settings, args.distractors, timings))
     claims_count = len({row["claim"] for row in rows})
     print(
         f"{len(rows)} queries, {claims_count} claims ({EVAL_SET.name}), "
@@ -172,6 +202,8 @@ def main() -> None:
         f"p95 {quantiles[18] * 1000:.1f} ms; "
         f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )
+    if args.calibrate:
+        _calibrate(rows, answers)
     if args.show_misses:
         for row, items in zip(rows, answers, strict=True):
             if not items or items[0]["claim"]["id"] != row["claim_id"]:
