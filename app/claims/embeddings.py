@@ -27,6 +27,8 @@ DIMENSIONS = 384
 QUERY, PASSAGE = True, False
 # A telling longer than this says nothing the first part has not; cutting it bounds each embedding.
 MAX_CHARS = 2000
+# Texts embedded per call into the model.
+CHUNK = 16
 # Everyday sentences on unrelated topics, five languages: what sentence vectors share.
 BASELINE = (
     "The museum opens at ten in the morning and closes at six.",
@@ -75,6 +77,11 @@ class Embedder:
     _loaded: bool = False
     _baseline: Vectors | None = None
 
+    def __post_init__(self) -> None:
+        if self.model_path is not None:
+            # Vectors of another model cannot be compared with these: they are told apart by name.
+            self.name = f"file:{self.model_path.name}"[:64]
+
     def _load(self) -> Any:
         if self._loaded:
             return self._model
@@ -110,8 +117,15 @@ class Embedder:
 
     def available(self) -> bool:
         """Whether the model is (or could be) loaded; loads it on first call."""
+        if self._loaded:
+            return self._model is not None
         with self._lock:
             return self._load() is not None
+
+    def warm(self) -> None:
+        """Load the model and compute the baseline now, rather than in the first request."""
+        if self.available():
+            self.baseline()
 
     def encode(self, texts: list[str], *, is_query: bool) -> Vectors | None:
         """Unit vectors for these texts, one row each; None when the model is unavailable."""
@@ -146,8 +160,21 @@ def current() -> Embedder:
 
 
 async def encode(texts: list[str], *, is_query: bool) -> Vectors | None:
-    """`Embedder.encode` of the current embedder, in a worker thread."""
-    return await asyncio.to_thread(current().encode, texts, is_query=is_query)
+    """`Embedder.encode` of the current embedder, in worker threads, a few texts at a time.
+
+    The model embeds one batch at a time; small batches let a query waiting behind a large
+    import go in between them.
+    """
+    embedder = current()
+    parts = []
+    for start in range(0, max(len(texts), 1), CHUNK):
+        part = await asyncio.to_thread(
+            embedder.encode, texts[start : start + CHUNK], is_query=is_query
+        )
+        if part is None:
+            return None
+        parts.append(part)
+    return np.concatenate(parts)
 
 
 def to_bytes(vector: Vectors) -> bytes:

@@ -104,7 +104,8 @@ async def test_reindexing_a_corrected_claim_forgets_its_old_wording(
         },
     )
     claim_id = recorded.json()["claim_id"]
-    assert [i["claim"]["id"] for i in await _match(reader, wrong)] == [claim_id]
+    before = await _match(reader, wrong)
+    assert [(i["claim"]["id"], i["score"], i["match"]) for i in before] == [(claim_id, 1.0, "same")]
 
     async with sessionmaker() as session, session.begin():
         await session.execute(
@@ -114,7 +115,9 @@ async def test_reindexing_a_corrected_claim_forgets_its_old_wording(
         )
         await matching.reindex_claim(session=session, claim_id=claim_id)
 
-    assert await _match(reader, wrong) == []
+    # Only what the claim itself says about Finland's border is left to liken it to the query.
+    after = await _match(reader, wrong)
+    assert all(i["match"] == "similar" and i["score"] < 0.6 for i in after)
     assert [i["claim"]["id"] for i in await _match(reader, "Finland shuts border")] == [claim_id]
 
 
@@ -161,7 +164,7 @@ async def test_without_the_model_matching_is_lexical_and_readyz_says_so(
             created = await http.post("/v1/claims", json={"statement": TROOPS})
             await http.post("/v1/claims", json={"statement": WORKERS})
             ready = await http.get("/readyz")
-            items = await _match(http, "north korea offers 100k troops to DPR, LPR")
+            items = await _match(http, "north korea offers 100k troops to the LPR")
 
     assert created.status_code == 201
     assert ready.status_code == 200
