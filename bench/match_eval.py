@@ -29,6 +29,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 from rich.progress import Progress
 
+from app.auth.service import COMMAND_LINE
 from app.claims import embeddings, language, matching
 from app.claims import service as claims
 from app.claims.schemas import ClaimCreate
@@ -55,7 +56,10 @@ async def _record(database_url: str, statements: list[str], label: str) -> dict[
             async with sessionmaker() as session, session.begin():
                 for statement in statements[start : start + BATCH]:
                     claim, _ = await claims.get_or_create(
-                        session=session, data=ClaimCreate(statement=statement), loc=[]
+                        session=session,
+                        data=ClaimCreate(statement=statement),
+                        loc=[],
+                        actor=COMMAND_LINE,
                     )
                     ids[statement] = claim.id
                 await matching.embed_pending(session=session)

@@ -1,7 +1,7 @@
 """claim vectors
 
 Revision ID: 3f6c2b9e7a41
-Revises: 608233ca8528
+Revises: 91b83849575b
 Create Date: 2026-11-28 04:10:00.000000
 
 Vectors are not computed here: embedding every claim can take minutes, so `tracer reindex`
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "3f6c2b9e7a41"
-down_revision: str | None = "608233ca8528"
+down_revision: str | None = "91b83849575b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,6 +14,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.service import COMMAND_LINE
 from app.claims import embeddings, matching
 from app.claims import service as claims
 from app.claims.models import ClaimVector
@@ -46,7 +47,9 @@ async def test_a_claim_recorded_by_another_process_is_matched_by_its_vector(
     engine = create_engine(settings)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            troops = await claims.create(session=session, data=ClaimCreate(statement=TROOPS))
+            troops = await claims.create(
+                session=session, data=ClaimCreate(statement=TROOPS), actor=COMMAND_LINE
+            )
     finally:
         await engine.dispose()
 
