@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     # A match at or above this score, ahead of the next claim by `match_same_margin`, is "same"
     # (safe to link without review); below it, down to `match_min_score`, "similar". Calibrated
     # on bench/match_eval: see the README's matching section.
-    match_same_score: float = 0.75
+    match_same_score: float = 0.6
     match_same_margin: float = 0.08
     match_min_score: float = 0.3
 

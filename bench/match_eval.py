@@ -160,12 +160,17 @@ def _calibrate(rows: list[dict[str, Any]], answers: list[list[dict[str, Any]]]) 
         if items and items[0]["match"] == "same":
             lead = items[0]["score"] - (items[1]["score"] if len(items) > 1 else 0.0)
             firsts.append((items[0]["score"], lead, items[0]["claim"]["id"] == row["claim_id"]))
-    print(f"\n{'margin':>7} {'lowest safe score':>18} {'right calls kept':>17}")
-    for margin in (0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2):
+    scores = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
+    print(f"\nright (wrong) first matches called same, by margin and score; of {len(rows)}")
+    print(f"{'margin':>7} {'lowest safe score':>18} " + " ".join(f"{s:>9}" for s in scores))
+    for margin in (0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15):
         wrong = [s for s, lead, right in firsts if not right and lead >= margin]
         threshold = round(max(wrong, default=0.0) + 0.005, 3)
-        kept = sum(1 for s, lead, right in firsts if right and lead >= margin and s >= threshold)
-        print(f"{margin:>7.2f} {threshold:>18.3f} {kept:>10}/{len(rows)}")
+        cells = []
+        for score in scores:
+            kept = [right for s, lead, right in firsts if lead >= margin and s >= score]
+            cells.append(f"{sum(kept)} ({len(kept) - sum(kept)})")
+        print(f"{margin:>7.2f} {threshold:>18.3f} " + " ".join(f"{c:>9}" for c in cells))
 
 
 def _of(rows: list[dict[str, Any]], row: dict[str, Any]) -> set[str]:

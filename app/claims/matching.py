@@ -12,6 +12,7 @@ leads the next claim by `match_same_margin` and no number contradicts it; otherw
 Without the model, matching is lexical alone and only a wording held word for word is "same".
 """
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select
@@ -123,12 +124,14 @@ async def _wordings(session: AsyncSession, claim_ids: list[str]) -> dict[str, li
     return texts
 
 
-async def _cosines(session: AsyncSession, text: str) -> vectors.Cosines | None:
+async def _cosines(
+    session: AsyncSession, text: str, encoding: "asyncio.Task[embeddings.Vectors | None]"
+) -> vectors.Cosines | None:
     """Every claim's cosine with the query by vector; None when the model is unavailable."""
-    encoded = await embeddings.encode([text], is_query=True)
+    index = await vectors.current_index(session)
+    encoded = await encoding
     if encoded is None:
         return None
-    index = await vectors.current_index(session)
     return index.search(encoded[0], language.detect(text))
 
 
@@ -155,8 +158,14 @@ async def match(*, session: AsyncSession, text: str, limit: int, settings: Setti
     query_key = match_key(text)
     if not query_key:
         raise Invalid("text has no words to match once punctuation is stripped", loc=["text"])
-    cosines = await _cosines(session, text)
-    candidates = await _lexical_candidates(session, terms_of(text))
+    # The query is embedded in a worker thread while the database is asked for candidates.
+    encoding = asyncio.create_task(embeddings.encode([text], is_query=True))
+    try:
+        candidates = await _lexical_candidates(session, terms_of(text))
+        cosines = await _cosines(session, text, encoding)
+    finally:
+        if not encoding.done():
+            encoding.cancel()
     if cosines is not None:
         candidates = list(dict.fromkeys([*cosines.nearest(NEAREST), *candidates]))
     scored: list[tuple[float, int | None, str]] = []

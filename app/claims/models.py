@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import enum_column
@@ -84,6 +84,8 @@ class ClaimVector(Base):
     """
 
     __tablename__ = "claim_vectors"
+    # Answers "how many, and the newest" from the index alone, without reading the vectors.
+    __table_args__ = (Index("ix_claim_vectors_model_updated_at", "model", "updated_at"),)
 
     claim_id: Mapped[str] = mapped_column(
         ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True
@@ -91,7 +93,7 @@ class ClaimVector(Base):
     language: Mapped[str] = mapped_column(String(16), primary_key=True)
     model: Mapped[str] = mapped_column(String(64))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ClaimTag(Base):

@@ -37,11 +37,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("claim_vectors", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_claim_vectors_updated_at"), ["updated_at"], unique=False
+            "ix_claim_vectors_model_updated_at", ["model", "updated_at"], unique=False
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("claim_vectors", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_claim_vectors_updated_at"))
+        batch_op.drop_index("ix_claim_vectors_model_updated_at")
     op.drop_table("claim_vectors")
