@@ -39,6 +39,9 @@ from app.sightings.models import Sighting
 # nothing more.
 CANDIDATES = 200
 NEAREST = 50
+# Sightings whose titles and excerpts a match compares, per candidate claim: the earliest ones.
+# A claim told ten thousand times costs what one told twenty times does.
+SIGHTINGS_COMPARED = 20
 # The hybrid score: how much the vector's cosine weighs against the words' similarity, and how
 # far numbers that agree or contradict move it. Chosen on bench/match_eval (README, "Matching").
 VECTOR_WEIGHT = 0.7
@@ -107,16 +110,26 @@ async def _lexical_candidates(session: AsyncSession, terms: set[str]) -> list[st
 
 
 async def _wordings(session: AsyncSession, claim_ids: list[str]) -> dict[str, list[str]]:
-    """Every wording of these claims, by claim."""
+    """The wordings of these claims, by claim: statement, summary, earliest sightings' texts."""
     texts: dict[str, list[str]] = {claim_id: [] for claim_id in claim_ids}
     for claim_id, statement, summary in await session.execute(
         select(Claim.id, Claim.statement, Claim.summary).where(Claim.id.in_(claim_ids))
     ):
         texts[claim_id].extend(t for t in (statement, summary) if t)
-    sightings = await session.execute(
-        select(Sighting.claim_id, Sighting.title, Sighting.excerpt).where(
+    order = func.row_number().over(
+        partition_by=Sighting.claim_id, order_by=(Sighting.published_at, Sighting.id)
+    )
+    ranked = (
+        select(Sighting.claim_id, Sighting.title, Sighting.excerpt, order.label("n"))
+        .where(
             Sighting.claim_id.in_(claim_ids),
             or_(Sighting.title.is_not(None), Sighting.excerpt.is_not(None)),
+        )
+        .subquery()
+    )
+    sightings = await session.execute(
+        select(ranked.c.claim_id, ranked.c.title, ranked.c.excerpt).where(
+            ranked.c.n <= SIGHTINGS_COMPARED
         )
     )
     for claim_id, title, excerpt in sightings:
