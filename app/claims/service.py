@@ -262,9 +262,8 @@ async def correct(
         session.add_all(ClaimTag(claim_id=claim.id, tag=tag) for tag in claim.tags)
         await session.flush()
     if "statement" in changes or "summary" in changes:
-        await matching.index_wordings(
-            session=session, claim_id=claim.id, texts=[claim.statement, claim.summary]
-        )
+        # The old wording stops finding the claim; the new one finds it from now on.
+        await matching.reindex_claim(session=session, claim_id=claim.id)
     await audit.log(
         session=session,
         actor=actor,
