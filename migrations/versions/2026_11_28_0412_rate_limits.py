@@ -1,7 +1,7 @@
 """rate limits
 
 Revision ID: 5e1c0a7d9b42
-Revises: 91b83849575b
+Revises: 3f6c2b9e7a41
 Create Date: 2026-11-28 04:12:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5e1c0a7d9b42"
-down_revision: str | None = "91b83849575b"
+down_revision: str | None = "3f6c2b9e7a41"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
