@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # An idle event stream sends a comment this often, so proxies do not close it.
     stream_heartbeat_seconds: float = 15.0
     stream_poll_seconds: float = 1.0
+    # A browser session signed in at /ui/login lasts this long, then asks for the key again.
+    ui_session_hours: float = 8.0
 
     @property
     def is_sqlite(self) -> bool:

@@ -21,6 +21,7 @@ from app.metrics import HttpMetrics, MetricsMiddleware
 from app.metrics import router as metrics_router
 from app.outlets.router import router as outlets_router
 from app.sightings.router import router as sightings_router
+from app.ui import router as ui
 
 DESCRIPTION = """Tracer records how a claim travels between outlets: who carried it, whom they
 took it from, and whether an official body has denied it.
@@ -71,4 +72,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         alerts_router,
     ):
         app.include_router(router)
+    ui.install(app)
     return app

@@ -7,6 +7,7 @@ from app.db import Base
 from app.idempotency.models import IdempotencyRecord
 from app.outlets.models import Outlet
 from app.sightings.models import Citation, Sighting
+from app.ui.models import UiSession
 
 __all__ = [
     "ApiKey",
@@ -23,4 +24,5 @@ __all__ = [
     "Outlet",
     "Sighting",
     "Subscription",
+    "UiSession",
 ]

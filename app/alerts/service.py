@@ -193,3 +193,8 @@ async def events_after(
     """Up to `limit` events with ids above `after`, oldest first."""
     statement = _events(types, claim_id).where(Event.id > after).order_by(Event.id).limit(limit)
     return list((await session.scalars(statement)).all())
+
+
+async def last_event_id(*, session: AsyncSession) -> int:
+    """The id of the latest event, 0 before the first: where a live reader starts listening."""
+    return await session.scalar(select(func.max(Event.id))) or 0
