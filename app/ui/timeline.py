@@ -106,7 +106,9 @@ def _attrs(**values: object) -> str:
         if value is None or value is False:
             continue
         attribute = name.rstrip("_").replace("_", "-")
-        parts.append(attribute if value is True else f'{attribute}="{escape(str(value))}"')
+        # A flag is written `name=""`, so the markup stays well-formed XML as well as HTML.
+        shown = "" if value is True else escape(str(value))
+        parts.append(f'{attribute}="{shown}"')
     return " ".join(parts)
 
 

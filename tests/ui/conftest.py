@@ -57,7 +57,9 @@ def _in_thread(function: Callable[..., T], *args: Any) -> T:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
     """A server holding the worked example, with a read and a write key besides the admin's."""
     tmp = tmp_path_factory.mktemp("ui-site")
     postgres_url = None

@@ -133,4 +133,6 @@ def test_live_denials_arrive_without_reload(page: Any, site: Site) -> None:
     row.wait_for()
     assert "construction workers" in row.inner_text()
     assert page.locator("#denials tr").count() == before + 1
-    assert page.locator("#denials tr").first.get_attribute("data-sighting-id") == answer.json()["id"]
+    assert (
+        page.locator("#denials tr").first.get_attribute("data-sighting-id") == answer.json()["id"]
+    )
