@@ -4,25 +4,24 @@ from collections import Counter
 from itertools import pairwise
 from typing import Any
 
-from app.chains.schemas import Chain
-from app.ui.timeline import first_denial
+from app.chains.outline import Outline
 
 # Dagre lays out a few hundred nodes in well under a second; past that, outlets are drawn.
 MAX_SIGHTING_NODES = 300
 MAX_OUTLET_NODES = 300
 
 
-def elements(chain: Chain) -> dict[str, Any]:
+def elements(chain: Outline) -> dict[str, Any]:
     """Cytoscape elements for the chain, with the main path and the first denial flagged."""
     if len(chain.nodes) <= MAX_SIGHTING_NODES:
         return _by_sighting(chain)
     return _by_outlet(chain)
 
 
-def _by_sighting(chain: Chain) -> dict[str, Any]:
+def _by_sighting(chain: Outline) -> dict[str, Any]:
     on_path = set(chain.path)
     steps = set(pairwise(chain.path))
-    denial = first_denial(chain)
+    denial = chain.first_denial
     nodes = [
         {
             "data": {
@@ -43,7 +42,7 @@ def _by_sighting(chain: Chain) -> dict[str, Any]:
     return {"level": "sighting", "nodes": nodes, "edges": edges}
 
 
-def _by_outlet(chain: Chain) -> dict[str, Any]:
+def _by_outlet(chain: Outline) -> dict[str, Any]:
     outlet_of = {node.id: node.outlet for node in chain.nodes}
     counts = Counter(node.outlet.slug for node in chain.nodes)
     shown = {slug for slug, _ in counts.most_common(MAX_OUTLET_NODES)}
@@ -56,7 +55,7 @@ def _by_outlet(chain: Chain) -> dict[str, Any]:
         if a != b and a in shown and b in shown:
             flows[(a, b)] += 1
     names = {node.outlet.slug: node.outlet for node in chain.nodes}
-    denial = first_denial(chain)
+    denial = chain.first_denial
     nodes = [
         {
             "data": {

@@ -23,6 +23,7 @@ from app.chains import exports
 from app.chains import service as chains
 from app.chains.assembly import build_chain
 from app.chains.exports import ChainFormat
+from app.chains.outline import outline
 from app.chains.schemas import Chain
 from app.claims import matching
 from app.claims import service as claims
@@ -192,9 +193,9 @@ async def claim_page(
     recorded: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
     claim = await _claim_or_404(session, claim_id)
-    chain = await _chain(session, claim)
+    chain = await outline(session=session, claim=claim)
     report = await denials.report(session=session, claim=claim)
-    denial = timeline.first_denial(chain)
+    denial = chain.first_denial
     context = {
         "claim": claim,
         "chain": chain,

@@ -1,4 +1,4 @@
-"""The propagation timeline: a chain document in, inline SVG markup out.
+"""The propagation timeline: a chain's outline in, inline SVG markup out.
 
 One lane per outlet, grouped by kind; time runs left to right. Each sighting is a mark shaped
 by its stance, each citation an arrow from the cited sighting to the one citing it; the main
@@ -17,10 +17,8 @@ from itertools import pairwise
 
 from markupsafe import Markup, escape
 
-from app.chains.schemas import Chain
+from app.chains.outline import Node, OutletRef, Outline
 from app.enums import OutletKind, Precision, Stance
-from app.outlets.schemas import Outlet
-from app.sightings.schemas import Sighting
 
 # Past this many sightings, marks and arrows would hide each other and weigh megabytes.
 MAX_MARKS = 500
@@ -43,8 +41,8 @@ SPAN_H = 10
 KIND_ORDER = [
     OutletKind.anonymous_channel,
     OutletKind.social_account,
-    OutletKind.news_outlet,
     OutletKind.broadcaster,
+    OutletKind.news_outlet,
     OutletKind.other,
     OutletKind.fact_checker,
     OutletKind.official,
@@ -68,7 +66,7 @@ BUCKETS = [
 ]
 
 
-def span_of(node: Sighting) -> tuple[datetime, datetime]:
+def span_of(node: Node) -> tuple[datetime, datetime]:
     """The stretch of time a sighting's date stands for, given how precisely it is known."""
     at = node.published_at
     if node.published_at_precision is Precision.day:
@@ -116,7 +114,7 @@ def _day(value: datetime) -> str:
     return value.strftime("%d %b %Y")
 
 
-def _date_text(node: Sighting) -> str:
+def _date_text(node: Node) -> str:
     precision = node.published_at_precision
     if precision is Precision.exact:
         return node.published_at.strftime("%d %b %Y %H:%M UTC")
@@ -128,21 +126,6 @@ def _date_text(node: Sighting) -> str:
     return f"about {_day(node.published_at)} (between {_day(start)} and {_day(end)})"
 
 
-def first_denial(chain: Chain) -> Sighting | None:
-    """The chain's first official denial, the one its metrics date."""
-    moment = chain.metrics.first_denial_at
-    if moment is None:
-        return None
-    for node in chain.nodes:
-        if (
-            node.published_at == moment
-            and node.stance is Stance.denies
-            and node.outlet.kind is OutletKind.official
-        ):
-            return node
-    return None
-
-
 @dataclass
 class Lane:
     key: str
@@ -152,7 +135,7 @@ class Lane:
 
 
 class Scale:
-    def __init__(self, nodes: Sequence[Sighting]) -> None:
+    def __init__(self, nodes: Sequence[Node]) -> None:
         spans = [span_of(n) for n in nodes]
         start = min(s for s, _ in spans)
         end = max(e for _, e in spans)
@@ -175,9 +158,9 @@ class Scale:
         return [(self.x(t), t.strftime(pattern)) for t in steps]
 
 
-def _lanes(nodes: Sequence[Sighting], keep: set[str], limit: int | None) -> list[Lane]:
+def _lanes(nodes: Sequence[Node], keep: set[str], limit: int | None) -> list[Lane]:
     first: dict[str, int] = {}
-    outlets: dict[str, Outlet] = {}
+    outlets: dict[str, OutletRef] = {}
     counts: Counter[str] = Counter()
     for i, node in enumerate(nodes):
         slug = node.outlet.slug
@@ -224,7 +207,7 @@ def _clip(text: str, length: int = 30) -> str:
 
 
 def _mark(
-    node: Sighting,
+    node: Node,
     scale: Scale,
     y: float,
     classes: Iterable[str],
@@ -301,7 +284,7 @@ def _axis(scale: Scale, bottom: float) -> str:
     return "".join(out)
 
 
-def _denial(denial: Sighting | None, scale: Scale, bottom: float) -> str:
+def _denial(denial: Node | None, scale: Scale, bottom: float) -> str:
     if denial is None:
         return ""
     x = scale.x(denial.published_at)
@@ -312,8 +295,8 @@ def _denial(denial: Sighting | None, scale: Scale, bottom: float) -> str:
         f"<g {_attrs(class_='denial', data_first_denial=denial.id)}>"
         f"<title>{escape(label)}</title>"
         f'<line class="denial-rule" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP - 8}" y2="{bottom:.1f}"/>'
-        f'<text class="denial-label" x="{x + 4:.1f}" y="{bottom - 4:.1f}">'
-        f"official denial → after it</text></g>"
+        f'<text class="denial-label" x="{x + 4:.1f}" y="{TOP + 6}">'
+        f"first official denial; after it →</text></g>"
     )
 
 
@@ -337,7 +320,7 @@ def _legend(y: float, note: str) -> str:
     return f'<g class="legend">{"".join(items)}</g>'
 
 
-def _svg(chain: Chain, height: float, body: Sequence[str], aggregated: bool) -> str:
+def _svg(chain: Outline, height: float, body: Sequence[str], aggregated: bool) -> str:
     metrics = chain.metrics
     summary = (
         f"Propagation timeline of “{_clip(chain.claim.statement, 120)}”: "
@@ -357,9 +340,9 @@ def _svg(chain: Chain, height: float, body: Sequence[str], aggregated: bool) -> 
     return f"<svg {attributes}>{_defs()}{''.join(body)}</svg>"
 
 
-def _marks_body(chain: Chain, lanes: list[Lane], scale: Scale, bottom: float) -> list[str]:
+def _marks_body(chain: Outline, lanes: list[Lane], scale: Scale, bottom: float) -> list[str]:
     lane_y = {lane.key: lane.y for lane in lanes}
-    denial = first_denial(chain)
+    denial = chain.first_denial
     on_path = set(chain.path)
     path_steps = set(pairwise(chain.path))
     marks: list[str] = []
@@ -377,9 +360,7 @@ def _marks_body(chain: Chain, lanes: list[Lane], scale: Scale, bottom: float) ->
         marks.append(markup)
         where[node.id] = (x, y)
     arrows = [
-        _arrow(
-            e.from_, e.to, where[e.from_], where[e.to], e.basis.value, (e.from_, e.to) in path_steps
-        )
+        _arrow(e.from_, e.to, where[e.from_], where[e.to], e.basis, (e.from_, e.to) in path_steps)
         for e in chain.edges
         if e.from_ in where and e.to in where
     ]
@@ -406,7 +387,7 @@ def _bucket(scale: Scale) -> tuple[str, timedelta]:
 
 
 def _aggregated_body(
-    chain: Chain, lanes: list[Lane], scale: Scale, bottom: float
+    chain: Outline, lanes: list[Lane], scale: Scale, bottom: float
 ) -> tuple[list[str], str]:
     lane_y = {lane.key: lane.y for lane in lanes}
     name, width = _bucket(scale)
@@ -426,7 +407,7 @@ def _aggregated_body(
             f'x="{x0:.1f}" y="{lane_y[key] - 8:.1f}" width="{max(x1 - x0 - 0.5, 1):.1f}" '
             f'height="16"><title>{escape(text)}</title></rect>'
         )
-    denial = first_denial(chain)
+    denial = chain.first_denial
     on_path = set(chain.path)
     by_id = {node.id: node for node in chain.nodes if node.id in on_path}
     marks: list[str] = []
@@ -445,7 +426,7 @@ def _aggregated_body(
     return [_denial(denial, scale, bottom), *cells, *arrows, *marks], note
 
 
-def render(chain: Chain, *, max_marks: int = MAX_MARKS) -> Markup:
+def render(chain: Outline, *, max_marks: int = MAX_MARKS) -> Markup:
     """The chain's timeline as inline SVG; aggregated past `max_marks` sightings."""
     if not chain.nodes:
         return Markup('<p class="empty">No sightings recorded yet.</p>')

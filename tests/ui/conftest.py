@@ -1,4 +1,4 @@
-"""Browser tests: one Chromium for the session, one real server per database engine."""
+"""Browser tests: one Chromium, one real server per database engine."""
 
 import asyncio
 from collections.abc import Callable, Iterator
@@ -21,7 +21,6 @@ from tests.conftest import (
     drop_postgres_database,
 )
 from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS, chromium_path, serve
-
 
 T = TypeVar("T")
 
@@ -84,7 +83,9 @@ def site(
             _in_thread(drop_postgres_database, postgres_url)
 
 
-@pytest.fixture(scope="session")
+# One browser for the module: Playwright's sync API holds the thread's event loop while it
+# runs, and the async tests that follow need it back.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     path = chromium_path()
     if path is None:

@@ -3,100 +3,67 @@
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from app.chains.schemas import Chain
+from app.chains.outline import Node, OutletRef, Outline, Step
+from app.chains.schemas import Metrics
+from app.claims.models import Claim
+from app.enums import OutletKind, Precision, Stance
 from app.ui import timeline
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = datetime(2022, 8, 1, tzinfo=UTC)
 
 
-def _outlet(slug: str, kind: str = "news_outlet", name: str | None = None) -> dict[str, Any]:
-    return {
-        "id": f"o-{slug}",
-        "slug": slug,
-        "name": name or slug.title(),
-        "kind": kind,
-        "country": None,
-        "language": None,
-        "url": None,
-        "aliases": [],
-        "created_at": T0,
-        "updated_at": T0,
-    }
+def _outlet(slug: str, kind: str = "news_outlet", name: str | None = None) -> OutletRef:
+    return OutletRef(f"o-{slug}", slug, name or slug.title(), OutletKind(kind), None, None)
 
 
 def _node(
-    sid: str, outlet: dict[str, Any], day: float, stance: str = "reports", precision: str = "exact"
-) -> dict[str, Any]:
-    return {
-        "id": sid,
-        "claim_id": "c1",
-        "outlet": outlet,
-        "url": f"https://{outlet['slug']}.example/{sid}",
-        "published_at": T0 + timedelta(days=day),
-        "published_at_precision": precision,
-        "stance": stance,
-        "cites": [],
-        "citations": [],
-        "attribution": None,
-        "title": None,
-        "excerpt": None,
-        "language": None,
-        "archive_url": None,
-        "content_sha256": None,
-        "recorded_at": T0,
-        "recorded_by": "desk",
-    }
+    sid: str, outlet: OutletRef, day: float, stance: str = "reports", precision: str = "exact"
+) -> Node:
+    return Node(
+        id=sid,
+        outlet_id=outlet.id,
+        outlet=outlet,
+        published_at=T0 + timedelta(days=day),
+        published_at_precision=Precision(precision),
+        stance=Stance(stance),
+        url=f"https://{outlet.slug}.example/{sid}",
+        archive_url=None,
+        language=None,
+        recorded_at=T0,
+    )
 
 
 def _chain(
-    nodes: list[dict[str, Any]],
+    nodes: list[Node],
     edges: list[tuple[str, str]],
     path: list[str],
-    denial_at: datetime | None = None,
+    denial: str | None = None,
     statement: str = "A claim",
-) -> Chain:
-    return Chain.model_validate(
-        {
-            "claim": {
-                "id": "c1",
-                "statement": statement,
-                "summary": None,
-                "language": None,
-                "tags": [],
-                "variant_of": None,
-                "created_at": T0,
-                "denial_status": "denied" if denial_at else "none",
-                "first_seen_at": T0,
-                "sightings_count": len(nodes),
-                "outlets_count": len({n["outlet"]["slug"] for n in nodes}),
-            },
-            "nodes": nodes,
-            "edges": [{"from": a, "to": b, "basis": "cites"} for a, b in edges],
-            "origins": [path[0]] if path else [],
-            "path": path,
-            "hops": [],
-            "metrics": {
-                "sightings": len(nodes),
-                "outlets": len({n["outlet"]["slug"] for n in nodes}),
-                "countries": 0,
-                "languages": 0,
-                "first_seen_at": T0,
-                "first_denial_at": denial_at,
-                "denial_lag_seconds": None,
-                "sightings_after_denial": 0,
-            },
-        }
+) -> Outline:
+    nodes = sorted(nodes, key=lambda n: n.published_at)
+    first_denial = next((n for n in nodes if n.id == denial), None)
+    claim = Claim(id="c1", statement=statement, tags=[])
+    metrics = Metrics(
+        sightings=len(nodes),
+        outlets=len({n.outlet.slug for n in nodes}),
+        countries=0,
+        languages=0,
+        first_seen_at=nodes[0].published_at if nodes else None,
+        first_denial_at=first_denial.published_at if first_denial else None,
+        denial_lag_seconds=None,
+        sightings_after_denial=0,
     )
+    steps = [Step(a, b, "cites") for a, b in edges]
+    return Outline(claim, nodes, steps, path, metrics, first_denial)
 
 
 def _parse(markup: str) -> ET.Element:
     return ET.fromstring(markup)
 
 
-def _small_chain() -> Chain:
+def _small_chain() -> Outline:
     channel = _outlet("channel", "anonymous_channel", "Channel")
     paper = _outlet("paper")
     ministry = _outlet("ministry", "official", "Ministry")
@@ -108,9 +75,8 @@ def _small_chain() -> Chain:
         _node("s4", blog, 14, "reports"),
         _node("s5", paper, 2, "questions"),
     ]
-    nodes.sort(key=lambda n: n["published_at"])
     edges = [("s1", "s2"), ("s2", "s3"), ("s2", "s4"), ("s1", "s5")]
-    return _chain(nodes, edges, ["s1", "s2", "s3"], denial_at=T0 + timedelta(days=10))
+    return _chain(nodes, edges, ["s1", "s2", "s3"], denial="s3")
 
 
 def test_one_mark_per_sighting_one_arrow_per_citation_one_lane_per_outlet() -> None:
@@ -188,10 +154,7 @@ def test_a_large_chain_is_drawn_aggregated_with_its_path_and_denial() -> None:
     ministry = _outlet("ministry", "official")
     nodes = [_node(f"n{i}", outlets[i % 60], i / 100) for i in range(1200)]
     nodes.append(_node("deny", ministry, 5, "denies"))
-    nodes.sort(key=lambda n: n["published_at"])
-    chain = _chain(
-        nodes, [("n0", "n61"), ("n61", "deny")], ["n0", "n61", "deny"], T0 + timedelta(days=5)
-    )
+    chain = _chain(nodes, [("n0", "n61"), ("n61", "deny")], ["n0", "n61", "deny"], "deny")
     markup = timeline.render(chain)
     svg = _parse(markup)
     assert svg.get("data-aggregated") == "true"

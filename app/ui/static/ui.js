@@ -47,10 +47,10 @@
     window.cytoscape({
       container: holder,
       elements: { nodes: elements.nodes, edges: elements.edges },
-      layout: { name: "dagre", rankDir: "LR", nodeSep: 14, rankSep: 60 },
+      layout: { name: "dagre", rankDir: "LR", nodeSep: 30, rankSep: 110 },
       wheelSensitivity: 0.3,
       style: [
-        { selector: "node", style: { "label": "data(label)", "font-size": 9, "text-wrap": "wrap",
+        { selector: "node", style: { "label": "data(label)", "font-size": 9, "text-wrap": "wrap", "text-max-width": 90,
           "text-valign": "bottom", "width": 14, "height": 14, "background-color": "#1f5fbf" } },
         { selector: "node[?path]", style: { "background-color": "#c2410c", "width": 20, "height": 20 } },
         { selector: "node[?denial]", style: { "shape": "diamond", "background-color": "#7c2d12", "width": 24, "height": 24 } },
