@@ -33,7 +33,9 @@ class OutletRef:
     language: str | None
 
 
-@dataclass(frozen=True, slots=True)
+# Plain (not frozen) slotted classes: a frozen dataclass costs several times as much to build,
+# which shows at 100,000 nodes and twice as many citations.
+@dataclass(slots=True)
 class Node:
     id: str
     outlet_id: str
@@ -44,10 +46,9 @@ class Node:
     url: str
     archive_url: str | None
     language: str | None
-    recorded_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Step:
     """The claim went from `from_` (the cited sighting) to `to` (the one citing it)."""
 
@@ -74,7 +75,9 @@ def _as_sightings(nodes: Sequence[Node]) -> Sequence[Sighting]:
 
 async def _nodes(session: AsyncSession, claim_id: str) -> list[Node]:
     outlets: dict[str, OutletRef] = {}
-    rows = await session.execute(
+    # Core rows straight from the connection: no ORM identity map for 100,000 plain tuples.
+    connection = await session.connection()
+    rows = await connection.execute(
         select(
             Sighting.id,
             Sighting.outlet_id,
@@ -84,7 +87,6 @@ async def _nodes(session: AsyncSession, claim_id: str) -> list[Node]:
             Sighting.url,
             Sighting.archive_url,
             Sighting.language,
-            Sighting.recorded_at,
             Outlet.slug,
             Outlet.name,
             Outlet.kind,
@@ -93,6 +95,8 @@ async def _nodes(session: AsyncSession, claim_id: str) -> list[Node]:
         )
         .join(Outlet, Outlet.id == Sighting.outlet_id)
         .where(Sighting.claim_id == claim_id)
+        # The denial rules' own order (`rules.in_time_order`), so no sort is needed here.
+        .order_by(Sighting.published_at, Sighting.recorded_at, Sighting.id)
     )
     nodes = []
     for (
@@ -104,7 +108,6 @@ async def _nodes(session: AsyncSession, claim_id: str) -> list[Node]:
         url,
         archive_url,
         language,
-        recorded_at,
         *outlet_fields,
     ) in rows:
         outlet = outlets.get(outlet_id)
@@ -123,27 +126,27 @@ async def _nodes(session: AsyncSession, claim_id: str) -> list[Node]:
                 url,
                 archive_url,
                 language,
-                recorded_at,
             )
         )
-    ordered = rules.in_time_order(_as_sightings(nodes))
-    return cast(list[Node], ordered)
+    return nodes
 
 
-async def _steps(session: AsyncSession, claim_id: str) -> list[Step]:
-    claim_sightings = select(Sighting.id).where(Sighting.claim_id == claim_id)
-    rows = await session.execute(
-        select(Citation.cited_id, Citation.citing_id, Citation.basis).where(
-            Citation.citing_id.in_(claim_sightings), Citation.cited_id.in_(claim_sightings)
-        )
+async def _steps(session: AsyncSession, claim_id: str, node_ids: set[str]) -> list[Step]:
+    # Joined from the claim's sightings (index on claim_id, then the citations' key), and kept
+    # within the chain here: SQLite plans two IN-subqueries as a scan per citing row.
+    connection = await session.connection()
+    rows = await connection.execute(
+        select(Citation.cited_id, Citation.citing_id, Citation.basis)
+        .join(Sighting, Sighting.id == Citation.citing_id)
+        .where(Sighting.claim_id == claim_id)
     )
-    return [Step(cited, citing, basis.value) for cited, citing, basis in rows]
+    return [Step(cited, citing, basis) for cited, citing, basis in rows if cited in node_ids]
 
 
 async def outline(*, session: AsyncSession, claim: Claim) -> Outline:
     """The claim's sightings, citations, main path and metrics, as a picture needs them."""
     nodes = await _nodes(session, claim.id)
-    steps = await _steps(session, claim.id)
+    steps = await _steps(session, claim.id, {n.id for n in nodes})
     position = {n.id: i for i, n in enumerate(nodes)}
     cited_something = {s.to for s in steps}
     cites: dict[str, int] = {}
@@ -151,7 +154,8 @@ async def outline(*, session: AsyncSession, claim: Claim) -> Outline:
         cites[step.to] = cites.get(step.to, 0) + 1
     origins = [n.id for n in nodes if n.id not in cited_something]
     as_sightings = _as_sightings(nodes)
-    denial = cast(Node | None, rules.first_denial(as_sightings))
+    # Nodes come in the rules' time order, so the first official denial is the first one met.
+    denial = next((n for n in nodes if rules.is_official_denial(cast(Sighting, n))), None)
     path = main_path(
         [(s.from_, s.to) for s in steps],
         origins,

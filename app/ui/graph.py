@@ -8,7 +8,8 @@ from app.chains.outline import Outline
 
 # Dagre lays out a few hundred nodes in well under a second; past that, outlets are drawn.
 MAX_SIGHTING_NODES = 300
-MAX_OUTLET_NODES = 300
+MAX_OUTLET_NODES = 150
+MAX_FLOWS = 600
 
 
 def elements(chain: Outline) -> dict[str, Any]:
@@ -68,8 +69,10 @@ def _by_outlet(chain: Outline) -> dict[str, Any]:
         }
         for slug in sorted(shown)
     ]
+    kept = {pair for pair, _ in flows.most_common(MAX_FLOWS)} | (steps & set(flows))
     edges = [
         {"data": {"source": a, "target": b, "count": n, "path": (a, b) in steps}}
         for (a, b), n in flows.items()
+        if (a, b) in kept
     ]
     return {"level": "outlet", "nodes": nodes, "edges": edges}

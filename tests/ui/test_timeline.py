@@ -31,7 +31,6 @@ def _node(
         url=f"https://{outlet.slug}.example/{sid}",
         archive_url=None,
         language=None,
-        recorded_at=T0,
     )
 
 

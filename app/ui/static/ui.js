@@ -101,7 +101,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     timeline();
-    citationGraph();
+    // Laid out after the first frame, so the timeline is on screen before dagre starts work.
+    requestAnimationFrame(function () { setTimeout(citationGraph, 0); });
     liveDenials();
     submitOnce();
   });
