@@ -1,10 +1,8 @@
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, Table, event
+from sqlalchemy import Boolean, DateTime, MetaData, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -13,7 +11,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
@@ -92,23 +92,6 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the route returns, rolled back on error."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
-
-# scope="function" runs the commit before the response is sent, so a failed commit is never
-# reported to the client as a success.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
 def _dialect_insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
@@ -142,3 +125,23 @@ async def insert_or_ignore(
     )
     inserted: str | None = await session.scalar(statement)
     return inserted
+
+
+class json_array_contains(FunctionElement[bool]):
+    """`json_array_contains(column, value)`: whether a JSON array column holds a string."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "json_array_contains"
+
+
+@compiles(json_array_contains, "postgresql")
+def _json_array_contains_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    column, value = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(CAST({column} AS JSONB) @> jsonb_build_array(CAST({value} AS TEXT)))"
+
+
+@compiles(json_array_contains, "sqlite")
+def _json_array_contains_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    column, value = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = {value})"

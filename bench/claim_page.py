@@ -29,12 +29,13 @@ from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
 from app.claims.normalize import fingerprint
+from app.claims.projection import refresh_claim
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
-from app.denials.service import refresh_claim
 from app.enums import CitationBasis, OutletKind, Precision, Stance
 from app.migrate import upgrade_to_head
 from app.models import Citation, Claim, Outlet, Sighting
+from app.transactions import transaction
 from bench.harness import _admin
 from tests.ui.browser import CHROMIUM_ARGS, chromium_path, serve
 
@@ -116,9 +117,8 @@ async def _seed(url: str, size: int) -> str:
             await connection.execute(insert(Sighting), sightings[start : start + 5_000])
         for start in range(0, len(citations), 5_000):
             await connection.execute(insert(Citation), citations[start : start + 5_000])
-    async with create_sessionmaker(engine)() as session:
+    async with transaction(create_sessionmaker(engine)) as session:
         await refresh_claim(session=session, claim_id=claims[0]["id"])
-        await session.commit()
     await engine.dispose()
     return str(claims[0]["id"])
 

@@ -16,6 +16,7 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.demo.loader import load
 from app.migrate import upgrade_to_head
+from app.transactions import transaction
 from tests.ui.browser import CHROMIUM_ARGS, chromium_path, serve
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
@@ -25,9 +26,8 @@ ADMIN = "screenshot-admin-key"
 async def _prepare(url: str) -> dict[str, str]:
     engine = create_engine(Settings(database_url=url))
     await upgrade_to_head(engine)
-    async with create_sessionmaker(engine)() as session:
+    async with transaction(create_sessionmaker(engine)) as session:
         result = await load(session=session)
-        await session.commit()
     await engine.dispose()
     return result.claim_ids
 

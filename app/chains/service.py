@@ -7,10 +7,9 @@ from enum import StrEnum
 from sqlalchemy import Select, String, and_, case, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.claims.models import Claim
 from app.denials import rules
+from app.ledger import CURRENT, LedgerView, with_outlet
 from app.sightings.models import Citation, Sighting
-from app.sightings.service import with_outlet
 
 MAX_TRACE_DEPTH = 1000
 
@@ -26,7 +25,7 @@ class Graph:
     edges: list[Citation]
 
 
-def _claim_family(claim_id: str, include_variants: bool) -> Select[str]:
+def _claim_family(claim_id: str, include_variants: bool, view: LedgerView) -> Select[str]:
     """The claim's id, or with variants every claim linked to it by `variant_of` either way."""
     if not include_variants:
         return select(literal(claim_id, String(36)).label("id"))
@@ -34,40 +33,57 @@ def _claim_family(claim_id: str, include_variants: bool) -> Select[str]:
     # One recursive reference (all PostgreSQL allows) stepping both ways: to children through
     # the variant_of index, to the parent through the primary key. Each OR arm is index-backed
     # on both engines, so the walk never scans claims outside the family.
-    is_parent_of_member = Claim.id == family.c.id
-    is_child_of_member = Claim.variant_of == family.c.id
-    step = select(case((is_parent_of_member, Claim.variant_of), else_=Claim.id)).join(
-        family, or_(is_child_of_member, and_(is_parent_of_member, Claim.variant_of.is_not(None)))
+    claims = view.claims
+    is_parent_of_member = claims.id == family.c.id
+    is_child_of_member = claims.variant_of == family.c.id
+    step = select(case((is_parent_of_member, claims.variant_of), else_=claims.id)).join(
+        family, or_(is_child_of_member, and_(is_parent_of_member, claims.variant_of.is_not(None)))
     )
     return select(family.union(step).c.id)
 
 
-async def _graph(session: AsyncSession, node_ids: Select[str]) -> Graph:
-    nodes = (await session.scalars(with_outlet().where(Sighting.id.in_(node_ids)))).unique().all()
+async def _graph(session: AsyncSession, node_ids: Select[str], view: LedgerView) -> Graph:
+    nodes = (
+        (await session.scalars(with_outlet(view).where(view.sightings.id.in_(node_ids))))
+        .unique()
+        .all()
+    )
+    citations = view.citations
     edges = (
         await session.scalars(
-            select(Citation).where(
-                Citation.citing_id.in_(node_ids), Citation.cited_id.in_(node_ids)
-            )
+            select(citations)
+            .where(citations.citing_id.in_(node_ids), citations.cited_id.in_(node_ids))
+            .order_by(citations.citing_id, citations.cited_id)
+            .execution_options(populate_existing=True)
         )
     ).all()
     return Graph(nodes=rules.in_time_order(nodes), edges=list(edges))
 
 
-async def chain_graph(*, session: AsyncSession, claim_id: str, include_variants: bool) -> Graph:
+async def chain_graph(
+    *, session: AsyncSession, claim_id: str, include_variants: bool, view: LedgerView = CURRENT
+) -> Graph:
     """Every sighting of the claim (and its variants) and the citations between them."""
-    family = _claim_family(claim_id, include_variants)
-    return await _graph(session, select(Sighting.id).where(Sighting.claim_id.in_(family)))
+    family = _claim_family(claim_id, include_variants, view)
+    sightings = view.sightings
+    node_ids = select(sightings.id).where(sightings.claim_id.in_(family))
+    return await _graph(session, node_ids, view)
 
 
 async def trace_graph(
-    *, session: AsyncSession, sighting_id: str, direction: Direction, max_depth: int
+    *,
+    session: AsyncSession,
+    sighting_id: str,
+    direction: Direction,
+    max_depth: int,
+    view: LedgerView = CURRENT,
 ) -> Graph:
     """Sightings reachable from one sighting: its sources upstream, its audience downstream."""
+    citations = view.citations
     near, far = (
-        (Citation.citing_id, Citation.cited_id)
+        (citations.citing_id, citations.cited_id)
         if direction is Direction.upstream
-        else (Citation.cited_id, Citation.citing_id)
+        else (citations.cited_id, citations.citing_id)
     )
     walk = select(literal(sighting_id, String(36)).label("id"), literal(0).label("depth")).cte(
         "walk", recursive=True
@@ -75,7 +91,7 @@ async def trace_graph(
     walk = walk.union(
         select(far, walk.c.depth + 1).join(walk, near == walk.c.id).where(walk.c.depth < max_depth)
     )
-    return await _graph(session, select(walk.c.id).distinct())
+    return await _graph(session, select(walk.c.id).distinct(), view)
 
 
 def edge_pairs(edges: Sequence[Citation]) -> list[tuple[str, str]]:

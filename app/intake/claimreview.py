@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.claims.models import Claim
 from app.denials import rules
 from app.enums import OutletKind, Precision, Stance
+from app.ledger import CURRENT, LedgerView, with_outlet
 from app.outlets.models import Outlet
 from app.schemas import utc_z
-from app.sightings.models import Citation, Sighting
-from app.sightings.service import with_outlet
+from app.sightings.models import Sighting
 
 SCHEMA_ORG = "https://schema.org"
 
@@ -114,15 +114,20 @@ def _review(
     return shown
 
 
-async def reviews(*, session: AsyncSession, claim: Claim) -> list[dict[str, Any]]:
+async def reviews(
+    *, session: AsyncSession, claim: Claim, view: LedgerView = CURRENT
+) -> list[dict[str, Any]]:
     """One ClaimReview per fact check or official denial of the claim, oldest first."""
     nodes = rules.in_time_order(
-        (await session.scalars(with_outlet().where(Sighting.claim_id == claim.id))).all()
+        (await session.scalars(with_outlet(view).where(view.sightings.claim_id == claim.id)))
+        .unique()
+        .all()
     )
+    citations = view.citations
     judged = [n for n in nodes if rules.is_fact_check(n) or rules.is_official_denial(n)]
     answered: dict[str, list[str]] = {n.id: [] for n in judged}
     for citing_id, cited_id in await session.execute(
-        select(Citation.citing_id, Citation.cited_id).where(Citation.citing_id.in_(answered))
+        select(citations.citing_id, citations.cited_id).where(citations.citing_id.in_(answered))
     ):
         answered[citing_id].append(cited_id)
     by_id = {n.id: n for n in nodes}

@@ -5,19 +5,24 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.ledger import CURRENT, LedgerView
 from app.sightings.models import Citation, Sighting
 from app.sightings.schemas import CitationOut
 from app.sightings.schemas import Sighting as SightingOut
 
 
 async def citations_of(
-    *, session: AsyncSession, sighting_ids: Sequence[str]
+    *, session: AsyncSession, sighting_ids: Sequence[str], view: LedgerView = CURRENT
 ) -> dict[str, list[Citation]]:
-    """The citations each of these sightings makes, in one query."""
+    """The citations each of these sightings makes (as the view holds them), in one query."""
     cited: dict[str, list[Citation]] = {sid: [] for sid in sighting_ids}
+    citations = view.citations
     if sighting_ids:
         rows = await session.scalars(
-            select(Citation).where(Citation.citing_id.in_(sighting_ids)).order_by(Citation.cited_id)
+            select(citations)
+            .where(citations.citing_id.in_(sighting_ids))
+            .order_by(citations.cited_id)
+            .execution_options(populate_existing=True)
         )
         for citation in rows:
             cited[citation.citing_id].append(citation)
@@ -35,7 +40,9 @@ def present_one(sighting: Sighting, citations: Sequence[Citation]) -> SightingOu
     )
 
 
-async def present(*, session: AsyncSession, sightings: Sequence[Sighting]) -> list[SightingOut]:
+async def present(
+    *, session: AsyncSession, sightings: Sequence[Sighting], view: LedgerView = CURRENT
+) -> list[SightingOut]:
     """Sightings as the API shows them, with their citations fetched in one query."""
-    cited = await citations_of(session=session, sighting_ids=[s.id for s in sightings])
+    cited = await citations_of(session=session, sighting_ids=[s.id for s in sightings], view=view)
     return [present_one(s, cited[s.id]) for s in sightings]

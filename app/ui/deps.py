@@ -6,8 +6,8 @@ from starlette.datastructures import FormData
 
 from app.auth.service import Principal
 from app.config import Settings
-from app.db import SessionDep
 from app.enums import Scope
+from app.transactions import SessionDep
 from app.ui import sessions
 from app.ui.pages import PageError, SignInRequired
 from app.ui.security import same_token

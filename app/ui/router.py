@@ -15,6 +15,7 @@ from fastapi.responses import (
 )
 from fastapi.staticfiles import StaticFiles
 
+from app import outbox
 from app.alerts import service as alerts
 from app.alerts.models import EventType
 from app.alerts.stream import event_stream
@@ -30,7 +31,6 @@ from app.claims import service as claims
 from app.claims.models import Claim
 from app.claims.schemas import Claim as ClaimOut
 from app.config import Settings
-from app.db import SessionDep
 from app.denials import service as denials
 from app.enums import DenialStatus, OutletKind, Precision, Stance
 from app.errors import TracerError
@@ -40,6 +40,7 @@ from app.outlets import service as outlets
 from app.pagination import PageParams
 from app.sightings import service as sightings
 from app.sightings.presenter import present
+from app.transactions import SessionDep
 from app.ui import forms, graph, pages, sessions, timeline
 from app.ui.deps import (
     LOGIN_CSRF_COOKIE,
@@ -311,8 +312,9 @@ async def record_sighting(
 
         answer = await guard.respond(201, produce)
     except (forms.FormErrors, TracerError) as exc:
-        # Nothing of a refused form is kept: no inline outlet, no claim, no spent form token.
-        await session.rollback()
+        # Nothing of a refused form is kept: no inline outlet, no claim, no spent form token,
+        # and none of the events its recording had written.
+        await outbox.rollback(session)
         errors = exc.errors if isinstance(exc, forms.FormErrors) else forms.problem_errors(exc)
         return await _sighting_form(request, session, form, errors, status_code=422)
     shown = json.loads(bytes(answer.body))
@@ -394,11 +396,13 @@ async def denials_page(request: Request, session: SessionDep, _: Reader) -> HTML
     # Read the event position before the list: a denial landing in between shows in both, and
     # the page drops the repeat, rather than in neither.
     after = await alerts.last_event_id(session=session)
-    rows, _next = await denials.list_denials(
+    rows, _next, view = await denials.list_denials(
         session=session, page=PageParams(limit=CLAIMS_PER_PAGE, cursor=None)
     )
-    found = await denials.claims_by_id(session=session, claim_ids=[r.claim_id for r in rows])
-    shown = await present(session=session, sightings=rows)
+    found = await denials.claims_by_id(
+        session=session, claim_ids=[r.claim_id for r in rows], view=view
+    )
+    shown = await present(session=session, sightings=rows, view=view)
     items = [(s, ClaimOut.model_validate(found[s.claim_id])) for s in shown]
     return render(request, "denials.html", {"items": items, "after": after})
 

@@ -8,11 +8,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from app.auth.service import create_key
+from app.auth.service import COMMAND_LINE, create_key
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.demo.loader import load
 from app.enums import Scope
+from app.transactions import transaction
 from tests.conftest import (
     ADMIN_KEY,
     BACKENDS,
@@ -36,14 +37,13 @@ class Site:
 async def _seed(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
     engine = create_engine(settings)
     try:
-        async with create_sessionmaker(engine)() as session:
+        async with transaction(create_sessionmaker(engine)) as session:
             result = await load(session=session)
             keys = {}
             for scope in (Scope.read, Scope.write):
                 _, keys[scope.value] = await create_key(
-                    session=session, name=f"{scope.value} desk", scope=scope
+                    session=session, name=f"{scope.value} desk", scope=scope, actor=COMMAND_LINE
                 )
-            await session.commit()
     finally:
         await engine.dispose()
     return result.claim_ids, keys

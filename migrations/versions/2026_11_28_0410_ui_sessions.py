@@ -1,7 +1,7 @@
 """ui sessions
 
 Revision ID: ddd924872a99
-Revises: 608233ca8528
+Revises: 91b83849575b
 Create Date: 2026-11-28 03:55:55.864323
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "ddd924872a99"
-down_revision: str | None = "608233ca8528"
+down_revision: str | None = "91b83849575b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
