@@ -84,7 +84,7 @@ def read(form: FormData) -> SightingForm:
     return SightingForm(values=values, cites=cites)
 
 
-def _published_at(text: str) -> datetime | str:
+def parse_published_at(text: str) -> datetime | str:
     """The form's date, read as UTC: the field says so, and datetime-local carries no offset."""
     if not text:
         return text
@@ -114,7 +114,7 @@ def request(form: SightingForm, *, claim_id: str | None) -> SightingCreate:
     body: dict[str, Any] = {
         "outlet": _outlet(form),
         "url": form.get("url"),
-        "published_at": _published_at(form.get("published_at")),
+        "published_at": parse_published_at(form.get("published_at")),
         "published_at_precision": form.get("published_at_precision") or "exact",
         "stance": form.get("stance"),
         "cites": form.cites,

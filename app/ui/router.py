@@ -19,6 +19,9 @@ from app import outbox
 from app.alerts import service as alerts
 from app.alerts.models import EventType
 from app.alerts.stream import event_stream
+from app.audit import service as audit
+from app.audit.schemas import Revision
+from app.audit.service import Target
 from app.auth.service import authenticate
 from app.chains import exports
 from app.chains import service as chains
@@ -33,14 +36,17 @@ from app.claims.schemas import Claim as ClaimOut
 from app.config import Settings
 from app.denials import service as denials
 from app.enums import DenialStatus, OutletKind, Precision, Stance
-from app.errors import TracerError
+from app.errors import Gone, NotFound, TracerError
 from app.idempotency.service import IdempotencyGuard
 from app.intake import claimreview
 from app.outlets import service as outlets
 from app.pagination import PageParams
+from app.sightings import corrections
 from app.sightings import service as sightings
 from app.sightings.presenter import present
+from app.sightings.schemas import Sighting as SightingOut
 from app.transactions import SessionDep
+from app.ui import corrections as ui_corrections
 from app.ui import forms, graph, pages, sessions, timeline
 from app.ui.deps import (
     LOGIN_CSRF_COOKIE,
@@ -60,6 +66,7 @@ TABLE_ROWS = 200
 SUGGESTIONS = 8
 CITE_CHOICES = 200
 MAX_EVENT_ID = 2**63 - 1
+HISTORY_ROWS = 100
 
 
 def _cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
@@ -207,6 +214,8 @@ async def claim_page(
         "on_path": set(chain.path),
         "denial_at": denial.published_at if denial else None,
         "recorded": recorded,
+        "withdrawn": request.query_params.get("withdrawn"),
+        "history": await _history(session, Target.claim, claim.id),
         "formats": ["json", "csv", "graphml", "gexf", "claimreview"],
     }
     return render(request, "claim.html", context)
@@ -378,17 +387,112 @@ async def cite_options(
     return render(request, "fragments/cites.html", context)
 
 
+async def _history(session: SessionDep, target: Target, target_id: str) -> list[Any]:
+    rows, _ = await audit.history(
+        session=session,
+        target_type=target,
+        target_id=target_id,
+        page=PageParams(limit=HISTORY_ROWS, cursor=None),
+    )
+    return [Revision.model_validate(r) for r in rows]
+
+
+async def _current(session: SessionDep, sighting_id: str) -> SightingOut:
+    try:
+        found = await sightings.get_or_404(session=session, sighting_id=sighting_id)
+    except Gone as exc:
+        raise PageError(410, exc.detail) from None
+    except NotFound:
+        raise PageError(404, "There is no sighting with this id.") from None
+    return (await present(session=session, sightings=[found]))[0]
+
+
+async def _sighting_page(
+    request: Request,
+    session: SessionDep,
+    sighting_id: str,
+    *,
+    correct: dict[str, str] | None = None,
+    errors: dict[str, dict[str, str]] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    history = await _history(session, Target.sighting, sighting_id)
+    try:
+        shown = await _current(session, sighting_id)
+    except PageError as exc:
+        if exc.status != 410:
+            raise
+        gone: dict[str, Any] = {"sighting": None, "gone": exc.message, "history": history}
+        return render(request, "sighting.html", gone, status_code=410)
+    context: dict[str, Any] = {
+        "sighting": shown,
+        "claim": await _claim_or_404(session, shown.claim_id),
+        "history": history,
+        "values": correct or ui_corrections.current_values(shown),
+        "errors": errors or {},
+        "precisions": list(Precision),
+        "stances": list(Stance),
+        "notice": request.query_params.get("corrected"),
+    }
+    return render(request, "sighting.html", context, status_code=status_code)
+
+
 @router.get("/sightings/{sighting_id}", response_class=HTMLResponse)
 async def sighting_page(
     request: Request, session: SessionDep, _: Reader, sighting_id: str
 ) -> HTMLResponse:
+    return await _sighting_page(request, session, sighting_id)
+
+
+@router.post("/sightings/{sighting_id}/correct", response_class=HTMLResponse)
+async def correct_sighting(
+    request: Request, session: SessionDep, principal: Writer, posted: PostedForm, sighting_id: str
+) -> Response:
+    shown = await _current(session, sighting_id)
     try:
-        found = await sightings.get_or_404(session=session, sighting_id=sighting_id)
-    except TracerError:
-        raise PageError(404, "There is no sighting with this id.") from None
-    shown = (await present(session=session, sightings=[found]))[0]
-    claim = await _claim_or_404(session, shown.claim_id)
-    return render(request, "sighting.html", {"sighting": shown, "claim": claim})
+        await corrections.correct(
+            session=session,
+            actor=principal,
+            sighting_id=sighting_id,
+            patch=ui_corrections.patch(posted, shown),
+            expected_revision=ui_corrections.expected_revision(posted),
+        )
+    except (forms.FormErrors, TracerError) as exc:
+        await outbox.rollback(session)
+        errors = exc.errors if isinstance(exc, forms.FormErrors) else ui_corrections.refusal(exc)
+        values = ui_corrections.posted_values(posted)
+        return await _sighting_page(
+            request,
+            session,
+            sighting_id,
+            correct=values,
+            errors={"correct": errors},
+            status_code=422,
+        )
+    return RedirectResponse(f"/ui/sightings/{sighting_id}?corrected=1", status_code=303)
+
+
+@router.post("/sightings/{sighting_id}/withdraw", response_class=HTMLResponse)
+async def withdraw_sighting(
+    request: Request, session: SessionDep, principal: Writer, posted: PostedForm, sighting_id: str
+) -> Response:
+    shown = await _current(session, sighting_id)
+    try:
+        await corrections.withdraw(
+            session=session,
+            actor=principal,
+            sighting_id=sighting_id,
+            reason=ui_corrections.withdrawal_reason(posted),
+            relink=ui_corrections.text(posted, "relink") == "1",
+            expected_revision=ui_corrections.expected_revision(posted),
+        )
+    except (forms.FormErrors, TracerError) as exc:
+        await outbox.rollback(session)
+        errors = exc.errors if isinstance(exc, forms.FormErrors) else ui_corrections.refusal(exc)
+        return await _sighting_page(
+            request, session, sighting_id, errors={"withdraw": errors}, status_code=422
+        )
+    return RedirectResponse(f"/ui/claims/{shown.claim_id}?withdrawn=1", status_code=303)
 
 
 @router.get("/denials", response_class=HTMLResponse)

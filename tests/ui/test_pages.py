@@ -295,3 +295,75 @@ async def test_the_denials_stream_needs_a_session(
         "/ui/denials/stream", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
     )
     assert bearer.status_code == 303
+
+
+async def test_correct_and_withdraw_from_the_sighting_page_with_a_reason(
+    browser_like: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    claim = await factories.claim(client, "A claim to correct")
+    await factories.outlet(client, "paper")
+    await factories.outlet(client, "blog")
+    first = await factories.sighting(client, claim["id"], "paper", factories.day(1))
+    second = await factories.sighting(
+        client, claim["id"], "blog", factories.day(2), cites=[first["id"]]
+    )
+    await sign_in(browser_like, await _key(client, "write"))
+    page = await browser_like.get(f"/ui/sightings/{first['id']}")
+    assert 'action="/ui/sightings/' in page.text and "Reason" in page.text
+    csrf = _hidden(page.text, "csrf_token")
+    form = {
+        "csrf_token": csrf,
+        "revision": "1",
+        "outlet": "paper",
+        "url": "https://paper.example/corrected",
+        "published_at": "2022-08-01T12:00:00",
+        "published_at_precision": "exact",
+        "stance": "reports",
+    }
+    unexplained = await browser_like.post(f"/ui/sightings/{first['id']}/correct", data=form)
+    assert unexplained.status_code == 422
+    assert re.search(r'<p class="error" id="err-reason">[^<]*reason', unexplained.text)
+    reason = "the link pointed at the wrong article"
+    done = await browser_like.post(
+        f"/ui/sightings/{first['id']}/correct", data={**form, "reason": reason}
+    )
+    assert done.status_code == 303
+    api = (await client.get(f"/v1/sightings/{first['id']}")).json()
+    assert api["url"] == "https://paper.example/corrected" and api["revision"] == 2
+    page = await browser_like.get(done.headers["location"])
+    assert reason in page.text and "https://paper.example/corrected" in page.text
+    stale = await browser_like.post(
+        f"/ui/sightings/{first['id']}/correct",
+        data={**form, "url": "https://paper.example/again", "reason": "again"},
+    )
+    assert stale.status_code == 422 and "changed this sighting since" in stale.text
+
+    withdraw = {"csrf_token": csrf, "revision": "2", "reason": "recorded in error"}
+    refused = await browser_like.post(f"/ui/sightings/{first['id']}/withdraw", data=withdraw)
+    assert refused.status_code == 422
+    assert re.search(r'id="err-relink">1 sighting cite', refused.text)
+    gone = await browser_like.post(
+        f"/ui/sightings/{first['id']}/withdraw", data={**withdraw, "relink": "1"}
+    )
+    assert gone.status_code == 303
+    assert (await client.get(f"/v1/sightings/{first['id']}")).status_code == 410
+    withdrawn_page = await browser_like.get(f"/ui/sightings/{first['id']}")
+    assert withdrawn_page.status_code == 410
+    assert "recorded in error" in withdrawn_page.text and "withdrawn" in withdrawn_page.text
+    assert (await client.get(f"/v1/sightings/{second['id']}")).json()["cites"] == []
+
+
+async def test_a_read_key_sees_no_correction_forms_and_cannot_post_them(
+    browser_like: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    claim = await factories.claim(client, "A claim to read")
+    await factories.outlet(client, "paper")
+    sighting = await factories.sighting(client, claim["id"], "paper", factories.day(1))
+    await sign_in(browser_like, await _key(client, "read"))
+    page = await browser_like.get(f"/ui/sightings/{sighting['id']}")
+    assert page.status_code == 200 and "/withdraw" not in page.text
+    posted = await browser_like.post(
+        f"/ui/sightings/{sighting['id']}/withdraw",
+        data={"csrf_token": _hidden(page.text, "csrf_token"), "reason": "x"},
+    )
+    assert posted.status_code == 403
