@@ -136,7 +136,7 @@ async def login(
     token, _ = await sessions.open_session(session=session, principal=principal, lifetime=lifetime)
     response = RedirectResponse(_safe_next(next_), status_code=303)
     _cookie(response, request, SESSION_COOKIE, token, int(lifetime.total_seconds()))
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui", httponly=True, samesite="strict")
     return response
 
 
@@ -199,7 +199,10 @@ async def claim_page(
     _: Reader,
     claim_id: str,
     recorded: Annotated[str | None, Query(max_length=64)] = None,
-) -> HTMLResponse:
+) -> Response:
+    if (survivor := await claims.merged_into(session=session, claim_id=claim_id)) is not None:
+        # A duplicate merged away: its page is the survivor's, as in the API.
+        return RedirectResponse(f"/ui/claims/{survivor}", status_code=308)
     claim = await _claim_or_404(session, claim_id)
     chain = await outline(session=session, claim=claim)
     report = await denials.report(session=session, claim=claim)

@@ -367,3 +367,19 @@ async def test_a_read_key_sees_no_correction_forms_and_cannot_post_them(
         data={"csrf_token": _hidden(page.text, "csrf_token"), "reason": "x"},
     )
     assert posted.status_code == 403
+
+
+async def test_a_merged_claims_page_leads_to_the_survivor(
+    browser_like: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    survivor = await factories.claim(client, "The claim kept")
+    duplicate = await factories.claim(client, "The same claim told twice")
+    merged = await client.post(
+        f"/v1/claims/{duplicate['id']}/merge", json={"into": survivor["id"], "reason": "same"}
+    )
+    assert merged.status_code == 200, merged.text
+    await sign_in(browser_like, ADMIN_KEY)
+    answer = await browser_like.get(f"/ui/claims/{duplicate['id']}")
+    assert answer.status_code == 308
+    assert answer.headers["location"] == f"/ui/claims/{survivor['id']}"
+    assert (await browser_like.get("/ui/claims/no-such-claim")).status_code == 404
