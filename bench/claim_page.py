@@ -57,6 +57,11 @@ PAINT_PROBE = """
 """
 
 
+def _revision() -> dict[str, Any]:
+    """What every versioned row carries: its first revision, by the benchmark."""
+    return {"recorded_by": "bench", "revised_at": START, "revised_by": "bench", "valid_from": START}
+
+
 def _chain_rows(size: int, rng: random.Random) -> tuple[list[dict[str, Any]], ...]:
     """An outlet pool, a claim and a chain of `size` sightings spreading over six weeks."""
     pool = max(4, min(size // 20, 2_000))
@@ -68,6 +73,7 @@ def _chain_rows(size: int, rng: random.Random) -> tuple[list[dict[str, Any]], ..
             "kind": OutletKind.official if n == 0 else rng.choice(list(OutletKind)[:4]),
             "aliases": [],
             "search_text": f"outlet-{size}-{n}",
+            **_revision(),
         }
         for n in range(pool)
     ]
@@ -78,6 +84,7 @@ def _chain_rows(size: int, rng: random.Random) -> tuple[list[dict[str, Any]], ..
         "normalized": statement,
         "fingerprint": fingerprint(statement),
         "tags": [],
+        **_revision(),
     }
     sightings, citations = [], []
     span = timedelta(days=42)
@@ -94,7 +101,7 @@ def _chain_rows(size: int, rng: random.Random) -> tuple[list[dict[str, Any]], ..
                 "published_at": START + span * k / size,
                 "published_at_precision": Precision.approximate if k % 7 == 3 else Precision.exact,
                 "stance": Stance.denies if denial else rng.choice([Stance.reports, Stance.asserts]),
-                "recorded_by": "bench",
+                **_revision(),
             }
         )
         if k:

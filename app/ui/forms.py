@@ -102,7 +102,7 @@ def _outlet(form: SightingForm) -> str | dict[str, Any]:
     outlet: dict[str, Any] = {
         "slug": slug,
         "name": form.get("new_outlet_name"),
-        "kind": form.get("new_outlet_kind") or "other",
+        "kind": form.get("new_outlet_kind"),
     }
     if form.get("new_outlet_country"):
         outlet["country"] = form.get("new_outlet_country")
