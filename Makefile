@@ -69,6 +69,7 @@ bench: $(VENV)/.installed-dev ## Run the benchmarks and print their figures
 	$(BIN)/python -m bench.batch_vs_single
 	$(BIN)/python -m bench.match_eval
 	$(BIN)/python -m bench.alerts_latency
+	$(BIN)/python -m bench.corrections
 	$(BIN)/python -m bench.claim_page
 
 .PHONY: screenshots

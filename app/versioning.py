@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime
+from app.db import Base, UTCDateTime, utcnow
 
 
 class Revised:
@@ -40,10 +40,10 @@ class Revised:
     """
 
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    revised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revised_by: Mapped[str] = mapped_column(String(200))
     revised_by_key_id: Mapped[str | None] = mapped_column(String(36))
-    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 def _plain(column: Column[Any]) -> Any:

@@ -1,11 +1,13 @@
 """Chains and traces: a fixed handful of index-backed queries, whatever the database's size."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Select, String, and_, case, literal, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, case, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.denials import rules
 from app.ledger import CURRENT, LedgerView, with_outlet
@@ -42,22 +44,29 @@ def _claim_family(claim_id: str, include_variants: bool, view: LedgerView) -> Se
     return select(family.union(step).c.id)
 
 
-async def _graph(session: AsyncSession, node_ids: Select[str], view: LedgerView) -> Graph:
-    nodes = (
-        (await session.scalars(with_outlet(view).where(view.sightings.id.in_(node_ids))))
-        .unique()
-        .all()
+Membership = Callable[[Any], ColumnElement[bool]]
+
+
+async def _graph(session: AsyncSession, is_node: Membership, view: LedgerView) -> Graph:
+    """The sightings `is_node` accepts and the citations between them.
+
+    Citations are reached from the nodes that make them, and those citing something outside
+    are dropped here: a join driven by the nodes stays on the indexes even when the view is a
+    past moment's union of two tables, where a second membership test would not.
+    """
+    nodes = rules.in_time_order(
+        (await session.scalars(with_outlet(view).where(is_node(view.sightings)))).unique().all()
     )
-    citations = view.citations
-    edges = (
-        await session.scalars(
-            select(citations)
-            .where(citations.citing_id.in_(node_ids), citations.cited_id.in_(node_ids))
-            .order_by(citations.citing_id, citations.cited_id)
-            .execution_options(populate_existing=True)
-        )
-    ).all()
-    return Graph(nodes=rules.in_time_order(nodes), edges=list(edges))
+    citing, citations = aliased(view.sightings), view.citations
+    made = await session.scalars(
+        select(citations)
+        .join(citing, citing.id == citations.citing_id)
+        .where(is_node(citing))
+        .order_by(citations.citing_id, citations.cited_id)
+        .execution_options(populate_existing=True)
+    )
+    ids = {node.id for node in nodes}
+    return Graph(nodes=nodes, edges=[edge for edge in made.all() if edge.cited_id in ids])
 
 
 async def chain_graph(
@@ -65,9 +74,7 @@ async def chain_graph(
 ) -> Graph:
     """Every sighting of the claim (and its variants) and the citations between them."""
     family = _claim_family(claim_id, include_variants, view)
-    sightings = view.sightings
-    node_ids = select(sightings.id).where(sightings.claim_id.in_(family))
-    return await _graph(session, node_ids, view)
+    return await _graph(session, lambda sightings: sightings.claim_id.in_(family), view)
 
 
 async def trace_graph(
@@ -91,7 +98,8 @@ async def trace_graph(
     walk = walk.union(
         select(far, walk.c.depth + 1).join(walk, near == walk.c.id).where(walk.c.depth < max_depth)
     )
-    return await _graph(session, select(walk.c.id).distinct(), view)
+    reached = select(walk.c.id).distinct()
+    return await _graph(session, lambda sightings: sightings.id.in_(reached), view)
 
 
 def edge_pairs(edges: Sequence[Citation]) -> list[tuple[str, str]]:

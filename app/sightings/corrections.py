@@ -193,13 +193,20 @@ def _shown_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, d
     }
 
 
+def _cited_fields(cited: dict[str, CitationBasis]) -> dict[str, Any]:
+    """`cites` and `citations` as a sighting shows them, for telling what a correction changed."""
+    return {
+        "cites": sorted(cited),
+        "citations": [{"sighting_id": k, "basis": cited[k].value} for k in sorted(cited)],
+    }
+
+
 def _state(sighting: Sighting, cited: dict[str, CitationBasis], outlet: Outlet) -> dict[str, Any]:
     return {
         "claim_id": sighting.claim_id,
         "outlet": outlet.slug,
         **{field: getattr(sighting, field) for field in _PLAIN_FIELDS},
-        "cites": sorted(cited),
-        "citations": sorted(f"{k}:{v.value}" for k, v in cited.items()),
+        **_cited_fields(cited),
     }
 
 
@@ -266,13 +273,8 @@ async def correct(
         )
     was_denial = rules.is_official_denial(sighting)
     before = _state(sighting, await _outgoing(session, sighting.id), sighting.outlet)
-    after = before | values | {"claim_id": claim_id, "outlet": outlet.slug}
-    after |= {
-        "cites": sorted(cited),
-        "citations": sorted(f"{k}:{v.value}" for k, v in cited.items()),
-    }
+    after = before | values | {"claim_id": claim_id, "outlet": outlet.slug} | _cited_fields(cited)
     changes = _shown_changes(before, after)
-    changes.pop("citations", None) if "cites" in changes else None
     if not changes:
         return sighting
     await archive(session, Sighting, sighting_versions, Sighting.id == sighting.id, now)
@@ -286,7 +288,7 @@ async def correct(
             **revised_values(actor, now, revision=sighting.revision + 1),
         )
     )
-    if "cites" in changes or "citations" in changes:
+    if "citations" in changes:
         await _replace_citations(session, sighting.id, cited, now)
     corrected = await sightings.get_or_404(session=session, sighting_id=sighting.id)
     await audit.log(
@@ -338,7 +340,7 @@ async def _relink(
         after = {k: v for k, v in before.items() if k != withdrawn.id}
         for source in sources:
             after.setdefault(source, before[withdrawn.id])
-        changes = {"cites": {"from": sorted(before), "to": sorted(after)}}
+        changes = _shown_changes(_cited_fields(before), _cited_fields(after))
         await _replace_citations(session, citing_id, after, now)
         citing = await sightings.get_or_404(session=session, sighting_id=citing_id)
         await archive(session, Sighting, sighting_versions, Sighting.id == citing_id, now)
