@@ -29,7 +29,7 @@ from app.chains.assembly import build_chain
 from app.chains.exports import ChainFormat
 from app.chains.outline import outline
 from app.chains.schemas import Chain
-from app.claims import matching
+from app.claims import lexical, matching
 from app.claims import service as claims
 from app.claims.models import Claim
 from app.claims.schemas import Claim as ClaimOut
@@ -301,7 +301,7 @@ async def record_sighting(
     claim_id = form.get("claim_id") or None
     try:
         if claim_id is None:
-            matches = await _offer_matches(session, form)
+            matches = await _offer_matches(session, form, request.app.state.settings)
             if matches:
                 message = (
                     "Claims like this one are tracked already: pick one below, "
@@ -334,18 +334,23 @@ async def record_sighting(
     return RedirectResponse(target, status_code=303)
 
 
-async def _offer_matches(session: SessionDep, form: forms.SightingForm) -> list[matching.Match]:
+async def _offer_matches(
+    session: SessionDep, form: forms.SightingForm, settings: Settings
+) -> list[matching.Match]:
     """Tracked claims like the one typed, unless the person confirmed it is a new one."""
     text = form.get("claim_text")
     if not text:
         raise forms.FormErrors({"claim": "Pick a claim, or type a new one."})
     if form.get("new_claim"):
         return []
-    found = await matching.match(session=session, text=text, limit=SUGGESTIONS)
-    exact = [m for m in found if m.score >= 1.0]
-    if exact:
-        form.values["claim_id"] = exact[0].claim.id
+    found = await matching.match(session=session, text=text, limit=SUGGESTIONS, settings=settings)
+    if found and found[0].score >= 1.0:
+        form.values["claim_id"] = found[0].claim.id
         return []
+    # A match safe to link without review is chosen in advance; sending the form again takes it.
+    same = [m for m in found if m.match == "same"]
+    if same:
+        form.values["claim_id"] = same[0].claim.id
     return found
 
 
@@ -357,8 +362,13 @@ async def claim_matches(
     claim_text: Annotated[str, Query(max_length=5000)] = "",
 ) -> HTMLResponse:
     found: list[matching.Match] = []
-    if matching.match_key(claim_text):
-        found = await matching.match(session=session, text=claim_text, limit=SUGGESTIONS)
+    if lexical.match_key(claim_text):
+        found = await matching.match(
+            session=session,
+            text=claim_text,
+            limit=SUGGESTIONS,
+            settings=request.app.state.settings,
+        )
     context = {"matches": found, "typed": claim_text.strip(), "chosen_id": ""}
     return render(request, "fragments/claim_matches.html", context)
 

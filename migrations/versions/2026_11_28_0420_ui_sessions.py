@@ -1,7 +1,7 @@
 """ui sessions
 
 Revision ID: ddd924872a99
-Revises: 91b83849575b
+Revises: 3f6c2b9e7a41
 Create Date: 2026-11-28 03:55:55.864323
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "ddd924872a99"
-down_revision: str | None = "91b83849575b"
+down_revision: str | None = "3f6c2b9e7a41"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
