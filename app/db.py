@@ -1,10 +1,11 @@
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, Table, event
+from sqlalchemy import DateTime, MetaData, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -142,3 +143,33 @@ async def insert_or_ignore(
     )
     inserted: str | None = await session.scalar(statement)
     return inserted
+
+
+def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return sessionmaker
+
+
+# For responses streamed after the route returns, when the request's own session is closed.
+SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
+
+
+@asynccontextmanager
+async def snapshot(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A read-only session in which every query sees the database at one moment, so a response
+    read in several queries while it streams never mixes two states of the data."""
+    async with sessionmaker() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            await session.connection(
+                execution_options={
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
+            )
+        else:
+            # The driver opens no transaction for reads; WAL keeps one snapshot while it is open.
+            await session.execute(text("BEGIN"))
+        try:
+            yield session
+        finally:
+            await session.rollback()
