@@ -1,6 +1,7 @@
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, distinct, func, or_, select
+from sqlalchemy import ColumnElement, Select, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
@@ -9,42 +10,59 @@ from app.claims.models import Claim
 from app.denials import rules
 from app.denials.schemas import DenialReport
 from app.enums import OutletKind, Stance
-from app.outlets.models import Outlet
+from app.ledger import CURRENT, LedgerView
 from app.pagination import PageParams, SortKey, paginate
 from app.sightings.models import Sighting
 from app.sightings.presenter import present
 
 
-def _with_outlet() -> Select[Sighting]:
-    return select(Sighting).join(Sighting.outlet).options(contains_eager(Sighting.outlet))
-
-
-async def _official_word(session: AsyncSession, claim_id: str) -> list[Sighting]:
-    """Official verdicts and fact checks of one claim: the only sightings denial status reads."""
-    statement = _with_outlet().where(
-        Sighting.claim_id == claim_id,
-        or_(
-            Outlet.kind.in_([OutletKind.official, OutletKind.fact_checker]),
-            Sighting.stance == Stance.debunks,
-        ),
+def _with_outlet(view: LedgerView, *columns: Any) -> Select[Any]:
+    """Sightings joined to their outlets through the view, so a past view reads past outlets;
+    with `columns`, those instead of the sightings themselves."""
+    sightings, outlets = view.sightings, view.outlets
+    if columns:
+        return select(*columns).join(outlets, outlets.id == sightings.outlet_id)
+    return (
+        select(sightings)
+        .join(outlets, outlets.id == sightings.outlet_id)
+        .options(contains_eager(sightings.outlet.of_type(outlets)))
     )
+
+
+def _official_word_where(view: LedgerView, claim_id: str) -> list[ColumnElement[bool]]:
+    sightings, outlets = view.sightings, view.outlets
+    return [
+        sightings.claim_id == claim_id,
+        or_(
+            outlets.kind.in_([OutletKind.official, OutletKind.fact_checker]),
+            sightings.stance == Stance.debunks,
+        ),
+    ]
+
+
+async def _official_word(
+    session: AsyncSession, claim_id: str, view: LedgerView = CURRENT
+) -> list[Sighting]:
+    """Official verdicts and fact checks of one claim: the only sightings denial status reads."""
+    statement = _with_outlet(view).where(*_official_word_where(view, claim_id))
     return rules.in_time_order((await session.scalars(statement)).all())
 
 
-def _spreading_after(claim_id: str, moment: datetime) -> Select[Sighting]:
-    return select(Sighting).where(
-        Sighting.claim_id == claim_id,
-        Sighting.stance.in_(rules.SPREADING),
-        Sighting.published_at > moment,
+def _spreading_after(claim_id: str, moment: datetime, view: LedgerView = CURRENT) -> Select[Any]:
+    sightings = view.sightings
+    return select(sightings).where(
+        sightings.claim_id == claim_id,
+        sightings.stance.in_(rules.SPREADING),
+        sightings.published_at > moment,
     )
 
 
 async def _count_spreading_after(
-    session: AsyncSession, claim_id: str, first: Sighting | None
+    session: AsyncSession, claim_id: str, first: Sighting | None, view: LedgerView = CURRENT
 ) -> int:
     if first is None:
         return 0
-    spreading = _spreading_after(claim_id, first.published_at).subquery()
+    spreading = _spreading_after(claim_id, first.published_at, view).subquery()
     return await session.scalar(select(func.count()).select_from(spreading)) or 0
 
 
@@ -97,12 +115,17 @@ async def refresh_claims_of_outlet(*, session: AsyncSession, outlet_id: str) -> 
         await refresh_claim(session=session, claim_id=claim_id)
 
 
-async def report(*, session: AsyncSession, claim: Claim) -> DenialReport:
+async def report(
+    *, session: AsyncSession, claim: Claim, view: LedgerView = CURRENT
+) -> DenialReport:
     """The claim's denial status with the sightings behind it."""
-    word = await _official_word(session, claim.id)
+    word = await _official_word(session, claim.id, view)
     first = rules.first_denial(word)
-    after = await _count_spreading_after(session, claim.id, first)
-    shown = {s.id: s for s in await present(session=session, sightings=word)}
+    after = await _count_spreading_after(session, claim.id, first, view)
+    word_ids = _with_outlet(view, view.sightings.id).where(*_official_word_where(view, claim.id))
+    shown = {
+        s.id: s for s in await present(session=session, sightings=word, ids=word_ids, view=view)
+    }
     return DenialReport(
         claim_id=claim.id,
         status=rules.status(word),
@@ -123,19 +146,30 @@ async def report(*, session: AsyncSession, claim: Claim) -> DenialReport:
 
 
 async def list_denials(
-    *, session: AsyncSession, page: PageParams, since: datetime | None = None
+    *,
+    session: AsyncSession,
+    page: PageParams,
+    since: datetime | None = None,
+    view: LedgerView = CURRENT,
 ) -> tuple[list[Sighting], str | None]:
     """Official denials, newest first."""
-    statement = _with_outlet().where(
-        Outlet.kind == OutletKind.official, Sighting.stance == Stance.denies
+    sightings = view.sightings
+    statement = _with_outlet(view).where(
+        view.outlets.kind == OutletKind.official, sightings.stance == Stance.denies
     )
     if since is not None:
-        statement = statement.where(Sighting.published_at >= since)
-    keys = [SortKey(Sighting.published_at, descending=True), SortKey(Sighting.id, descending=True)]
+        statement = statement.where(sightings.published_at >= since)
+    keys = [
+        SortKey(sightings.published_at, descending=True),
+        SortKey(sightings.id, descending=True),
+    ]
     return await paginate(session, statement, keys, page)
 
 
-async def claims_by_id(*, session: AsyncSession, claim_ids: list[str]) -> dict[str, Claim]:
-    """These claims, fetched in one query."""
-    rows = await session.scalars(select(Claim).where(Claim.id.in_(set(claim_ids))))
+async def claims_by_id(
+    *, session: AsyncSession, claim_ids: list[str], view: LedgerView = CURRENT
+) -> dict[str, Claim]:
+    """These claims (a page's worth), fetched in one query."""
+    claims = view.claims
+    rows = await session.scalars(select(claims).where(claims.id.in_(set(claim_ids))))
     return {claim.id: claim for claim in rows}

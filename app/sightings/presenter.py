@@ -1,33 +1,50 @@
 """Sightings as the API shows them: each with its outlet and the sightings it cites."""
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.ledger import CURRENT, LedgerView
 from app.sightings.models import Citation, Sighting
 from app.sightings.schemas import CitationOut
 from app.sightings.schemas import Sighting as SightingOut
 
 
 async def citations_of(
-    *, session: AsyncSession, sighting_ids: Sequence[str]
+    *,
+    session: AsyncSession,
+    sighting_ids: Sequence[str] | Select[Any],
+    view: LedgerView = CURRENT,
 ) -> dict[str, list[Citation]]:
-    """The citations each of these sightings makes, in one query."""
-    cited: dict[str, list[Citation]] = {sid: [] for sid in sighting_ids}
-    if sighting_ids:
-        rows = await session.scalars(
-            select(Citation).where(Citation.citing_id.in_(sighting_ids)).order_by(Citation.cited_id)
-        )
-        for citation in rows:
-            cited[citation.citing_id].append(citation)
+    """The citations each of these sightings makes, in one query.
+
+    A page passes its few ids; anything that can grow with the data passes the statement that
+    selects the ids, so the query carries a subquery instead of one parameter per sighting.
+    """
+    cited: dict[str, list[Citation]] = {}
+    if isinstance(sighting_ids, Sequence):
+        cited = {sid: [] for sid in sighting_ids}
+        if not sighting_ids:
+            return cited
+    citations = view.citations
+    rows = await session.scalars(
+        select(citations)
+        .where(citations.citing_id.in_(sighting_ids))
+        .order_by(citations.citing_id, citations.cited_id)
+    )
+    for citation in rows:
+        cited.setdefault(citation.citing_id, []).append(citation)
     return cited
 
 
 def present_one(sighting: Sighting, citations: Sequence[Citation]) -> SightingOut:
+    # Every mapped column, so columns added to the model reach the response without edits here.
+    columns = inspect(sighting).mapper.column_attrs
     return SightingOut.model_validate(
         {
-            **{c.key: getattr(sighting, c.key) for c in Sighting.__table__.columns},
+            **{c.key: getattr(sighting, c.key) for c in columns},
             "outlet": sighting.outlet,
             "cites": [c.cited_id for c in citations],
             "citations": [CitationOut(sighting_id=c.cited_id, basis=c.basis) for c in citations],
@@ -35,7 +52,18 @@ def present_one(sighting: Sighting, citations: Sequence[Citation]) -> SightingOu
     )
 
 
-async def present(*, session: AsyncSession, sightings: Sequence[Sighting]) -> list[SightingOut]:
-    """Sightings as the API shows them, with their citations fetched in one query."""
-    cited = await citations_of(session=session, sighting_ids=[s.id for s in sightings])
-    return [present_one(s, cited[s.id]) for s in sightings]
+async def present(
+    *,
+    session: AsyncSession,
+    sightings: Sequence[Sighting],
+    ids: Select[Any] | None = None,
+    view: LedgerView = CURRENT,
+) -> list[SightingOut]:
+    """Sightings as the API shows them, with their citations fetched in one query; `ids`, the
+    statement that selected them, when there may be more than a page of them."""
+    cited = await citations_of(
+        session=session,
+        sighting_ids=ids if ids is not None else [s.id for s in sightings],
+        view=view,
+    )
+    return [present_one(s, cited.get(s.id, [])) for s in sightings]
