@@ -46,7 +46,7 @@ class _Outline:
 
 
 def _within_depth(
-    cites: dict[str, list[Cited]], start: str, direction: Direction, max_depth: int
+    cites: dict[str, list[Cited]], start: str, direction: Direction, max_depth: int | None
 ) -> set[str]:
     neighbours: dict[str, list[str]] = {}
     for citing, cited in cites.items():
@@ -93,12 +93,19 @@ class GraphReader:
         *,
         trace_from: str | None = None,
         direction: Direction = Direction.upstream,
-        max_depth: int = service.MAX_TRACE_DEPTH,
+        max_depth: int | None = service.MAX_TRACE_DEPTH,
+        cited_members: Members | None = None,
     ) -> None:
-        """Read the edges and outlets; for a trace, keep only what lies within `max_depth`."""
+        """Read the edges and outlets.
+
+        For a walk from `trace_from`, the members are what the walk reached (at any depth);
+        the edges leaving them are dropped here, and so is what lies beyond `max_depth`.
+        """
         # Ids repeat across edges; one string object per id keeps the index small.
         canonical: dict[str, str] = {}
-        edges = service.edges_statement(self.view, self.members)
+        edges = service.edges_statement(
+            self.view, self.members, cited_members, walk=trace_from is not None
+        )
         async for chunk in service.stream_rows(self.session, edges):
             for citing_id, cited_id, basis in chunk:
                 citing_id = canonical.setdefault(citing_id, citing_id)
@@ -126,10 +133,9 @@ class GraphReader:
             self.session, self.view, self.members, outline_only=self.outline_only
         )
         outline = self.outline
-        async for chunk in service.stream_rows(self.session, statement):
+        async for chunk in service.stream_dicts(self.session, statement):
             shown = []
-            for row in chunk:
-                node = dict(row._mapping)
+            for node in chunk:
                 if self.included is not None and node["id"] not in self.included:
                     continue
                 outline.ids.append(node["id"])

@@ -200,8 +200,7 @@ def neutralised(value: Any) -> Any:
     return value
 
 
-def _csv_side(row: Any, prefix: str) -> list[Any]:
-    value = row._mapping
+def _csv_side(value: dict[str, Any], prefix: str) -> list[Any]:
     return [
         value[f"{prefix}_id"],
         value[f"{prefix}_outlet_slug"],
@@ -222,13 +221,13 @@ async def edges_csv(reader: GraphReader) -> AsyncIterator[bytes]:
     statement = service.edge_rows_statement(
         reader.session, reader.view, reader.members, ["id", "stance", "published_at", "url"]
     )
-    async for chunk in service.stream_rows(reader.session, statement):
+    async for chunk in service.stream_dicts(reader.session, statement):
         for row in chunk:
-            cited, citing = row._mapping["from_published_at"], row._mapping["to_published_at"]
+            cited, citing = row["from_published_at"], row["to_published_at"]
             cells = [
                 *_csv_side(row, "from"),
                 *_csv_side(row, "to"),
-                row._mapping["basis"].value,
+                row["basis"].value,
                 lag_seconds(cited, citing) or 0,
             ]
             writer.writerow([neutralised(cell) for cell in cells])

@@ -104,15 +104,29 @@ def time_order(session: AsyncSession, entity: Any) -> list[Any]:
     return [entity.published_at, entity.recorded_at, sighting_id]
 
 
-def edges_statement(view: LedgerView, members: Members) -> Select[Any]:
-    """Citations between members: (citing id, cited id, basis)."""
+def edges_statement(
+    view: LedgerView, members: Members, cited_members: Members | None = None, *, walk: bool = False
+) -> Select[Any]:
+    """Citations between members: (citing id, cited id, basis).
+
+    A walk's reader asks only for the citing end to be a member (and the cited end to be one of
+    `cited_members`, if given) and drops the edges leaving the walk once they are read: asked
+    whether both ends lie in a walk, SQLite probes the citations index once per pair of walked
+    sightings.
+    """
     citations, citing, cited = view.citations, aliased(view.sightings), aliased(view.sightings)
-    return (
+    statement = (
         select(citations.citing_id, citations.cited_id, citations.basis)
         .join(citing, citing.id == citations.citing_id)
-        .join(cited, cited.id == citations.cited_id)
-        .where(members(citing), members(cited))
+        .where(members(citing))
     )
+    if cited_members is None and not walk:
+        cited_members = members
+    if cited_members is not None:
+        statement = statement.join(cited, cited.id == citations.cited_id).where(
+            cited_members(cited)
+        )
+    return statement
 
 
 def outlets_statement(view: LedgerView, members: Members) -> Select[Any]:
@@ -171,3 +185,13 @@ async def stream_rows(
     result = await session.stream(statement.execution_options(yield_per=CHUNK_ROWS))
     async for chunk in result.partitions(CHUNK_ROWS):
         yield chunk
+
+
+async def stream_dicts(
+    session: AsyncSession, statement: Select[Any]
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """`stream_rows` as dictionaries keyed by column label."""
+    result = await session.stream(statement.execution_options(yield_per=CHUNK_ROWS))
+    keys = list(result.keys())
+    async for chunk in result.partitions(CHUNK_ROWS):
+        yield [dict(zip(keys, row, strict=True)) for row in chunk]

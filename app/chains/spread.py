@@ -261,7 +261,9 @@ async def spread(
             view=view,
             outline_only=True,
         )
-        await reader.load()
+        await reader.load(
+            trace_from=start, direction=direction, max_depth=None, cited_members=members
+        )
         await reader.read_outline()
         summary = reader.summary(towards_denial=towards_denial)
         path, hops = summary.path, summary.hops

@@ -1,0 +1,97 @@
+"""A claim with more sightings than a statement can carry parameters (PostgreSQL refuses more than
+32,767, SQLite 32,766): every read of it must answer, so none may list the ids it read before."""
+
+import csv
+import io
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.denials.service import refresh_claim
+from app.enums import CitationBasis, Stance
+from app.models import Citation, Sighting
+from tests.factories import claim, outlet
+
+SIGHTINGS = 36_000
+OUTLETS = 12  # outlet 0 spreads the claim, the eleven others are official and deny it
+LONG_STEP = 200  # each sighting cites the one before and the one LONG_STEP before
+START = datetime(2022, 8, 1, tzinfo=UTC)
+
+
+async def _load(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> tuple[str, list[str]]:
+    outlet_ids = []
+    for n in range(OUTLETS):
+        made = await outlet(client, f"outlet-{n}", "news_outlet" if n == 0 else "official")
+        outlet_ids.append(made["id"])
+    claim_id = (await claim(client, "A claim carried a great many times"))["id"]
+    ids = [str(uuid.uuid4()) for _ in range(SIGHTINGS)]
+    rows = [
+        {
+            "id": sid,
+            "claim_id": claim_id,
+            "outlet_id": outlet_ids[k % OUTLETS],
+            "url": f"https://example.org/{k}",
+            "published_at": START + timedelta(minutes=k),
+            "stance": Stance.reports if k % OUTLETS == 0 else Stance.denies,
+            "recorded_at": START,
+            "recorded_by": "test",
+        }
+        for k, sid in enumerate(ids)
+    ]
+    citations = [
+        {"citing_id": ids[k], "cited_id": ids[k - step], "basis": CitationBasis.cites}
+        for k in range(SIGHTINGS)
+        for step in (1, LONG_STEP)
+        if k >= step
+    ]
+    async with sessionmaker() as session, session.begin():
+        await session.execute(insert(Sighting), rows)
+        await session.execute(insert(Citation), citations)
+        await refresh_claim(session=session, claim_id=claim_id)
+    return claim_id, ids
+
+
+def _steps_from_origin(k: int) -> int:
+    return k // LONG_STEP + k % LONG_STEP
+
+
+async def test_every_read_of_a_very_large_claim_answers(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    claim_id, ids = await _load(client, sessionmaker)
+    edges = (SIGHTINGS - 1) + (SIGHTINGS - LONG_STEP)
+    officials = SIGHTINGS - SIGHTINGS // OUTLETS
+    base = f"/v1/claims/{claim_id}"
+
+    report = (await client.get(f"{base}/denial")).json()
+    assert report["status"] == "denied"
+    assert len(report["denials"]) == officials
+    assert report["first_denial"]["id"] == ids[1]
+
+    chain = (await client.get(f"{base}/chain", params={"shape": "compact"})).json()
+    assert len(chain["nodes"]) == chain["metrics"]["sightings"] == SIGHTINGS
+    assert len(chain["edges"]) == edges
+    assert chain["path"] == ids[:2] and chain["origins"] == ids[:1]
+    assert len(chain["outlets"]) == OUTLETS
+
+    exported = await client.get(f"{base}/chain", params={"format": "csv"})
+    assert len(list(csv.DictReader(io.StringIO(exported.text)))) == edges
+
+    spread = (await client.get(f"{base}/spread", params={"bucket": "day"})).json()
+    assert sum(flow["citations"] for flow in spread["flows"]) == edges
+    assert spread["path"] == chain["path"] and spread["metrics"] == chain["metrics"]
+
+    reviews = (await client.get(f"{base}/claimreview")).json()
+    assert len(reviews) == officials
+
+    trace = f"/v1/sightings/{ids[0]}/trace"
+    whole = (await client.get(trace, params={"direction": "downstream", "max_depth": 1000})).json()
+    assert len(whole["nodes"]) == SIGHTINGS and len(whole["edges"]) == edges
+    near = (await client.get(trace, params={"direction": "downstream", "max_depth": 100})).json()
+    within = [sid for k, sid in enumerate(ids) if _steps_from_origin(k) <= 100]
+    assert [n["id"] for n in near["nodes"]] == within
