@@ -19,11 +19,12 @@ from app.chains.paths import main_path
 from app.chains.schemas import Hop, Metrics
 from app.chains.service import Direction, Members
 from app.denials.rules import SPREADING, lag_seconds
-from app.enums import CitationBasis, OutletKind, Stance
+from app.enums import OutletKind, Stance
 from app.ledger import CURRENT, LedgerView
 from app.outlets.schemas import Outlet as OutletOut
 
-Cited = tuple[str, CitationBasis]
+# The basis as read, a plain string equal to its `CitationBasis`.
+Cited = tuple[str, str]
 
 
 @dataclass
@@ -41,7 +42,7 @@ class _Outline:
     ids: list[str] = field(default_factory=list)
     published: list[datetime] = field(default_factory=list)
     outlet_ids: list[str] = field(default_factory=list)
-    stances: list[Stance] = field(default_factory=list)
+    stances: list[str] = field(default_factory=list)
     languages: list[str | None] = field(default_factory=list)
 
 
@@ -150,7 +151,7 @@ class GraphReader:
             if shown:
                 yield shown
 
-    def edges(self) -> Iterator[tuple[str, str, CitationBasis]]:
+    def edges(self) -> Iterator[tuple[str, str, str]]:
         """(from, to, basis) per edge, from the cited sighting to the one citing it, in the
         citing sighting's time order; call after `nodes` has been read."""
         for citing in self.outline.ids:
@@ -194,7 +195,7 @@ class GraphReader:
         ]
         return Summary(origins=origins, path=path, hops=hops, metrics=self._metrics(denial))
 
-    def _pairs(self) -> Iterator[tuple[str, str, CitationBasis]]:
+    def _pairs(self) -> Iterator[tuple[str, str, str]]:
         for citing, cited in self.cites.items():
             for cited_id, basis in cited:
                 yield citing, cited_id, basis
@@ -204,7 +205,7 @@ class GraphReader:
 
     def _first_denial(self) -> int | None:
         for index, stance in enumerate(self.outline.stances):
-            if stance is Stance.denies and self._outlet(index)["kind"] is OutletKind.official:
+            if stance == Stance.denies and self._outlet(index)["kind"] == OutletKind.official:
                 return index
         return None
 

@@ -4,20 +4,17 @@ Each chunk of sightings is encoded and sent before the next chunk is read; the f
 `nodes` come from the reader's compact lists once the sightings have gone by.
 """
 
-import json
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
 from enum import StrEnum
 from itertools import islice
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter
 
 from app.chains.assembly import GraphReader
 from app.chains.schemas import Hop
 from app.claims.schemas import Claim as ClaimOut
-from app.enums import CitationBasis
-from app.schemas import utc_z
 from app.sightings.schemas import Sighting as SightingOut
 
 
@@ -32,18 +29,17 @@ NODE_FIELDS = list(SightingOut.model_fields)
 _IDS = TypeAdapter(list[str])
 _HOPS = TypeAdapter(list[Hop])
 EDGE_CHUNK = 5000
-# The standard library's C encoder, as the framework's own JSON responses use it: validating
-# each of 100,000 sightings through pydantic took longer than reading them.
-_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
-def _plain(value: Any) -> Any:
-    return utc_z(value) if isinstance(value, datetime) else value
+def _encode(value: Any) -> bytes:
+    """JSON as the API writes it (timestamps in UTC with `Z`, enums as their values): orjson
+    encodes a chunk of sightings many times faster than validating them through pydantic."""
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z)
 
 
 def _items(items: list[Any]) -> bytes:
     """Values as the items of a JSON array, without its brackets."""
-    return _encode(items)[1:-1].encode()
+    return _encode(items)[1:-1]
 
 
 def _outlets_by_id(reader: GraphReader, shape: Shape) -> dict[str, Any]:
@@ -58,10 +54,10 @@ async def _node_items(reader: GraphReader, shape: Shape) -> AsyncIterator[bytes]
     async for chunk in reader.nodes():
         for node in chunk:
             node["outlet"] = outlets[node["outlet_id"]]
-        yield _items([{name: _plain(node[name]) for name in NODE_FIELDS} for node in chunk])
+        yield _items([{name: node[name] for name in NODE_FIELDS} for node in chunk])
 
 
-def _edge_items(edges: Iterator[tuple[str, str, CitationBasis]]) -> Iterator[bytes]:
+def _edge_items(edges: Iterator[tuple[str, str, str]]) -> Iterator[bytes]:
     while chunk := list(islice(edges, EDGE_CHUNK)):
         yield _items([{"from": a, "to": b, "basis": basis} for a, b, basis in chunk])
 
@@ -86,7 +82,7 @@ async def chain_json(
     yield b'{"claim":' + claim.model_dump_json().encode()
     if shape is Shape.compact:
         by_slug = {o.slug: o.model_dump(mode="json") for o in reader.outlet_models().values()}
-        yield b',"outlets":' + _encode(by_slug).encode()
+        yield b',"outlets":' + _encode(by_slug)
     yield b","
     async for body in _nodes_and_edges(reader, shape):
         yield body

@@ -83,12 +83,12 @@ def _node_attributes(node: dict[str, Any], outlet: dict[str, Any]) -> list[str]:
     values = {
         "label": outlet["name"],
         "outlet": outlet["slug"],
-        "kind": outlet["kind"].value,
+        "kind": outlet["kind"],
         "country": outlet["country"] or "",
         "language": node["language"] or outlet["language"] or "",
-        "stance": node["stance"].value,
+        "stance": node["stance"],
         "published_at": utc_z(node["published_at"]),
-        "published_at_precision": node["published_at_precision"].value,
+        "published_at_precision": node["published_at_precision"],
         "url": node["url"],
         "claim_id": node["claim_id"],
     }
@@ -100,7 +100,7 @@ def _lags(reader: GraphReader) -> Iterable[tuple[str, str, str, int]]:
         zip(reader.outline.ids, reader.outline.published, strict=True)
     )
     for cited, citing, basis in reader.edges():
-        yield cited, citing, basis.value, lag_seconds(published[cited], published[citing]) or 0
+        yield cited, citing, basis, lag_seconds(published[cited], published[citing]) or 0
 
 
 async def graphml(reader: GraphReader, claim: ClaimOut) -> AsyncIterator[bytes]:
@@ -205,9 +205,9 @@ def _csv_side(value: dict[str, Any], prefix: str) -> list[Any]:
         value[f"{prefix}_id"],
         value[f"{prefix}_outlet_slug"],
         value[f"{prefix}_outlet_name"],
-        value[f"{prefix}_outlet_kind"].value,
+        value[f"{prefix}_outlet_kind"],
         value[f"{prefix}_outlet_country"] or "",
-        value[f"{prefix}_stance"].value,
+        value[f"{prefix}_stance"],
         utc_z(value[f"{prefix}_published_at"]),
         value[f"{prefix}_url"],
     ]
@@ -227,7 +227,7 @@ async def edges_csv(reader: GraphReader) -> AsyncIterator[bytes]:
             cells = [
                 *_csv_side(row, "from"),
                 *_csv_side(row, "to"),
-                row["basis"].value,
+                row["basis"],
                 lag_seconds(cited, citing) or 0,
             ]
             writer.writerow([neutralised(cell) for cell in cells])
