@@ -201,7 +201,10 @@ async def _stream(session: AsyncSession, statement: Select[Any]) -> AsyncResult[
     # Run on the session's connection, as Core: the rows are plain tuples, and the ORM's
     # per-row loading machinery (a third of the time on a big chain) is skipped.
     connection = await session.connection()
-    return await connection.stream(statement.execution_options(yield_per=CHUNK_ROWS))
+    result: AsyncResult[Any] = await connection.stream(
+        statement.execution_options(yield_per=CHUNK_ROWS)
+    )
+    return result
 
 
 async def stream_rows(
