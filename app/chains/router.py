@@ -15,7 +15,7 @@ from app.chains.spread import BucketSize
 from app.claims.deps import ClaimDep
 from app.claims.schemas import Claim as ClaimOut
 from app.db import SessionDep, SessionmakerDep, snapshot
-from app.ledger import CURRENT
+from app.ledger import CURRENT, LedgerView
 from app.sightings import service as sightings
 
 router = APIRouter(tags=["chains"])
@@ -27,6 +27,7 @@ def _streamed(
     sessionmaker: SessionmakerDep,
     members: service.Members,
     write: Callable[[GraphReader], AsyncIterator[bytes]],
+    view: LedgerView = CURRENT,
     **load: object,
 ) -> AsyncIterator[bytes]:
     """The body, read in its own snapshot session: the request's session has closed by the time
@@ -34,7 +35,7 @@ def _streamed(
 
     async def body() -> AsyncIterator[bytes]:
         async with snapshot(sessionmaker) as session:
-            reader = GraphReader(session=session, members=members, view=CURRENT)
+            reader = GraphReader(session=session, members=members, view=view)
             await reader.load(**load)  # type: ignore[arg-type]
             async for part in write(reader):
                 yield part
