@@ -70,6 +70,7 @@ bench: $(VENV)/.installed-dev ## Run the benchmarks and print their figures
 	$(BIN)/python -m bench.chain_at_scale
 	$(BIN)/python -m bench.match_eval
 	$(BIN)/python -m bench.alerts_latency
+	$(BIN)/python -m bench.corrections
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the local database

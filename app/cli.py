@@ -12,7 +12,10 @@ import uvicorn
 from rich.progress import Progress
 
 from app.alerts.worker import run_worker
+from app.audit import service as audit
+from app.audit.models import AuditEntry
 from app.auth import service as keys
+from app.auth.service import COMMAND_LINE
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.demo import loader as demo
@@ -20,6 +23,8 @@ from app.demo.loader import DemoResult
 from app.enums import Scope
 from app.intake import importer
 from app.migrate import upgrade_to_head
+from app.schemas import utc_z
+from app.transactions import transaction
 
 cli = typer.Typer(help="Tracer: where a claim came from, where it went, and who denied it.")
 keys_cli = typer.Typer(help="API keys.")
@@ -39,10 +44,12 @@ async def _create_key(
 ) -> str | None:
     engine = create_engine(settings)
     try:
-        async with create_sessionmaker(engine)() as session, session.begin():
+        async with transaction(create_sessionmaker(engine)) as session:
             if only_if_none and await keys.any_key_exists(session=session):
                 return None
-            _, clear = await keys.create_key(session=session, name=name, scope=scope)
+            _, clear = await keys.create_key(
+                session=session, name=name, scope=scope, actor=COMMAND_LINE
+            )
             return clear
     finally:
         await engine.dispose()
@@ -110,7 +117,7 @@ def serve(
 async def _load_demo(settings: Settings) -> DemoResult:
     engine = create_engine(settings)
     try:
-        async with create_sessionmaker(engine)() as session, session.begin():
+        async with transaction(create_sessionmaker(engine)) as session:
             return await demo.load(session=session)
     finally:
         await engine.dispose()
@@ -196,6 +203,41 @@ def import_file(
         typer.echo(summary.stopped, err=True)
     if not summary.complete:
         raise typer.Exit(1)
+
+
+async def _history(settings: Settings, record_id: str) -> list[AuditEntry]:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await audit.record_history(session=session, target_id=record_id)
+    finally:
+        await engine.dispose()
+
+
+def _shown(value: object) -> str:
+    return "—" if value is None or value == [] else str(value)
+
+
+@cli.command()
+def history(
+    record_id: Annotated[str, typer.Argument(help="A sighting's or a claim's id.")],
+) -> None:
+    """Print a sighting's or a claim's history: every revision, who made it and why."""
+    settings = get_settings()
+    asyncio.run(_migrate(settings))
+    entries = asyncio.run(_history(settings, record_id))
+    if not entries:
+        typer.echo(f"no sighting or claim with id {record_id!r} was ever recorded", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{entries[0].target_type} {record_id}, newest first:")
+    for entry in entries:
+        when = utc_z(entry.at)
+        reason = f": {entry.reason}" if entry.reason else ""
+        typer.echo(
+            f"  revision {entry.revision}  {entry.action} {when} by {entry.key_name}{reason}"
+        )
+        for field, change in entry.changes.items():
+            typer.echo(f"      {field}: {_shown(change.get('from'))} -> {_shown(change.get('to'))}")
 
 
 def main() -> None:

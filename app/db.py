@@ -1,11 +1,8 @@
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, Table, event, text
+from sqlalchemy import Boolean, DateTime, MetaData, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -14,7 +11,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
@@ -93,23 +92,6 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the route returns, rolled back on error."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
-
-# scope="function" runs the commit before the response is sent, so a failed commit is never
-# reported to the client as a success.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
 def _dialect_insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
@@ -145,31 +127,21 @@ async def insert_or_ignore(
     return inserted
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    return sessionmaker
+class json_array_contains(FunctionElement[bool]):
+    """`json_array_contains(column, value)`: whether a JSON array column holds a string."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "json_array_contains"
 
 
-# For responses streamed after the route returns, when the request's own session is closed.
-SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
+@compiles(json_array_contains, "postgresql")
+def _json_array_contains_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    column, value = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(CAST({column} AS JSONB) @> jsonb_build_array(CAST({value} AS TEXT)))"
 
 
-@asynccontextmanager
-async def snapshot(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A read-only session in which every query sees the database at one moment, so a response
-    read in several queries while it streams never mixes two states of the data."""
-    async with sessionmaker() as session:
-        if session.get_bind().dialect.name == "postgresql":
-            await session.connection(
-                execution_options={
-                    "isolation_level": "REPEATABLE READ",
-                    "postgresql_readonly": True,
-                }
-            )
-        else:
-            # The driver opens no transaction for reads; WAL keeps one snapshot while it is open.
-            await session.execute(text("BEGIN"))
-        try:
-            yield session
-        finally:
-            await session.rollback()
+@compiles(json_array_contains, "sqlite")
+def _json_array_contains_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    column, value = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = {value})"

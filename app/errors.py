@@ -41,6 +41,33 @@ class Conflict(TracerError):
         self.existing_id = existing_id
 
 
+class PreconditionFailed(TracerError):
+    status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+class Gone(TracerError):
+    status, slug, title = 410, "gone", "Gone"
+
+
+class CitedBy(TracerError):
+    """A sighting others still cite cannot be withdrawn without saying what they cite instead."""
+
+    status, slug, title = 409, "cited", "Still cited"
+
+    def __init__(self, detail: str, *, cited_by: list[str]) -> None:
+        super().__init__(detail, cited_by=cited_by)
+
+
+class Redirect(TracerError):
+    """A merged claim's id: the same request, on the surviving claim's URL."""
+
+    status, slug, title = 308, "merged", "Permanent redirect"
+
+    def __init__(self, detail: str, *, location: str, into: str) -> None:
+        super().__init__(detail, merged_into=into)
+        self.location = location
+
+
 class Invalid(TracerError):
     """A well-formed request that breaks a rule; names the field as pydantic's 422s do."""
 
@@ -97,6 +124,8 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(TracerError)
     async def _tracer_error(_request: Request, exc: TracerError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, Redirect):
+            headers = {"Location": exc.location}
         return problem_response(exc.problem(), headers)
 
     @app.exception_handler(RequestValidationError)

@@ -7,6 +7,7 @@ from app.alerts.crypto import SecretBox
 from app.alerts.delivery import build_client
 from app.alerts.router import router as alerts_router
 from app.alerts.worker import running_alerts
+from app.audit.router import router as audit_router
 from app.auth.router import router as keys_router
 from app.chains.router import router as chains_router
 from app.claims.router import router as claims_router
@@ -19,12 +20,25 @@ from app.intake.router import router as intake_router
 from app.limits import BodySizeLimit
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.metrics import router as metrics_router
+from app.outbox.payloads import PAYLOADS, webhook_body
 from app.outlets.router import router as outlets_router
+from app.request_ids import RequestIdMiddleware
 from app.sightings.router import router as sightings_router
 
 DESCRIPTION = """Tracer records how a claim travels between outlets: who carried it, whom they
 took it from, and whether an official body has denied it.
 Authenticate with `Authorization: Bearer <key>`."""
+
+
+def _document_webhooks(app: FastAPI) -> None:
+    """List every event's payload under the OpenAPI document's `webhooks`."""
+    for payload in PAYLOADS:
+        body_model = webhook_body(payload)
+
+        def receive(body: body_model) -> None:  # type: ignore[valid-type]
+            """Sent as a signed POST (Standard Webhooks) to each URL subscribed to it."""
+
+        app.webhooks.post(payload.event_type.value, summary=payload.event_type.value)(receive)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestIdMiddleware)
     for router in (
         health_router,
         metrics_router,
@@ -69,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         denials_router,
         intake_router,
         alerts_router,
+        audit_router,
     ):
         app.include_router(router)
+    _document_webhooks(app)
     return app

@@ -26,8 +26,25 @@ def _upgrade(connection: Connection) -> None:
 
 async def upgrade_to_head(engine: AsyncEngine) -> None:
     """Bring the database to the newest revision."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+    if engine.dialect.name != "sqlite":
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade)
+        return
+    # SQLite alters a table by copying it and dropping the original, and a drop deletes its rows
+    # first: with foreign keys on, that would cascade into every table that refers to it. The
+    # pragma only takes effect outside a transaction, so it is set before the migration begins.
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        await connection.commit()
+        try:
+            await connection.run_sync(_upgrade)
+            broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).first()
+            if broken is not None:
+                raise RuntimeError(f"the migration left a broken reference: {tuple(broken)}")
+            await connection.commit()
+        finally:
+            await connection.rollback()
+            await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 def _is_current(connection: Connection) -> bool:

@@ -1,18 +1,27 @@
 """Every model, imported in one place so Alembic and the app see the whole schema."""
 
 from app.alerts.models import Delivery, DeliveryAttempt, DispatchCursor, Event, Subscription
+from app.audit.models import AuditEntry
 from app.auth.models import ApiKey
-from app.claims.models import Claim, ClaimTag, ClaimTerm
+from app.claims.models import Claim, ClaimMerge, ClaimTag, ClaimTerm, claim_versions
 from app.db import Base
 from app.idempotency.models import IdempotencyRecord
-from app.outlets.models import Outlet
-from app.sightings.models import Citation, Sighting
+from app.outlets.models import Outlet, outlet_versions
+from app.sightings.models import (
+    Citation,
+    Sighting,
+    Withdrawal,
+    citation_versions,
+    sighting_versions,
+)
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "Base",
     "Citation",
     "Claim",
+    "ClaimMerge",
     "ClaimTag",
     "ClaimTerm",
     "Delivery",
@@ -23,4 +32,9 @@ __all__ = [
     "Outlet",
     "Sighting",
     "Subscription",
+    "Withdrawal",
+    "citation_versions",
+    "claim_versions",
+    "outlet_versions",
+    "sighting_versions",
 ]

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 
 def utc_z(value: datetime) -> str:
@@ -28,6 +28,19 @@ class InputSchema(BaseModel):
     """Request bodies: unknown fields are refused, so a misspelt field never passes silently."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class Revisioned(Schema):
+    """The stamp every versioned record carries in responses."""
+
+    recorded_at: Timestamp = Field(description="When the record was first recorded.")
+    recorded_by: str = Field(description="The name of the key that first recorded it.")
+    revision: int = Field(description="1 when first recorded, one more with each correction.")
+    revised_at: Timestamp = Field(description="When the latest revision was made.")
+    revised_by: str = Field(description="The name of the key that made the latest revision.")
 
 
 class Page(BaseModel, Generic[T]):

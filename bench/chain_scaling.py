@@ -45,6 +45,8 @@ def _claim_row(statement: str) -> dict[str, object]:
         "normalized": normalized,
         "fingerprint": fingerprint(normalized),
         "tags": [],
+        "recorded_by": "bench",
+        "revised_by": "bench",
     }
 
 
@@ -73,6 +75,7 @@ async def _fill(url: str, outlets: list[str], claims: int, offset: int) -> None:
                             "published_at": START + timedelta(hours=k),
                             "stance": Stance.reports,
                             "recorded_by": "bench",
+                            "revised_by": "bench",
                         }
                     )
                     citation_rows += [
@@ -97,6 +100,8 @@ async def _seed(url: str) -> tuple[list[str], str, str]:
             "kind": OutletKind.official if n == 0 else OutletKind.news_outlet,
             "aliases": [],
             "search_text": f"outlet-{n}",
+            "recorded_by": "bench",
+            "revised_by": "bench",
         }
         for n in range(200)
     ]
@@ -114,6 +119,7 @@ async def _seed(url: str) -> tuple[list[str], str, str]:
                 "published_at": START + timedelta(hours=k),
                 "stance": Stance.denies if last else Stance.reports,
                 "recorded_by": "bench",
+                "revised_by": "bench",
             }
         )
         citations += [

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from asgi_lifespan import LifespanManager
 
+from app.auth.service import COMMAND_LINE
 from app.claims import service as claims
 from app.claims.schemas import ClaimCreate
 from app.config import Settings
@@ -44,7 +45,10 @@ async def _add_distractors(engine: Any, rows: list[dict[str, Any]], count: int) 
             for n in range(start, min(start + 1000, count)):
                 statement = " ".join(rng.sample(vocabulary, 8)) + f" (distractor {n})"
                 await claims.get_or_create(
-                    session=session, data=ClaimCreate(statement=statement), loc=[]
+                    session=session,
+                    data=ClaimCreate(statement=statement),
+                    loc=[],
+                    actor=COMMAND_LINE,
                 )
 
 

@@ -48,7 +48,7 @@ def test_migrations_match_models(backend: str, tmp_path: Path) -> None:
         drop_postgres_database(url)
 
 
-async def _backfill_case(url: str) -> tuple[int, set[str]]:
+async def _backfill_case(url: str) -> tuple[int, set[str], list[tuple[str, int, str]], int]:
     """Upgrade to the alerts revision, store a resurfaced claim, then finish: what was filled in."""
     engine = create_engine(Settings(database_url=url))
 
@@ -78,14 +78,25 @@ async def _backfill_case(url: str) -> tuple[int, set[str]]:
                 " '2022-08-01 00:00:00', 't')",
             ):
                 await connection.execute(text(statement))
-            await connection.run_sync(upgrade, "head")
+        # Later revisions run as `tracer migrate` runs them, on a database already holding data.
+        await upgrade_to_head(engine)
+        async with engine.connect() as connection:
             backfilled = await connection.scalar(
                 text("SELECT sightings_after_denial FROM claims WHERE id = 'c1'")
             )
             terms = await connection.scalars(
                 text("SELECT term FROM claim_terms WHERE claim_id = 'c1'")
             )
-            return int(backfilled), set(terms)
+            revisions = await connection.execute(
+                text(
+                    "SELECT id, revision, revised_by FROM sightings UNION ALL "
+                    "SELECT id, revision, revised_by FROM claims ORDER BY id"
+                )
+            )
+            created = await connection.scalar(
+                text("SELECT count(*) FROM audit_log WHERE action = 'created'")
+            )
+            return int(backfilled), set(terms), [tuple(r) for r in revisions], created
     finally:
         await engine.dispose()
 
@@ -94,8 +105,13 @@ async def _backfill_case(url: str) -> tuple[int, set[str]]:
 def test_later_revisions_backfill_what_they_add_for_existing_claims(
     backend: str, tmp_path: Path
 ) -> None:
-    """Resurfacing counts and the matching index are filled in for claims stored before them."""
-    expected = (1, terms_of("Troops were offered"))
+    """What later revisions add is filled in for records stored before them.
+
+    Resurfacing counts and the matching index; and every record becomes revision 1 of itself,
+    its history starting with its creation, with none of its rows lost on the way.
+    """
+    revisions = [("c1", 1, "t"), ("s1", 1, "t"), ("s2", 1, "t"), ("s3", 1, "t")]
+    expected = (1, terms_of("Troops were offered"), revisions, 6)
     if backend == "sqlite":
         assert asyncio.run(_backfill_case(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")) == expected
         return

@@ -4,7 +4,7 @@ from fastapi import Depends
 
 from app.alerts import service
 from app.alerts.models import Subscription
-from app.db import SessionDep
+from app.transactions import SessionDep
 
 
 async def _subscription_or_404(subscription_id: str, session: SessionDep) -> Subscription:

@@ -18,10 +18,10 @@ from app.alerts.schemas import (
 from app.alerts.stream import event_stream
 from app.auth.deps import AdminKey, ReadKey
 from app.config import Settings
-from app.db import SessionDep
 from app.errors import Invalid
 from app.pagination import PageDep
 from app.schemas import Page
+from app.transactions import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 
@@ -41,10 +41,11 @@ def _settings(request: Request) -> Settings:
 
 @router.post("/subscriptions", status_code=status.HTTP_201_CREATED)
 async def create_subscription(
-    body: SubscriptionCreate, request: Request, session: SessionDep, _: AdminKey
+    body: SubscriptionCreate, request: Request, session: SessionDep, principal: AdminKey
 ) -> SubscriptionCreated:
     subscription, secret = await service.create(
         session=session,
+        actor=principal,
         data=body,
         box=request.app.state.secret_box,
         allow_private=_settings(request).webhook_allow_private,
@@ -70,10 +71,11 @@ async def update_subscription(
     subscription: SubscriptionDep,
     request: Request,
     session: SessionDep,
-    _: AdminKey,
+    principal: AdminKey,
 ) -> Subscription:
     updated = await service.update(
         session=session,
+        actor=principal,
         subscription=subscription,
         data=body,
         allow_private=_settings(request).webhook_allow_private,
@@ -83,9 +85,9 @@ async def update_subscription(
 
 @router.delete("/subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_subscription(
-    subscription: SubscriptionDep, session: SessionDep, _: AdminKey
+    subscription: SubscriptionDep, session: SessionDep, principal: AdminKey
 ) -> Response:
-    await service.delete_subscription(session=session, subscription=subscription)
+    await service.delete_subscription(session=session, subscription=subscription, actor=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -15,8 +15,10 @@ from app.alerts.models import (
     SubscriptionStatus,
 )
 from app.alerts.schemas import SubscriptionCreate, SubscriptionUpdate
+from app.audit import service as audit
+from app.audit.service import Action, Actor, Target
 from app.claims.models import Claim
-from app.db import insert_or_ignore, new_id, utcnow
+from app.db import insert_or_ignore, json_array_contains, new_id, utcnow
 from app.errors import Invalid, NotFound
 from app.pagination import PageParams, SortKey, paginate
 
@@ -35,8 +37,26 @@ async def _check_claims(session: AsyncSession, claim_ids: Sequence[str]) -> None
             raise Invalid(f"no claim with id {claim_id!r}", loc=["claim_ids", index])
 
 
+async def _log(
+    session: AsyncSession, actor: Actor, action: Action, subscription: Subscription
+) -> None:
+    await audit.log(
+        session=session,
+        actor=actor,
+        action=action,
+        target_type=Target.subscription,
+        target_id=subscription.id,
+        at=utcnow(),
+    )
+
+
 async def create(
-    *, session: AsyncSession, data: SubscriptionCreate, box: SecretBox, allow_private: bool
+    *,
+    session: AsyncSession,
+    data: SubscriptionCreate,
+    box: SecretBox,
+    allow_private: bool,
+    actor: Actor,
 ) -> tuple[Subscription, str]:
     """Subscribe a URL to events from now on; returns the subscription and its clear secret."""
     await _check_url(data.url, allow_private)
@@ -57,6 +77,7 @@ async def create(
     )
     session.add(subscription)
     await session.flush()
+    await _log(session, actor, Action.created, subscription)
     return subscription, secret
 
 
@@ -82,6 +103,7 @@ async def update(
     subscription: Subscription,
     data: SubscriptionUpdate,
     allow_private: bool,
+    actor: Actor,
 ) -> Subscription:
     """Change a subscription's URL, filters, description or whether it is enabled."""
     if data.url is not None:
@@ -103,11 +125,15 @@ async def update(
         subscription.status_reason = "disabled through the API"
     subscription.updated_at = utcnow()
     await session.flush()
+    await _log(session, actor, Action.updated, subscription)
     return subscription
 
 
-async def delete_subscription(*, session: AsyncSession, subscription: Subscription) -> None:
+async def delete_subscription(
+    *, session: AsyncSession, subscription: Subscription, actor: Actor
+) -> None:
     """Delete a subscription with its deliveries and their history."""
+    await _log(session, actor, Action.deleted, subscription)
     await session.execute(delete(Subscription).where(Subscription.id == subscription.id))
 
 
@@ -193,3 +219,16 @@ async def events_after(
     """Up to `limit` events with ids above `after`, oldest first."""
     statement = _events(types, claim_id).where(Event.id > after).order_by(Event.id).limit(limit)
     return list((await session.scalars(statement)).all())
+
+
+async def follow_merge(*, session: AsyncSession, merged_id: str, into_id: str) -> None:
+    """Make subscriptions naming a merged claim name the claim it was merged into."""
+    naming = await session.scalars(
+        select(Subscription).where(json_array_contains(Subscription.claim_ids, merged_id))
+    )
+    for subscription in naming.all():
+        subscription.claim_ids = list(
+            dict.fromkeys(into_id if c == merged_id else c for c in subscription.claim_ids)
+        )
+        subscription.updated_at = utcnow()
+    await session.flush()

@@ -13,11 +13,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 from sqlalchemy.engine import make_url
 
-EVENTS_CHANNEL = "tracer_events"
+from app.outbox import EVENTS_CHANNEL, listen_locally
 
 log = logging.getLogger(__name__)
-
-_registered: set["Wakeup"] = set()
 
 
 class Wakeup:
@@ -58,16 +56,11 @@ class Wakeup:
 async def local_wakeup() -> AsyncIterator[Wakeup]:
     """A wake-up that commits in this process trigger, for as long as the block runs."""
     wakeup = Wakeup()
-    _registered.add(wakeup)
+    stop_listening = listen_locally(wakeup.notify)
     try:
         yield wakeup
     finally:
-        _registered.discard(wakeup)
-
-
-def notify_local() -> None:
-    for wakeup in list(_registered):
-        wakeup.notify()
+        stop_listening()
 
 
 def asyncpg_dsn(database_url: str) -> str:

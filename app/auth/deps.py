@@ -5,9 +5,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.service import Principal, authenticate
 from app.config import Settings
-from app.db import SessionDep
 from app.enums import Scope
 from app.errors import Forbidden, Unauthorized
+from app.transactions import SessionDep
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer trk_...`")
 

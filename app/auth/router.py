@@ -3,16 +3,18 @@ from fastapi import APIRouter, Response, status
 from app.auth import service
 from app.auth.deps import AdminKey
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
-from app.db import SessionDep
 from app.pagination import PageDep
 from app.schemas import Page
+from app.transactions import SessionDep
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_key(body: ApiKeyCreate, session: SessionDep, _: AdminKey) -> ApiKeyCreated:
-    api_key, clear = await service.create_key(session=session, name=body.name, scope=body.scope)
+async def create_key(body: ApiKeyCreate, session: SessionDep, principal: AdminKey) -> ApiKeyCreated:
+    api_key, clear = await service.create_key(
+        session=session, name=body.name, scope=body.scope, actor=principal
+    )
     return ApiKeyCreated(**ApiKeyOut.model_validate(api_key).model_dump(), key=clear)
 
 
@@ -23,6 +25,6 @@ async def list_keys(session: SessionDep, page: PageDep, _: AdminKey) -> Page[Api
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_key(key_id: str, session: SessionDep, _: AdminKey) -> Response:
-    await service.revoke_key(session=session, key_id=key_id)
+async def revoke_key(key_id: str, session: SessionDep, principal: AdminKey) -> Response:
+    await service.revoke_key(session=session, key_id=key_id, actor=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
+from app.audit.service import Action, Actor, Target
 from app.auth.models import ApiKey
 from app.db import utcnow
 from app.enums import Scope
@@ -41,12 +43,26 @@ def generate_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-async def create_key(*, session: AsyncSession, name: str, scope: Scope) -> tuple[ApiKey, str]:
+# Changes made from the `tracer` command carry no key; the audit log names the command line.
+COMMAND_LINE = Principal(key_id=None, name="command line", scope=Scope.admin)
+
+
+async def create_key(
+    *, session: AsyncSession, name: str, scope: Scope, actor: Actor
+) -> tuple[ApiKey, str]:
     """Create a key; the clear key is returned once and never stored."""
     clear = generate_key()
     api_key = ApiKey(name=name, scope=scope, key_hash=hash_key(clear), prefix=clear[:12])
     session.add(api_key)
     await session.flush()
+    await audit.log(
+        session=session,
+        actor=actor,
+        action=Action.created,
+        target_type=Target.key,
+        target_id=api_key.id,
+        at=api_key.created_at,
+    )
     return api_key, clear
 
 
@@ -56,7 +72,7 @@ async def list_keys(*, session: AsyncSession, page: PageParams) -> tuple[list[Ap
     return await paginate(session, select(ApiKey), keys, page)
 
 
-async def revoke_key(*, session: AsyncSession, key_id: str) -> None:
+async def revoke_key(*, session: AsyncSession, key_id: str, actor: Actor) -> None:
     """Revoke a key; revoking twice is harmless."""
     api_key = await session.get(ApiKey, key_id)
     if api_key is None:
@@ -64,6 +80,14 @@ async def revoke_key(*, session: AsyncSession, key_id: str) -> None:
     if api_key.revoked_at is None:
         api_key.revoked_at = utcnow()
         await session.flush()
+        await audit.log(
+            session=session,
+            actor=actor,
+            action=Action.revoked,
+            target_type=Target.key,
+            target_id=api_key.id,
+            at=api_key.revoked_at,
+        )
 
 
 async def authenticate(

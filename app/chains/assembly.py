@@ -85,7 +85,7 @@ class GraphReader:
         self.view = view
         self.members = members
         self.cites: dict[str, list[Cited]] = {}
-        self.outlets: dict[str, dict[str, Any]] = {}
+        self.outlets: dict[str, OutletOut] = {}
         self.outline = _Outline()
         self.included: set[str] | None = None
 
@@ -122,11 +122,8 @@ class GraphReader:
                 if citing in self.included
             }
         statement = service.outlets_statement(self.view, self.members)
-        rows = (await self.session.execute(statement)).mappings()
-        self.outlets = {row["id"]: dict(row) for row in rows}
-
-    def outlet_models(self) -> dict[str, OutletOut]:
-        return {oid: OutletOut.model_validate(row) for oid, row in self.outlets.items()}
+        rows = (await self.session.scalars(statement)).all()
+        self.outlets = {row.id: OutletOut.model_validate(row) for row in rows}
 
     async def nodes(self) -> AsyncIterator[list[dict[str, Any]]]:
         """Members in time order, in chunks, each as its columns plus `cites` and `citations`."""
@@ -184,8 +181,8 @@ class GraphReader:
             Hop(
                 from_=a,
                 to=b,
-                from_outlet=self._outlet(position[a])["slug"],
-                to_outlet=self._outlet(position[b])["slug"],
+                from_outlet=self._outlet(position[a]).slug,
+                to_outlet=self._outlet(position[b]).slug,
                 lag_seconds=lag_seconds(
                     outline.published[position[a]], outline.published[position[b]]
                 )
@@ -200,12 +197,12 @@ class GraphReader:
             for cited_id, basis in cited:
                 yield citing, cited_id, basis
 
-    def _outlet(self, index: int) -> dict[str, Any]:
+    def _outlet(self, index: int) -> OutletOut:
         return self.outlets[self.outline.outlet_ids[index]]
 
     def _first_denial(self) -> int | None:
         for index, stance in enumerate(self.outline.stances):
-            if stance == Stance.denies and self._outlet(index)["kind"] == OutletKind.official:
+            if stance == Stance.denies and self._outlet(index).kind == OutletKind.official:
                 return index
         return None
 
@@ -215,7 +212,7 @@ class GraphReader:
         languages = {
             language
             for i, own in enumerate(outline.languages)
-            if (language := own or self._outlet(i)["language"])
+            if (language := own or self._outlet(i).language)
         }
         first_seen = min(outline.published, default=None)
         denial_at = outline.published[denial] if denial is not None else None
@@ -229,7 +226,7 @@ class GraphReader:
         return Metrics(
             sightings=len(outline.ids),
             outlets=len(outlets),
-            countries=len({o["country"] for o in outlets if o["country"]}),
+            countries=len({o.country for o in outlets if o.country}),
             languages=len(languages),
             first_seen_at=first_seen,
             first_denial_at=denial_at,

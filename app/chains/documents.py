@@ -43,7 +43,7 @@ def _items(items: list[Any]) -> bytes:
 
 
 def _outlets_by_id(reader: GraphReader, shape: Shape) -> dict[str, Any]:
-    outlets = reader.outlet_models()
+    outlets = reader.outlets
     if shape is Shape.compact:
         return {oid: outlet.slug for oid, outlet in outlets.items()}
     return {oid: outlet.model_dump(mode="json") for oid, outlet in outlets.items()}
@@ -81,7 +81,7 @@ async def chain_json(
     """The contract's chain document, default or compact."""
     yield b'{"claim":' + claim.model_dump_json().encode()
     if shape is Shape.compact:
-        by_slug = {o.slug: o.model_dump(mode="json") for o in reader.outlet_models().values()}
+        by_slug = {o.slug: o.model_dump(mode="json") for o in reader.outlets.values()}
         yield b',"outlets":' + _encode(by_slug)
     yield b","
     async for body in _nodes_and_edges(reader, shape):

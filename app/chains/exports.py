@@ -17,6 +17,7 @@ from app.chains import service
 from app.chains.assembly import GraphReader
 from app.claims.schemas import Claim as ClaimOut
 from app.denials.rules import lag_seconds
+from app.outlets.schemas import Outlet as OutletOut
 from app.schemas import utc_z
 
 
@@ -78,14 +79,14 @@ def _text(value: Any) -> str:
     return XML_FORBIDDEN.sub("", str(value))
 
 
-def _node_attributes(node: dict[str, Any], outlet: dict[str, Any]) -> list[str]:
+def _node_attributes(node: dict[str, Any], outlet: OutletOut) -> list[str]:
     # GraphML and GEXF have no null, so a missing value is an empty string of the same type.
     values = {
-        "label": outlet["name"],
-        "outlet": outlet["slug"],
-        "kind": outlet["kind"],
-        "country": outlet["country"] or "",
-        "language": node["language"] or outlet["language"] or "",
+        "label": outlet.name,
+        "outlet": outlet.slug,
+        "kind": outlet.kind,
+        "country": outlet.country or "",
+        "language": node["language"] or outlet.language or "",
         "stance": node["stance"],
         "published_at": utc_z(node["published_at"]),
         "published_at_precision": node["published_at_precision"],

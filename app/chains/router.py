@@ -14,9 +14,9 @@ from app.chains.service import Direction
 from app.chains.spread import BucketSize
 from app.claims.deps import ClaimDep
 from app.claims.schemas import Claim as ClaimOut
-from app.db import SessionDep, SessionmakerDep, snapshot
-from app.ledger import CURRENT, LedgerView
+from app.ledger import CURRENT, AsOf, LedgerView, as_of
 from app.sightings import service as sightings
+from app.transactions import SessionDep, SessionmakerDep, snapshot
 
 router = APIRouter(tags=["chains"])
 
@@ -52,6 +52,7 @@ async def get_chain(
     claim: ClaimDep,
     sessionmaker: SessionmakerDep,
     _: ReadKey,
+    moment: AsOf,
     include_variants: Annotated[
         bool, Query(description="Also walk claims linked by variant_of.")
     ] = False,
@@ -65,17 +66,18 @@ async def get_chain(
     ] = Shape.default,
 ) -> StreamingResponse:
     """The claim's propagation chain, streamed as it is read."""
-    members = service.chain_members(claim_id=claim.id, include_variants=include_variants)
+    view = as_of(moment)
+    members = service.chain_members(view=view, claim_id=claim.id, include_variants=include_variants)
     shown = ClaimOut.model_validate(claim)
     if file_format is ChainFormat.json:
-        body = _streamed(sessionmaker, members, lambda r: chain_json(r, shown, shape))
+        body = _streamed(sessionmaker, members, lambda r: chain_json(r, shown, shape), view)
         return StreamingResponse(body, media_type=JSON)
     writers = {
         ChainFormat.graphml: lambda r: exports.graphml(r, shown),
         ChainFormat.gexf: lambda r: exports.gexf(r, shown),
         ChainFormat.csv: exports.edges_csv,
     }
-    body = _streamed(sessionmaker, members, writers[file_format])
+    body = _streamed(sessionmaker, members, writers[file_format], view)
     name = exports.filename(claim.id, file_format)
     return StreamingResponse(
         body,
@@ -90,16 +92,19 @@ async def trace(
     session: SessionDep,
     sessionmaker: SessionmakerDep,
     _: ReadKey,
+    moment: AsOf,
     direction: Direction = Direction.upstream,
     max_depth: Annotated[int, Query(ge=1, le=service.MAX_TRACE_DEPTH)] = 100,
 ) -> StreamingResponse:
     """Sightings reachable from this one, streamed as they are read."""
-    start = await sightings.get_or_404(session=session, sighting_id=sighting_id)
-    members = service.trace_members(sighting_id=start.id, direction=direction)
+    start = await sightings.get_or_404(session=session, sighting_id=sighting_id, moment=moment)
+    view = as_of(moment)
+    members = service.trace_members(view=view, sighting_id=start.id, direction=direction)
     body = _streamed(
         sessionmaker,
         members,
         trace_json,
+        view,
         trace_from=start.id,
         direction=direction,
         max_depth=max_depth,
@@ -112,9 +117,10 @@ async def get_spread(
     claim: ClaimDep,
     session: SessionDep,
     _: ReadKey,
+    moment: AsOf,
     bucket: Annotated[
         BucketSize, Query(description="The timeline's bucket: hour, day or week (UTC).")
     ] = BucketSize.day,
 ) -> Spread:
     """The chain summarised by outlet, outlet-to-outlet flow and time bucket."""
-    return await spread.spread(session=session, claim=claim, bucket=bucket)
+    return await spread.spread(session=session, claim=claim, bucket=bucket, view=as_of(moment))

@@ -153,7 +153,13 @@ def outlets_statement(view: LedgerView, members: Members) -> Select[Any]:
     """The outlets that carried some member, each once."""
     sightings, outlets = view.sightings, view.outlets
     carried = select(sightings.outlet_id).where(members(sightings))
-    return select(*columns_of(outlets)).where(outlets.id.in_(carried)).order_by(outlets.slug)
+    # Whole entities, a few hundred at most: the schema reads properties as well as columns.
+    return (
+        select(outlets)
+        .where(outlets.id.in_(carried))
+        .order_by(outlets.slug)
+        .execution_options(populate_existing=True)
+    )
 
 
 OUTLINE_COLUMNS = ("id", "published_at", "outlet_id", "stance", "language")

@@ -1,14 +1,27 @@
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from app.claims import service
 from app.claims.models import Claim
-from app.db import SessionDep
+from app.errors import Redirect
+from app.ledger import AsOf
+from app.transactions import SessionDep
 
 
-async def _claim_or_404(claim_id: str, session: SessionDep) -> Claim:
-    return await service.get_or_404(session=session, claim_id=claim_id)
+async def _claim_or_404(
+    claim_id: str, request: Request, session: SessionDep, moment: AsOf
+) -> Claim:
+    """The claim (as it stood at `as_of`); a merged one redirects to the claim it joined."""
+    into = await service.merged_into(session=session, claim_id=claim_id, moment=moment)
+    if into is not None:
+        location = request.url.replace(path=request.url.path.replace(claim_id, into, 1))
+        raise Redirect(
+            f"claim {claim_id!r} was merged into {into!r}",
+            location=str(location),
+            into=into,
+        )
+    return await service.get_or_404(session=session, claim_id=claim_id, moment=moment)
 
 
 ClaimDep = Annotated[Claim, Depends(_claim_or_404)]

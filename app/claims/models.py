@@ -6,9 +6,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.columns import enum_column
 from app.db import Base, UTCDateTime, new_id, utcnow
 from app.enums import DenialStatus
+from app.versioning import Revised, history_of
 
 
-class Claim(Base):
+class Claim(Revised, Base):
     __tablename__ = "claims"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -35,6 +36,28 @@ class Claim(Base):
     first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Spreading sightings after the first official denial: when it leaves 0, the claim resurfaced.
     sightings_after_denial: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_by_key_id: Mapped[str | None] = mapped_column(String(36))
+
+    @property
+    def recorded_at(self) -> datetime:
+        return self.created_at
+
+
+claim_versions = history_of(Claim, "claim_versions")
+
+
+class ClaimMerge(Base):
+    """A claim merged into another: its id answers with a redirect to the survivor."""
+
+    __tablename__ = "claim_merges"
+
+    merged_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    into_id: Mapped[str] = mapped_column(String(36), index=True)
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    merged_by: Mapped[str] = mapped_column(String(200))
+    merged_by_key_id: Mapped[str | None] = mapped_column(String(36))
+    reason: Mapped[str] = mapped_column(Text)
 
 
 class ClaimTerm(Base):

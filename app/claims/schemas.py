@@ -3,7 +3,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from app.enums import DenialStatus
-from app.schemas import InputSchema, Schema, Timestamp
+from app.schemas import InputSchema, Reason, Revisioned, Schema, Timestamp
 from app.validators import Language
 
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -19,7 +19,25 @@ class ClaimCreate(InputSchema):
     )
 
 
-class Claim(Schema):
+class ClaimUpdate(InputSchema):
+    """A correction: the fields sent are changed, `null` clears an optional one."""
+
+    statement: Annotated[str, StringConstraints(min_length=1, max_length=5000)] | None = None
+    summary: Annotated[str, StringConstraints(max_length=20000)] | None = None
+    language: Language | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+    variant_of: str | None = Field(default=None, max_length=64)
+    reason: Reason = Field(description="Why the claim is corrected, for its history.")
+
+
+class ClaimMergeRequest(InputSchema):
+    into: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="The claim that survives and takes the sightings."
+    )
+    reason: Reason
+
+
+class Claim(Revisioned):
     id: str
     statement: str
     summary: str | None

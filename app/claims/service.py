@@ -1,48 +1,111 @@
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.alerts import events as alert_events
+from app import outbox
+from app.audit import service as audit
+from app.audit.service import Action, Actor, Target
 from app.claims import matching
-from app.claims.models import Claim, ClaimTag
+from app.claims.models import Claim, ClaimMerge, ClaimTag, claim_versions
 from app.claims.normalize import fingerprint, normalize_statement
-from app.claims.schemas import ClaimCreate
-from app.db import insert_or_ignore
+from app.claims.schemas import Claim as ClaimOut
+from app.claims.schemas import ClaimCreate, ClaimUpdate
+from app.db import insert_or_ignore, json_array_contains, utcnow
 from app.enums import DenialStatus
 from app.errors import Conflict, Invalid, NotFound
+from app.ledger import LedgerView, as_of
+from app.outbox import payloads
 from app.pagination import PageParams, SortKey, paginate
+from app.revisions import changed_fields, check_revision, revised_values
+from app.versioning import archive, lock_rows
+
+# A variant_of chain longer than this is refused rather than walked.
+MAX_VARIANT_DEPTH = 100
 
 
 async def get(*, session: AsyncSession, claim_id: str) -> Claim | None:
-    """The claim with this id, if any."""
+    """The current claim with this id, if any."""
     return await session.get(Claim, claim_id)
 
 
-async def get_or_404(*, session: AsyncSession, claim_id: str) -> Claim:
-    """The claim with this id, or a 404."""
-    claim = await get(session=session, claim_id=claim_id)
+async def get_or_404(
+    *, session: AsyncSession, claim_id: str, moment: datetime | None = None
+) -> Claim:
+    """The claim with this id (as it stood at `moment`, if given), or a 404."""
+    if moment is None:
+        claim = await get(session=session, claim_id=claim_id)
+    else:
+        view = as_of(moment)
+        claim = await session.scalar(
+            select(view.claims)
+            .where(view.claims.id == claim_id)
+            .execution_options(populate_existing=True)
+        )
     if claim is None:
         raise NotFound(f"no claim with id {claim_id!r}")
     return claim
 
 
-async def _insert(
-    session: AsyncSession, data: ClaimCreate, loc: list[str | int]
-) -> tuple[str | None, str]:
-    if data.variant_of is not None and await get(session=session, claim_id=data.variant_of) is None:
-        raise Invalid(f"variant_of: no claim with id {data.variant_of!r}", loc=[*loc, "variant_of"])
-    normalized = normalize_statement(data.statement)
+async def merged_into(
+    *, session: AsyncSession, claim_id: str, moment: datetime | None = None
+) -> str | None:
+    """The survivor this claim was merged into (by `moment`, if given); None if it was not."""
+    statement = select(ClaimMerge.into_id).where(ClaimMerge.merged_id == claim_id)
+    if moment is not None:
+        statement = statement.where(ClaimMerge.merged_at <= moment)
+    return await session.scalar(statement)
+
+
+def _variant_check(loc: list[str | int]) -> list[str | int]:
+    return [*loc, "variant_of"]
+
+
+async def _check_variant_of(
+    session: AsyncSession, claim_id: str | None, parent_id: str, loc: list[str | int]
+) -> None:
+    """`variant_of` must name an existing claim and must not lead back to this one."""
+    if await get(session=session, claim_id=parent_id) is None:
+        raise Invalid(f"variant_of: no claim with id {parent_id!r}", loc=_variant_check(loc))
+    current: str | None = parent_id
+    for _ in range(MAX_VARIANT_DEPTH):
+        if current is None:
+            return
+        if current == claim_id:
+            raise Invalid(
+                "variant_of would make this claim a variant of itself", loc=_variant_check(loc)
+            )
+        current = await session.scalar(select(Claim.variant_of).where(Claim.id == current))
+    raise Invalid("variant_of: the chain of variants is too long", loc=_variant_check(loc))
+
+
+def _normalized(statement: str, loc: list[str | int]) -> tuple[str, str]:
+    normalized = normalize_statement(statement)
     if not normalized:
         raise Invalid(
             "statement has no words once punctuation is stripped", loc=[*loc, "statement"]
         )
+    return normalized, fingerprint(normalized)
+
+
+async def _insert(
+    session: AsyncSession, data: ClaimCreate, loc: list[str | int], actor: Actor, now: datetime
+) -> tuple[str | None, str]:
+    if data.variant_of is not None:
+        await _check_variant_of(session, None, data.variant_of, loc)
+    normalized, digest = _normalized(data.statement, loc)
     tags = list(dict.fromkeys(data.tags))
     values: dict[str, Any] = {
         **data.model_dump(exclude={"tags"}),
         "tags": tags,
         "normalized": normalized,
-        "fingerprint": fingerprint(normalized),
+        "fingerprint": digest,
+        "created_at": now,
+        "updated_at": now,
+        "recorded_by": actor.name,
+        "recorded_by_key_id": actor.key_id,
+        **revised_values(actor, now, revision=1),
     }
     new_id = await insert_or_ignore(session, Claim, values, ["fingerprint"])
     if new_id is not None:
@@ -51,8 +114,23 @@ async def _insert(
         await matching.index_wordings(
             session=session, claim_id=new_id, texts=[data.statement, data.summary]
         )
-        await alert_events.claim_created(session=session, claim_id=new_id)
-    return new_id, values["fingerprint"]
+        await audit.log(
+            session=session,
+            actor=actor,
+            action=Action.created,
+            target_type=Target.claim,
+            target_id=new_id,
+            at=now,
+            revision=1,
+        )
+        claim = await get_or_404(session=session, claim_id=new_id)
+        await outbox.emit(
+            session=session,
+            event=payloads.ClaimCreated(claim=ClaimOut.model_validate(claim)),
+            claim_id=new_id,
+            tags=tags,
+        )
+    return new_id, digest
 
 
 async def _by_fingerprint(session: AsyncSession, digest: str) -> Claim:
@@ -61,9 +139,11 @@ async def _by_fingerprint(session: AsyncSession, digest: str) -> Claim:
     return claim
 
 
-async def create(*, session: AsyncSession, data: ClaimCreate) -> Claim:
+async def create(
+    *, session: AsyncSession, data: ClaimCreate, actor: Actor, now: datetime | None = None
+) -> Claim:
     """Create a claim; one whose normalised statement exists already is a conflict."""
-    new_id, digest = await _insert(session, data, [])
+    new_id, digest = await _insert(session, data, [], actor, now or utcnow())
     if new_id is None:
         existing = await _by_fingerprint(session, digest)
         raise Conflict("a claim with the same normalised statement exists", existing_id=existing.id)
@@ -71,26 +151,37 @@ async def create(*, session: AsyncSession, data: ClaimCreate) -> Claim:
 
 
 async def get_or_create(
-    *, session: AsyncSession, data: ClaimCreate, loc: list[str | int]
+    *,
+    session: AsyncSession,
+    data: ClaimCreate,
+    loc: list[str | int],
+    actor: Actor,
+    now: datetime | None = None,
 ) -> tuple[Claim, bool]:
     """The claim with this normalised statement, created when new; and whether it was."""
-    new_id, digest = await _insert(session, data, loc)
+    new_id, digest = await _insert(session, data, loc, actor, now or utcnow())
     if new_id is None:
         return await _by_fingerprint(session, digest), False
     return await get_or_404(session=session, claim_id=new_id), True
 
 
-def _filtered(q: str | None, status: DenialStatus | None, tag: str | None) -> Select[Claim]:
-    statement = select(Claim)
+def _filtered(
+    view: LedgerView, q: str | None, status: DenialStatus | None, tag: str | None
+) -> Select[Any]:
+    claims = view.claims
+    statement = select(claims).execution_options(populate_existing=True)
     if q:
         needle = normalize_statement(q)
-        statement = statement.where(Claim.normalized.contains(needle, autoescape=True))
+        statement = statement.where(claims.normalized.contains(needle, autoescape=True))
     if status is not None:
-        statement = statement.where(Claim.denial_status == status)
-    if tag:
+        statement = statement.where(claims.denial_status == status)
+    if tag and view.as_of is None:
         statement = statement.where(
-            Claim.id.in_(select(ClaimTag.claim_id).where(ClaimTag.tag == tag))
+            claims.id.in_(select(ClaimTag.claim_id).where(ClaimTag.tag == tag))
         )
+    elif tag:
+        # The tag index holds today's tags; a past moment reads the tags its rows carried.
+        statement = statement.where(json_array_contains(claims.tags, tag))
     return statement
 
 
@@ -101,7 +192,98 @@ async def list_claims(
     q: str | None = None,
     status: DenialStatus | None = None,
     tag: str | None = None,
+    moment: datetime | None = None,
 ) -> tuple[list[Claim], str | None]:
     """Claims, newest first, filtered by text, denial status and tag."""
-    keys = [SortKey(Claim.created_at, descending=True), SortKey(Claim.id, descending=True)]
-    return await paginate(session, _filtered(q, status, tag), keys, page)
+    view = as_of(moment)
+    keys = [
+        SortKey(view.claims.created_at, descending=True),
+        SortKey(view.claims.id, descending=True),
+    ]
+    return await paginate(session, _filtered(view, q, status, tag), keys, page)
+
+
+async def lock(*, session: AsyncSession, claim_ids: set[str]) -> None:
+    """Lock these claims' rows, in id order so that two writers cannot wait for each other."""
+    for claim_id in sorted(claim_ids):
+        await lock_rows(session, Claim, Claim.id == claim_id)
+
+
+async def _corrected_values(
+    session: AsyncSession, claim: Claim, data: ClaimUpdate
+) -> dict[str, Any]:
+    sent = data.model_dump(exclude_unset=True, exclude={"reason"})
+    if "statement" in sent:
+        if sent["statement"] is None:
+            raise Invalid("statement cannot be cleared", loc=["statement"])
+        normalized, digest = _normalized(sent["statement"], [])
+        taken = await session.scalar(
+            select(Claim.id).where(Claim.fingerprint == digest, Claim.id != claim.id)
+        )
+        if taken is not None:
+            raise Conflict("a claim with the same normalised statement exists", existing_id=taken)
+        sent |= {"normalized": normalized, "fingerprint": digest}
+    if "tags" in sent:
+        sent["tags"] = list(dict.fromkeys(sent["tags"] or []))
+    if sent.get("variant_of") is not None:
+        await _check_variant_of(session, claim.id, sent["variant_of"], [])
+    return sent
+
+
+async def correct(
+    *,
+    session: AsyncSession,
+    claim_id: str,
+    data: ClaimUpdate,
+    actor: Actor,
+    expected_revision: int | None,
+    now: datetime | None = None,
+) -> Claim:
+    """Correct a claim's own fields as a new revision; the old one stays in its history."""
+    now = now or utcnow()
+    await lock(session=session, claim_ids={claim_id})
+    claim = await session.get(Claim, claim_id, populate_existing=True)
+    if claim is None:
+        raise NotFound(f"no claim with id {claim_id!r}")
+    check_revision(claim.revision, expected_revision)
+    values = await _corrected_values(session, claim, data)
+    shown = {k: v for k, v in values.items() if k not in ("normalized", "fingerprint")}
+    changes = changed_fields(claim, shown)
+    if not changes:
+        return claim
+    await archive(session, Claim, claim_versions, Claim.id == claim.id, now)
+    for field, value in (values | revised_values(actor, now, revision=claim.revision + 1)).items():
+        setattr(claim, field, value)
+    claim.updated_at = now
+    await session.flush()
+    if "tags" in changes:
+        await session.execute(delete(ClaimTag).where(ClaimTag.claim_id == claim.id))
+        session.add_all(ClaimTag(claim_id=claim.id, tag=tag) for tag in claim.tags)
+        await session.flush()
+    if "statement" in changes or "summary" in changes:
+        await matching.index_wordings(
+            session=session, claim_id=claim.id, texts=[claim.statement, claim.summary]
+        )
+    await audit.log(
+        session=session,
+        actor=actor,
+        action=Action.corrected,
+        target_type=Target.claim,
+        target_id=claim.id,
+        at=now,
+        revision=claim.revision,
+        reason=data.reason,
+        changes=changes,
+    )
+    await outbox.emit(
+        session=session,
+        event=payloads.ClaimCorrected(
+            claim=payloads.ClaimSummary.of(claim),
+            revision=claim.revision,
+            reason=data.reason,
+            changes=changes,
+        ),
+        claim_id=claim.id,
+        tags=claim.tags,
+    )
+    return claim

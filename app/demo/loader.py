@@ -40,11 +40,15 @@ async def load(*, session: AsyncSession) -> DemoResult:
     data = worked_example()
     url = data["source"]["url"]
     for outlet in data["outlets"]:
-        await outlets.get_or_create(session=session, data=OutletCreate(**outlet))
+        await outlets.get_or_create(
+            session=session, data=OutletCreate(**outlet), actor=DEMO_PRINCIPAL
+        )
     claim_ids: dict[str, str] = {}
     for raw in data["claims"]:
         fields = {k: v for k, v in raw.items() if k != "ref"}
-        claim, _ = await claims.get_or_create(session=session, data=ClaimCreate(**fields), loc=[])
+        claim, _ = await claims.get_or_create(
+            session=session, data=ClaimCreate(**fields), loc=[], actor=DEMO_PRINCIPAL
+        )
         claim_ids[raw["ref"]] = claim.id
     sighting_ids: dict[str, str] = {}
     created = 0

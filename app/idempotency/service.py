@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.deps import current_principal
 from app.auth.service import Principal
-from app.db import SessionDep, insert_or_ignore
+from app.db import insert_or_ignore
 from app.errors import TracerError
 from app.idempotency.models import IdempotencyRecord
+from app.transactions import SessionDep
 
 
 class KeyReused(TracerError):

@@ -15,12 +15,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager
 
 from app.claims.models import Claim
 from app.denials import rules
 from app.enums import OutletKind, Precision, Stance
-from app.ledger import CURRENT, LedgerView
+from app.ledger import CURRENT, LedgerView, with_outlet
 from app.outlets.models import Outlet
 from app.schemas import utc_z
 from app.sightings.models import Sighting
@@ -130,14 +129,9 @@ async def reviews(
     """One ClaimReview per fact check or official denial of the claim, oldest first."""
     sightings, outlets, citations = view.sightings, view.outlets, view.citations
     nodes = rules.in_time_order(
-        (
-            await session.scalars(
-                select(sightings)
-                .join(outlets, outlets.id == sightings.outlet_id)
-                .options(contains_eager(sightings.outlet.of_type(outlets)))
-                .where(sightings.claim_id == claim.id)
-            )
-        ).all()
+        (await session.scalars(with_outlet(view).where(view.sightings.claim_id == claim.id)))
+        .unique()
+        .all()
     )
     judged = [n for n in nodes if rules.is_fact_check(n) or rules.is_official_denial(n)]
     answered: dict[str, list[str]] = {n.id: [] for n in judged}

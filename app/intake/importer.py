@@ -23,6 +23,7 @@ from app.intake import claimreview
 from app.intake.batch import open_transaction, plan, record_item
 from app.intake.schemas import ItemResult, ItemStatus
 from app.sightings.recorder import Recorder
+from app.transactions import transaction
 
 # Rows per transaction: a crash loses at most this many rows' work, and a rerun redoes it.
 CHUNK = 200
@@ -262,7 +263,7 @@ async def import_rows(
     for start in range(0, len(planned.order), CHUNK):
         chunk = planned.order[start : start + CHUNK]
         try:
-            async with sessionmaker() as session, session.begin():
+            async with transaction(sessionmaker) as session:
                 await open_transaction(session)
                 recorder = Recorder(session=session, principal=principal, now=utcnow())
                 await recorder.lock_claims([planned.items[index] for index in chunk])

@@ -5,11 +5,12 @@ from fastapi.responses import JSONResponse
 
 from app.auth.deps import ReadKey, WriteKey
 from app.claims.deps import ClaimDep
-from app.db import SessionDep
 from app.errors import PayloadTooLarge
 from app.idempotency.service import IdempotencyDep
 from app.intake import batch, claimreview
 from app.intake.schemas import MAX_BATCH_ITEMS, BatchCreate, BatchResult
+from app.ledger import AsOf, as_of
+from app.transactions import SessionDep
 
 router = APIRouter(tags=["intake"])
 
@@ -47,7 +48,11 @@ async def record_batch(
     response_class=JSONResponse,
     responses={200: {"content": {LD_JSON: {}}, "description": "schema.org ClaimReview objects."}},
 )
-async def get_claimreview(claim: ClaimDep, session: SessionDep, _: ReadKey) -> JSONResponse:
+async def get_claimreview(
+    claim: ClaimDep, session: SessionDep, _: ReadKey, moment: AsOf
+) -> JSONResponse:
     """Every fact check and official denial of the claim, as schema.org ClaimReview JSON-LD."""
-    reviews: list[dict[str, Any]] = await claimreview.reviews(session=session, claim=claim)
+    reviews: list[dict[str, Any]] = await claimreview.reviews(
+        session=session, claim=claim, view=as_of(moment)
+    )
     return JSONResponse(reviews, media_type=LD_JSON)

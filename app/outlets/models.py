@@ -6,9 +6,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.columns import enum_column
 from app.db import Base, UTCDateTime, new_id, utcnow
 from app.enums import OutletKind
+from app.versioning import Revised, history_of
 
 
-class Outlet(Base):
+class Outlet(Revised, Base):
     __tablename__ = "outlets"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -22,4 +23,13 @@ class Outlet(Base):
     # Case-folded slug, name and aliases: one portable column for `?q=` substring search.
     search_text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_by_key_id: Mapped[str | None] = mapped_column(String(36))
+
+    @property
+    def recorded_at(self) -> datetime:
+        return self.created_at
+
+
+outlet_versions = history_of(Outlet, "outlet_versions", indexed=["slug"])

@@ -1,7 +1,7 @@
 from pydantic import Field
 
 from app.enums import OutletKind
-from app.schemas import InputSchema, Schema, Timestamp
+from app.schemas import InputSchema, Reason, Revisioned, Timestamp
 from app.validators import Country, Language, ShortText, Slug, WebUrl
 
 Aliases = list[ShortText]
@@ -26,9 +26,10 @@ class OutletUpdate(InputSchema):
     language: Language | None = None
     url: WebUrl | None = None
     aliases: Aliases | None = Field(default=None, max_length=50)
+    reason: Reason | None = Field(default=None, description="Why, for the outlet's history.")
 
 
-class Outlet(Schema):
+class Outlet(Revisioned):
     id: str
     slug: str
     name: str

@@ -1,23 +1,37 @@
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
+from app.audit.service import Action, Actor, Target
+from app.claims.projection import refresh_claims_of_outlet
 from app.db import insert_or_ignore, utcnow
 from app.enums import OutletKind
 from app.errors import Conflict, Invalid, NotFound
-from app.outlets.models import Outlet
+from app.ledger import LedgerView, as_of
+from app.outlets.models import Outlet, outlet_versions
 from app.outlets.schemas import OutletCreate, OutletUpdate
 from app.pagination import PageParams, SortKey, paginate
+from app.revisions import changed_fields, check_revision, revised_values
+from app.versioning import archive, lock_rows
 
 
 def _search_text(slug: str, name: str, aliases: list[str]) -> str:
     return "\n".join([slug, name, *aliases]).casefold()
 
 
-def _row_values(data: OutletCreate) -> dict[str, Any]:
+def _row_values(data: OutletCreate, actor: Actor, now: datetime) -> dict[str, Any]:
     values = data.model_dump()
     values["search_text"] = _search_text(data.slug, data.name, data.aliases)
+    values |= {
+        "created_at": now,
+        "updated_at": now,
+        "recorded_by": actor.name,
+        "recorded_by_key_id": actor.key_id,
+        **revised_values(actor, now, revision=1),
+    }
     return values
 
 
@@ -26,26 +40,53 @@ async def get_by_slug(*, session: AsyncSession, slug: str) -> Outlet | None:
     return await session.scalar(select(Outlet).where(Outlet.slug == slug))
 
 
-async def get_or_404(*, session: AsyncSession, slug: str) -> Outlet:
-    """The outlet with this slug, or a 404."""
-    outlet = await get_by_slug(session=session, slug=slug)
+async def get_or_404(*, session: AsyncSession, slug: str, moment: datetime | None = None) -> Outlet:
+    """The outlet with this slug (as it stood at `moment`, if given), or a 404."""
+    view = as_of(moment)
+    outlet = await session.scalar(
+        select(view.outlets)
+        .where(view.outlets.slug == slug)
+        .execution_options(populate_existing=True)
+    )
     if outlet is None:
         raise NotFound(f"no outlet with slug {slug!r}")
+    assert isinstance(outlet, Outlet)
     return outlet
 
 
-async def create(*, session: AsyncSession, data: OutletCreate) -> Outlet:
+async def _insert(
+    session: AsyncSession, data: OutletCreate, actor: Actor, now: datetime
+) -> str | None:
+    new_id = await insert_or_ignore(session, Outlet, _row_values(data, actor, now), ["slug"])
+    if new_id is not None:
+        await audit.log(
+            session=session,
+            actor=actor,
+            action=Action.created,
+            target_type=Target.outlet,
+            target_id=new_id,
+            at=now,
+            revision=1,
+        )
+    return new_id
+
+
+async def create(
+    *, session: AsyncSession, data: OutletCreate, actor: Actor, now: datetime | None = None
+) -> Outlet:
     """Create an outlet; a taken slug is a conflict pointing at the existing one."""
-    new_id = await insert_or_ignore(session, Outlet, _row_values(data), ["slug"])
+    new_id = await _insert(session, data, actor, now or utcnow())
     if new_id is None:
         existing = await get_or_404(session=session, slug=data.slug)
         raise Conflict(f"slug {data.slug!r} is taken", existing_id=existing.id)
     return await _load(session, new_id)
 
 
-async def get_or_create(*, session: AsyncSession, data: OutletCreate) -> Outlet:
+async def get_or_create(
+    *, session: AsyncSession, data: OutletCreate, actor: Actor, now: datetime | None = None
+) -> Outlet:
     """The outlet with this slug, created from `data` when there is none."""
-    new_id = await insert_or_ignore(session, Outlet, _row_values(data), ["slug"])
+    new_id = await _insert(session, data, actor, now or utcnow())
     if new_id is None:
         return await get_or_404(session=session, slug=data.slug)
     return await _load(session, new_id)
@@ -57,14 +98,17 @@ async def _load(session: AsyncSession, outlet_id: str) -> Outlet:
     return outlet
 
 
-def _filtered(kind: OutletKind | None, country: str | None, q: str | None) -> Select[Outlet]:
-    statement = select(Outlet)
+def _filtered(
+    view: LedgerView, kind: OutletKind | None, country: str | None, q: str | None
+) -> Select[Any]:
+    outlets = view.outlets
+    statement = select(outlets).execution_options(populate_existing=True)
     if kind is not None:
-        statement = statement.where(Outlet.kind == kind)
+        statement = statement.where(outlets.kind == kind)
     if country is not None:
-        statement = statement.where(Outlet.country == country.upper())
+        statement = statement.where(outlets.country == country.upper())
     if q:
-        statement = statement.where(Outlet.search_text.contains(q.casefold(), autoescape=True))
+        statement = statement.where(outlets.search_text.contains(q.casefold(), autoescape=True))
     return statement
 
 
@@ -75,23 +119,59 @@ async def list_outlets(
     kind: OutletKind | None = None,
     country: str | None = None,
     q: str | None = None,
+    moment: datetime | None = None,
 ) -> tuple[list[Outlet], str | None]:
     """Outlets in slug order, filtered by kind, country and a substring of slug, name or alias."""
-    return await paginate(session, _filtered(kind, country, q), [SortKey(Outlet.slug)], page)
+    view = as_of(moment)
+    statement = _filtered(view, kind, country, q)
+    return await paginate(session, statement, [SortKey(view.outlets.slug)], page)
 
 
-async def update(
-    *, session: AsyncSession, outlet: Outlet, data: OutletUpdate
-) -> tuple[Outlet, bool]:
-    """Apply the fields sent; also tell whether the outlet's kind changed."""
-    changes = data.model_dump(exclude_unset=True)
+async def correct(
+    *,
+    session: AsyncSession,
+    slug: str,
+    data: OutletUpdate,
+    actor: Actor,
+    expected_revision: int | None,
+    now: datetime | None = None,
+) -> Outlet:
+    """Apply the fields sent as a new revision; a change of kind recomputes its claims."""
+    now = now or utcnow()
+    outlet_id = (await get_or_404(session=session, slug=slug)).id
+    # Taking the row lock first makes concurrent corrections queue up here, each applied on top
+    # of the one before; the row is read again once the lock is held.
+    await lock_rows(session, Outlet, Outlet.id == outlet_id)
+    outlet = await session.get(Outlet, outlet_id, populate_existing=True)
+    assert outlet is not None
+    check_revision(outlet.revision, expected_revision)
+    sent = data.model_dump(exclude_unset=True, exclude={"reason"})
     for required in ("name", "kind", "aliases"):
-        if required in changes and changes[required] is None:
+        if required in sent and sent[required] is None:
             raise Invalid(f"{required} cannot be cleared", loc=[required])
-    kind_changed = "kind" in changes and changes["kind"] != outlet.kind
-    for field, value in changes.items():
+    changes = changed_fields(outlet, sent)
+    if not changes:
+        return outlet
+    await archive(session, Outlet, outlet_versions, Outlet.id == outlet.id, now)
+    for field, value in sent.items():
         setattr(outlet, field, value)
     outlet.search_text = _search_text(outlet.slug, outlet.name, outlet.aliases)
-    outlet.updated_at = utcnow()
+    outlet.updated_at = now
+    for field, value in revised_values(actor, now, revision=outlet.revision + 1).items():
+        setattr(outlet, field, value)
     await session.flush()
-    return outlet, kind_changed
+    await audit.log(
+        session=session,
+        actor=actor,
+        action=Action.corrected,
+        target_type=Target.outlet,
+        target_id=outlet.id,
+        at=now,
+        revision=outlet.revision,
+        reason=data.reason,
+        changes=changes,
+    )
+    if "kind" in changes:
+        # Only official outlets count towards denial status, so a change of kind can change it.
+        await refresh_claims_of_outlet(session=session, outlet_id=outlet.id, now=now)
+    return outlet

@@ -7,9 +7,10 @@ from app.columns import enum_column
 from app.db import Base, UTCDateTime, new_id, utcnow
 from app.enums import CitationBasis, Precision, Stance
 from app.outlets.models import Outlet
+from app.versioning import Revised, history_of
 
 
-class Sighting(Base):
+class Sighting(Revised, Base):
     __tablename__ = "sightings"
     __table_args__ = (
         UniqueConstraint("claim_id", "outlet_id", "url"),
@@ -54,3 +55,21 @@ class Citation(Base):
         ForeignKey("sightings.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     basis: Mapped[CitationBasis] = mapped_column(enum_column(CitationBasis, "citation_basis"))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+sighting_versions = history_of(Sighting, "sighting_versions", indexed=["claim_id"])
+citation_versions = history_of(Citation, "citation_versions", indexed=["cited_id"])
+
+
+class Withdrawal(Base):
+    """A sighting recorded in error and withdrawn: its id answers 410 with who, when and why."""
+
+    __tablename__ = "withdrawals"
+
+    sighting_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    claim_id: Mapped[str] = mapped_column(String(36), index=True)
+    withdrawn_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    withdrawn_by: Mapped[str] = mapped_column(String(200))
+    withdrawn_by_key_id: Mapped[str | None] = mapped_column(String(36))
+    reason: Mapped[str] = mapped_column(Text)

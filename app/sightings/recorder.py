@@ -5,21 +5,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.alerts import events as alert_events
+from app import outbox
+from app.audit import service as audit
+from app.audit.service import Action, Target
 from app.auth.service import Principal
 from app.claims import matching
 from app.claims import service as claims
 from app.claims.models import Claim
 from app.claims.normalize import fingerprint, normalize_statement
+from app.claims.projection import refresh_claim
 from app.db import insert_or_ignore
-from app.denials.service import refresh_claim
+from app.denials import rules
 from app.enums import CitationBasis
 from app.errors import Conflict, Invalid
+from app.outbox import payloads
 from app.outlets import service as outlets
 from app.outlets.models import Outlet
+from app.revisions import revised_values
 from app.sightings.models import Citation, Sighting
 from app.sightings.schemas import SightingCreate
 
@@ -47,7 +52,11 @@ async def resolve_cites(
 
 
 async def resolve_cited_outlets(
-    session: AsyncSession, slugs: Sequence[str], claim_id: str, published_at: datetime
+    session: AsyncSession,
+    slugs: Sequence[str],
+    claim_id: str,
+    published_at: datetime,
+    citing_id: str | None = None,
 ) -> dict[str, CitationBasis]:
     """Each named outlet's latest sighting of the claim published at or before this one."""
     resolved: dict[str, CitationBasis] = {}
@@ -59,6 +68,7 @@ async def resolve_cited_outlets(
                 Outlet.slug == slug,
                 Sighting.claim_id == claim_id,
                 Sighting.published_at <= published_at,
+                Sighting.id != (citing_id or ""),
             )
             .order_by(Sighting.published_at.desc(), Sighting.recorded_at.desc())
             .limit(1)
@@ -71,6 +81,31 @@ async def resolve_cited_outlets(
             )
         resolved[latest] = CitationBasis.cites_outlet
     return resolved
+
+
+async def announce_recorded(*, session: AsyncSession, sighting: Sighting, claim: Claim) -> None:
+    """Announce a new sighting (its outlet set), and the official denial it may be."""
+    summary = payloads.SightingSummary.of(sighting)
+    await outbox.emit(
+        session=session,
+        event=payloads.SightingRecorded(sighting=summary),
+        claim_id=claim.id,
+        tags=claim.tags,
+    )
+    if rules.is_official_denial(sighting):
+        await announce_denial(session=session, summary=summary, claim=claim)
+
+
+async def announce_denial(
+    *, session: AsyncSession, summary: payloads.SightingSummary, claim: Claim
+) -> None:
+    """Announce an official denial; the claim's new status follows in claim.status_changed."""
+    await outbox.emit(
+        session=session,
+        event=payloads.DenialRecorded(sighting=summary, claim=payloads.ClaimSummary.of(claim)),
+        claim_id=claim.id,
+        tags=claim.tags,
+    )
 
 
 @dataclass
@@ -121,7 +156,11 @@ class Recorder:
         if claim is None:
             if data.claim is not None:
                 claim, _ = await claims.get_or_create(
-                    session=self.session, data=data.claim, loc=["claim"]
+                    session=self.session,
+                    data=data.claim,
+                    loc=["claim"],
+                    actor=self.principal,
+                    now=self.now,
                 )
             else:
                 claim = await claims.get(session=self.session, claim_id=data.claim_id or "")
@@ -142,7 +181,9 @@ class Recorder:
                         loc=["outlet"],
                     )
             else:
-                outlet = await outlets.get_or_create(session=self.session, data=data.outlet)
+                outlet = await outlets.get_or_create(
+                    session=self.session, data=data.outlet, actor=self.principal, now=self.now
+                )
             self.outlets[outlet.slug] = outlet
         return outlet
 
@@ -161,11 +202,9 @@ class Recorder:
         existing = await self.session.scalars(
             select(Claim.id).where(or_(Claim.id.in_(ids), Claim.fingerprint.in_(digests)))
         )
-        for claim_id in sorted(existing):
-            await self.session.execute(
-                update(Claim).where(Claim.id == claim_id).values(updated_at=self.now)
-            )
-            self.locked.add(claim_id)
+        found = set(existing)
+        await claims.lock(session=self.session, claim_ids=found)
+        self.locked |= found
 
     async def record(self, data: SightingCreate) -> str:
         """Record one sighting and return its id; a duplicate raises Conflict."""
@@ -175,9 +214,7 @@ class Recorder:
         outlet = await self._outlet(data)
         if claim.id not in self.locked:
             # The same row lock the single-sighting service takes, held to the end of the batch.
-            await self.session.execute(
-                update(Claim).where(Claim.id == claim.id).values(updated_at=self.now)
-            )
+            await claims.lock(session=self.session, claim_ids={claim.id})
             self.locked.add(claim.id)
         cited: dict[str, CitationBasis] = {}
         if data.cites_outlets:
@@ -195,6 +232,7 @@ class Recorder:
             "recorded_at": self.now,
             "recorded_by": self.principal.name,
             "recorded_by_key_id": self.principal.key_id,
+            **revised_values(self.principal, self.now, revision=1),
         }
         new_id = await insert_or_ignore(
             self.session, Sighting, values, ["claim_id", "outlet_id", "url"]
@@ -215,7 +253,12 @@ class Recorder:
             await self.session.execute(
                 insert(Citation),
                 [
-                    {"citing_id": new_id, "cited_id": cited_id, "basis": basis}
+                    {
+                        "citing_id": new_id,
+                        "cited_id": cited_id,
+                        "basis": basis,
+                        "valid_from": self.now,
+                    }
                     for cited_id, basis in cited.items()
                 ],
             )
@@ -226,13 +269,22 @@ class Recorder:
         # Announced from what was just written, rather than read back: a batch pays per row.
         recorded = Sighting(id=new_id, **values)
         recorded.outlet = outlet
-        await alert_events.sighting_recorded(session=self.session, sighting=recorded, claim=claim)
+        await audit.log(
+            session=self.session,
+            actor=self.principal,
+            action=Action.created,
+            target_type=Target.sighting,
+            target_id=new_id,
+            at=self.now,
+            revision=1,
+        )
+        await announce_recorded(session=self.session, sighting=recorded, claim=claim)
         self.touched.add(claim.id)
         return new_id
 
     async def finish(self) -> None:
         """Bring every claim this batch touched up to date; call before committing."""
         for claim_id in sorted(self.touched):
-            await refresh_claim(session=self.session, claim_id=claim_id)
+            await refresh_claim(session=self.session, claim_id=claim_id, now=self.now)
         self.touched.clear()
         self.locked.clear()

@@ -5,7 +5,7 @@ from pydantic import Field, StringConstraints
 from app.claims.schemas import ClaimCreate
 from app.enums import CitationBasis, Precision, Stance
 from app.outlets.schemas import Outlet, OutletCreate
-from app.schemas import InputSchema, Schema, Timestamp, TimestampIn
+from app.schemas import InputSchema, Reason, Revisioned, Schema, Timestamp, TimestampIn
 from app.validators import Language, Slug, WebUrl
 
 Text = Annotated[str, StringConstraints(max_length=20000)]
@@ -37,12 +37,35 @@ class SightingCreate(InputSchema):
     content_sha256: Sha256 | None = None
 
 
+class SightingPatch(InputSchema):
+    """A correction as a JSON merge patch: fields sent are changed, `null` clears an optional one.
+
+    `cites` replaces every citation; `cites_outlets` alone replaces those resolved from outlets.
+    """
+
+    claim_id: Id | None = Field(default=None, description="Move the sighting to this claim.")
+    outlet: Slug | OutletCreate | None = None
+    url: WebUrl | None = None
+    published_at: TimestampIn | None = None
+    published_at_precision: Precision | None = None
+    stance: Stance | None = None
+    cites: list[Id] | None = Field(default=None, max_length=200)
+    cites_outlets: list[Slug] | None = Field(default=None, max_length=200)
+    attribution: Text | None = None
+    title: Text | None = None
+    excerpt: Text | None = None
+    language: Language | None = None
+    archive_url: WebUrl | None = None
+    content_sha256: Sha256 | None = None
+    reason: Reason = Field(description="Why the sighting is corrected, for its history.")
+
+
 class CitationOut(Schema):
     sighting_id: str
     basis: CitationBasis
 
 
-class Sighting(Schema):
+class Sighting(Revisioned):
     id: str
     claim_id: str
     outlet: Outlet
@@ -58,5 +81,3 @@ class Sighting(Schema):
     language: str | None
     archive_url: str | None
     content_sha256: str | None
-    recorded_at: Timestamp
-    recorded_by: str

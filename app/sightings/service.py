@@ -1,30 +1,48 @@
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
 from app.auth.service import Principal
 from app.db import utcnow
 from app.enums import Stance
-from app.errors import NotFound
-from app.outlets.models import Outlet
+from app.errors import Gone, NotFound
+from app.ledger import as_of, with_outlet
 from app.pagination import PageParams, SortKey, paginate
-from app.sightings.models import Sighting
+from app.schemas import utc_z
+from app.sightings.models import Sighting, Withdrawal
 from app.sightings.recorder import Recorder
 from app.sightings.schemas import SightingCreate
 
 
-def with_outlet() -> Select[Sighting]:
-    return select(Sighting).options(joinedload(Sighting.outlet, innerjoin=True))
+async def _withdrawal(
+    session: AsyncSession, sighting_id: str, moment: datetime | None
+) -> Withdrawal | None:
+    statement = select(Withdrawal).where(Withdrawal.sighting_id == sighting_id)
+    if moment is not None:
+        statement = statement.where(Withdrawal.withdrawn_at <= moment)
+    return await session.scalar(statement)
 
 
-async def get_or_404(*, session: AsyncSession, sighting_id: str) -> Sighting:
-    """The sighting with this id, its outlet loaded, or a 404."""
-    sighting = await session.scalar(with_outlet().where(Sighting.id == sighting_id))
-    if sighting is None:
-        raise NotFound(f"no sighting with id {sighting_id!r}")
-    return sighting
+async def get_or_404(
+    *, session: AsyncSession, sighting_id: str, moment: datetime | None = None
+) -> Sighting:
+    """The sighting with its outlet (as they stood at `moment`, if given); 410 once withdrawn."""
+    view = as_of(moment)
+    sighting = await session.scalar(with_outlet(view).where(view.sightings.id == sighting_id))
+    if sighting is not None:
+        assert isinstance(sighting, Sighting)
+        return sighting
+    withdrawal = await _withdrawal(session, sighting_id, moment)
+    if withdrawal is not None:
+        raise Gone(
+            f"sighting {sighting_id!r} was withdrawn: {withdrawal.reason}",
+            withdrawn_at=utc_z(withdrawal.withdrawn_at),
+            withdrawn_by=withdrawal.withdrawn_by,
+            reason=withdrawal.reason,
+        )
+    raise NotFound(f"no sighting with id {sighting_id!r}")
 
 
 async def record(
@@ -49,16 +67,19 @@ async def list_sightings(
     outlet: str | None = None,
     stance: Stance | None = None,
     since: datetime | None = None,
-) -> tuple[list[Sighting], str | None]:
+    moment: datetime | None = None,
+) -> tuple[list[Any], str | None]:
     """Sightings in publication order, filtered by claim, outlet slug, stance and start time."""
-    statement = with_outlet()
+    view = as_of(moment)
+    sightings = view.sightings
+    statement = with_outlet(view)
     if claim_id is not None:
-        statement = statement.where(Sighting.claim_id == claim_id)
+        statement = statement.where(sightings.claim_id == claim_id)
     if outlet is not None:
-        statement = statement.where(Sighting.outlet.has(Outlet.slug == outlet))
+        statement = statement.where(view.outlets.slug == outlet)
     if stance is not None:
-        statement = statement.where(Sighting.stance == stance)
+        statement = statement.where(sightings.stance == stance)
     if since is not None:
-        statement = statement.where(Sighting.published_at >= since)
-    keys = [SortKey(Sighting.published_at), SortKey(Sighting.id)]
+        statement = statement.where(sightings.published_at >= since)
+    keys = [SortKey(sightings.published_at), SortKey(sightings.id)]
     return await paginate(session, statement, keys, page)

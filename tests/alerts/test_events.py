@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.alerts.events import record_event
+from app import outbox
 from app.alerts.models import Delivery, Event, EventType
+from app.outbox import record_event
+from app.transactions import transaction
 from tests.alerts.conftest import record_sighting, subscribe
 from tests.alerts.receiver import Receiver
 
@@ -101,7 +103,7 @@ async def test_a_rolled_back_write_announces_nothing(
         },
     )
     assert response.status_code == 422
-    async with sessionmaker() as session, session.begin():
+    async with sessionmaker() as session:
         await record_event(session=session, type=EventType.claim_created, data={})
         await session.rollback()
     await asyncio.sleep(0.4)
@@ -117,7 +119,7 @@ async def test_event_feed_pages_in_order(
     reader: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with sessionmaker() as session, session.begin():
+    async with transaction(sessionmaker) as session:
         for n in range(7):
             await record_event(
                 session=session, type=EventType.claim_created, data={"n": n}, claim_id=f"c{n % 2}"
@@ -148,10 +150,10 @@ async def test_ids_follow_commit_order(
         await record_event(session=early, type=EventType.claim_created, data={"name": "early"})
         await record_event(session=late, type=EventType.claim_created, data={"name": "late"})
         await record_event(session=late, type=EventType.claim_created, data={"name": "late 2"})
-        await late.commit()
+        await outbox.commit(late)
         seen = await _events(client)
         assert [e["data"]["name"] for e in seen] == ["late", "late 2"]
-        await early.commit()
+        await outbox.commit(early)
     resumed = await _events(client, after=seen[-1]["id"])
     assert [e["data"]["name"] for e in resumed] == ["early"]
 
@@ -160,7 +162,7 @@ async def test_events_follow_savepoints(
     client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     """Batch intake keeps the good items of a batch: a rolled-back item takes its events along."""
-    async with sessionmaker() as session, session.begin():
+    async with transaction(sessionmaker) as session:
         await record_event(session=session, type=EventType.claim_created, data={"n": 1})
         async with session.begin_nested():
             await record_event(session=session, type=EventType.claim_created, data={"n": 2})

@@ -15,6 +15,7 @@ from app.alerts import service
 from app.alerts.delivery import build_client, send
 from app.alerts.models import Subscription
 from app.alerts.schemas import SubscriptionCreate
+from app.auth.service import COMMAND_LINE
 from app.main import create_app
 from tests.alerts.conftest import fast_settings, record_sighting, subscribe
 from tests.alerts.receiver import Receiver
@@ -171,6 +172,7 @@ async def test_delivery_checks_the_address_again(
             data=SubscriptionCreate(url=receiver.url, event_types=["denial.recorded"]),
             box=guarded_app.state.secret_box,
             allow_private=True,
+            actor=COMMAND_LINE,
         )
     await record_sighting(guarded)
     path = f"/v1/subscriptions/{subscription.id}/deliveries"

@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.alerts.crypto import SecretBox
 from app.alerts.delivery import build_client
-from app.alerts.events import record_event
 from app.alerts.models import EventType
 from app.alerts.wakeup import local_wakeup
 from app.alerts.worker import Dispatcher
 from app.config import Settings
+from app.outbox import record_event
+from app.transactions import transaction
 from tests.alerts.conftest import SECRET_KEY, fast_settings, record_sighting, subscribe
 from tests.alerts.receiver import Receiver, Reply, eventually
 
@@ -94,7 +95,7 @@ async def test_a_killed_worker_loses_nothing(
 
 
 async def _record_events(sessionmaker: async_sessionmaker[AsyncSession], count: int) -> None:
-    async with sessionmaker() as session, session.begin():
+    async with transaction(sessionmaker) as session:
         for n in range(count):
             await record_event(session=session, type=EventType.claim_created, data={"n": n})
 

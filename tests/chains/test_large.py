@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.denials.service import refresh_claim
+from app.claims.projection import refresh_claim
 from app.enums import CitationBasis, Stance
 from app.models import Citation, Sighting
 from tests.factories import claim, outlet
@@ -44,6 +44,7 @@ async def _load(
             "stance": Stance.reports if k % OUTLETS == 0 else Stance.denies,
             "recorded_at": START,
             "recorded_by": "test",
+            "revised_by": "test",
         }
         for k, sid in enumerate(ids)
     ]

@@ -1,0 +1,103 @@
+"""The outbox: every change's events, written in the change's own transaction.
+
+Services call `emit` inside their transaction, so an event exists exactly when the change it
+announces was committed. Whatever commits such a transaction commits it through `commit`, which
+puts the transaction's events in commit order and tells listeners they are there.
+
+Event ids must grow in commit order, or a reader that resumes after id N could miss an event
+with a smaller id committed later. SQLite has one writer at a time, so that holds by itself.
+PostgreSQL hands out sequence values to concurrent transactions in any order; there, just
+before commit, each transaction takes an advisory lock and moves its events to fresh ids. The
+lock is the last one the transaction takes, so it cannot deadlock, and it is held only for
+that update and the commit.
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import BigInteger, bindparam, insert, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.outbox.models import Event, EventType
+from app.outbox.payloads import EventPayload
+
+EVENTS_CHANNEL = "tracer_events"
+_PENDING = "tracer.pending_event_ids"
+# An arbitrary constant naming the advisory lock that orders commits carrying events.
+_ORDER_LOCK = 7_351_120_001
+
+_RENUMBER = text(
+    """
+    UPDATE events SET id = fresh.id
+    FROM (
+        SELECT old.id AS old_id, nextval(pg_get_serial_sequence('events', 'id')) AS id
+        FROM (SELECT id FROM events WHERE id = ANY(:ids) ORDER BY id) AS old
+    ) AS fresh
+    WHERE events.id = fresh.old_id
+    """
+).bindparams(bindparam("ids", type_=ARRAY(BigInteger())))
+
+_local_listeners: set[Callable[[], None]] = set()
+
+
+def listen_locally(listener: Callable[[], None]) -> Callable[[], None]:
+    """Call `listener` after each commit in this process that carried events; returns the undo."""
+    _local_listeners.add(listener)
+    return lambda: _local_listeners.discard(listener)
+
+
+async def record_event(
+    *,
+    session: AsyncSession,
+    type: EventType,
+    data: dict[str, Any],
+    claim_id: str | None = None,
+    tags: Iterable[str] = (),
+) -> None:
+    """Write one event into the current transaction; `data` must be JSON-ready."""
+    event_id = await session.scalar(
+        insert(Event)
+        .values(type=type, data=data, claim_id=claim_id, tags=list(tags), created_at=utcnow())
+        .returning(Event.id)
+    )
+    assert isinstance(event_id, int)
+    # On PostgreSQL this id is provisional: the event gets its final one in `commit`.
+    session.info.setdefault(_PENDING, []).append(event_id)
+
+
+async def emit(
+    *,
+    session: AsyncSession,
+    event: EventPayload,
+    claim_id: str | None = None,
+    tags: Iterable[str] = (),
+) -> None:
+    """Write one typed event into the current transaction."""
+    await record_event(
+        session=session,
+        type=event.event_type,
+        data=event.model_dump(mode="json"),
+        claim_id=claim_id,
+        tags=tags,
+    )
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit the session's transaction with its events in commit order, then wake listeners."""
+    pending: list[int] = session.info.pop(_PENDING, [])
+    if pending and session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ORDER_LOCK})
+        await session.execute(_RENUMBER, {"ids": pending})
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
+    await session.commit()
+    if pending:
+        for listener in list(_local_listeners):
+            listener()
+
+
+async def rollback(session: AsyncSession) -> None:
+    """Roll the transaction back, forgetting the events it had written."""
+    session.info.pop(_PENDING, None)
+    await session.rollback()
