@@ -114,7 +114,9 @@ def _peak_growth(pid: int) -> Iterator[list[int]]:
         result.append(max(peak, _rss(pid)) - before)
 
 
-def _item(k: int, claim_id: str, ids: list[str], batch_start: int, rng: random.Random) -> dict[str, Any]:
+def _item(
+    k: int, claim_id: str, ids: list[str], batch_start: int, rng: random.Random
+) -> dict[str, Any]:
     outlet = rng.randrange(OUTLETS)
     official = outlet % OFFICIAL_EVERY == 0
     item: dict[str, Any] = {
