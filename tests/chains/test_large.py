@@ -4,8 +4,6 @@ read of it must answer, so none may list the ids it read before.
 PostgreSQL only, to keep the suite quick: SQLite's limit is nearly the same, and the queries are
 the same statements."""
 
-import csv
-import io
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +19,6 @@ from tests.factories import claim, outlet
 
 SIGHTINGS = 36_000
 OUTLETS = 12  # outlet 0 spreads the claim, the eleven others are official and deny it
-LONG_STEP = 200  # each sighting cites the one before and the one LONG_STEP before
 START = datetime(2022, 8, 1, tzinfo=UTC)
 
 
@@ -49,10 +46,8 @@ async def _load(
         for k, sid in enumerate(ids)
     ]
     citations = [
-        {"citing_id": ids[k], "cited_id": ids[k - step], "basis": CitationBasis.cites}
-        for k in range(SIGHTINGS)
-        for step in (1, LONG_STEP)
-        if k >= step
+        {"citing_id": ids[k], "cited_id": ids[k - 1], "basis": CitationBasis.cites}
+        for k in range(1, SIGHTINGS)
     ]
     async with sessionmaker() as session, session.begin():
         await session.execute(insert(Sighting), rows)
@@ -65,17 +60,13 @@ async def _load(
     return claim_id, ids
 
 
-def _steps_from_origin(k: int) -> int:
-    return k // LONG_STEP + k % LONG_STEP
-
-
 async def test_every_read_of_a_very_large_claim_answers(
     client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], backend: str
 ) -> None:
     if backend != "postgresql":
         pytest.skip("the parameter limit under test is PostgreSQL's")
     claim_id, ids = await _load(client, sessionmaker)
-    edges = (SIGHTINGS - 1) + (SIGHTINGS - LONG_STEP)
+    edges = SIGHTINGS - 1
     officials = SIGHTINGS - SIGHTINGS // OUTLETS
     base = f"/v1/claims/{claim_id}"
 
@@ -90,9 +81,6 @@ async def test_every_read_of_a_very_large_claim_answers(
     assert chain["path"] == ids[:2] and chain["origins"] == ids[:1]
     assert len(chain["outlets"]) == OUTLETS
 
-    exported = await client.get(f"{base}/chain", params={"format": "csv"})
-    assert len(list(csv.DictReader(io.StringIO(exported.text)))) == edges
-
     spread = (await client.get(f"{base}/spread", params={"bucket": "day"})).json()
     assert sum(flow["citations"] for flow in spread["flows"]) == edges
     assert spread["path"] == chain["path"] and spread["metrics"] == chain["metrics"]
@@ -102,5 +90,4 @@ async def test_every_read_of_a_very_large_claim_answers(
 
     trace = f"/v1/sightings/{ids[0]}/trace"
     near = (await client.get(trace, params={"direction": "downstream", "max_depth": 100})).json()
-    within = [sid for k, sid in enumerate(ids) if _steps_from_origin(k) <= 100]
-    assert [n["id"] for n in near["nodes"]] == within
+    assert [n["id"] for n in near["nodes"]] == ids[:101]
