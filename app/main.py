@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +11,7 @@ from app.alerts.worker import running_alerts
 from app.audit.router import router as audit_router
 from app.auth.router import router as keys_router
 from app.chains.router import router as chains_router
+from app.claims import embeddings
 from app.claims.router import router as claims_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
@@ -46,6 +48,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        embedder = embeddings.configure(
+            model_path=settings.embedding_model_path, threads=settings.embedding_threads
+        )
+        await asyncio.to_thread(embedder.warm)
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)

@@ -1,155 +1,103 @@
 """Is this claim already tracked? Ranking existing claims against a text in the asker's words.
 
-Both sides are reduced to a matching key (diacritics, case and number formats folded away, words
-stemmed, function words dropped, Cyrillic transliterated so that names and shared roots meet
-across scripts) and compared with rapidfuzz's token similarities, which do not care about word
-order, nudged by whether the two agree on their numbers. A claim is compared through every
-wording the ledger holds of it: its statement, its summary, and the titles and excerpts of its
-sightings, so a query in Russian finds a claim stated in English through its Russian sightings.
+Two signals, combined. Sentence vectors from a multilingual model (see `vectors`) find a claim
+told in another language or in other words; the lexical signals (see `lexical`) keep names and
+numbers honest, so that "100,000 troops" and "1,000 workers" do not match just because the
+sentences are built alike. Candidates are the claims nearest by vector together with those
+sharing most trigrams with the query; each is scored through every wording the ledger holds of
+it (statement, summary, sightings' titles and excerpts).
+
+Each match is "same" (safe to link without review) when its score clears `match_same_score`,
+leads the next claim by `match_same_margin` and no number contradicts it; otherwise "similar".
+Without the model, matching is lexical alone and only a wording held word for word is "same".
 """
 
-import re
-import unicodedata
+import asyncio
 from dataclasses import dataclass
-from functools import lru_cache
 
-import Stemmer
-from anyascii import anyascii
-from rapidfuzz import fuzz
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.claims.models import Claim, ClaimTerm
+from app.claims import embeddings, language, vectors
+from app.claims.lexical import (
+    match_key,
+    number_agreement,
+    numbers_of,
+    similarity,
+    terms_of,
+    word_similarity,
+)
+from app.claims.models import Claim, ClaimTerm, ClaimVector
+from app.config import Settings
 from app.db import insert_many_or_ignore
+from app.enums import MatchVerdict
 from app.errors import Invalid
 from app.sightings.models import Sighting
 
-# Below this a "match" shares little more than a word or two; showing it would only be noise.
-MIN_SCORE = 0.3
-NUMBER_STEP = 0.05
-
-_THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})((?:[ ,.'’\u00a0\u2009\u202f]\d{3})+)(?![\d])")
-_SCALES = [
-    (1_000, r"k|к|thousands?|тыс|тысяч[аи]?|тис|тисяч[аі]?|tausend|mille"),
-    (1_000_000, r"m|mn|mln|millions?|млн|миллион(?:а|ов)?|мільйон(?:а|ів|и)?|millionen|mio"),
-    (1_000_000_000, r"bn|billions?|млрд|миллиард(?:а|ов)?|мільярд(?:а|ів|и)?|milliarden|mrd"),
-]
-_BARE_THOUSAND = r"\b(?:a|one|одна|одну)?\s*(?:thousand|тысяч[аиу]|тисяч[аіу])\b"
-_WORD = re.compile(r"\w+")
-_NOT_KEY = re.compile(r"[^a-z0-9 ]")
-_NUMBER = re.compile(r"\b\d+\b")
-_CYRILLIC = re.compile(r"[а-яёіїєґ]")
-
-_english = Stemmer.Stemmer("english")
-_russian = Stemmer.Stemmer("russian")
-
-
-def _fold(text: str) -> str:
-    """Case-folded, without diacritics: "Zaporižžja" and "zaporizzja" compare equal."""
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-# Function words of the languages the desks work in: they carry no claim.
-_STOPWORDS = """
-    a an the of to in on at for by with from and or but is are was were be been has have had
-    that this these those it its as up about than into over will would can could not no
-    и в во на с со к по о об от для из за у же ли не что это как а но или до над под при
-    і й та в у на з із зі до від для за по про що це як але чи не над під при
-    der die das den dem des ein eine einen und oder in im an am auf mit von zu für ist sind wird
-    le la les un une des du de et ou en au aux à pour par avec sur est sont a été
-    """
-
-STOPWORDS = frozenset(_fold(word) for word in _STOPWORDS.split())
-# Matched against folded text, so folded themselves ("мільйон" is "мільион" by then).
-_SCALED = [
-    (factor, re.compile(rf"(\d+(?:[.,]\d+)?)\s*(?:{_fold(words)})\b\.?"))
-    for factor, words in _SCALES
-]
-_ONE_THOUSAND = re.compile(_fold(_BARE_THOUSAND))
-
-
-def _numbers(text: str) -> str:
-    """One spelling per number: "100,000", "100 000", "100k" and "100 thousand" become 100000."""
-    text = _THOUSANDS.sub(lambda m: m.group(1) + re.sub(r"\D", "", m.group(2)), text)
-    for factor, pattern in _SCALED:
-
-        def scaled(found: re.Match[str], factor: int = factor) -> str:
-            return f" {round(float(found.group(1).replace(',', '.')) * factor)} "
-
-        text = pattern.sub(scaled, text)
-    return _ONE_THOUSAND.sub(" 1000 ", text)
-
-
-def _stem(word: str) -> str:
-    if word.isdigit():
-        return word
-    # Ukrainian has no Snowball stemmer; Russian's endings are close enough to fold its forms.
-    stemmer = _russian if _CYRILLIC.search(word) else _english
-    stemmed: str = stemmer.stemWord(word)
-    return stemmed
-
-
-# Sized for a quarter of a million wordings; past that every request recomputes some keys.
-@lru_cache(maxsize=250_000)
-def match_key(text: str) -> str:
-    """The form of a text that matching compares."""
-    words = _WORD.findall(_numbers(_fold(text)))
-    stems = " ".join(_stem(w) for w in words if w not in STOPWORDS and w != "_")
-    # Transliterated after stemming, so each language's stemmer still sees its own script.
-    return _NOT_KEY.sub("", anyascii(stems).lower())
-
-
-def similarity(query_key: str, key: str) -> float:
-    """Similarity of two matching keys in [0, 1], blind to word order.
-
-    Token-set similarity alone scores 1.0 whenever one text's words are a subset of the
-    other's, so a one-word query would "match" every claim containing it; averaging it with
-    token-sort similarity keeps that in proportion. Numbers are what most claims turn on
-    ("100,000 troops" is not "a thousand workers"), so when both texts hold numbers, sharing
-    one moves the score up a little and sharing none moves it down; the step was measured on
-    bench/match_eval.
-    """
-    score = (fuzz.token_set_ratio(query_key, key) + fuzz.token_sort_ratio(query_key, key)) / 200
-    asked, stated = set(_NUMBER.findall(query_key)), set(_NUMBER.findall(key))
-    if asked and stated:
-        score += NUMBER_STEP if asked & stated else -NUMBER_STEP
-    return min(1.0, max(0.0, score))
+# Claims scored per request from each source: those sharing most trigrams with the query, and
+# those nearest by vector. On bench/match_eval with 20,000 distractors more of either found
+# nothing more.
+CANDIDATES = 200
+NEAREST = 50
+# Sightings whose titles and excerpts a match compares, per candidate claim: the earliest ones.
+# A claim told ten thousand times costs what one told twenty times does.
+SIGHTINGS_COMPARED = 20
+# The hybrid score: how much the vector's cosine weighs against the words' similarity, and how
+# far numbers that agree or contradict move it. Chosen on bench/match_eval (README, "Matching").
+VECTOR_WEIGHT = 0.7
+NUMBER_WEIGHT = 0.1
+# Claims whose vectors wait for the end of the transaction, kept in the session's info.
+_PENDING = "matching.pending_vectors"
 
 
 @dataclass(frozen=True)
 class Match:
     claim: Claim
     score: float
-
-
-# Claims scored per request: those sharing most trigrams with the query. On bench/match_eval
-# with 20,000 distractors, scoring every claim instead found one more answer in the top 3, at
-# seven times the time; scoring 500 found none more than 200.
-CANDIDATES = 200
-
-
-def terms_of(*texts: str | None) -> set[str]:
-    """What the term index stores of these texts: the trigrams of their matching keys' words.
-
-    Trigrams rather than whole words, so that candidates are found the way the scoring judges
-    them, by shared letters: a transliterated stem a letter off ("voisk", "vojsk") still meets.
-    """
-    grams: set[str] = set()
-    for text in texts:
-        for word in match_key(text).split() if text else ():
-            padded = f"_{word}_"
-            grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
-    return grams
+    match: MatchVerdict
 
 
 async def index_wordings(*, session: AsyncSession, claim_id: str, texts: list[str | None]) -> None:
-    """Add new wordings of a claim (its statement, summary, or a sighting's title and excerpt)."""
+    """Add new wordings of a claim (its statement, summary, or a sighting's title and excerpt).
+
+    The words are indexed at once; the claim's vector is recomputed by `embed_pending`, once per
+    claim however many wordings a batch adds.
+    """
     rows = [{"term": term, "claim_id": claim_id} for term in sorted(terms_of(*texts))]
     await insert_many_or_ignore(session, ClaimTerm, rows)
+    session.info.setdefault(_PENDING, set()).add(claim_id)
 
 
-async def _candidates(session: AsyncSession, terms: set[str]) -> list[str]:
+async def embed_pending(*, session: AsyncSession) -> None:
+    """Recompute the vectors of every claim given new wordings in this transaction."""
+    pending: set[str] = session.info.pop(_PENDING, set())
+    if pending:
+        await session.flush()
+        await vectors.store(session, sorted(pending))
+
+
+async def reindex_claim(*, session: AsyncSession, claim_id: str, embed: bool = True) -> None:
+    """Rebuild what matching keeps of a claim (terms and vectors) from its current wordings.
+
+    For after a correction, a withdrawal or a merge: wordings that are gone stop counting.
+    With `embed=False` the vector waits for `embed_pending`, so many claims embed in one batch.
+    """
+    await session.flush()
+    texts = await vectors.wordings(session, claim_id)
+    await session.execute(delete(ClaimTerm).where(ClaimTerm.claim_id == claim_id))
+    await insert_many_or_ignore(
+        session, ClaimTerm, [{"term": t, "claim_id": claim_id} for t in sorted(terms_of(*texts))]
+    )
+    if not embed:
+        session.info.setdefault(_PENDING, set()).add(claim_id)
+        return
+    session.info.get(_PENDING, set()).discard(claim_id)
+    if not await vectors.store(session, [claim_id]):
+        # Without a model, a stale vector would keep matching what the claim no longer says.
+        await session.execute(delete(ClaimVector).where(ClaimVector.claim_id == claim_id))
+
+
+async def _lexical_candidates(session: AsyncSession, terms: set[str]) -> list[str]:
     shared = func.count().label("shared")
     rows = await session.execute(
         select(ClaimTerm.claim_id, shared)
@@ -161,47 +109,110 @@ async def _candidates(session: AsyncSession, terms: set[str]) -> list[str]:
     return [claim_id for claim_id, _ in rows]
 
 
-async def _wordings(session: AsyncSession, claim_ids: list[str]) -> tuple[list[str], list[str]]:
-    """Every wording of these claims, as parallel lists of claim ids and texts."""
-    owners: list[str] = []
-    texts: list[str] = []
+async def _wordings(session: AsyncSession, claim_ids: list[str]) -> dict[str, list[str]]:
+    """The wordings of these claims, by claim: statement, summary, earliest sightings' texts."""
+    texts: dict[str, list[str]] = {claim_id: [] for claim_id in claim_ids}
     for claim_id, statement, summary in await session.execute(
         select(Claim.id, Claim.statement, Claim.summary).where(Claim.id.in_(claim_ids))
     ):
-        owners.append(claim_id)
-        texts.append(statement)
-        if summary:
-            owners.append(claim_id)
-            texts.append(summary)
-    sightings = await session.execute(
-        select(Sighting.claim_id, Sighting.title, Sighting.excerpt).where(
+        texts[claim_id].extend(t for t in (statement, summary) if t)
+    order = func.row_number().over(
+        partition_by=Sighting.claim_id, order_by=(Sighting.published_at, Sighting.id)
+    )
+    ranked = (
+        select(Sighting.claim_id, Sighting.title, Sighting.excerpt, order.label("n"))
+        .where(
             Sighting.claim_id.in_(claim_ids),
             or_(Sighting.title.is_not(None), Sighting.excerpt.is_not(None)),
         )
+        .subquery()
+    )
+    sightings = await session.execute(
+        select(ranked.c.claim_id, ranked.c.title, ranked.c.excerpt).where(
+            ranked.c.n <= SIGHTINGS_COMPARED
+        )
     )
     for claim_id, title, excerpt in sightings:
-        for text in (title, excerpt):
-            if text:
-                owners.append(claim_id)
-                texts.append(text)
-    return owners, texts
+        texts[claim_id].extend(t for t in (title, excerpt) if t)
+    return texts
 
 
-async def match(*, session: AsyncSession, text: str, limit: int) -> list[Match]:
+async def _cosines(
+    session: AsyncSession, text: str, encoding: "asyncio.Task[embeddings.Vectors | None]"
+) -> vectors.Cosines | None:
+    """Every claim's cosine with the query by vector; None when the model is unavailable."""
+    index = await vectors.current_index(session)
+    encoded = await encoding
+    if encoded is None:
+        return None
+    return index.search(encoded[0], language.detect(text))
+
+
+def _hybrid(query_key: str, texts: list[str], cosine: float | None) -> tuple[float, int | None]:
+    """A claim's score in [0, 1] from its wordings and cosine, and whether numbers agree.
+
+    The agreement is -1 (numbers contradict), 0 or 1; None when there is no vector to judge by.
+    """
+    keys = [match_key(t) for t in texts]
+    if query_key in keys:
+        # The same words as a wording already held: nothing can be closer.
+        return 1.0, 1
+    if cosine is None:
+        return max((similarity(query_key, k) for k in keys), default=0.0), None
+    words = max((word_similarity(query_key, k) for k in keys), default=0.0)
+    stated = set().union(*(numbers_of(k) for k in keys)) if keys else set()
+    agreement = number_agreement(numbers_of(query_key), stated)
+    score = VECTOR_WEIGHT * max(cosine, 0.0) + (1 - VECTOR_WEIGHT) * words
+    return min(1.0, max(0.0, score + NUMBER_WEIGHT * agreement)), agreement
+
+
+async def match(*, session: AsyncSession, text: str, limit: int, settings: Settings) -> list[Match]:
     """Existing claims that say what `text` says, best first, each with a score in [0, 1]."""
     query_key = match_key(text)
     if not query_key:
         raise Invalid("text has no words to match once punctuation is stripped", loc=["text"])
-    candidates = await _candidates(session, terms_of(text))
-    owners, texts = await _wordings(session, candidates)
-    best: dict[str, float] = {}
-    for owner, text_of_claim in zip(owners, texts, strict=True):
-        score = similarity(query_key, match_key(text_of_claim))
-        if score >= MIN_SCORE and score > best.get(owner, 0.0):
-            best[owner] = score
-    top = sorted(best.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]
+    # The query is embedded in a worker thread while the database is asked for candidates.
+    encoding = asyncio.create_task(embeddings.encode([text], is_query=True))
+    try:
+        candidates = await _lexical_candidates(session, terms_of(text))
+        cosines = await _cosines(session, text, encoding)
+    finally:
+        if not encoding.done():
+            encoding.cancel()
+    if cosines is not None:
+        candidates = list(dict.fromkeys([*cosines.nearest(NEAREST), *candidates]))
+    scored: list[tuple[float, int | None, str]] = []
+    for claim_id, texts in (await _wordings(session, candidates)).items():
+        # A claim without a vector yet (stored before the model, not reindexed) is judged by
+        # its words, as it would be without the model.
+        cosine = cosines.get(claim_id) if cosines is not None else None
+        score, agreement = _hybrid(query_key, texts, cosine)
+        if score >= settings.match_min_score:
+            scored.append((score, agreement, claim_id))
+    scored.sort(key=lambda s: (-s[0], s[2]))
+    top = scored[:limit]
     claims = {
         c.id: c
-        for c in await session.scalars(select(Claim).where(Claim.id.in_([i for i, _ in top])))
+        for c in await session.scalars(select(Claim).where(Claim.id.in_([i for _, _, i in top])))
     }
-    return [Match(claim=claims[claim_id], score=round(score, 4)) for claim_id, score in top]
+    found = []
+    for rank, (score, agreement, claim_id) in enumerate(top):
+        runner_up = scored[rank + 1][0] if rank + 1 < len(scored) else 0.0
+        same = (
+            rank == 0
+            and agreement is not None
+            and agreement >= 0
+            and score >= settings.match_same_score
+            and score - runner_up >= settings.match_same_margin
+        )
+        verdict = MatchVerdict.same if same else MatchVerdict.similar
+        found.append(Match(claim=claims[claim_id], score=round(score, 4), match=verdict))
+    return found
+
+
+def status() -> dict[str, str]:
+    """How matching works in this process, for /readyz: with the model, or lexically."""
+    embedder = embeddings.current()
+    if embedder.available():
+        return {"matcher": "hybrid", "model": embedder.name}
+    return {"matcher": "lexical", "reason": embedder.error or "model unavailable"}

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import enum_column
@@ -73,6 +73,27 @@ class ClaimTerm(Base):
     claim_id: Mapped[str] = mapped_column(
         ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class ClaimVector(Base):
+    """A claim's wordings in one language, as one sentence vector (float32 bytes, unit length).
+
+    One vector per language rather than per wording: a batch of a thousand sightings of one
+    claim embeds once per language, and each vector is centred on its own language's mean.
+    `updated_at` lets every process see, with one cheap query, whether its copy is current.
+    """
+
+    __tablename__ = "claim_vectors"
+    # Answers "how many, and the newest" from the index alone, without reading the vectors.
+    __table_args__ = (Index("ix_claim_vectors_model_updated_at", "model", "updated_at"),)
+
+    claim_id: Mapped[str] = mapped_column(
+        ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True
+    )
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ClaimTag(Base):

@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.alerts import service as alerts
@@ -19,6 +19,7 @@ from app.claims.schemas import (
     ClaimMergeRequest,
     ClaimUpdate,
 )
+from app.config import Settings
 from app.enums import DenialStatus
 from app.idempotency.service import IdempotencyDep
 from app.ledger import AsOf
@@ -72,11 +73,19 @@ async def list_claims(
 
 
 @router.post("/match")
-async def match_claims(body: ClaimMatchQuery, session: SessionDep, _: ReadKey) -> ClaimMatches:
+async def match_claims(
+    body: ClaimMatchQuery, session: SessionDep, _: ReadKey, request: Request
+) -> ClaimMatches:
     """Is this claim already tracked? Existing claims ranked by how closely they say `text`."""
-    found = await matching.match(session=session, text=body.text, limit=body.limit)
+    settings: Settings = request.app.state.settings
+    found = await matching.match(
+        session=session, text=body.text, limit=body.limit, settings=settings
+    )
     return ClaimMatches(
-        items=[ClaimMatch(claim=Claim.model_validate(m.claim), score=m.score) for m in found]
+        items=[
+            ClaimMatch(claim=Claim.model_validate(m.claim), score=m.score, match=m.match)
+            for m in found
+        ]
     )
 
 

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from app.enums import DenialStatus
+from app.enums import DenialStatus, MatchVerdict
 from app.schemas import InputSchema, Reason, Revisioned, Schema, Timestamp
 from app.validators import Language
 
@@ -61,6 +61,9 @@ class ClaimMatchQuery(InputSchema):
 class ClaimMatch(Schema):
     claim: Claim
     score: float = Field(ge=0, le=1, description="1 is the same wording; higher is closer.")
+    match: MatchVerdict = Field(
+        description='"same": safe to link without review; "similar": for a person to confirm.'
+    )
 
 
 class ClaimMatches(Schema):

@@ -147,6 +147,7 @@ async def create(
     if new_id is None:
         existing = await _by_fingerprint(session, digest)
         raise Conflict("a claim with the same normalised statement exists", existing_id=existing.id)
+    await matching.embed_pending(session=session)
     return await get_or_404(session=session, claim_id=new_id)
 
 
@@ -261,9 +262,8 @@ async def correct(
         session.add_all(ClaimTag(claim_id=claim.id, tag=tag) for tag in claim.tags)
         await session.flush()
     if "statement" in changes or "summary" in changes:
-        await matching.index_wordings(
-            session=session, claim_id=claim.id, texts=[claim.statement, claim.summary]
-        )
+        # The old wording stops finding the claim; the new one finds it from now on.
+        await matching.reindex_claim(session=session, claim_id=claim.id)
     await audit.log(
         session=session,
         actor=actor,

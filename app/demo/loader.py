@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import Principal
+from app.claims import matching
 from app.claims import service as claims
 from app.claims.schemas import ClaimCreate
 from app.enums import Scope
@@ -75,6 +76,7 @@ async def load(*, session: AsyncSession) -> DemoResult:
             existing = recorded.id
             created += 1
         sighting_ids[raw["ref"]] = existing
+    await matching.embed_pending(session=session)
     return DemoResult(
         claim_ids=claim_ids, created=created, already_there=len(data["sightings"]) - created
     )

@@ -315,12 +315,11 @@ async def correct(
     )
     if rules.is_official_denial(corrected) and (not was_denial or claim_id != old_claim_id):
         await announce_denial(session=session, summary=summary, claim=claim)
-    if {"title", "excerpt", "claim_id"} & changes.keys():
-        await matching.index_wordings(
-            session=session, claim_id=claim_id, texts=[corrected.title, corrected.excerpt]
-        )
     for touched in sorted({old_claim_id, claim_id}):
+        if {"title", "excerpt", "claim_id"} & changes.keys():
+            await matching.reindex_claim(session=session, claim_id=touched, embed=False)
         await refresh_claim(session=session, claim_id=touched, now=now)
+    await matching.embed_pending(session=session)
     return corrected
 
 
@@ -445,6 +444,8 @@ async def withdraw(
     claim_id = sighting.claim_id
     await _remove(session, sighting, actor, reason, now)
     await session.flush()
+    # What the withdrawn sighting said no longer finds its claim.
+    await matching.reindex_claim(session=session, claim_id=claim_id)
     await refresh_claim(session=session, claim_id=claim_id, now=now)
 
 
@@ -631,9 +632,11 @@ async def merge_claims(
         changes={"absorbed": {"from": None, "to": claim_id}},
         now=now,
     )
+    # The duplicate's own wording keeps finding the claim it joined.
     await matching.index_wordings(
         session=session, claim_id=into, texts=[merged.statement, merged.summary]
     )
+    await matching.embed_pending(session=session)
     await refresh_claim(session=session, claim_id=into, now=now)
     await outbox.emit(
         session=session,

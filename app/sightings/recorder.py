@@ -286,5 +286,6 @@ class Recorder:
         """Bring every claim this batch touched up to date; call before committing."""
         for claim_id in sorted(self.touched):
             await refresh_claim(session=self.session, claim_id=claim_id, now=self.now)
+        await matching.embed_pending(session=self.session)
         self.touched.clear()
         self.locked.clear()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # The index must hold exactly the keys the application computes, so the backfill uses its code.
-from app.claims.matching import terms_of
+from app.claims.lexical import terms_of
 
 revision: str = "608233ca8528"
 down_revision: str | None = "b3d2abaffeea"

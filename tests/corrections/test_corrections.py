@@ -436,3 +436,23 @@ async def test_every_event_payload_is_documented_under_webhooks(client: httpx.As
     schema = document["components"]["schemas"][body["schema"]["$ref"].split("/")[-1]]
     data = document["components"]["schemas"][schema["properties"]["data"]["$ref"].split("/")[-1]]
     assert {"sighting", "revision", "reason", "changes"} <= set(data["required"])
+
+
+async def test_a_withdrawn_sighting_stops_finding_its_claim(
+    client: httpx.AsyncClient, writer: httpx.AsyncClient
+) -> None:
+    await outlet(client, "paper")
+    topic = await claim(client, "The harbour bridge will close for repairs in spring")
+    wording = "Зелёные слоны танцуют вальс на обратной стороне Луны"
+    logged = await sighting(client, topic["id"], "paper", day(3), excerpt=wording)
+
+    async def score() -> float:
+        found = await writer.post("/v1/claims/match", json={"text": wording})
+        items = [i for i in found.json()["items"] if i["claim"]["id"] == topic["id"]]
+        return float(items[0]["score"]) if items else 0.0
+
+    before = await score()
+    assert before > 0.5
+    withdrawn = await writer.delete(f"/v1/sightings/{logged['id']}", params={"reason": "wrong"})
+    assert withdrawn.status_code == 204
+    assert await score() < before / 2

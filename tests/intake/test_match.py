@@ -86,3 +86,46 @@ async def test_numbers_and_names_carry_a_russian_query_to_an_english_statement(
 
     assert troops.json()["items"][0]["claim"]["id"] == ids[TROOPS]
     assert workers.json()["items"][0]["claim"]["id"] == ids[WORKERS]
+
+
+async def test_a_ukrainian_telling_is_the_same_claim_as_its_english_record(
+    writer: httpx.AsyncClient, reader: httpx.AsyncClient
+) -> None:
+    ids = {}
+    for statement in [TROOPS, WORKERS, *DISTRACTORS]:
+        created = await writer.post("/v1/claims", json={"statement": statement})
+        ids[statement] = created.json()["id"]
+
+    response = await reader.post(
+        "/v1/claims/match",
+        json={"text": "Північна Корея запропонувала ДНР і ЛНР до 100 тисяч військових"},
+    )
+
+    items = response.json()["items"]
+    assert items[0]["claim"]["id"] == ids[TROOPS]
+    assert items[0]["match"] == "same"
+    assert all(item["match"] == "similar" for item in items[1:])
+
+
+async def test_a_sibling_claim_with_another_number_is_never_called_same(
+    writer: httpx.AsyncClient, reader: httpx.AsyncClient
+) -> None:
+    sibling = "North Korea offered up to 10,000 troops to the DPR and LPR"
+    ids = {}
+    for statement in [TROOPS, sibling, WORKERS]:
+        created = await writer.post("/v1/claims", json={"statement": statement})
+        ids[statement] = created.json()["id"]
+
+    tens = await reader.post(
+        "/v1/claims/match", json={"text": "КНДР пообещала Донбассу 10 тысяч солдат"}
+    )
+    hundreds = await reader.post(
+        "/v1/claims/match", json={"text": "Pyongyang offers 100k soldiers to Donetsk and Luhansk"}
+    )
+
+    assert tens.json()["items"][0]["claim"]["id"] == ids[sibling]
+    assert hundreds.json()["items"][0]["claim"]["id"] == ids[TROOPS]
+    for query, wanted in ((tens, sibling), (hundreds, TROOPS)):
+        for item in query.json()["items"]:
+            if item["claim"]["id"] != ids[wanted]:
+                assert item["match"] == "similar", item

@@ -1,0 +1,187 @@
+"""What matching keeps of each claim: vectors kept current, rebuilt, and done without."""
+
+import asyncio
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.auth.service import COMMAND_LINE
+from app.claims import embeddings, matching
+from app.claims import service as claims
+from app.claims.models import ClaimVector
+from app.claims.schemas import ClaimCreate
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.main import create_app
+from app.sightings.models import Sighting
+from tests.conftest import make_client
+from tests.intake.conftest import ASIA_TIMES, TROOPS, WORKERS
+
+# Told in Ukrainian, so that only the sentence vectors can make it "same" as the English record.
+UKRAINIAN_TROOPS = "Північна Корея запропонувала ДНР і ЛНР до 100 тисяч військових"
+
+
+async def _match(http: httpx.AsyncClient, text: str) -> list[dict[str, Any]]:
+    response = await http.post("/v1/claims/match", json={"text": text})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def test_a_claim_recorded_by_another_process_is_matched_by_its_vector(
+    settings: Settings, writer: httpx.AsyncClient, reader: httpx.AsyncClient
+) -> None:
+    await writer.post("/v1/claims", json={"statement": WORKERS})
+    assert [i["claim"]["statement"] for i in await _match(reader, UKRAINIAN_TROOPS)] != [TROOPS]
+
+    # Another process: its own engine, writing while this one holds its vectors in memory.
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            troops = await claims.create(
+                session=session, data=ClaimCreate(statement=TROOPS), actor=COMMAND_LINE
+            )
+    finally:
+        await engine.dispose()
+
+    items = await _match(reader, UKRAINIAN_TROOPS)
+    assert items[0]["claim"]["id"] == troops.id
+    assert items[0]["match"] == "same"
+
+
+async def test_a_batch_of_sightings_of_one_claim_embeds_it_once(
+    writer: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedded: list[int] = []
+    encode = embeddings.encode
+
+    async def counting(texts: list[str], *, is_query: bool) -> Any:
+        if not is_query:
+            embedded.append(len(texts))
+        return await encode(texts, is_query=is_query)
+
+    monkeypatch.setattr(embeddings, "encode", counting)
+    items = [
+        {
+            "claim": {"statement": TROOPS},
+            "outlet": ASIA_TIMES,
+            "url": f"https://asiatimes.com/2022/08/troops-{n}/",
+            "published_at": "2022-08-05T00:00:00Z",
+            "stance": "reports",
+            "title": f"North Korea's offer of troops to Donbass, part {n}",
+        }
+        for n in range(40)
+    ]
+
+    response = await writer.post("/v1/sightings/batch", json={"items": items})
+
+    assert [r["status"] for r in response.json()["results"]] == ["created"] * 40
+    # One claim, its wordings all English: one text, embedded once for the whole batch.
+    assert embedded == [1]
+
+
+async def test_reindexing_a_corrected_claim_forgets_its_old_wording(
+    writer: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    wrong = "Mosquito swarms closed a ski resort in Lapland"
+    recorded = await writer.post(
+        "/v1/sightings",
+        json={
+            "claim": {"statement": "Finland closed all eight border crossings with Russia"},
+            "outlet": ASIA_TIMES,
+            "url": "https://asiatimes.com/2023/11/finland-border/",
+            "published_at": "2023-11-28T00:00:00Z",
+            "stance": "reports",
+            "title": wrong,
+        },
+    )
+    claim_id = recorded.json()["claim_id"]
+    before = await _match(reader, wrong)
+    assert [(i["claim"]["id"], i["score"], i["match"]) for i in before] == [(claim_id, 1.0, "same")]
+
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Sighting)
+            .where(Sighting.claim_id == claim_id)
+            .values(title="Finland shuts its border with Russia")
+        )
+        await matching.reindex_claim(session=session, claim_id=claim_id)
+
+    # Only what the claim itself says about Finland's border is left to liken it to the query.
+    after = await _match(reader, wrong)
+    assert all(i["match"] == "similar" and i["score"] < 0.6 for i in after)
+    assert [i["claim"]["id"] for i in await _match(reader, "Finland shuts border")] == [claim_id]
+
+
+def _reindex(settings: Settings) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TRACER_DATABASE_URL": settings.database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "app", "reindex"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+async def test_tracer_reindex_rebuilds_missing_vectors(
+    settings: Settings,
+    writer: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    for statement in (TROOPS, WORKERS):
+        await writer.post("/v1/claims", json={"statement": statement})
+    # As a database upgraded from before vectors were kept would be.
+    async with sessionmaker() as session, session.begin():
+        await session.execute(delete(ClaimVector))
+    assert (await _match(reader, UKRAINIAN_TROOPS))[0]["match"] == "similar"
+
+    done = await asyncio.to_thread(_reindex, settings)
+
+    assert "reindexed 2 claims" in done.stdout
+    items = await _match(reader, UKRAINIAN_TROOPS)
+    assert (items[0]["claim"]["statement"], items[0]["match"]) == (TROOPS, "same")
+
+
+async def test_without_the_model_matching_is_lexical_and_readyz_says_so(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = tmp_path / "model.bin"
+    broken.write_bytes(b"not a model at all")
+    app = create_app(settings.model_copy(update={"embedding_model_path": broken}))
+    with caplog.at_level(logging.ERROR, logger="app.claims.embeddings"):
+        async with LifespanManager(app), make_client(app) as http:
+            created = await http.post("/v1/claims", json={"statement": TROOPS})
+            await http.post("/v1/claims", json={"statement": WORKERS})
+            ready = await http.get("/readyz")
+            items = await _match(http, "north korea offers 100k troops to the LPR")
+
+    assert created.status_code == 201
+    assert ready.status_code == 200
+    assert ready.json()["matcher"] == "lexical"
+    assert "failed to load model" in ready.json()["reason"]
+    assert items[0]["claim"]["statement"] == TROOPS
+    assert {item["match"] for item in items} == {"similar"}
+    assert "embedding model unavailable" in caplog.text
+
+
+async def test_readyz_says_matching_uses_the_model(anonymous: httpx.AsyncClient) -> None:
+    ready = await anonymous.get("/readyz")
+    assert ready.json() == {
+        "status": "ready",
+        "matcher": "hybrid",
+        "model": "multilingual-e5-small-q4",
+    }
