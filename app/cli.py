@@ -25,7 +25,8 @@ from app.demo import loader as demo
 from app.demo.loader import DemoResult
 from app.enums import Scope
 from app.intake import importer
-from app.migrate import upgrade_to_head
+from app.logs import configure_logging
+from app.migrate import is_at_head, upgrade_to_head
 from app.schemas import utc_z
 from app.transactions import transaction
 
@@ -38,6 +39,14 @@ async def _migrate(settings: Settings) -> None:
     engine = create_engine(settings)
     try:
         await upgrade_to_head(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _is_migrated(settings: Settings) -> bool:
+    engine = create_engine(settings)
+    try:
+        return await is_at_head(engine)
     finally:
         await engine.dispose()
 
@@ -114,7 +123,19 @@ def serve(
         f"{base}/v1/claims\n"
         f"  More keys:  {_program()} keys create --name NAME --scope read|write|admin\n"
     )
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=int(settings.idle_timeout_seconds),
+        limit_concurrency=settings.max_connections,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
 
 
 async def _load_demo(settings: Settings) -> DemoResult:
@@ -143,6 +164,14 @@ def load_demo() -> None:
 def worker() -> None:
     """Deliver alerts, beside `tracer serve` or on another machine; run as many as you like."""
     settings = get_settings()
+    if not asyncio.run(_is_migrated(settings)):
+        typer.echo(
+            "the database is not migrated to this version of Tracer; run `tracer migrate` "
+            "(or start `tracer serve`, which migrates) and start the worker again",
+            err=True,
+        )
+        raise typer.Exit(2)
+    configure_logging(settings.log_level)
     typer.echo("delivering alerts; stop with Ctrl-C")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_worker(settings))

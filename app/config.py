@@ -51,9 +51,50 @@ class Settings(BaseSettings):
     # A browser session signed in at /ui/login lasts this long, then asks for the key again.
     ui_session_hours: float = 8.0
 
+    # No statement runs longer than this (PostgreSQL's statement_timeout; a progress handler on
+    # SQLite); a request that needs more is answered 503 instead of holding a connection.
+    statement_timeout_seconds: float = 15.0
+    # Connections per API or worker process: pool_size kept open, max_overflow more under load.
+    # Each process can hold pool_size + max_overflow, so N processes need N times that from
+    # PostgreSQL's max_connections (100 by default): see docs/operations.md.
+    db_pool_size: int = 10
+    db_max_overflow: int = 5
+    # A request waits this long for a free connection before it is answered 503.
+    db_pool_timeout_seconds: float = 5.0
+    db_connect_timeout_seconds: float = 5.0
+    # The Retry-After sent with a 503 while the database is away or busy.
+    unavailable_retry_after_seconds: int = 2
+
+    # Requests a key may make per minute, across every API process sharing one PostgreSQL;
+    # 0 turns the per-key limit off (and its RateLimit-* headers with it).
+    rate_limit: int = 1200
+    # Failed authentications (no key, unknown or revoked key) one client address may make per
+    # minute; past it, that address is refused with 429 until the minute is over.
+    auth_failure_limit: int = 30
+
+    # A request body must arrive within this time (slow clients), and a kept-alive connection
+    # with no request is closed after idle_timeout_seconds.
+    body_read_timeout_seconds: float = 30.0
+    idle_timeout_seconds: float = 5.0
+    # Connections one `tracer serve` process takes at once; past it, new ones get 503.
+    max_connections: int = 1000
+    log_level: str = "INFO"
+    # Proxies whose X-Forwarded-For is believed: the client address that failed-authentication
+    # limits count by. Behind a load balancer, its address (or "*" on a private network).
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    # Events, delivery attempts and idempotency records are kept this many days, then pruned
+    # by the processes that deliver alerts, which look every retention_check_seconds.
+    retention_days: int = 90
+    retention_check_seconds: float = 3600.0
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
 
 
 @lru_cache

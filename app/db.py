@@ -1,10 +1,14 @@
+import asyncio
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, MetaData, Table, event
+from sqlalchemy import Boolean, DateTime, MetaData, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,6 +19,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util.concurrency import await_
 
 from app.config import Settings
 
@@ -66,17 +71,87 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# SQLSTATE classes and codes that say "try again later", not "your request is wrong":
+# connection exceptions, serialization failure, deadlock, too many connections, the server
+# shutting down or starting, and a statement cancelled by its timeout.
+_TRANSIENT_SQLSTATE_CLASSES = ("08",)
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "53300", "57P01", "57P02", "57P03", "57014"}
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}
+# SQLite's words for another writer holding the file, or the file being unreadable.
+# "interrupted" is the statement guard below stopping a statement that ran too long.
+_TRANSIENT_SQLITE = (
+    "database is locked",
+    "database table is locked",
+    "disk i/o error",
+    "interrupted",
+)
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether `exc` is the database being away or busy, which a later retry can cure."""
+    if isinstance(exc, SATimeoutError | ConnectionError | asyncio.TimeoutError):
+        return True  # the pool had no connection to give, or the server could not be reached
+    if isinstance(exc, OSError):
+        return True  # asyncpg reports an unreachable server as a bare OSError
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    state = _sqlstate(exc)
+    if state is not None:
+        return state in _TRANSIENT_SQLSTATES or state.startswith(_TRANSIENT_SQLSTATE_CLASSES)
+    return isinstance(exc, OperationalError) and any(
+        words in str(exc.orig).lower() for words in _TRANSIENT_SQLITE
+    )
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A deadlock or serialization failure: the transaction may simply be run again."""
+    return isinstance(exc, DBAPIError) and _sqlstate(exc) in _RETRYABLE_SQLSTATES
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
-    """The engine for the configured database, with SQLite tuned for concurrent use."""
+    """The engine for the configured database, every statement bounded in time.
+
+    Parameters are never written into error messages: they hold key hashes and encrypted
+    webhook secrets, and error messages end up in logs.
+    """
     if not settings.is_sqlite:
-        return create_async_engine(settings.database_url, pool_pre_ping=True)
+        timeout_ms = str(int(settings.statement_timeout_seconds * 1000))
+        # A transaction left idle this long (a process stuck between statements) is ended by
+        # the server, so it cannot hold locks and a connection for ever.
+        idle_ms = str(int(max(60.0, 4 * settings.statement_timeout_seconds) * 1000))
+        return create_async_engine(
+            settings.database_url,
+            hide_parameters=True,
+            pool_pre_ping=True,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            connect_args={
+                "timeout": settings.db_connect_timeout_seconds,
+                "server_settings": {
+                    "statement_timeout": timeout_ms,
+                    "idle_in_transaction_session_timeout": idle_ms,
+                },
+            },
+        )
     engine = create_async_engine(
         settings.database_url,
+        hide_parameters=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
         connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
     )
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
         cursor = dbapi_connection.cursor()
         # WAL lets readers go on while one writer writes; foreign keys are off by default.
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -84,8 +159,33 @@ def create_engine(settings: Settings) -> AsyncEngine:
         cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        record.info["started"] = _guard_sqlite_statements(
+            dbapi_connection, settings.statement_timeout_seconds
+        )
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _statement_starts(conn: Any, *_args: Any) -> None:
+        started = conn.connection.info.get("started")
+        if started is not None:
+            started[0] = time.monotonic()
 
     return engine
+
+
+def _guard_sqlite_statements(dbapi_connection: Any, limit_seconds: float) -> list[float]:
+    """SQLite's statement timeout: a progress handler interrupts a statement past its time.
+
+    SQLite calls the handler every few thousand virtual-machine steps of a running statement;
+    a true answer aborts it with "interrupted", which the error handlers answer as 503.
+    """
+    started = [time.monotonic()]
+
+    def too_long() -> int:
+        return int(time.monotonic() - started[0] > limit_seconds)
+
+    driver = dbapi_connection.driver_connection
+    await_(driver.set_progress_handler(too_long, 10_000))
+    return started
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -125,6 +225,19 @@ async def insert_or_ignore(
     )
     inserted: str | None = await session.scalar(statement)
     return inserted
+
+
+async def lock_names(session: AsyncSession, names: list[str]) -> None:
+    """Hold a transaction-scoped lock on each name, taken in sorted order (PostgreSQL).
+
+    SQLite needs none: it lets one writer at a time into the whole file.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for name in sorted(set(names)):
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name}
+        )
 
 
 class json_array_contains(FunctionElement[bool]):

@@ -1,5 +1,7 @@
 """Domain errors and their rendering as RFC 9457 problem documents."""
 
+import logging
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -7,7 +9,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.db import is_transient
+
+log = logging.getLogger("tracer.errors")
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://tracer.dev/problems/"
@@ -118,6 +126,35 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def unavailable_response(retry_after: int) -> JSONResponse:
+    """503 while the database is away or busy; clients should come back shortly."""
+    body = problem_body(
+        503,
+        "unavailable",
+        "Service unavailable",
+        "the database is unreachable or busy; retry after the time in Retry-After",
+    )
+    return problem_response(body, {"Retry-After": str(retry_after)})
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI document lists at this path.
+
+    The router's own 405 names only the methods of the first route matching the path, while
+    GET and PATCH of one resource are usually two routes.
+    """
+    paths = request.app.openapi().get("paths", {})
+    path = request.url.path
+    # A literal path wins over a template it also fits (`/batch` is no `{sighting_id}`).
+    matching = [path] if path in paths else []
+    if not matching:
+        for template in paths:
+            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+            if re.fullmatch(pattern, path):
+                matching.append(template)
+    return sorted({method.upper() for template in matching for method in paths[template]})
+
+
 def install_handlers(app: FastAPI) -> None:
     """Render every error, ours or the framework's, as application/problem+json."""
 
@@ -139,12 +176,28 @@ def install_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         phrase = HTTPStatus(exc.status_code).phrase
         slug = phrase.lower().replace(" ", "-")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(
-            problem_body(exc.status_code, slug, phrase, str(exc.detail)), dict(exc.headers or {})
+            problem_body(exc.status_code, slug, phrase, str(exc.detail)), headers
         )
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if not is_transient(exc):
+            raise exc
+        # One line, the error's class and state only: its message can quote SQL and values.
+        log.warning(
+            "database unavailable",
+            extra={"error": type(exc).__name__, "path": request.url.path},
+        )
+        return unavailable_response(request.app.state.settings.unavailable_retry_after_seconds)
+
+    for fault in (DBAPIError, SATimeoutError, OSError, TimeoutError):
+        app.add_exception_handler(fault, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
-from pydantic import AwareDatetime
 from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import aliased, contains_eager
 
@@ -19,6 +18,7 @@ from app.claims.models import Claim, claim_versions
 from app.db import utcnow
 from app.errors import Invalid
 from app.outlets.models import Outlet, outlet_versions
+from app.schemas import TimestampIn
 from app.sightings.models import Citation, Sighting, citation_versions, sighting_versions
 from app.versioning import at_moment
 
@@ -65,7 +65,7 @@ def with_outlet(view: LedgerView = CURRENT) -> Select[Any]:
 
 def _as_of(
     as_of: Annotated[
-        AwareDatetime | None,
+        TimestampIn | None,
         Query(
             description="Answer as this request was answered at that moment of recording time "
             "(RFC 3339 with an offset)."

@@ -1,8 +1,9 @@
 """Request body size limits, enforced before the body reaches a route."""
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, problem_response
+from app.errors import PayloadTooLarge, problem_body, problem_response
 
 MiB = 1024 * 1024
 DEFAULT_LIMIT = 1 * MiB
@@ -20,8 +21,9 @@ class BodySizeLimit:
     a route's own read would surface as the framework's generic 400 instead.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, read_timeout: float = 30.0) -> None:
         self.app = app
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
@@ -34,17 +36,29 @@ class BodySizeLimit:
             return
         messages: list[Message] = []
         size = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            if size > limit:
-                await self._refuse(scope, receive, send, limit)
-                return
-            if not message.get("more_body", False):
-                break
+        # A client that trickles its body holds a connection and a buffer; past this time it
+        # is told so and dropped.
+        with anyio.move_on_after(self.read_timeout) as reading:
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request":
+                    break
+                size += len(message.get("body", b""))
+                if size > limit:
+                    await self._refuse(scope, receive, send, limit)
+                    return
+                if not message.get("more_body", False):
+                    break
+        if reading.cancelled_caught:
+            body = problem_body(
+                408,
+                "request-timeout",
+                "Request timeout",
+                f"the body did not arrive within {self.read_timeout:g} seconds",
+            )
+            await problem_response(body, {"Connection": "close"})(scope, receive, send)
+            return
 
         async def replay() -> Message:
             return messages.pop(0) if messages else await receive()
@@ -55,3 +69,43 @@ class BodySizeLimit:
     async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         error = PayloadTooLarge(f"request bodies here are limited to {limit // MiB} MiB")
         await problem_response(error.problem())(scope, receive, send)
+
+
+class CancelOnDisconnect:
+    """Stops a read as soon as its client goes away, cancelling the query it is waiting on.
+
+    A long read (a deep trace, a large chain) would otherwise run to its end for nobody and
+    keep its database connection all along. Writes are left to finish: stopping one midway
+    would leave the client unsure whether it was stored.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        first = await receive()
+        if first["type"] == "http.disconnect":
+            return
+        pending: list[Message] = [first]
+        gone = anyio.Event()
+
+        async def replay() -> Message:
+            if pending:
+                return pending.pop()
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async with anyio.create_task_group() as group:
+
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                gone.set()
+                group.cancel_scope.cancel()
+
+            group.start_soon(watch)
+            await self.app(scope, replay, send)
+            group.cancel_scope.cancel()

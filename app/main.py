@@ -9,6 +9,7 @@ from app.alerts.delivery import build_client
 from app.alerts.router import router as alerts_router
 from app.alerts.worker import running_alerts
 from app.audit.router import router as audit_router
+from app.auth.gate import Gate
 from app.auth.router import router as keys_router
 from app.chains.router import router as chains_router
 from app.claims import embeddings
@@ -18,12 +19,16 @@ from app.db import create_engine, create_sessionmaker
 from app.denials.router import router as denials_router
 from app.errors import install_handlers
 from app.health import router as health_router
+from app.input_guard import BodyGuard, RequestLineGuard
 from app.intake.router import router as intake_router
-from app.limits import BodySizeLimit
+from app.limits import BodySizeLimit, CancelOnDisconnect
+from app.logs import AccessLog
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.metrics import router as metrics_router
+from app.openapi import document_problems
 from app.outbox.payloads import PAYLOADS, webhook_body
 from app.outlets.router import router as outlets_router
+from app.ratelimit import counter_for
 from app.request_ids import RequestIdMiddleware
 from app.sightings.router import router as sightings_router
 from app.ui import router as ui
@@ -77,8 +82,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
     install_handlers(app)
-    app.add_middleware(BodySizeLimit)
+    document_problems(app)
+    # Outermost last: metrics see everything; the request line is checked before the key is;
+    # the key and its rate limit before the body is read; the body's text after its size.
+    app.add_middleware(BodyGuard)
+    app.add_middleware(CancelOnDisconnect)
+    app.add_middleware(BodySizeLimit, read_timeout=settings.body_read_timeout_seconds)
+    app.add_middleware(Gate, settings=settings, counter=counter_for(settings.dialect))
+    app.add_middleware(RequestLineGuard)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(AccessLog)
     app.add_middleware(RequestIdMiddleware)
     for router in (
         health_router,

@@ -7,6 +7,7 @@ from app.claims.models import Claim, ClaimMerge, ClaimTag, ClaimTerm, claim_vers
 from app.db import Base
 from app.idempotency.models import IdempotencyRecord
 from app.outlets.models import Outlet, outlet_versions
+from app.ratelimit import RateLimitWindow
 from app.sightings.models import (
     Citation,
     Sighting,
@@ -31,6 +32,7 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Outlet",
+    "RateLimitWindow",
     "Sighting",
     "Subscription",
     "UiSession",

@@ -9,12 +9,14 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Integer, Select, String, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.db import UTCDateTime
 from app.errors import Invalid
+from app.input_guard import refused_character
+from app.schemas import in_range
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -49,26 +51,50 @@ def _encode(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
+# The largest value a BIGINT holds.
+_MAX_INTEGER = 2**63 - 1
+
+
+def _checked(key: SortKey, value: Any) -> Any:
+    """A cursor's value for `key`, typed as its column is; ValueError when it cannot be.
+
+    A cursor is client-held text, so each value is checked as strictly as a query parameter
+    would be before it reaches SQL: the right type, a length the column holds, a time in range.
+    """
+    column_type = key.column.type
+    if isinstance(column_type, UTCDateTime):
+        if not isinstance(value, str):
+            raise ValueError
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError
+        return in_range(moment)
+    if isinstance(column_type, Integer):
+        if type(value) is not int or not 0 <= value <= _MAX_INTEGER:
+            raise ValueError
+        return value
+    if isinstance(column_type, String):
+        if not isinstance(value, str) or len(value) > (column_type.length or 2000):
+            raise ValueError
+        if refused_character(value, allow_whitespace=False) is not None:
+            raise ValueError
+        return value
+    raise ValueError
+
+
 def _decode(cursor: str, keys: Sequence[SortKey]) -> list[Any]:
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(raw, list) or len(raw) != len(keys):
             raise ValueError
-        return [
-            datetime.fromisoformat(v) if _is_datetime(k) else v
-            for k, v in zip(keys, raw, strict=True)
-        ]
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        return [_checked(k, v) for k, v in zip(keys, raw, strict=True)]
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError) as exc:
         raise Invalid(
             "cursor is not one this list issued",
             loc=["cursor"],
             source="query",
             msg="invalid cursor",
         ) from exc
-
-
-def _is_datetime(key: SortKey) -> bool:
-    return isinstance(key.column.type, UTCDateTime)
 
 
 def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> Any:

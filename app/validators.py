@@ -4,7 +4,14 @@ from typing import Annotated
 
 import langcodes
 import pycountry
-from pydantic import AfterValidator, HttpUrl, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    HttpUrl,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -34,8 +41,18 @@ def _web_url(value: str) -> str:
         raise ValueError(exc.errors()[0]["msg"]) from None
 
 
-Country = Annotated[str, AfterValidator(_country)]
+Country = Annotated[
+    str,
+    AfterValidator(_country),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Za-z]{2}$"}),
+]
 Language = Annotated[str, StringConstraints(max_length=35), AfterValidator(_language)]
 # http or https only; stored as text in its normalised form so duplicates compare equal.
-WebUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_web_url)]
+WebUrl = Annotated[
+    str,
+    StringConstraints(max_length=2048),
+    AfterValidator(_web_url),
+    # Not "format": "uri": host names in any script are accepted and stored in their ASCII form.
+    WithJsonSchema({"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://", "maxLength": 2048}),
+]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=300)]

@@ -29,6 +29,8 @@ class AttemptOutcome(StrEnum):
     retrying = "retrying"
     failed = "failed"
     gone = "gone"
+    # The worker making the attempt stopped (was killed) before it could record the answer.
+    interrupted = "interrupted"
 
 
 class Subscription(Base):

@@ -1,3 +1,4 @@
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
@@ -17,7 +18,9 @@ from app.alerts.schemas import (
 )
 from app.alerts.stream import event_stream
 from app.auth.deps import AdminKey, ReadKey
+from app.auth.service import Principal
 from app.config import Settings
+from app.enums import Scope
 from app.errors import Invalid
 from app.pagination import PageDep
 from app.schemas import Page
@@ -27,6 +30,7 @@ router = APIRouter(prefix="/v1", tags=["alerts"])
 
 # The largest id a BIGINT holds; larger numbers would fail in the database, not as a 422.
 MAX_EVENT_ID = 2**63 - 1
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
 
 TypesQuery = Annotated[
     list[EventType], Query(alias="type", description="Only these event types (repeatable).")
@@ -54,15 +58,24 @@ async def create_subscription(
     return SubscriptionCreated(**shown, secret=secret)
 
 
+def _shown_to(principal: Principal, subscription: object) -> Subscription:
+    """A subscription as this key may see it: its URL, which can carry a receiver's token in
+    its path or query, only for admin keys."""
+    shown = Subscription.model_validate(subscription)
+    return shown if principal.may(Scope.admin) else shown.model_copy(update={"url": None})
+
+
 @router.get("/subscriptions")
-async def list_subscriptions(session: SessionDep, page: PageDep, _: ReadKey) -> Page[Subscription]:
+async def list_subscriptions(
+    session: SessionDep, page: PageDep, principal: ReadKey
+) -> Page[Subscription]:
     rows, next_cursor = await service.list_subscriptions(session=session, page=page)
-    return Page(items=[Subscription.model_validate(s) for s in rows], next_cursor=next_cursor)
+    return Page(items=[_shown_to(principal, s) for s in rows], next_cursor=next_cursor)
 
 
 @router.get("/subscriptions/{subscription_id}")
-async def get_subscription(subscription: SubscriptionDep, _: ReadKey) -> Subscription:
-    return Subscription.model_validate(subscription)
+async def get_subscription(subscription: SubscriptionDep, principal: ReadKey) -> Subscription:
+    return _shown_to(principal, subscription)
 
 
 @router.patch("/subscriptions/{subscription_id}")
@@ -160,7 +173,8 @@ async def stream_events(
 ) -> StreamingResponse:
     """Server-Sent Events: `id:` is the event id; reconnect with `Last-Event-ID` to resume."""
     if last_event_id is not None:
-        if not last_event_id.strip().isdigit() or int(last_event_id) > MAX_EVENT_ID:
+        # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+        if not _EVENT_ID.fullmatch(last_event_id.strip()) or int(last_event_id) > MAX_EVENT_ID:
             raise Invalid(
                 "Last-Event-ID must be an event id this service sent",
                 loc=["Last-Event-ID"],

@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictBool, StringConstraints
 
 from app.alerts.models import AttemptOutcome, DeliveryStatus, EventType, SubscriptionStatus
 from app.claims.schemas import Tag
@@ -29,7 +29,7 @@ class SubscriptionUpdate(InputSchema):
     claim_ids: list[ClaimId] | None = Field(default=None, max_length=1000)
     tags: list[Tag] | None = Field(default=None, max_length=50)
     description: Description | None = None
-    enabled: bool | None = Field(
+    enabled: StrictBool | None = Field(
         default=None,
         description="false stops deliveries; true resumes them and clears a failing mark.",
     )
@@ -37,7 +37,7 @@ class SubscriptionUpdate(InputSchema):
 
 class Subscription(Schema):
     id: str
-    url: str
+    url: str | None = Field(description="Shown to admin keys only; null for other keys.")
     event_types: list[EventType]
     claim_ids: list[str]
     tags: list[str]

@@ -23,13 +23,55 @@ class UnsafeUrl(Exception):
     """The URL cannot or must not be called."""
 
 
+# The IANA IPv4 and IPv6 Special-Purpose Address Registries, every entry, globally reachable
+# or not (a webhook has no business with AS112 or AMT relays either), plus multicast,
+# the deprecated site-local and IPv4-compatible ranges, and SIIT's IPv4-translated form.
+_SPECIAL = [
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+        "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.31.196.0/24", "192.52.193.0/24",
+        "192.88.99.0/24", "192.168.0.0/16", "192.175.48.0/24", "198.18.0.0/15",
+        "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+        "255.255.255.255/32",
+        "::/128", "::1/128", "::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96",
+        "64:ff9b:1::/48", "100::/64", "100:0:0:1::/64", "2001::/23", "2001:db8::/32",
+        "2002::/16", "2620:4f:8000::/48", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10",
+        "fec0::/10", "ff00::/8",
+    )
+]  # fmt: skip
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries, in every form that carries one."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    value = int(address)
+    low32 = ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    for prefix in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96"):
+        if address in ipaddress.ip_network(prefix):
+            found.append(low32)
+    if address in ipaddress.ip_network("64:ff9b:1::/48"):
+        # RFC 6052 with a /48 prefix: the IPv4 address sits in bits 48-63 and 72-87.
+        high = (value >> 64) & 0xFFFF
+        low = (value >> 40) & 0xFFFF
+        found.append(ipaddress.IPv4Address((high << 16) | low))
+    return found
+
+
 def is_forbidden(address: IPAddress) -> bool:
-    """Loopback, private, link-local, multicast, reserved, unspecified or shared addresses."""
-    if isinstance(address, ipaddress.IPv6Address):
-        # ::ffff:127.0.0.1 reaches 127.0.0.1; 2002::/16 and NAT64 embed IPv4 the same way.
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is not None and is_forbidden(embedded):
-            return True
+    """Any special-purpose, multicast or non-global address, or one embedding such."""
+    if any(address in network for network in _SPECIAL if network.version == address.version):
+        return True
+    if isinstance(address, ipaddress.IPv6Address) and any(
+        is_forbidden(inner) for inner in embedded_ipv4(address)
+    ):
+        return True
     return address.is_multicast or not address.is_global
 
 

@@ -36,6 +36,7 @@ from app.alerts.models import (
     Subscription,
     SubscriptionStatus,
 )
+from app.alerts.retention import keep_pruning
 from app.alerts.wakeup import Wakeup, listen_postgres, local_wakeup
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, insert_or_ignore, new_id, utcnow
@@ -209,10 +210,15 @@ class Dispatcher:
             )
 
     async def claim(self, limit: int) -> list[str]:
-        """Lease up to `limit` deliveries that are due."""
+        """Lease up to `limit` deliveries that are due.
+
+        A due delivery that still names a lease owner was leased by a worker that never came
+        back to record its attempt (killed mid-request, most likely): that attempt is written
+        down as interrupted, so the deliveries log shows it, and the delivery goes out again.
+        """
         now = utcnow()
         due = (
-            select(Delivery.id)
+            select(Delivery.id, Delivery.lease_owner, Delivery.attempts, Delivery.next_attempt_at)
             .join(Subscription, Subscription.id == Delivery.subscription_id)
             .where(
                 Delivery.status == DeliveryStatus.pending,
@@ -223,12 +229,15 @@ class Dispatcher:
             .limit(limit)
             .with_for_update(of=Delivery, skip_locked=True)
         )
-        lease = update(Delivery).where(
-            Delivery.id.in_(due),
-            Delivery.status == DeliveryStatus.pending,
-            Delivery.next_attempt_at <= now,
-        )
         async with self.sessionmaker() as session, session.begin():
+            candidates = {row.id: row for row in (await session.execute(due)).all()}
+            if not candidates:
+                return []
+            lease = update(Delivery).where(
+                Delivery.id.in_(candidates),
+                Delivery.status == DeliveryStatus.pending,
+                Delivery.next_attempt_at <= now,
+            )
             claimed = await session.scalars(
                 lease.values(
                     lease_owner=self.name,
@@ -237,7 +246,40 @@ class Dispatcher:
                 .returning(Delivery.id)
                 .execution_options(synchronize_session=False)
             )
-            return list(claimed.all())
+            ids = list(claimed.all())
+            cut_off = [candidates[i] for i in ids if candidates[i].lease_owner is not None]
+            if cut_off:
+                await self._record_interrupted(session, cut_off, now)
+            return ids
+
+    async def _record_interrupted(
+        self, session: AsyncSession, rows: Sequence[Any], now: datetime
+    ) -> None:
+        lease = timedelta(seconds=self.settings.dispatch_lease_seconds)
+        deliveries = {
+            d.id: d
+            for d in await session.scalars(
+                select(Delivery).where(Delivery.id.in_([r.id for r in rows]))
+            )
+        }
+        for row in rows:
+            delivery = deliveries[row.id]
+            session.add(
+                DeliveryAttempt(
+                    delivery_id=delivery.id,
+                    subscription_id=delivery.subscription_id,
+                    event_id=delivery.event_id,
+                    attempt=row.attempts + 1,
+                    attempted_at=row.next_attempt_at - lease,
+                    duration_ms=0,
+                    status_code=None,
+                    error=f"interrupted: worker {row.lease_owner} stopped before the attempt "
+                    "ended; sending again",
+                    outcome=AttemptOutcome.interrupted,
+                    next_retry_at=now,
+                )
+            )
+            delivery.attempts = row.attempts + 1
 
     async def _leased(self, ids: Sequence[str]) -> list[tuple[Delivery, Event, Subscription]]:
         if not ids:
@@ -407,11 +449,19 @@ async def running_alerts(
             settings=settings, sessionmaker=sessionmaker, client=client, box=box, wakeup=wakeup
         )
         running = asyncio.create_task(dispatcher.run()) if deliver else None
+        pruning = (
+            asyncio.create_task(keep_pruning(sessionmaker=sessionmaker, settings=settings))
+            if deliver
+            else None
+        )
         try:
             yield wakeup
         finally:
             if listener is not None:
                 listener.cancel()
+            if pruning is not None:
+                pruning.cancel()
+                await asyncio.gather(pruning, return_exceptions=True)
             if running is not None:
                 # Cancelling mid-query can strand a database connection; let the round end,
                 # which takes at most one webhook timeout.

@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.auth.gate import principal_of
 from app.auth.service import Principal, authenticate
 from app.config import Settings
 from app.enums import Scope
@@ -17,6 +18,9 @@ async def current_principal(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    admitted = principal_of(request.scope)
+    if admitted is not None:
+        return admitted
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("an API key is required: send `Authorization: Bearer <key>`")
     settings: Settings = request.app.state.settings

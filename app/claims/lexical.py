@@ -51,7 +51,9 @@ _STOPWORDS = """
 STOPWORDS = frozenset(_fold(word) for word in _STOPWORDS.split())
 # Matched against folded text, so folded themselves ("мільйон" is "мільион" by then).
 _SCALED = [
-    (factor, re.compile(rf"(\d+(?:[.,]\d+)?)\s*(?:{_fold(words)})\b\.?"))
+    # Starting only where a digit run starts, without backtracking into it: a long run of
+    # digits would otherwise be rescanned from each of its digits, in quadratic time.
+    (factor, re.compile(rf"(?<!\d)(\d++(?:[.,]\d++)?)\s*(?:{_fold(words)})\b\.?"))
     for factor, words in _SCALES
 ]
 _ONE_THOUSAND = re.compile(_fold(_BARE_THOUSAND))
@@ -63,7 +65,9 @@ def _numbers(text: str) -> str:
     for factor, pattern in _SCALED:
 
         def scaled(found: re.Match[str], factor: int = factor) -> str:
-            return f" {round(float(found.group(1).replace(',', '.')) * factor)} "
+            value = float(found.group(1).replace(",", ".")) * factor
+            # A run of thousands of digits is no count of anything; it is left as written.
+            return f" {round(value)} " if value < 1e18 else found.group(0)
 
         text = pattern.sub(scaled, text)
     return _ONE_THOUSAND.sub(" 1000 ", text)

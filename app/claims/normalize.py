@@ -13,5 +13,14 @@ def normalize_statement(text: str) -> str:
     return " ".join(without_punctuation.split())
 
 
+def has_content(text: str) -> bool:
+    """Whether anything visible is left once punctuation, spaces and format characters go.
+
+    A statement of zero-width spaces alone would otherwise be recorded as a claim nobody can
+    read, and every other such statement would collide with it.
+    """
+    return any(unicodedata.category(ch)[0] in "LNS" for ch in normalize_statement(text))
+
+
 def fingerprint(normalized: str) -> str:
     return hashlib.sha256(normalized.encode()).hexdigest()

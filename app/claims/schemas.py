@@ -1,7 +1,8 @@
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StrictInt, StringConstraints
 
+from app.claims.normalize import has_content
 from app.enums import DenialStatus, MatchVerdict
 from app.schemas import InputSchema, Reason, Revisioned, Schema, Timestamp
 from app.validators import Language
@@ -9,8 +10,19 @@ from app.validators import Language
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
+def _with_content(value: str) -> str:
+    if not has_content(value):
+        raise ValueError("must contain letters, digits or symbols, not only invisible characters")
+    return value
+
+
+Statement = Annotated[
+    str, StringConstraints(min_length=1, max_length=5000), AfterValidator(_with_content)
+]
+
+
 class ClaimCreate(InputSchema):
-    statement: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+    statement: Statement
     summary: Annotated[str, StringConstraints(max_length=20000)] | None = None
     language: Language | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=50)
@@ -22,7 +34,7 @@ class ClaimCreate(InputSchema):
 class ClaimUpdate(InputSchema):
     """A correction: the fields sent are changed, `null` clears an optional one."""
 
-    statement: Annotated[str, StringConstraints(min_length=1, max_length=5000)] | None = None
+    statement: Statement | None = None
     summary: Annotated[str, StringConstraints(max_length=20000)] | None = None
     language: Language | None = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
@@ -55,7 +67,7 @@ class ClaimMatchQuery(InputSchema):
     text: Annotated[str, StringConstraints(min_length=1, max_length=5000)] = Field(
         description="The claim in your own words, in any language."
     )
-    limit: int = Field(default=5, ge=1, le=50)
+    limit: StrictInt = Field(default=5, ge=1, le=50)
 
 
 class ClaimMatch(Schema):

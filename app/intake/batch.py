@@ -8,17 +8,20 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import false, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import Principal
 from app.claims.models import Claim
-from app.db import utcnow
+from app.db import is_retryable, utcnow
 from app.errors import Conflict, Invalid, TracerError, problem_body
 from app.intake.schemas import BatchItem, ItemResult, ItemStatus
 from app.sightings.recorder import Recorder
 from app.sightings.schemas import SightingCreate
 
 Loc = list[str | int]
+# How often a batch is run again after losing a deadlock or a serialization conflict.
+DEADLOCK_ATTEMPTS = 3
 
 
 class BatchRefused(TracerError):
@@ -233,6 +236,23 @@ async def record_item(
     return ItemResult(index=index, ref=item.ref, status=ItemStatus.created, id=new_id)
 
 
+async def _record_planned(
+    session: AsyncSession, principal: Principal, now: datetime, planned: Plan
+) -> dict[int, ItemResult]:
+    results = dict(planned.results)
+    done: dict[str, ItemResult] = {}
+    recorder = Recorder(session=session, principal=principal, now=now)
+    await recorder.lock_claims([planned.items[index] for index in planned.order])
+    for index in planned.order:
+        item = planned.items[index]
+        result = await record_item(recorder=recorder, index=index, item=item, done=done)
+        results[index] = result
+        if item.ref is not None:
+            done[item.ref] = result
+    await recorder.finish()
+    return results
+
+
 async def record_batch(
     *,
     session: AsyncSession,
@@ -244,18 +264,17 @@ async def record_batch(
     """Record a batch of sightings; with `atomic`, a failing item refuses the whole batch."""
     now = now or utcnow()
     planned = plan(raw_items)
-    results = planned.results
-    done: dict[str, ItemResult] = {}
     await open_transaction(session)
-    recorder = Recorder(session=session, principal=principal, now=now)
-    await recorder.lock_claims([planned.items[index] for index in planned.order])
-    for index in planned.order:
-        item = planned.items[index]
-        result = await record_item(recorder=recorder, index=index, item=item, done=done)
-        results[index] = result
-        if item.ref is not None:
-            done[item.ref] = result
-    await recorder.finish()
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            async with session.begin_nested():
+                results = await _record_planned(session, principal, now, planned)
+            break
+        except DBAPIError as exc:
+            # Locks are taken in one order, so a deadlock is rare; when one happens all the
+            # same (with a single sighting, say), the batch is run again from its savepoint.
+            if not is_retryable(exc) or attempt == DEADLOCK_ATTEMPTS:
+                raise
     ordered = [results[index] for index in range(len(raw_items))]
     if atomic and any(r.status is ItemStatus.error for r in ordered):
         # Nothing is stored, so an id would point at nothing.

@@ -1,7 +1,7 @@
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictBool, StringConstraints
 
 from app.schemas import InputSchema, Schema
 from app.sightings.schemas import SightingCreate
@@ -53,7 +53,7 @@ class BatchCreate(InputSchema):
             ]
         ],
     )
-    atomic: bool = Field(
+    atomic: StrictBool = Field(
         default=False, description="Store every item or, if any fails, none of them."
     )
 

@@ -17,13 +17,14 @@ from app.claims import service as claims
 from app.claims.models import Claim
 from app.claims.normalize import fingerprint, normalize_statement
 from app.claims.projection import refresh_claim
-from app.db import insert_or_ignore
+from app.db import insert_or_ignore, lock_names
 from app.denials import rules
 from app.enums import CitationBasis
 from app.errors import Conflict, Invalid
 from app.outbox import payloads
 from app.outlets import service as outlets
 from app.outlets.models import Outlet
+from app.outlets.schemas import OutletCreate
 from app.revisions import revised_values
 from app.sightings.models import Citation, Sighting
 from app.sightings.schemas import SightingCreate
@@ -199,6 +200,19 @@ class Recorder:
             for item in items
             if item.claim is not None
         }
+        # Claims and outlets created inline do not exist yet, so no row lock can order their
+        # creation: two batches inserting the same new claims in opposite order would each wait
+        # on the other's unique-index entry. A named lock per new key, taken in sorted order
+        # before anything else, gives them the same single order too.
+        await lock_names(
+            self.session,
+            [f"claim:{digest}" for digest in digests]
+            + [
+                f"outlet:{item.outlet.slug}"
+                for item in items
+                if isinstance(item.outlet, OutletCreate)
+            ],
+        )
         existing = await self.session.scalars(
             select(Claim.id).where(or_(Claim.id.in_(ids), Claim.fingerprint.in_(digests)))
         )

@@ -54,6 +54,7 @@ async def record(
 ) -> Sighting:
     """Record one appearance of a claim in an outlet, with the sightings it took the claim from."""
     recorder = Recorder(session=session, principal=principal, now=now or utcnow())
+    await recorder.lock_claims([data])
     sighting_id = await recorder.record(data)
     await recorder.finish()
     return await get_or_404(session=session, sighting_id=sighting_id)

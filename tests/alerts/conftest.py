@@ -29,6 +29,7 @@ def fast_settings(database_url: str, tmp_path: Path, **changes: Any) -> Settings
         "webhook_retry_delays": FAST_RETRIES,
         "stream_poll_seconds": 0.05,
         "stream_heartbeat_seconds": 0.3,
+        "rate_limit": 1_000_000,
     }
     return Settings(**(values | changes))
 

@@ -71,7 +71,7 @@ async def test_a_killed_worker_loses_nothing(
 ) -> None:
     # The first request hangs until the worker sending it is dead; the rest are answered.
     receiver.script = lambda n, _h: Reply(200, delay=30.0 if n == 1 else 0.0)
-    await subscribe(client, receiver.url)
+    subscription = await subscribe(client, receiver.url)
     for _ in range(3):
         await record_sighting(writer)
     first_three = await _denial_ids(client)
@@ -92,6 +92,13 @@ async def test_a_killed_worker_loses_nothing(
     counts = Counter(r.webhook_id for r in receiver.succeeded())
     assert counts[hung] == 1
     assert all(counts[event_id] == 1 for event_id in expected)
+    # The attempt the killed worker never finished is in the log, as interrupted.
+    log = await client.get(f"/v1/subscriptions/{subscription['id']}/deliveries")
+    hung_attempts = [a for a in log.json()["items"] if str(a["event_id"]) == hung]
+    assert [a["outcome"] for a in sorted(hung_attempts, key=lambda a: a["attempt"])] == [
+        "interrupted",
+        "succeeded",
+    ]
 
 
 async def _record_events(sessionmaker: async_sessionmaker[AsyncSession], count: int) -> None:

@@ -275,3 +275,28 @@ def test_an_import_that_breaks_off_says_where_and_a_rerun_finishes_it(
     rerun = tracer("import", SAMPLE)
     assert "5 created, 2 duplicates, 0 errors" in rerun.output
     assert count(settings) == 7
+
+
+def test_control_characters_in_a_file_are_refused_on_their_line(
+    tracer: Any, settings: Settings, tmp_path: Path
+) -> None:
+    row = {
+        "claim": {"statement": TROOPS},
+        "outlet": {"slug": "asia-times", "name": "Asia Times", "kind": "news_outlet"},
+        "url": "https://asiatimes.com/a",
+        "published_at": "2022-08-05T00:00:00Z",
+        "stance": "reports",
+    }
+    lines = [
+        json.dumps(row),
+        json.dumps({**row, "url": "https://asiatimes.com/b", "title": "a\u0000b"}),
+    ]
+    path = tmp_path / "desk.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+
+    result = tracer("import", path)
+
+    assert result.exit_code == 1
+    assert "1 created, 0 duplicates, 1 errors" in result.output
+    assert "line 2: title: " in result.output and "control characters" in result.output
+    assert count(settings) == 1
