@@ -1,7 +1,7 @@
 """ui sessions
 
 Revision ID: ddd924872a99
-Revises: 3f6c2b9e7a41
+Revises: 5e1c0a7d9b42
 Create Date: 2026-11-28 03:55:55.864323
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "ddd924872a99"
-down_revision: str | None = "3f6c2b9e7a41"
+down_revision: str | None = "5e1c0a7d9b42"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
