@@ -41,7 +41,7 @@ demo: $(VENV)/.installed ## Load the worked example (the "100,000 troops" chain)
 	$(BIN)/tracer demo
 
 .PHONY: test
-test: $(VENV)/.installed-dev ## Run the whole suite (also on PostgreSQL when TRACER_TEST_POSTGRES_URL is set)
+test: $(VENV)/.installed-dev ## Run the whole suite (also on PostgreSQL when TRACER_TEST_POSTGRES_URL is set; browser tests need Chromium)
 	@if [ -z "$$TRACER_TEST_POSTGRES_URL" ]; then \
 		echo "TRACER_TEST_POSTGRES_URL is not set: running on SQLite only."; \
 	else \
@@ -51,14 +51,14 @@ test: $(VENV)/.installed-dev ## Run the whole suite (also on PostgreSQL when TRA
 
 .PHONY: lint
 lint: $(VENV)/.installed-dev ## Ruff (lint and format check) and mypy
-	$(BIN)/ruff check app tests bench migrations
-	$(BIN)/ruff format --check app tests bench migrations
+	$(BIN)/ruff check app tests bench migrations scripts
+	$(BIN)/ruff format --check app tests bench migrations scripts
 	$(BIN)/mypy
 
 .PHONY: format
 format: $(VENV)/.installed-dev ## Format the code in place
-	$(BIN)/ruff format app tests bench migrations
-	$(BIN)/ruff check --fix app tests bench migrations
+	$(BIN)/ruff format app tests bench migrations scripts
+	$(BIN)/ruff check --fix app tests bench migrations scripts
 
 .PHONY: check
 check: lint test ## Everything CI cares about, and the linters
@@ -67,10 +67,16 @@ check: lint test ## Everything CI cares about, and the linters
 bench: $(VENV)/.installed-dev ## Run the benchmarks and print their figures
 	$(BIN)/python -m bench.chain_scaling
 	$(BIN)/python -m bench.batch_vs_single
+	$(BIN)/python -m bench.chain_at_scale
 	$(BIN)/python -m bench.match_eval
 	$(BIN)/python -m bench.alerts_latency
 	$(BIN)/python -m bench.api_overhead
 	$(BIN)/python -m bench.corrections
+	$(BIN)/python -m bench.claim_page
+
+.PHONY: screenshots
+screenshots: $(VENV)/.installed-dev ## Photograph the pages for the README (needs Chromium)
+	$(BIN)/python -m scripts.screenshots
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and the local database

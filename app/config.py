@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     match_same_score: float = 0.6
     match_same_margin: float = 0.08
     match_min_score: float = 0.3
+    # A browser session signed in at /ui/login lasts this long, then asks for the key again.
+    ui_session_hours: float = 8.0
 
     # No statement runs longer than this (PostgreSQL's statement_timeout; a progress handler on
     # SQLite); a request that needs more is answered 503 instead of holding a connection.

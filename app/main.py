@@ -31,6 +31,7 @@ from app.outlets.router import router as outlets_router
 from app.ratelimit import counter_for
 from app.request_ids import RequestIdMiddleware
 from app.sightings.router import router as sightings_router
+from app.ui import router as ui
 
 DESCRIPTION = """Tracer records how a claim travels between outlets: who carried it, whom they
 took it from, and whether an official body has denied it.
@@ -107,4 +108,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     _document_webhooks(app)
+    ui.install(app)
     return app

@@ -15,6 +15,7 @@ from app.sightings.models import (
     citation_versions,
     sighting_versions,
 )
+from app.ui.models import UiSession
 
 __all__ = [
     "ApiKey",
@@ -34,6 +35,7 @@ __all__ = [
     "RateLimitWindow",
     "Sighting",
     "Subscription",
+    "UiSession",
     "Withdrawal",
     "citation_versions",
     "claim_versions",

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import outbox
@@ -33,3 +34,33 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function" runs the commit before the response is sent, so a failed commit is never
 # reported to the client as a success.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return sessionmaker
+
+
+# For responses streamed after the route returns, when the request's own session is closed.
+SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
+
+
+@asynccontextmanager
+async def snapshot(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A read-only session in which every query sees the database at one moment, so a response
+    read in several queries while it streams never mixes two states of the data."""
+    async with sessionmaker() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            await session.connection(
+                execution_options={
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
+            )
+        else:
+            # The driver opens no transaction for reads; WAL keeps one snapshot while it is open.
+            await session.execute(text("BEGIN"))
+        try:
+            yield session
+        finally:
+            await session.rollback()

@@ -232,3 +232,8 @@ async def follow_merge(*, session: AsyncSession, merged_id: str, into_id: str) -
         )
         subscription.updated_at = utcnow()
     await session.flush()
+
+
+async def last_event_id(*, session: AsyncSession) -> int:
+    """The id of the latest event, 0 before the first: where a live reader starts listening."""
+    return await session.scalar(select(func.max(Event.id))) or 0

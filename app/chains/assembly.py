@@ -1,80 +1,235 @@
-"""From a loaded graph to the contract's chain document."""
+"""A chain or trace read in one pass: edges and outlets first, then the sightings as a stream.
 
-from collections.abc import Sequence
+What the main path and metrics need is kept as compact per-sighting lists while the sightings
+go by, so a document can be written as it is read, and memory follows the number of sightings
+only through a few small values each, never through whole rows.
+"""
+
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import pairwise
+from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.chains import service
 from app.chains.paths import main_path
-from app.chains.schemas import Chain, Edge, Hop, Metrics, Trace
-from app.chains.service import Graph, edge_pairs
-from app.claims.models import Claim
-from app.claims.schemas import Claim as ClaimOut
-from app.denials import rules
-from app.sightings.models import Citation, Sighting
-from app.sightings.presenter import present_one
+from app.chains.schemas import Hop, Metrics
+from app.chains.service import Direction, Members
+from app.denials.rules import SPREADING, lag_seconds
+from app.enums import OutletKind, Stance
+from app.ledger import CURRENT, LedgerView
+from app.outlets.schemas import Outlet as OutletOut
+
+# The basis as read, a plain string equal to its `CitationBasis`.
+Cited = tuple[str, str]
 
 
-def _edges(edges: Sequence[Citation]) -> list[Edge]:
-    return [Edge(from_=e.cited_id, to=e.citing_id, basis=e.basis) for e in edges]
+@dataclass
+class Summary:
+    origins: list[str]
+    path: list[str]
+    hops: list[Hop]
+    metrics: Metrics
 
 
-def _nodes(graph: Graph) -> list[object]:
-    citing: dict[str, list[Citation]] = {n.id: [] for n in graph.nodes}
-    for edge in graph.edges:
-        citing[edge.citing_id].append(edge)
-    return [present_one(node, citing[node.id]) for node in graph.nodes]
+@dataclass
+class _Outline:
+    """Per sighting, in time order, only what the path and the metrics read."""
+
+    ids: list[str] = field(default_factory=list)
+    published: list[datetime] = field(default_factory=list)
+    outlet_ids: list[str] = field(default_factory=list)
+    stances: list[str] = field(default_factory=list)
+    languages: list[str | None] = field(default_factory=list)
 
 
-def _metrics(nodes: Sequence[Sighting]) -> Metrics:
-    first_seen = rules.earliest(nodes)
-    denial = rules.first_denial(nodes)
-    denial_at = denial.published_at if denial else None
-    return Metrics(
-        sightings=len(nodes),
-        outlets=len({n.outlet_id for n in nodes}),
-        countries=len({n.outlet.country for n in nodes if n.outlet.country}),
-        languages=len({lang for n in nodes if (lang := n.language or n.outlet.language)}),
-        first_seen_at=first_seen,
-        first_denial_at=denial_at,
-        denial_lag_seconds=rules.lag_seconds(first_seen, denial_at),
-        sightings_after_denial=rules.spread_after(nodes, denial_at) if denial_at else 0,
-    )
+def _within_depth(
+    cites: dict[str, list[Cited]], start: str, direction: Direction, max_depth: int | None
+) -> set[str]:
+    neighbours: dict[str, list[str]] = {}
+    for citing, cited in cites.items():
+        for cited_id, _ in cited:
+            if direction is Direction.upstream:
+                neighbours.setdefault(citing, []).append(cited_id)
+            else:
+                neighbours.setdefault(cited_id, []).append(citing)
+    depth = {start: 0}
+    queue = deque([start])
+    while queue:
+        current = queue.popleft()
+        if depth[current] == max_depth:
+            continue
+        for nxt in neighbours.get(current, ()):
+            if nxt not in depth:
+                depth[nxt] = depth[current] + 1
+                queue.append(nxt)
+    return set(depth)
 
 
-def build_chain(claim: Claim, graph: Graph) -> Chain:
-    by_id = {n.id: n for n in graph.nodes}
-    position = {n.id: i for i, n in enumerate(graph.nodes)}
-    pairs = edge_pairs(graph.edges)
-    cited_something = {citing for _, citing in pairs}
-    origins = [n.id for n in graph.nodes if n.id not in cited_something]
-    denial = rules.first_denial(graph.nodes)
-    path = main_path(
-        pairs,
-        origins,
-        denial.id if denial else None,
-        order=position.__getitem__,
-    )
-    hops = [
-        Hop(
-            from_=a,
-            to=b,
-            from_outlet=by_id[a].outlet.slug,
-            to_outlet=by_id[b].outlet.slug,
-            lag_seconds=rules.lag_seconds(by_id[a].published_at, by_id[b].published_at) or 0,
+class GraphReader:
+    """One chain or trace, read through one session (which must stay open while it streams)."""
+
+    def __init__(
+        self,
+        *,
+        session: AsyncSession,
+        members: Members,
+        view: LedgerView = CURRENT,
+        outline_only: bool = False,
+    ) -> None:
+        self.outline_only = outline_only
+        self.session = session
+        self.view = view
+        self.members = members
+        self.cites: dict[str, list[Cited]] = {}
+        self.outlets: dict[str, OutletOut] = {}
+        self.outline = _Outline()
+        self.included: set[str] | None = None
+
+    async def load(
+        self,
+        *,
+        trace_from: str | None = None,
+        direction: Direction = Direction.upstream,
+        max_depth: int | None = service.MAX_TRACE_DEPTH,
+        cited_members: Members | None = None,
+    ) -> None:
+        """Read the edges and outlets.
+
+        For a walk from `trace_from`, the members are what the walk reached (at any depth);
+        the edges leaving them are dropped here, and so is what lies beyond `max_depth`.
+        """
+        # Ids repeat across edges; one string object per id keeps the index small.
+        canonical: dict[str, str] = {}
+        edges = service.edges_statement(
+            self.view, self.members, cited_members, walk=trace_from is not None
         )
-        for a, b in pairwise(path)
-    ]
-    return Chain.model_validate(
-        {
-            "claim": ClaimOut.model_validate(claim),
-            "nodes": _nodes(graph),
-            "edges": _edges(graph.edges),
-            "origins": origins,
-            "path": path,
-            "hops": hops,
-            "metrics": _metrics(graph.nodes),
+        async for chunk in service.stream_rows(self.session, edges):
+            for citing_id, cited_id, basis in chunk:
+                citing_id = canonical.setdefault(citing_id, citing_id)
+                cited_id = canonical.setdefault(cited_id, cited_id)
+                self.cites.setdefault(citing_id, []).append((cited_id, basis))
+        for cited in self.cites.values():
+            cited.sort()
+        if trace_from is not None:
+            self.included = _within_depth(self.cites, trace_from, direction, max_depth)
+            self.cites = {
+                citing: [c for c in cited if c[0] in self.included]
+                for citing, cited in self.cites.items()
+                if citing in self.included
+            }
+        statement = service.outlets_statement(self.view, self.members)
+        rows = (await self.session.scalars(statement)).all()
+        self.outlets = {row.id: OutletOut.model_validate(row) for row in rows}
+
+    async def nodes(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Members in time order, in chunks, each as its columns plus `cites` and `citations`."""
+        statement = service.nodes_statement(
+            self.session, self.view, self.members, outline_only=self.outline_only
+        )
+        outline = self.outline
+        async for chunk in service.stream_dicts(self.session, statement):
+            shown = []
+            for node in chunk:
+                if self.included is not None and node["id"] not in self.included:
+                    continue
+                outline.ids.append(node["id"])
+                outline.published.append(node["published_at"])
+                outline.outlet_ids.append(node["outlet_id"])
+                outline.stances.append(node["stance"])
+                outline.languages.append(node["language"])
+                cited = self.cites.get(node["id"], [])
+                node["cites"] = [cited_id for cited_id, _ in cited]
+                node["citations"] = [{"sighting_id": i, "basis": basis} for i, basis in cited]
+                shown.append(node)
+            if shown:
+                yield shown
+
+    def edges(self) -> Iterator[tuple[str, str, str]]:
+        """(from, to, basis) per edge, from the cited sighting to the one citing it, in the
+        citing sighting's time order; call after `nodes` has been read."""
+        for citing in self.outline.ids:
+            for cited_id, basis in self.cites.get(citing, ()):
+                yield cited_id, citing, basis
+
+    async def read_outline(self) -> None:
+        """Read the members for their outline alone, when no document needs their rows."""
+        async for _ in self.nodes():
+            pass
+
+    def summary(self, *, towards_denial: bool = True) -> Summary:
+        """Origins, main path, hops and metrics; call after `nodes` has been read.
+
+        Without `towards_denial`, the path runs to the latest node reached, as the contract's
+        path does when the first denial is reached by nothing.
+        """
+        outline = self.outline
+        position = {sid: i for i, sid in enumerate(outline.ids)}
+        origins = [sid for sid in outline.ids if not self.cites.get(sid)]
+        denial = self._first_denial()
+        goal = outline.ids[denial] if denial is not None and towards_denial else None
+        path = main_path(
+            ((cited, citing) for citing, cited, _ in self._pairs()),
+            origins,
+            goal,
+            order=position.__getitem__,
+        )
+        hops = [
+            Hop(
+                from_=a,
+                to=b,
+                from_outlet=self._outlet(position[a]).slug,
+                to_outlet=self._outlet(position[b]).slug,
+                lag_seconds=lag_seconds(
+                    outline.published[position[a]], outline.published[position[b]]
+                )
+                or 0,
+            )
+            for a, b in pairwise(path)
+        ]
+        return Summary(origins=origins, path=path, hops=hops, metrics=self._metrics(denial))
+
+    def _pairs(self) -> Iterator[tuple[str, str, str]]:
+        for citing, cited in self.cites.items():
+            for cited_id, basis in cited:
+                yield citing, cited_id, basis
+
+    def _outlet(self, index: int) -> OutletOut:
+        return self.outlets[self.outline.outlet_ids[index]]
+
+    def _first_denial(self) -> int | None:
+        for index, stance in enumerate(self.outline.stances):
+            if stance == Stance.denies and self._outlet(index).kind == OutletKind.official:
+                return index
+        return None
+
+    def _metrics(self, denial: int | None) -> Metrics:
+        outline = self.outline
+        outlets = [self.outlets[oid] for oid in set(outline.outlet_ids)]
+        languages = {
+            language
+            for i, own in enumerate(outline.languages)
+            if (language := own or self._outlet(i).language)
         }
-    )
-
-
-def build_trace(graph: Graph) -> Trace:
-    return Trace.model_validate({"nodes": _nodes(graph), "edges": _edges(graph.edges)})
+        first_seen = min(outline.published, default=None)
+        denial_at = outline.published[denial] if denial is not None else None
+        after = 0
+        if denial_at is not None:
+            after = sum(
+                1
+                for stance, at in zip(outline.stances, outline.published, strict=True)
+                if stance in SPREADING and at > denial_at
+            )
+        return Metrics(
+            sightings=len(outline.ids),
+            outlets=len(outlets),
+            countries=len({o.country for o in outlets if o.country}),
+            languages=len(languages),
+            first_seen_at=first_seen,
+            first_denial_at=denial_at,
+            denial_lag_seconds=lag_seconds(first_seen, denial_at),
+            sightings_after_denial=after,
+        )

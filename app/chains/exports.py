@@ -1,16 +1,24 @@
-"""A chain as a file: GraphML and GEXF for Gephi, Cytoscape and networkx; CSV for spreadsheets."""
+"""A chain as a file: GraphML and GEXF for Gephi, Cytoscape and networkx; CSV for spreadsheets.
+
+Each is written as the rows are read, element by element, in the layout networkx itself writes
+(and reads back): building a whole networkx graph first would hold every sighting in memory.
+"""
 
 import csv
 import io
+import re
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
-import networkx as nx
-from fastapi import Response
-
-from app.chains.schemas import Chain
-from app.schemas import Timestamp
-from app.sightings.schemas import Sighting
+from app.chains import service
+from app.chains.assembly import GraphReader
+from app.claims.schemas import Claim as ClaimOut
+from app.denials.rules import lag_seconds
+from app.outlets.schemas import Outlet as OutletOut
+from app.schemas import utc_z
 
 
 class ChainFormat(StrEnum):
@@ -28,10 +36,26 @@ MEDIA_TYPES = {
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "The chain as JSON, or as a file with `?format=`.",
+        "description": "The chain as JSON (`?shape=compact` lists each outlet once), "
+        "or as a file with `?format=`.",
         "content": {media: {} for media in MEDIA_TYPES.values()},
     }
 }
+
+NODE_ATTRIBUTES = [
+    "label",
+    "outlet",
+    "kind",
+    "country",
+    "language",
+    "stance",
+    "published_at",
+    "published_at_precision",
+    "url",
+    "claim_id",
+]
+EDGE_ATTRIBUTES = [("basis", "string"), ("lag_seconds", "long")]
+GRAPH_ATTRIBUTES = ["claim_id", "claim", "denial_status"]
 
 CSV_SIDE = ["id", "outlet", "outlet_name", "kind", "country", "stance", "published_at", "url"]
 CSV_COLUMNS = [
@@ -40,107 +64,175 @@ CSV_COLUMNS = [
     "basis",
     "lag_seconds",
 ]
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection); a leading
+# apostrophe makes it text, as OWASP recommends.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters XML 1.0 cannot carry at all, even escaped.
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def _time(node: Sighting) -> str:
-    shown: str = node.model_dump(mode="json")["published_at"]
-    return shown
+def filename(claim_id: str, file_format: ChainFormat) -> str:
+    return f"chain-{claim_id}.{file_format.value}"
 
 
-def _node_attributes(node: Sighting) -> dict[str, str]:
+def _text(value: Any) -> str:
+    return XML_FORBIDDEN.sub("", str(value))
+
+
+def _node_attributes(node: dict[str, Any], outlet: OutletOut) -> list[str]:
     # GraphML and GEXF have no null, so a missing value is an empty string of the same type.
-    return {
-        "label": node.outlet.name,
-        "outlet": node.outlet.slug,
-        "kind": node.outlet.kind.value,
-        "country": node.outlet.country or "",
-        "language": node.language or node.outlet.language or "",
-        "stance": node.stance.value,
-        "published_at": _time(node),
-        "published_at_precision": node.published_at_precision.value,
-        "url": node.url,
-        "claim_id": node.claim_id,
+    values = {
+        "label": outlet.name,
+        "outlet": outlet.slug,
+        "kind": outlet.kind,
+        "country": outlet.country or "",
+        "language": node["language"] or outlet.language or "",
+        "stance": node["stance"],
+        "published_at": utc_z(node["published_at"]),
+        "published_at_precision": node["published_at_precision"],
+        "url": node["url"],
+        "claim_id": node["claim_id"],
     }
+    return [_text(values[name]) for name in NODE_ATTRIBUTES]
 
 
-def _lags(chain: Chain) -> dict[tuple[str, str], int]:
-    published: dict[str, Timestamp] = {n.id: n.published_at for n in chain.nodes}
-    return {
-        (e.from_, e.to): round((published[e.to] - published[e.from_]).total_seconds())
-        for e in chain.edges
-    }
-
-
-def to_graph(chain: Chain) -> nx.DiGraph:
-    """The chain as a directed graph: sightings as nodes, the claim's steps as edges."""
-    graph = nx.DiGraph(
-        claim_id=chain.claim.id,
-        claim=chain.claim.statement,
-        denial_status=chain.claim.denial_status.value,
+def _lags(reader: GraphReader) -> Iterable[tuple[str, str, str, int]]:
+    published: dict[str, datetime] = dict(
+        zip(reader.outline.ids, reader.outline.published, strict=True)
     )
-    for node in chain.nodes:
-        graph.add_node(node.id, **_node_attributes(node))
-    lags = _lags(chain)
-    for edge in chain.edges:
-        graph.add_edge(
-            edge.from_, edge.to, basis=edge.basis.value, lag_seconds=lags[(edge.from_, edge.to)]
+    for cited, citing, basis in reader.edges():
+        yield cited, citing, basis, lag_seconds(published[cited], published[citing]) or 0
+
+
+async def graphml(reader: GraphReader, claim: ClaimOut) -> AsyncIterator[bytes]:
+    """GraphML with typed keys for the graph, node and edge attributes."""
+    keys = [
+        *((f"g{i}", "graph", name, "string") for i, name in enumerate(GRAPH_ATTRIBUTES)),
+        *((f"n{i}", "node", name, "string") for i, name in enumerate(NODE_ATTRIBUTES)),
+        *((f"e{i}", "edge", name, kind) for i, (name, kind) in enumerate(EDGE_ATTRIBUTES)),
+    ]
+    head = [
+        "<?xml version='1.0' encoding='utf-8'?>\n"
+        '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+        'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n',
+        *(
+            f'<key id="{key}" for="{target}" attr.name="{name}" attr.type="{kind}"/>\n'
+            for key, target, name, kind in keys
+        ),
+        '<graph edgedefault="directed">\n',
+    ]
+    graph_values = [claim.id, claim.statement, claim.denial_status.value]
+    head += [f'<data key="g{i}">{escape(_text(v))}</data>\n' for i, v in enumerate(graph_values)]
+    yield "".join(head).encode()
+    async for chunk in reader.nodes():
+        parts = []
+        for node in chunk:
+            values = _node_attributes(node, reader.outlets[node["outlet_id"]])
+            parts.append(f"<node id={quoteattr(node['id'])}>")
+            parts += [f'<data key="n{i}">{escape(v)}</data>' for i, v in enumerate(values)]
+            parts.append("</node>\n")
+        yield "".join(parts).encode()
+    parts = []
+    for cited, citing, basis, lag in _lags(reader):
+        parts.append(
+            f"<edge source={quoteattr(cited)} target={quoteattr(citing)}>"
+            f'<data key="e0">{basis}</data><data key="e1">{lag}</data></edge>\n'
         )
-    return graph
+        if len(parts) >= service.CHUNK_ROWS:
+            yield "".join(parts).encode()
+            parts = []
+    parts.append("</graph>\n</graphml>\n")
+    yield "".join(parts).encode()
 
 
-def graphml(chain: Chain) -> bytes:
-    buffer = io.BytesIO()
-    nx.write_graphml(to_graph(chain), buffer, encoding="utf-8")
-    return buffer.getvalue()
+async def gexf(reader: GraphReader, claim: ClaimOut) -> AsyncIterator[bytes]:
+    """GEXF 1.2 with static node and edge attributes; the outlet's name is each node's label."""
+    node_attributes = NODE_ATTRIBUTES[1:]
+    head = [
+        "<?xml version='1.0' encoding='utf-8'?>\n"
+        '<gexf xmlns="http://www.gexf.net/1.2draft" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xsi:schemaLocation="http://www.gexf.net/1.2draft '
+        'http://www.gexf.net/1.2draft/gexf.xsd" version="1.2">\n'
+        f"<meta><creator>Tracer</creator><description>{escape(_text(claim.statement))}"
+        "</description></meta>\n"
+        '<graph defaultedgetype="directed" mode="static">\n'
+        '<attributes class="node" mode="static">\n',
+        *(
+            f'<attribute id="n{i}" title="{name}" type="string"/>\n'
+            for i, name in enumerate(node_attributes)
+        ),
+        '</attributes>\n<attributes class="edge" mode="static">\n',
+        *(
+            f'<attribute id="e{i}" title="{name}" type="{kind}"/>\n'
+            for i, (name, kind) in enumerate(EDGE_ATTRIBUTES)
+        ),
+        "</attributes>\n<nodes>\n",
+    ]
+    yield "".join(head).encode()
+    async for chunk in reader.nodes():
+        parts = []
+        for node in chunk:
+            label, *values = _node_attributes(node, reader.outlets[node["outlet_id"]])
+            parts.append(f"<node id={quoteattr(node['id'])} label={quoteattr(label)}><attvalues>")
+            parts += [f'<attvalue for="n{i}" value={quoteattr(v)}/>' for i, v in enumerate(values)]
+            parts.append("</attvalues></node>\n")
+        yield "".join(parts).encode()
+    parts = ["</nodes>\n<edges>\n"]
+    for number, (cited, citing, basis, lag) in enumerate(_lags(reader)):
+        parts.append(
+            f'<edge id="{number}" source={quoteattr(cited)} target={quoteattr(citing)}>'
+            f'<attvalues><attvalue for="e0" value="{basis}"/>'
+            f'<attvalue for="e1" value="{lag}"/></attvalues></edge>\n'
+        )
+        if len(parts) >= service.CHUNK_ROWS:
+            yield "".join(parts).encode()
+            parts = []
+    parts.append("</edges>\n</graph>\n</gexf>\n")
+    yield "".join(parts).encode()
 
 
-def gexf(chain: Chain) -> bytes:
-    buffer = io.BytesIO()
-    nx.write_gexf(to_graph(chain), buffer, encoding="utf-8")
-    return buffer.getvalue()
+def neutralised(value: Any) -> Any:
+    """A cell a spreadsheet shows as text, never runs as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
-def _csv_side(node: Sighting) -> list[str]:
-    attributes = _node_attributes(node)
+def _csv_side(value: dict[str, Any], prefix: str) -> list[Any]:
     return [
-        node.id,
-        node.outlet.slug,
-        node.outlet.name,
-        *(attributes[name] for name in ("kind", "country", "stance", "published_at", "url")),
+        value[f"{prefix}_id"],
+        value[f"{prefix}_outlet_slug"],
+        value[f"{prefix}_outlet_name"],
+        value[f"{prefix}_outlet_kind"],
+        value[f"{prefix}_outlet_country"] or "",
+        value[f"{prefix}_stance"],
+        utc_z(value[f"{prefix}_published_at"]),
+        value[f"{prefix}_url"],
     ]
 
 
-def edges_csv(chain: Chain) -> str:
-    """One row per edge, with both ends' outlets and times."""
-    by_id = {n.id: n for n in chain.nodes}
-    lags = _lags(chain)
+async def edges_csv(reader: GraphReader) -> AsyncIterator[bytes]:
+    """One row per edge, with both ends' outlets and times, read straight from one join."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for edge in chain.edges:
-        writer.writerow(
-            [
-                *_csv_side(by_id[edge.from_]),
-                *_csv_side(by_id[edge.to]),
-                edge.basis.value,
-                lags[(edge.from_, edge.to)],
-            ]
-        )
-    return buffer.getvalue()
-
-
-def as_file(chain: Chain, file_format: ChainFormat) -> Response:
-    """The chain in this format, named so that a browser saves it as a file."""
-    body: bytes | str
-    if file_format is ChainFormat.graphml:
-        body = graphml(chain)
-    elif file_format is ChainFormat.gexf:
-        body = gexf(chain)
-    else:
-        body = edges_csv(chain)
-    filename = f"chain-{chain.claim.id}.{file_format.value}"
-    return Response(
-        body,
-        media_type=MEDIA_TYPES[file_format],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    statement = service.edge_rows_statement(
+        reader.session, reader.view, reader.members, ["id", "stance", "published_at", "url"]
     )
+    async for chunk in service.stream_dicts(reader.session, statement):
+        for row in chunk:
+            cited, citing = row["from_published_at"], row["to_published_at"]
+            cells = [
+                *_csv_side(row, "from"),
+                *_csv_side(row, "to"),
+                row["basis"],
+                lag_seconds(cited, citing) or 0,
+            ]
+            writer.writerow([neutralised(cell) for cell in cells])
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue().encode()

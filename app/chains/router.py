@@ -1,25 +1,35 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from app.auth.deps import ReadKey
-from app.chains import exports, service
-from app.chains.assembly import build_chain, build_trace
+from app.chains import exports, service, spread
+from app.chains.documents import Shape, trace_json
 from app.chains.exports import ChainFormat
-from app.chains.schemas import Chain, Trace
+from app.chains.responses import chain_response, streamed
+from app.chains.schemas import Chain, Spread, Trace
 from app.chains.service import Direction
+from app.chains.spread import BucketSize
 from app.claims.deps import ClaimDep
+from app.claims.schemas import Claim as ClaimOut
 from app.ledger import AsOf, as_of
 from app.sightings import service as sightings
-from app.transactions import SessionDep
+from app.transactions import SessionDep, SessionmakerDep
 
 router = APIRouter(tags=["chains"])
 
+JSON = "application/json"
 
-@router.get("/v1/claims/{claim_id}/chain", response_model=Chain, responses=exports.RESPONSES)
+
+@router.get(
+    "/v1/claims/{claim_id}/chain",
+    response_model=Chain,
+    responses=exports.RESPONSES,
+)
 async def get_chain(
     claim: ClaimDep,
-    session: SessionDep,
+    sessionmaker: SessionmakerDep,
     _: ReadKey,
     moment: AsOf,
     include_variants: Annotated[
@@ -29,31 +39,59 @@ async def get_chain(
         ChainFormat,
         Query(alias="format", description="graphml, gexf or csv (one row per edge) for a file."),
     ] = ChainFormat.json,
-) -> Chain | Response:
-    graph = await service.chain_graph(
-        session=session, claim_id=claim.id, include_variants=include_variants, view=as_of(moment)
+    shape: Annotated[
+        Shape,
+        Query(description="`compact`: nodes name their outlet by slug; `outlets` lists each once."),
+    ] = Shape.default,
+) -> StreamingResponse:
+    """The claim's propagation chain, streamed as it is read."""
+    view = as_of(moment)
+    members = service.chain_members(view=view, claim_id=claim.id, include_variants=include_variants)
+    return chain_response(
+        sessionmaker=sessionmaker,
+        claim=ClaimOut.model_validate(claim),
+        members=members,
+        file_format=file_format,
+        shape=shape,
+        view=view,
     )
-    chain = build_chain(claim, graph)
-    if file_format is ChainFormat.json:
-        return chain
-    return exports.as_file(chain, file_format)
 
 
-@router.get("/v1/sightings/{sighting_id}/trace")
+@router.get("/v1/sightings/{sighting_id}/trace", response_model=Trace)
 async def trace(
     sighting_id: str,
     session: SessionDep,
+    sessionmaker: SessionmakerDep,
     _: ReadKey,
     moment: AsOf,
     direction: Direction = Direction.upstream,
     max_depth: Annotated[int, Query(ge=1, le=service.MAX_TRACE_DEPTH)] = 100,
-) -> Trace:
+) -> StreamingResponse:
+    """Sightings reachable from this one, streamed as they are read."""
     start = await sightings.get_or_404(session=session, sighting_id=sighting_id, moment=moment)
-    graph = await service.trace_graph(
-        session=session,
-        sighting_id=start.id,
+    view = as_of(moment)
+    members = service.trace_members(view=view, sighting_id=start.id, direction=direction)
+    body = streamed(
+        sessionmaker,
+        members,
+        trace_json,
+        view,
+        trace_from=start.id,
         direction=direction,
         max_depth=max_depth,
-        view=as_of(moment),
     )
-    return build_trace(graph)
+    return StreamingResponse(body, media_type=JSON)
+
+
+@router.get("/v1/claims/{claim_id}/spread")
+async def get_spread(
+    claim: ClaimDep,
+    session: SessionDep,
+    _: ReadKey,
+    moment: AsOf,
+    bucket: Annotated[
+        BucketSize, Query(description="The timeline's bucket: hour, day or week (UTC).")
+    ] = BucketSize.day,
+) -> Spread:
+    """The chain summarised by outlet, outlet-to-outlet flow and time bucket."""
+    return await spread.spread(session=session, claim=claim, bucket=bucket, view=as_of(moment))

@@ -1,7 +1,8 @@
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.claims.schemas import Claim
-from app.enums import CitationBasis
+from app.enums import CitationBasis, OutletKind, Stance
+from app.outlets.schemas import Outlet
 from app.schemas import Timestamp
 from app.sightings.schemas import Sighting
 
@@ -50,3 +51,53 @@ class Chain(BaseModel):
 class Trace(BaseModel):
     nodes: list[Sighting]
     edges: list[Edge]
+
+
+class CompactSighting(Sighting):
+    outlet: str = Field(description="The outlet's slug; the outlet itself is in `outlets`.")  # type: ignore[assignment]
+
+
+class CompactChain(Chain):
+    """`?shape=compact`: each outlet once, nodes naming theirs by slug."""
+
+    outlets: dict[str, Outlet] = Field(description="Every outlet of the chain, by slug.")
+    nodes: list[CompactSighting]  # type: ignore[assignment]
+
+
+class SpreadOutlet(BaseModel):
+    slug: str
+    kind: OutletKind
+    country: str | None
+    sightings: int
+    first_at: Timestamp
+    last_at: Timestamp
+
+
+class Flow(BaseModel):
+    """Citations from sightings in `from_outlet` to sightings in `to_outlet`."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    from_outlet: str
+    to_outlet: str
+    citations: int
+    first_at: Timestamp = Field(description="When the first of these citations was published.")
+
+
+class Bucket(BaseModel):
+    start: Timestamp
+    sightings: int
+    by_kind: dict[OutletKind, int]
+    by_stance: dict[Stance, int]
+
+
+class Spread(BaseModel):
+    """The chain summarised for dashboards: sized by outlets and time, not by sightings."""
+
+    claim: Claim
+    outlets: list[SpreadOutlet]
+    flows: list[Flow]
+    timeline: list[Bucket]
+    path: list[str]
+    hops: list[Hop]
+    metrics: Metrics

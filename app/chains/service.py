@@ -1,24 +1,39 @@
-"""Chains and traces: a fixed handful of index-backed queries, whatever the database's size."""
+"""Chains and traces: a fixed handful of index-backed queries, whatever the database's size.
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+A chain or trace is a set of sightings, its *members*, named by a SQL condition rather than by a
+list of ids, so that no statement grows with the chain. Every function reads through a
+`LedgerView`, so the same code answers for today and for a past moment.
+"""
+
+from collections.abc import AsyncIterator, Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, case, literal, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    ColumnElement,
+    Enum,
+    Select,
+    String,
+    and_,
+    case,
+    inspect,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.denials import rules
-from app.errors import Invalid
-from app.ledger import CURRENT, LedgerView, with_outlet
-from app.sightings.models import Citation, Sighting
+from app.ledger import CURRENT, LedgerView
 
 MAX_TRACE_DEPTH = 1000
-# The most sightings a trace answers with; a larger neighbourhood is the chain's job.
-MAX_TRACE_NODES = 10_000
-# Ids per IN (...) list of one walking step.
-_IN_CHUNK = 500
+# Rows fetched per round trip while a response streams: large enough that round trips cost
+# little, small enough that a chunk's rows and their JSON stay a few megabytes.
+CHUNK_ROWS = 2000
+
+# Whether a sightings entity (the view's, or an alias of it) belongs to the chain or trace.
+Members = Callable[[Any], ColumnElement[bool]]
 
 
 class Direction(StrEnum):
@@ -26,21 +41,30 @@ class Direction(StrEnum):
     downstream = "downstream"
 
 
-@dataclass(frozen=True)
-class Graph:
-    nodes: list[Sighting]
-    edges: list[Citation]
+def raw(column: Any, name: str) -> Any:
+    """The column labelled `name`; an enum comes as its plain string value, which documents
+    write as is and which compares equal to the enum member, without a conversion per row."""
+    if isinstance(column.type, Enum):
+        return type_coerce(column, String).label(name)
+    return column.label(name)
 
 
-def _claim_family(claim_id: str, include_variants: bool, view: LedgerView) -> Select[str]:
+def columns_of(entity: Any) -> list[Any]:
+    """Every mapped column of an entity, model or alias alike, labelled by its attribute key, so
+    columns added to a model flow into the documents built from it."""
+    mapper = inspect(entity).mapper
+    return [raw(getattr(entity, attr.key), attr.key) for attr in mapper.column_attrs]
+
+
+def _claim_family(view: LedgerView, claim_id: str, include_variants: bool) -> Select[Any]:
     """The claim's id, or with variants every claim linked to it by `variant_of` either way."""
     if not include_variants:
         return select(literal(claim_id, String(36)).label("id"))
+    claims = view.claims
     family = select(literal(claim_id, String(36)).label("id")).cte("family", recursive=True)
     # One recursive reference (all PostgreSQL allows) stepping both ways: to children through
     # the variant_of index, to the parent through the primary key. Each OR arm is index-backed
     # on both engines, so the walk never scans claims outside the family.
-    claims = view.claims
     is_parent_of_member = claims.id == family.c.id
     is_child_of_member = claims.variant_of == family.c.id
     step = select(case((is_parent_of_member, claims.variant_of), else_=claims.id)).join(
@@ -49,52 +73,29 @@ def _claim_family(claim_id: str, include_variants: bool, view: LedgerView) -> Se
     return select(family.union(step).c.id)
 
 
-Membership = Callable[[Any], ColumnElement[bool]]
+def chain_members(
+    *, view: LedgerView = CURRENT, claim_id: str, include_variants: bool = False
+) -> Members:
+    """The sightings of the claim, and with variants those of every claim in its family."""
+    family = _claim_family(view, claim_id, include_variants)
+    if not include_variants:
+        return lambda entity: entity.claim_id == claim_id
+    return lambda entity: entity.claim_id.in_(family)
 
 
-async def _graph(session: AsyncSession, is_node: Membership, view: LedgerView) -> Graph:
-    """The sightings `is_node` accepts and the citations between them.
-
-    Citations are reached from the nodes that make them, and those citing something outside
-    are dropped here: a join driven by the nodes stays on the indexes even when the view is a
-    past moment's union of two tables, where a second membership test would not.
-    """
-    nodes = rules.in_time_order(
-        (await session.scalars(with_outlet(view).where(is_node(view.sightings)))).unique().all()
-    )
-    citing, citations = aliased(view.sightings), view.citations
-    made = await session.scalars(
-        select(citations)
-        .join(citing, citing.id == citations.citing_id)
-        .where(is_node(citing))
-        .order_by(citations.citing_id, citations.cited_id)
-        .execution_options(populate_existing=True)
-    )
-    ids = {node.id for node in nodes}
-    return Graph(nodes=nodes, edges=[edge for edge in made.all() if edge.cited_id in ids])
-
-
-async def chain_graph(
-    *, session: AsyncSession, claim_id: str, include_variants: bool, view: LedgerView = CURRENT
-) -> Graph:
-    """Every sighting of the claim (and its variants) and the citations between them."""
-    family = _claim_family(claim_id, include_variants, view)
-    return await _graph(session, lambda sightings: sightings.claim_id.in_(family), view)
-
-
-async def trace_graph(
+def trace_members(
     *,
-    session: AsyncSession,
+    view: LedgerView = CURRENT,
     sighting_id: str,
     direction: Direction,
-    max_depth: int,
-    view: LedgerView = CURRENT,
-) -> Graph:
-    """Sightings reachable from one sighting: its sources upstream, its audience downstream.
+    within: Members | None = None,
+) -> Members:
+    """Every sighting reachable from this one in this direction, at any depth.
 
-    Walked one level at a time, each sighting visited once: a recursive query would follow
-    every path to every depth, which on a densely cited claim grows without bound. Past
-    MAX_TRACE_NODES sightings the walk stops and the request is refused.
+    The walk keeps ids only, so UNION visits each sighting once: carrying the depth along would
+    visit a sighting once per distinct path length, which on a dense chain is many times over.
+    Depth limits are applied afterwards, to the edges between these members. With `within`,
+    the walk steps only onto sightings that also belong there.
     """
     citations = view.citations
     near, far = (
@@ -102,28 +103,131 @@ async def trace_graph(
         if direction is Direction.upstream
         else (citations.cited_id, citations.citing_id)
     )
-    seen = {sighting_id}
-    frontier = [sighting_id]
-    for _ in range(max_depth):
-        if not frontier:
-            break
-        step: set[str] = set()
-        for start in range(0, len(frontier), _IN_CHUNK):
-            chunk = frontier[start : start + _IN_CHUNK]
-            step.update(await session.scalars(select(far).where(near.in_(chunk))))
-        frontier = sorted(step - seen)
-        seen.update(frontier)
-        if len(seen) > MAX_TRACE_NODES:
-            raise Invalid(
-                f"more than {MAX_TRACE_NODES} sightings lie within max_depth={max_depth} of this "
-                "one; ask for fewer levels, or export the claim's chain",
-                loc=["max_depth"],
-                source="query",
-            )
-    reached = sorted(seen)
-    return await _graph(session, lambda sightings: sightings.id.in_(reached), view)
+    walk = select(literal(sighting_id, String(36)).label("id")).cte("walk", recursive=True)
+    step = select(far).join(walk, near == walk.c.id)
+    if within is not None:
+        reached_sighting = aliased(view.sightings)
+        step = step.join(reached_sighting, reached_sighting.id == far).where(
+            within(reached_sighting)
+        )
+    walk = walk.union(step)
+    reached = select(walk.c.id)
+    return lambda entity: entity.id.in_(reached)
 
 
-def edge_pairs(edges: Sequence[Citation]) -> list[tuple[str, str]]:
-    """Citations as propagation steps: from the cited sighting to the one citing it."""
-    return [(e.cited_id, e.citing_id) for e in edges]
+def time_order(session: AsyncSession, entity: Any) -> list[Any]:
+    """The contract's time order: publication, then recording, then id as Python compares it."""
+    sighting_id = entity.id
+    if session.get_bind().dialect.name == "postgresql":
+        # A database collation may order ids unlike Python; byte order is what `rules` uses.
+        sighting_id = sighting_id.collate("C")
+    return [entity.published_at, entity.recorded_at, sighting_id]
+
+
+def edges_statement(
+    view: LedgerView, members: Members, cited_members: Members | None = None, *, walk: bool = False
+) -> Select[Any]:
+    """Citations between members: (citing id, cited id, basis).
+
+    A walk's reader asks only for the citing end to be a member (and the cited end to be one of
+    `cited_members`, if given) and drops the edges leaving the walk once they are read: asked
+    whether both ends lie in a walk, SQLite probes the citations index once per pair of walked
+    sightings.
+    """
+    citations, citing, cited = view.citations, aliased(view.sightings), aliased(view.sightings)
+    statement = (
+        select(citations.citing_id, citations.cited_id, raw(citations.basis, "basis"))
+        .join(citing, citing.id == citations.citing_id)
+        .where(members(citing))
+    )
+    if cited_members is None and not walk:
+        cited_members = members
+    if cited_members is not None:
+        statement = statement.join(cited, cited.id == citations.cited_id).where(
+            cited_members(cited)
+        )
+    return statement
+
+
+def outlets_statement(view: LedgerView, members: Members) -> Select[Any]:
+    """The outlets that carried some member, each once."""
+    sightings, outlets = view.sightings, view.outlets
+    carried = select(sightings.outlet_id).where(members(sightings))
+    # Whole entities, a few hundred at most: the schema reads properties as well as columns.
+    return (
+        select(outlets)
+        .where(outlets.id.in_(carried))
+        .order_by(outlets.slug)
+        .execution_options(populate_existing=True)
+    )
+
+
+OUTLINE_COLUMNS = ("id", "published_at", "outlet_id", "stance", "language")
+
+
+def nodes_statement(
+    session: AsyncSession, view: LedgerView, members: Members, *, outline_only: bool = False
+) -> Select[Any]:
+    """Every column of every member (or only what a path and metrics read), in time order."""
+    sightings = view.sightings
+    if outline_only:
+        columns = [raw(getattr(sightings, name), name) for name in OUTLINE_COLUMNS]
+    else:
+        columns = columns_of(sightings)
+    return select(*columns).where(members(sightings)).order_by(*time_order(session, sightings))
+
+
+def edge_rows_statement(
+    session: AsyncSession, view: LedgerView, members: Members, sides: Sequence[str]
+) -> Select[Any]:
+    """Citations between members with both ends' columns (`from_*` cited, `to_*` citing) and
+    their outlets' (`from_outlet_*`, `to_outlet_*`), ordered by the citing end's time."""
+    citations = view.citations
+    cited, citing = aliased(view.sightings), aliased(view.sightings)
+    cited_outlet, citing_outlet = aliased(view.outlets), aliased(view.outlets)
+    wanted = []
+    for prefix, sighting, outlet in (("from", cited, cited_outlet), ("to", citing, citing_outlet)):
+        wanted += [raw(getattr(sighting, name), f"{prefix}_{name}") for name in sides]
+        wanted += [
+            raw(getattr(outlet, name), f"{prefix}_outlet_{name}")
+            for name in ("slug", "name", "kind", "country")
+        ]
+    return (
+        select(*wanted, raw(citations.basis, "basis"))
+        .join(citing, citing.id == citations.citing_id)
+        .join(cited, cited.id == citations.cited_id)
+        .join(cited_outlet, cited_outlet.id == cited.outlet_id)
+        .join(citing_outlet, citing_outlet.id == citing.outlet_id)
+        .where(members(citing), members(cited))
+        .order_by(*time_order(session, citing), cited.id)
+    )
+
+
+async def _stream(session: AsyncSession, statement: Select[Any]) -> AsyncResult[Any]:
+    # Run on the session's connection, as Core: the rows are plain tuples, and the ORM's
+    # per-row loading machinery (a third of the time on a big chain) is skipped.
+    connection = await session.connection()
+    result: AsyncResult[Any] = await connection.stream(
+        statement.execution_options(yield_per=CHUNK_ROWS)
+    )
+    return result
+
+
+async def stream_rows(
+    session: AsyncSession, statement: Select[Any]
+) -> AsyncIterator[Sequence[Any]]:
+    """The statement's rows in chunks, fetched as they are consumed (a server-side cursor on
+    PostgreSQL), so no more than a chunk is held at once."""
+    result = await _stream(session, statement)
+    async for chunk in result.partitions(CHUNK_ROWS):
+        yield chunk
+
+
+async def stream_dicts(
+    session: AsyncSession, statement: Select[Any]
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """`stream_rows` as dictionaries keyed by column label."""
+    result = await _stream(session, statement)
+    keys = list(result.keys())
+    async for chunk in result.partitions(CHUNK_ROWS):
+        yield [dict(zip(keys, row, strict=True)) for row in chunk]

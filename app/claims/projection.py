@@ -6,7 +6,7 @@ it touched, under that claim's row lock, before its transaction commits.
 
 from datetime import datetime
 
-from sqlalchemy import Select, distinct, func, or_, select
+from sqlalchemy import ColumnElement, Select, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import outbox
@@ -20,18 +20,32 @@ from app.sightings.models import Sighting
 from app.versioning import archive
 
 
-async def official_word(
-    *, session: AsyncSession, claim_id: str, view: LedgerView = CURRENT
-) -> list[Sighting]:
-    """Official verdicts and fact checks of one claim: the only sightings denial status reads."""
-    statement = with_outlet(view).where(
+def _is_official_word(claim_id: str, view: LedgerView) -> list[ColumnElement[bool]]:
+    return [
         view.sightings.claim_id == claim_id,
         or_(
             view.outlets.kind.in_([OutletKind.official, OutletKind.fact_checker]),
             view.sightings.stance == Stance.debunks,
         ),
-    )
+    ]
+
+
+async def official_word(
+    *, session: AsyncSession, claim_id: str, view: LedgerView = CURRENT
+) -> list[Sighting]:
+    """Official verdicts and fact checks of one claim: the only sightings denial status reads."""
+    statement = with_outlet(view).where(*_is_official_word(claim_id, view))
     return rules.in_time_order((await session.scalars(statement)).unique().all())
+
+
+def official_word_ids(*, claim_id: str, view: LedgerView = CURRENT) -> Select[tuple[str]]:
+    """The ids `official_word` reads, as a statement to use as a subquery."""
+    sightings, outlets = view.sightings, view.outlets
+    return (
+        select(sightings.id)
+        .join(outlets, outlets.id == sightings.outlet_id)
+        .where(*_is_official_word(claim_id, view))
+    )
 
 
 def _spreading_after(claim_id: str, moment: datetime, view: LedgerView) -> Select[Sighting]:

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims.models import Claim
-from app.claims.projection import count_spreading_after, official_word
+from app.claims.projection import count_spreading_after, official_word, official_word_ids
 from app.denials import rules
 from app.denials.schemas import DenialReport
 from app.enums import OutletKind, Stance
@@ -22,7 +22,10 @@ async def report(
     word = await official_word(session=session, claim_id=claim.id, view=view)
     first = rules.first_denial(word)
     after = await count_spreading_after(session=session, claim_id=claim.id, first=first, view=view)
-    shown = {s.id: s for s in await present(session=session, sightings=word, view=view)}
+    # The ids as the statement that selected them, not as a list: a claim may have more
+    # official word than a statement may carry parameters.
+    ids = official_word_ids(claim_id=claim.id, view=view)
+    shown = {s.id: s for s in await present(session=session, sightings=word, ids=ids, view=view)}
     return DenialReport(
         claim_id=claim.id,
         status=rules.status(word),

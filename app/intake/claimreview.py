@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims.models import Claim
@@ -114,22 +114,38 @@ def _review(
     return shown
 
 
+def _judged_where(view: LedgerView) -> ColumnElement[bool]:
+    """A superset, in SQL, of what `rules` calls a fact check or an official denial."""
+    return or_(
+        and_(view.outlets.kind == OutletKind.official, view.sightings.stance == Stance.denies),
+        view.outlets.kind == OutletKind.fact_checker,
+        view.sightings.stance == Stance.debunks,
+    )
+
+
 async def reviews(
     *, session: AsyncSession, claim: Claim, view: LedgerView = CURRENT
 ) -> list[dict[str, Any]]:
     """One ClaimReview per fact check or official denial of the claim, oldest first."""
+    sightings, outlets, citations = view.sightings, view.outlets, view.citations
     nodes = rules.in_time_order(
         (await session.scalars(with_outlet(view).where(view.sightings.claim_id == claim.id)))
         .unique()
         .all()
     )
-    citations = view.citations
     judged = [n for n in nodes if rules.is_fact_check(n) or rules.is_official_denial(n)]
     answered: dict[str, list[str]] = {n.id: [] for n in judged}
-    for citing_id, cited_id in await session.execute(
-        select(citations.citing_id, citations.cited_id).where(citations.citing_id.in_(answered))
-    ):
-        answered[citing_id].append(cited_id)
+    # What the reviews answer, joined rather than listed: a claim may have more reviews than a
+    # statement may carry parameters.
+    statement = (
+        select(citations.citing_id, citations.cited_id)
+        .join(sightings, sightings.id == citations.citing_id)
+        .join(outlets, outlets.id == sightings.outlet_id)
+        .where(sightings.claim_id == claim.id, _judged_where(view))
+    )
+    for citing_id, cited_id in await session.execute(statement):
+        if citing_id in answered:
+            answered[citing_id].append(cited_id)
     by_id = {n.id: n for n in nodes}
     first = _first_appearance(nodes)
     return [

@@ -1,39 +1,66 @@
 """Sightings as the API shows them: each with its outlet and the sightings it cites."""
 
 from collections.abc import Sequence
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.enums import CitationBasis
 from app.ledger import CURRENT, LedgerView
-from app.sightings.models import Citation, Sighting
+from app.outlets.schemas import Outlet as OutletOut
+from app.sightings.models import Sighting
 from app.sightings.schemas import CitationOut
 from app.sightings.schemas import Sighting as SightingOut
 
 
+class Cited(Protocol):
+    """What a sighting's presentation reads of each citation it makes."""
+
+    cited_id: str
+    basis: CitationBasis
+
+
 async def citations_of(
-    *, session: AsyncSession, sighting_ids: Sequence[str], view: LedgerView = CURRENT
-) -> dict[str, list[Citation]]:
-    """The citations each of these sightings makes (as the view holds them), in one query."""
-    cited: dict[str, list[Citation]] = {sid: [] for sid in sighting_ids}
+    *,
+    session: AsyncSession,
+    sighting_ids: Sequence[str] | Select[Any],
+    view: LedgerView = CURRENT,
+) -> dict[str, list[Cited]]:
+    """The citations each of these sightings makes, in one query.
+
+    A page passes its few ids; anything that can grow with the data passes the statement that
+    selects the ids, so the query carries a subquery instead of one parameter per sighting.
+    """
+    cited: dict[str, list[Cited]] = {}
+    if isinstance(sighting_ids, Sequence):
+        cited = {sid: [] for sid in sighting_ids}
+        if not sighting_ids:
+            return cited
     citations = view.citations
-    if sighting_ids:
-        rows = await session.scalars(
-            select(citations)
-            .where(citations.citing_id.in_(sighting_ids))
-            .order_by(citations.cited_id)
-            .execution_options(populate_existing=True)
-        )
-        for citation in rows:
-            cited[citation.citing_id].append(citation)
+    # Plain rows through the session's connection, without the ORM's per-row work: a report
+    # may present tens of thousands.
+    connection = await session.connection()
+    rows = await connection.execute(
+        select(citations.citing_id, citations.cited_id, citations.basis)
+        .where(citations.citing_id.in_(sighting_ids))
+        .order_by(citations.citing_id, citations.cited_id)
+    )
+    for citation in rows:
+        cited.setdefault(citation.citing_id, []).append(citation)
     return cited
 
 
-def present_one(sighting: Sighting, citations: Sequence[Citation]) -> SightingOut:
+def present_one(
+    sighting: Sighting, citations: Sequence[Cited], outlet: OutletOut | None = None
+) -> SightingOut:
+    """One sighting; `outlet`, its outlet already validated, when many share it."""
+    # Every mapped column, so columns added to the model reach the response without edits here.
+    columns = inspect(sighting).mapper.column_attrs
     return SightingOut.model_validate(
         {
-            **{c.key: getattr(sighting, c.key) for c in Sighting.__table__.columns},
-            "outlet": sighting.outlet,
+            **{c.key: getattr(sighting, c.key) for c in columns},
+            "outlet": outlet or sighting.outlet,
             "cites": [c.cited_id for c in citations],
             "citations": [CitationOut(sighting_id=c.cited_id, basis=c.basis) for c in citations],
         }
@@ -41,8 +68,21 @@ def present_one(sighting: Sighting, citations: Sequence[Citation]) -> SightingOu
 
 
 async def present(
-    *, session: AsyncSession, sightings: Sequence[Sighting], view: LedgerView = CURRENT
+    *,
+    session: AsyncSession,
+    sightings: Sequence[Sighting],
+    ids: Select[Any] | None = None,
+    view: LedgerView = CURRENT,
 ) -> list[SightingOut]:
-    """Sightings as the API shows them, with their citations fetched in one query."""
-    cited = await citations_of(session=session, sighting_ids=[s.id for s in sightings], view=view)
-    return [present_one(s, cited[s.id]) for s in sightings]
+    """Sightings as the API shows them, with their citations fetched in one query; `ids`, the
+    statement that selected them, when there may be more than a page of them."""
+    cited = await citations_of(
+        session=session,
+        sighting_ids=ids if ids is not None else [s.id for s in sightings],
+        view=view,
+    )
+    outlets: dict[str, OutletOut] = {}
+    for s in sightings:
+        if s.outlet_id not in outlets:
+            outlets[s.outlet_id] = OutletOut.model_validate(s.outlet)
+    return [present_one(s, cited.get(s.id, []), outlets[s.outlet_id]) for s in sightings]

@@ -1,7 +1,7 @@
 """interrupted delivery attempts
 
 Revision ID: 9c4f2b8e1d37
-Revises: 5e1c0a7d9b42
+Revises: ddd924872a99
 Create Date: 2026-11-28 04:33:00.000000
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "9c4f2b8e1d37"
-down_revision: str | None = "5e1c0a7d9b42"
+down_revision: str | None = "ddd924872a99"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

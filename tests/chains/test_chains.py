@@ -181,6 +181,4 @@ async def test_chain_cost_is_a_fixed_number_of_queries(
     trace_queries = len(statements)
 
     assert counts[0] == counts[2] and counts[1] == counts[3], counts
-    # A trace walks one level per query (each sighting once, however densely cited), then
-    # loads what it found: 12 levels here, and a handful of fixed queries.
-    assert max(counts) <= 6 and trace_queries <= 12 + 6
+    assert max(counts) <= 6 and trace_queries <= 6

@@ -52,5 +52,7 @@ def test_schemathesis_finds_nothing(database_url: str, tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             timeout=300,
+            # Schemathesis keeps a cache in its working directory; not in the repository.
+            cwd=tmp_path,
         )
     assert result.returncode == 0, result.stdout + result.stderr

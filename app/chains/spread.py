@@ -1,0 +1,278 @@
+"""A chain summarised for dashboards: per outlet, per outlet-to-outlet flow, per time bucket.
+
+Everything but the main path is aggregated by the database, so the answer and the work are
+sized by outlets and time buckets. The main path walks only what leads to the first denial
+(or, without one, what the earliest origin reached), never reading whole sightings.
+"""
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, distinct, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.chains import service
+from app.chains.assembly import GraphReader
+from app.chains.schemas import Bucket, Flow, Metrics, Spread, SpreadOutlet
+from app.chains.service import Direction, Members
+from app.claims.models import Claim
+from app.claims.schemas import Claim as ClaimOut
+from app.denials.rules import SPREADING, lag_seconds
+from app.enums import OutletKind, Stance
+from app.errors import Invalid
+from app.ledger import CURRENT, LedgerView
+
+
+class BucketSize(StrEnum):
+    hour = "hour"
+    day = "day"
+    week = "week"
+
+
+WIDTH = {
+    BucketSize.hour: timedelta(hours=1),
+    BucketSize.day: timedelta(days=1),
+    BucketSize.week: timedelta(weeks=1),
+}
+# A timeline longer than this is a request for a coarser bucket, not for a bigger answer.
+MAX_BUCKETS = 10_000
+# SQLite keeps timestamps as naive UTC text; these cut it down to the bucket's start.
+SQLITE_BUCKETS = {
+    BucketSize.hour: ("%Y-%m-%d %H:00:00",),
+    BucketSize.day: ("%Y-%m-%d 00:00:00",),
+    # Forward to Sunday (or stay on it), then back six days: the Monday starting an ISO week.
+    BucketSize.week: ("%Y-%m-%d 00:00:00", "weekday 0", "-6 days"),
+}
+
+
+def _bucket_start(session: AsyncSession, moment: Any, bucket: BucketSize) -> ColumnElement[Any]:
+    if session.get_bind().dialect.name == "postgresql":
+        # Truncated in UTC, not in the session's time zone.
+        return func.date_trunc(bucket.value, func.timezone("UTC", moment))
+    pattern, *modifiers = SQLITE_BUCKETS[bucket]
+    return func.strftime(pattern, moment, *modifiers)
+
+
+def _utc(value: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def _outlets(session: AsyncSession, view: LedgerView, members: Members) -> list[SpreadOutlet]:
+    sightings, outlets = view.sightings, view.outlets
+    first_at = func.min(sightings.published_at)
+    statement = (
+        select(
+            outlets.slug,
+            outlets.kind,
+            outlets.country,
+            func.count().label("sightings"),
+            first_at.label("first_at"),
+            func.max(sightings.published_at).label("last_at"),
+        )
+        .join(outlets, outlets.id == sightings.outlet_id)
+        .where(members(sightings))
+        .group_by(outlets.id, outlets.slug, outlets.kind, outlets.country)
+        .order_by(first_at, outlets.slug)
+    )
+    rows = (await session.execute(statement)).mappings()
+    return [SpreadOutlet.model_validate(row) for row in rows]
+
+
+async def _flows(session: AsyncSession, view: LedgerView, members: Members) -> list[Flow]:
+    citations = view.citations
+    cited, citing = aliased(view.sightings), aliased(view.sightings)
+    source, target = aliased(view.outlets), aliased(view.outlets)
+    first_at = func.min(citing.published_at)
+    statement = (
+        select(
+            source.slug.label("from_outlet"),
+            target.slug.label("to_outlet"),
+            func.count().label("citations"),
+            first_at.label("first_at"),
+        )
+        .select_from(citations)
+        .join(citing, citing.id == citations.citing_id)
+        .join(cited, cited.id == citations.cited_id)
+        .join(source, source.id == cited.outlet_id)
+        .join(target, target.id == citing.outlet_id)
+        .where(members(citing), members(cited))
+        .group_by(source.slug, target.slug)
+        .order_by(first_at, source.slug, target.slug)
+    )
+    rows = (await session.execute(statement)).mappings()
+    return [Flow.model_validate(row) for row in rows]
+
+
+async def _timeline(
+    session: AsyncSession,
+    view: LedgerView,
+    members: Members,
+    bucket: BucketSize,
+    span: tuple[datetime, datetime] | None,
+) -> list[Bucket]:
+    if span is None:
+        return []
+    if (span[1] - span[0]) / WIDTH[bucket] > MAX_BUCKETS:
+        raise Invalid(
+            f"this chain spans more than {MAX_BUCKETS:,} buckets of one {bucket.value}; "
+            "ask for a longer bucket",
+            loc=["bucket"],
+            source="query",
+        )
+    sightings, outlets = view.sightings, view.outlets
+    start = _bucket_start(session, sightings.published_at, bucket).label("start")
+    statement = (
+        select(start, outlets.kind, sightings.stance, func.count())
+        .join(outlets, outlets.id == sightings.outlet_id)
+        .where(members(sightings))
+        .group_by(start, outlets.kind, sightings.stance)
+        .order_by(start)
+    )
+    buckets: dict[datetime, dict[str, Any]] = {}
+    for moment, kind, stance, count in await session.execute(statement):
+        shown = buckets.setdefault(_utc(moment), {"sightings": 0, "by_kind": {}, "by_stance": {}})
+        shown["sightings"] += count
+        shown["by_kind"][kind] = shown["by_kind"].get(kind, 0) + count
+        shown["by_stance"][stance] = shown["by_stance"].get(stance, 0) + count
+    return [Bucket(start=at, **shown) for at, shown in buckets.items()]
+
+
+def _is_first_denial(view: LedgerView) -> ColumnElement[bool]:
+    return and_(view.outlets.kind == OutletKind.official, view.sightings.stance == Stance.denies)
+
+
+async def _first_denial(
+    session: AsyncSession, view: LedgerView, members: Members
+) -> tuple[str, datetime, bool] | None:
+    """The first official denial: its id, time, and whether anything in the chain reaches it."""
+    sightings, citations = view.sightings, view.citations
+    cited = aliased(view.sightings)
+    cites_member = exists(
+        select(citations.citing_id)
+        .join(cited, cited.id == citations.cited_id)
+        .where(citations.citing_id == sightings.id, members(cited))
+    )
+    statement = (
+        select(sightings.id, sightings.published_at, cites_member)
+        .join(view.outlets, view.outlets.id == sightings.outlet_id)
+        .where(members(sightings), _is_first_denial(view))
+        .order_by(*service.time_order(session, sightings))
+        .limit(1)
+    )
+    row = (await session.execute(statement)).first()
+    return (row[0], row[1], bool(row[2])) if row else None
+
+
+async def _earliest_origin(session: AsyncSession, view: LedgerView, members: Members) -> str | None:
+    sightings, citations = view.sightings, view.citations
+    cited = aliased(view.sightings)
+    cites_member = exists(
+        select(citations.citing_id)
+        .join(cited, cited.id == citations.cited_id)
+        .where(citations.citing_id == sightings.id, members(cited))
+    )
+    statement = (
+        select(sightings.id)
+        .where(members(sightings), ~cites_member)
+        .order_by(*service.time_order(session, sightings))
+        .limit(1)
+    )
+    return await session.scalar(statement)
+
+
+async def _metrics(
+    session: AsyncSession,
+    view: LedgerView,
+    members: Members,
+    denial: tuple[str, datetime, bool] | None,
+) -> Metrics:
+    sightings, outlets = view.sightings, view.outlets
+    counts = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count(distinct(sightings.outlet_id)),
+                func.count(distinct(outlets.country)),
+                func.count(distinct(func.coalesce(sightings.language, outlets.language))),
+                func.min(sightings.published_at),
+            )
+            .join(outlets, outlets.id == sightings.outlet_id)
+            .where(members(sightings))
+        )
+    ).one()
+    denial_at = denial[1] if denial else None
+    after = 0
+    if denial_at is not None:
+        after = (
+            await session.scalar(
+                select(func.count()).where(
+                    members(sightings),
+                    sightings.stance.in_(SPREADING),
+                    sightings.published_at > denial_at,
+                )
+            )
+            or 0
+        )
+    return Metrics(
+        sightings=counts[0],
+        outlets=counts[1],
+        countries=counts[2],
+        languages=counts[3],
+        first_seen_at=counts[4],
+        first_denial_at=denial_at,
+        denial_lag_seconds=lag_seconds(counts[4], denial_at),
+        sightings_after_denial=after,
+    )
+
+
+async def spread(
+    *,
+    session: AsyncSession,
+    claim: Claim,
+    bucket: BucketSize,
+    include_variants: bool = False,
+    view: LedgerView = CURRENT,
+) -> Spread:
+    """The claim's chain by outlet, flow and time bucket, with its main path and metrics."""
+    members = service.chain_members(view=view, claim_id=claim.id, include_variants=include_variants)
+    outlets = await _outlets(session, view, members)
+    span = (min(o.first_at for o in outlets), max(o.last_at for o in outlets)) if outlets else None
+    timeline = await _timeline(session, view, members, bucket, span)
+    denial = await _first_denial(session, view, members)
+    metrics = await _metrics(session, view, members, denial)
+    # The main path is the chain's: from what reaches the first denial, or else from the
+    # earliest origin; only the sightings on those walks are read, and only their outlines.
+    towards_denial = denial is not None and denial[2]
+    start = denial[0] if denial is not None and towards_denial else None
+    direction = Direction.upstream
+    if start is None:
+        start, direction = await _earliest_origin(session, view, members), Direction.downstream
+    path, hops = [], []
+    if start is not None:
+        walked = service.trace_members(
+            view=view, sighting_id=start, direction=direction, within=members
+        )
+        reader = GraphReader(
+            session=session,
+            members=lambda entity: and_(members(entity), walked(entity)),
+            view=view,
+            outline_only=True,
+        )
+        await reader.load(
+            trace_from=start, direction=direction, max_depth=None, cited_members=members
+        )
+        await reader.read_outline()
+        summary = reader.summary(towards_denial=towards_denial)
+        path, hops = summary.path, summary.hops
+    return Spread(
+        claim=ClaimOut.model_validate(claim),
+        outlets=outlets,
+        flows=await _flows(session, view, members),
+        timeline=timeline,
+        path=path,
+        hops=hops,
+        metrics=metrics,
+    )

@@ -1,0 +1,109 @@
+// Tracer's pages work without this file; it adds details on focus, the graph, live denials
+// and a guard against double submits. No inline script anywhere, so the CSP can forbid it.
+(function () {
+  "use strict";
+
+  function el(tag, text, attrs) {
+    var node = document.createElement(tag);
+    if (text) node.textContent = text;
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    return node;
+  }
+
+  function webLink(href, text) {
+    return /^https?:\/\//i.test(href || "") ? el("a", text, { href: href, rel: "noopener noreferrer" }) : null;
+  }
+
+  function timeline() {
+    var svg = document.querySelector("svg[data-chain-timeline]");
+    var box = document.getElementById("mark-details");
+    if (!svg || !box) return;
+    var marks = Array.prototype.slice.call(svg.querySelectorAll("a.mark"));
+    svg.addEventListener("focusin", function (event) {
+      var mark = event.target.closest("a.mark");
+      if (!mark) return;
+      box.textContent = "";
+      box.appendChild(el("strong", mark.getAttribute("aria-label")));
+      var links = [webLink(mark.dataset.url, "source"), webLink(mark.dataset.archiveUrl, "archive")];
+      links.forEach(function (link) { if (link) { box.appendChild(document.createTextNode(" · ")); box.appendChild(link); } });
+      box.appendChild(document.createTextNode(" · "));
+      box.appendChild(el("a", "row in the table", { href: "#s-" + mark.dataset.sightingId }));
+    });
+    svg.addEventListener("keydown", function (event) {
+      var i = marks.indexOf(event.target.closest("a.mark"));
+      if (i < 0) return;
+      var step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+      if (!step) return;
+      event.preventDefault();
+      marks[Math.min(marks.length - 1, Math.max(0, i + step))].focus();
+    });
+  }
+
+  function citationGraph() {
+    var holder = document.getElementById("graph");
+    var data = document.getElementById("graph-data");
+    if (!holder || !data || typeof window.cytoscape !== "function") return;
+    var elements = JSON.parse(data.textContent);
+    window.cytoscape({
+      container: holder,
+      elements: { nodes: elements.nodes, edges: elements.edges },
+      layout: { name: "dagre", rankDir: "LR", nodeSep: 30, rankSep: 110 },
+      wheelSensitivity: 0.3,
+      style: [
+        { selector: "node", style: { "label": "data(label)", "font-size": 9, "text-wrap": "wrap", "text-max-width": 90,
+          "text-valign": "bottom", "width": 14, "height": 14, "background-color": "#1f5fbf" } },
+        { selector: "node[?path]", style: { "background-color": "#c2410c", "width": 20, "height": 20 } },
+        { selector: "node[?denial]", style: { "shape": "diamond", "background-color": "#7c2d12", "width": 24, "height": 24 } },
+        { selector: "edge", style: { "width": 1.2, "line-color": "#9ca3af", "target-arrow-color": "#9ca3af",
+          "target-arrow-shape": "triangle", "curve-style": "bezier" } },
+        { selector: "edge[?path]", style: { "width": 4, "line-color": "#c2410c", "target-arrow-color": "#c2410c" } }
+      ]
+    });
+    holder.setAttribute("data-drawn", "true");
+  }
+
+  function liveDenials() {
+    var body = document.getElementById("denials");
+    var status = document.getElementById("live-status");
+    if (!body || !body.dataset.stream || typeof window.EventSource !== "function") return;
+    var source = new EventSource(body.dataset.stream);
+    source.onopen = function () { status.textContent = "Live: new denials appear at the top."; };
+    source.onerror = function () { status.textContent = "Connection lost; reconnecting…"; };
+    source.addEventListener("denial.recorded", function (message) {
+      var event = JSON.parse(message.data);
+      var sighting = event.data.sighting, claim = event.data.claim;
+      if (body.querySelector('tr[data-sighting-id="' + CSS.escape(sighting.id) + '"]')) return;
+      var row = el("tr", null, { "data-sighting-id": sighting.id, "class": "fresh" });
+      row.appendChild(el("td", sighting.published_at.slice(0, 10)));
+      row.appendChild(el("td", sighting.outlet.name));
+      var claimCell = el("td");
+      claimCell.appendChild(el("a", claim.statement, { href: "/ui/claims/" + encodeURIComponent(claim.id) }));
+      row.appendChild(claimCell);
+      var sourceCell = el("td");
+      var link = webLink(sighting.url, "link");
+      if (link) sourceCell.appendChild(link);
+      row.appendChild(sourceCell);
+      body.insertBefore(row, body.firstChild);
+      var none = document.getElementById("no-denials");
+      if (none) none.remove();
+      status.textContent = "Live: a new denial arrived.";
+    });
+  }
+
+  function submitOnce() {
+    document.querySelectorAll("form[data-once]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (form.dataset.sent) { event.preventDefault(); return; }
+        form.dataset.sent = "true";
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    timeline();
+    // Laid out after the first frame, so the timeline is on screen before dagre starts work.
+    requestAnimationFrame(function () { setTimeout(citationGraph, 0); });
+    liveDenials();
+    submitOnce();
+  });
+})();

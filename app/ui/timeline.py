@@ -1,0 +1,445 @@
+"""The propagation timeline: a chain's outline in, inline SVG markup out.
+
+One lane per outlet, grouped by kind; time runs left to right. Each sighting is a mark shaped
+by its stance, each citation an arrow from the cited sighting to the one citing it; the main
+path is drawn heavier, the first official denial is a vertical rule, and what came after it sits
+on a shaded ground. A date known only to the day, the month or approximately is drawn as a bar
+over the time it may fall in, never as a point. A chain too large to draw mark by mark is drawn
+as counts per outlet and time bucket, with its main path and denial still drawn in full.
+"""
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from markupsafe import Markup, escape
+
+from app.chains.outline import Node, OutletRef, Outline
+from app.enums import OutletKind, Precision, Stance
+
+# Past this many sightings, marks and arrows would hide each other and weigh megabytes.
+MAX_MARKS = 500
+MAX_LANES = 40
+MAX_BUCKETS = 80
+# The worked example marks as approximate what its source dates only by the order of events;
+# a week around the recorded date is where such a sighting is drawn.
+APPROXIMATE_HALF_WIDTH = timedelta(days=3, hours=12)
+
+WIDTH = 1000
+LABEL_W = 210
+RIGHT_PAD = 20
+TOP = 34
+LANE_H = 26
+GROUP_H = 18
+LEGEND_H = 54
+MARK_R = 6
+SPAN_H = 10
+
+KIND_ORDER = [
+    OutletKind.anonymous_channel,
+    OutletKind.social_account,
+    OutletKind.broadcaster,
+    OutletKind.news_outlet,
+    OutletKind.other,
+    OutletKind.fact_checker,
+    OutletKind.official,
+]
+KIND_LABELS = {
+    OutletKind.anonymous_channel: "Anonymous channels",
+    OutletKind.social_account: "Social accounts",
+    OutletKind.news_outlet: "News outlets",
+    OutletKind.broadcaster: "Broadcasters",
+    OutletKind.other: "Other",
+    OutletKind.fact_checker: "Fact-checkers",
+    OutletKind.official: "Official bodies",
+}
+OTHERS_LANE = "*others"
+BUCKETS = [
+    ("hour", timedelta(hours=1)),
+    ("day", timedelta(days=1)),
+    ("week", timedelta(weeks=1)),
+    ("30 days", timedelta(days=30)),
+    ("year", timedelta(days=365)),
+]
+
+
+def span_of(node: Node) -> tuple[datetime, datetime]:
+    """The stretch of time a sighting's date stands for, given how precisely it is known."""
+    at = node.published_at
+    if node.published_at_precision is Precision.day:
+        start = at.replace(hour=0, minute=0, second=0, microsecond=0)
+        return start, start + timedelta(days=1)
+    if node.published_at_precision is Precision.month:
+        start = at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        following = (start + timedelta(days=32)).replace(day=1)
+        return start, following
+    if node.published_at_precision is Precision.approximate:
+        return at - APPROXIMATE_HALF_WIDTH, at + APPROXIMATE_HALF_WIDTH
+    return at, at
+
+
+def glyph(stance: Stance, x: float, y: float, r: float = MARK_R) -> str:
+    """An SVG path for a stance: each stance its own shape, so colour is never needed to tell."""
+    if stance is Stance.asserts:
+        return f"M{x - r:.1f},{y:.1f}a{r},{r} 0 1,0 {2 * r},0a{r},{r} 0 1,0 {-2 * r},0Z"
+    if stance is Stance.reports:
+        return f"M{x - r:.1f},{y - r:.1f}h{2 * r}v{2 * r}h{-2 * r}Z"
+    if stance is Stance.questions:
+        return f"M{x:.1f},{y - r - 1:.1f}l{r + 1},{r + 1}l{-r - 1},{r + 1}l{-r - 1},{-r - 1}Z"
+    if stance is Stance.debunks:
+        return f"M{x - r:.1f},{y - r:.1f}h{2 * r}l{-r},{2 * r}Z"
+    if stance is Stance.confirms:
+        return f"M{x - r:.1f},{y + r:.1f}h{2 * r}l{-r},{-2 * r}Z"
+    if stance is Stance.denies:
+        return f"M{x - r:.1f},{y - r:.1f}l{2 * r},{2 * r}M{x + r:.1f},{y - r:.1f}l{-2 * r},{2 * r}"
+    return f"M{x - r:.1f},{y:.1f}h{2 * r}"
+
+
+def _attrs(**values: object) -> str:
+    parts = []
+    for name, value in values.items():
+        if value is None or value is False:
+            continue
+        attribute = name.rstrip("_").replace("_", "-")
+        # A flag is written `name=""`, so the markup stays well-formed XML as well as HTML.
+        shown = "" if value is True else escape(str(value))
+        parts.append(f'{attribute}="{shown}"')
+    return " ".join(parts)
+
+
+def _day(value: datetime) -> str:
+    return value.strftime("%d %b %Y")
+
+
+def _date_text(node: Node) -> str:
+    precision = node.published_at_precision
+    if precision is Precision.exact:
+        return node.published_at.strftime("%d %b %Y %H:%M UTC")
+    start, end = span_of(node)
+    if precision is Precision.day:
+        return f"{_day(start)} (day known)"
+    if precision is Precision.month:
+        return f"{start.strftime('%B %Y')} (month known)"
+    return f"about {_day(node.published_at)} (between {_day(start)} and {_day(end)})"
+
+
+@dataclass
+class Lane:
+    key: str
+    label: str
+    kind: OutletKind
+    y: float = 0.0
+
+
+class Scale:
+    def __init__(self, nodes: Sequence[Node]) -> None:
+        spans = [span_of(n) for n in nodes]
+        start = min(s for s, _ in spans)
+        end = max(e for _, e in spans)
+        if end - start < timedelta(hours=1):
+            start, end = start - timedelta(hours=12), end + timedelta(hours=12)
+        margin = (end - start) * 0.03
+        self.start, self.end = start - margin, end + margin
+        self.left, self.right = LABEL_W, WIDTH - RIGHT_PAD
+
+    def x(self, moment: datetime) -> float:
+        fraction = (moment - self.start) / (self.end - self.start)
+        return self.left + fraction * (self.right - self.left)
+
+    def ticks(self, count: int = 6) -> list[tuple[float, str]]:
+        length = self.end - self.start
+        pattern = "%d %b %H:%M" if length < timedelta(days=3) else "%d %b %Y"
+        if length > timedelta(days=3 * 365):
+            pattern = "%b %Y"
+        steps = [self.start + length * (i + 0.5) / count for i in range(count)]
+        return [(self.x(t), t.strftime(pattern)) for t in steps]
+
+
+def _lanes(nodes: Sequence[Node], keep: set[str], limit: int | None) -> list[Lane]:
+    first: dict[str, int] = {}
+    outlets: dict[str, OutletRef] = {}
+    counts: Counter[str] = Counter()
+    for i, node in enumerate(nodes):
+        slug = node.outlet.slug
+        first.setdefault(slug, i)
+        outlets.setdefault(slug, node.outlet)
+        counts[slug] += 1
+    shown = set(outlets)
+    if limit is not None and len(outlets) > limit:
+        busiest = [slug for slug, _ in counts.most_common() if slug not in keep]
+        shown = keep | set(busiest[: max(0, limit - 1 - len(keep))])
+    ordered = sorted(shown, key=lambda s: (KIND_ORDER.index(outlets[s].kind), first[s]))
+    lanes = [Lane(s, outlets[s].name, outlets[s].kind) for s in ordered]
+    hidden = len(outlets) - len(shown)
+    if hidden:
+        lanes.append(Lane(OTHERS_LANE, f"{hidden:,} more outlets", OutletKind.other))
+    return lanes
+
+
+def _place(lanes: list[Lane]) -> tuple[list[str], float]:
+    """Give each lane its height; the kind headings and lane rules as markup."""
+    out: list[str] = []
+    y = TOP
+    kind: OutletKind | None = None
+    for lane in lanes:
+        if lane.kind != kind or lane.key == OTHERS_LANE:
+            kind = lane.kind
+            heading = "All other outlets" if lane.key == OTHERS_LANE else KIND_LABELS[kind]
+            out.append(f'<text class="kind-heading" x="6" y="{y + 13}">{escape(heading)}</text>')
+            y += GROUP_H
+        lane.y = y + LANE_H / 2
+        out.append(
+            f'<g class="lane" {_attrs(data_outlet=lane.key)}>'
+            f'<line class="lane-rule" x1="{LABEL_W}" x2="{WIDTH - RIGHT_PAD}" '
+            f'y1="{lane.y}" y2="{lane.y}"/>'
+            f'<text class="lane-label" x="14" y="{lane.y + 4}">{escape(_clip(lane.label))}</text>'
+            "</g>"
+        )
+        y += LANE_H
+    return out, y
+
+
+def _clip(text: str, length: int = 30) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _mark(
+    node: Node,
+    scale: Scale,
+    y: float,
+    classes: Iterable[str],
+) -> tuple[str, float]:
+    """One sighting as a focusable link to its row in the table; and its x for arrows."""
+    start, end = span_of(node)
+    stance = node.stance
+    exact = node.published_at_precision is Precision.exact
+    x = scale.x(node.published_at) if exact else (scale.x(start) + scale.x(end)) / 2
+    label = f"{node.outlet.name}, {_date_text(node)}, {stance.value}"
+    shapes = []
+    if not exact:
+        x0, x1 = scale.x(start), scale.x(end)
+        shapes.append(
+            f'<rect class="span" {_attrs(data_precision=node.published_at_precision.value)} '
+            f'x="{x0:.1f}" y="{y - SPAN_H / 2:.1f}" width="{max(x1 - x0, 2):.1f}" '
+            f'height="{SPAN_H}" rx="4"/>'
+        )
+    shapes.append(f'<path class="glyph" d="{glyph(stance, x, y)}"/>')
+    attributes = _attrs(
+        class_=" ".join(["mark", f"stance-{stance.value}", *classes]),
+        href=f"#s-{node.id}",
+        data_sighting_id=node.id,
+        data_outlet=node.outlet.slug,
+        data_stance=stance.value,
+        data_precision=node.published_at_precision.value,
+        data_published_at=node.published_at.isoformat(),
+        data_url=node.url,
+        data_archive_url=node.archive_url,
+        aria_label=label,
+    )
+    return f"<a {attributes}><title>{escape(label)}</title>{''.join(shapes)}</a>", x
+
+
+def _arrow(
+    source: str, target: str, a: tuple[float, float], b: tuple[float, float], basis: str, main: bool
+) -> str:
+    (x1, y1), (x2, y2) = a, b
+    length = math.hypot(x2 - x1, y2 - y1) or 1.0
+    # Stop short of the target so the arrowhead sits beside its mark, not under it.
+    shorten = min(MARK_R + 3, length / 2)
+    x2, y2 = x2 - (x2 - x1) / length * shorten, y2 - (y2 - y1) / length * shorten
+    attributes = _attrs(
+        class_="citation main-path" if main else "citation",
+        data_from=source,
+        data_to=target,
+        data_basis=basis,
+        data_main_path="true" if main else None,
+        marker_end="url(#arrow-main)" if main else "url(#arrow)",
+    )
+    return f'<line {attributes} x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}"/>'
+
+
+def _defs() -> str:
+    arrows = "".join(
+        f'<marker id="{name}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="{size}" '
+        f'markerHeight="{size}" orient="auto-start-reverse">'
+        f'<path class="{name}-head" d="M0,0L10,5L0,10Z"/></marker>'
+        for name, size in (("arrow", 6), ("arrow-main", 5))
+    )
+    return f"<defs>{arrows}</defs>"
+
+
+def _axis(scale: Scale, bottom: float) -> str:
+    out = [
+        f'<line class="axis" x1="{LABEL_W}" x2="{WIDTH - RIGHT_PAD}" y1="{TOP - 8}" '
+        f'y2="{TOP - 8}"/>'
+    ]
+    for x, text in scale.ticks():
+        out.append(
+            f'<line class="tick" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP - 12}" y2="{bottom:.1f}"/>'
+            f'<text class="tick-label" x="{x:.1f}" y="{TOP - 16}">{escape(text)}</text>'
+        )
+    return "".join(out)
+
+
+def _denial(denial: Node | None, scale: Scale, bottom: float) -> str:
+    if denial is None:
+        return ""
+    x = scale.x(denial.published_at)
+    label = f"First official denial: {denial.outlet.name}, {_day(denial.published_at)}"
+    return (
+        f'<rect class="after-denial-zone" x="{x:.1f}" y="{TOP - 8}" '
+        f'width="{max(WIDTH - RIGHT_PAD - x, 0):.1f}" height="{bottom - TOP + 8:.1f}"/>'
+        f"<g {_attrs(class_='denial', data_first_denial=denial.id)}>"
+        f"<title>{escape(label)}</title>"
+        f'<line class="denial-rule" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP - 8}" y2="{bottom:.1f}"/>'
+        f'<text class="denial-label" x="{x + 4:.1f}" y="{TOP + 6}">'
+        f"first official denial; after it →</text></g>"
+    )
+
+
+def _legend(y: float, note: str) -> str:
+    items = []
+    x = 14.0
+    for stance in Stance:
+        items.append(
+            f'<g class="legend-item stance-{stance.value}">'
+            f'<path class="glyph" d="{glyph(stance, x + 6, y + 14)}"/>'
+            f'<text x="{x + 16}" y="{y + 18}">{stance.value}</text></g>'
+        )
+        x += 92
+    items.append(
+        f'<g class="legend-item"><rect class="span" x="14" y="{y + 31}" width="34" '
+        f'height="{SPAN_H}" rx="4"/><text x="54" y="{y + 40}">date known only within the bar'
+        f'</text><line class="citation main-path" x1="330" x2="370" y1="{y + 36}" '
+        f'y2="{y + 36}"/><text x="376" y="{y + 40}">main path</text>'
+        f'<text x="470" y="{y + 40}">{escape(note)}</text></g>'
+    )
+    return f'<g class="legend">{"".join(items)}</g>'
+
+
+def _svg(chain: Outline, height: float, body: Sequence[str], aggregated: bool) -> str:
+    metrics = chain.metrics
+    summary = (
+        f"Propagation timeline of “{_clip(chain.claim.statement, 120)}”: "
+        f"{metrics.sightings:,} sightings in {metrics.outlets:,} outlets"
+    )
+    if metrics.first_denial_at:
+        summary += f"; first official denial on {_day(metrics.first_denial_at)}"
+    attributes = _attrs(
+        data_chain_timeline=True,
+        data_aggregated="true" if aggregated else None,
+        role="img",
+        aria_label=summary,
+        viewBox=f"0 0 {WIDTH} {height:.0f}",
+        class_="timeline",
+        xmlns="http://www.w3.org/2000/svg",
+    )
+    return f"<svg {attributes}>{_defs()}{''.join(body)}</svg>"
+
+
+def _marks_body(chain: Outline, lanes: list[Lane], scale: Scale, bottom: float) -> list[str]:
+    lane_y = {lane.key: lane.y for lane in lanes}
+    denial = chain.first_denial
+    on_path = set(chain.path)
+    path_steps = set(pairwise(chain.path))
+    marks: list[str] = []
+    where: dict[str, tuple[float, float]] = {}
+    for node in chain.nodes:
+        classes = []
+        if node.id in on_path:
+            classes.append("on-path")
+        if denial is not None and node.published_at > denial.published_at:
+            classes.append("after-denial")
+        if denial is not None and node.id == denial.id:
+            classes.append("first-denial")
+        y = lane_y[node.outlet.slug]
+        markup, x = _mark(node, scale, y, classes)
+        marks.append(markup)
+        where[node.id] = (x, y)
+    arrows = [
+        _arrow(e.from_, e.to, where[e.from_], where[e.to], e.basis, (e.from_, e.to) in path_steps)
+        for e in chain.edges
+        if e.from_ in where and e.to in where
+    ]
+    # Main-path arrows last among arrows, so no other arrow is drawn over them.
+    arrows.sort(key=lambda markup: "data-main-path" in markup)
+    return [_denial(denial, scale, bottom), *arrows, *marks]
+
+
+def _cell_attrs(key: str, count: int, start: datetime, level: int) -> str:
+    return _attrs(
+        class_=f"cell level-{min(level, 5)}",
+        data_outlet=key,
+        data_count=count,
+        data_bucket_start=start.isoformat(),
+    )
+
+
+def _bucket(scale: Scale) -> tuple[str, timedelta]:
+    length = scale.end - scale.start
+    for name, width in BUCKETS:
+        if length / width <= MAX_BUCKETS:
+            return name, width
+    return BUCKETS[-1]
+
+
+def _aggregated_body(
+    chain: Outline, lanes: list[Lane], scale: Scale, bottom: float
+) -> tuple[list[str], str]:
+    lane_y = {lane.key: lane.y for lane in lanes}
+    name, width = _bucket(scale)
+    counts: Counter[tuple[str, int]] = Counter()
+    for node in chain.nodes:
+        key = node.outlet.slug if node.outlet.slug in lane_y else OTHERS_LANE
+        counts[(key, int((node.published_at - scale.start) / width))] += 1
+    busiest = max(counts.values(), default=1)
+    cells = []
+    for (key, index), count in sorted(counts.items()):
+        start = scale.start + width * index
+        x0, x1 = scale.x(start), min(scale.x(start + width), WIDTH - RIGHT_PAD)
+        level = 1 + int(4 * math.log(count) / math.log(busiest)) if busiest > 1 else 1
+        text = f"{count:,} sightings in the {name} from {start.strftime('%d %b %Y %H:%M')}"
+        cells.append(
+            f"<rect {_cell_attrs(key, count, start, level)} "
+            f'x="{x0:.1f}" y="{lane_y[key] - 8:.1f}" width="{max(x1 - x0 - 0.5, 1):.1f}" '
+            f'height="16"><title>{escape(text)}</title></rect>'
+        )
+    denial = chain.first_denial
+    on_path = set(chain.path)
+    by_id = {node.id: node for node in chain.nodes if node.id in on_path}
+    marks: list[str] = []
+    where: dict[str, tuple[float, float]] = {}
+    for node_id in chain.path:
+        node = by_id[node_id]
+        classes = ["on-path"]
+        if denial is not None and node.id == denial.id:
+            classes.append("first-denial")
+        y = lane_y[node.outlet.slug]
+        markup, x = _mark(node, scale, y, classes)
+        marks.append(markup)
+        where[node_id] = (x, y)
+    arrows = [_arrow(a, b, where[a], where[b], "path", True) for a, b in pairwise(chain.path)]
+    note = f"drawn aggregated: shade = sightings per outlet per {name}"
+    return [_denial(denial, scale, bottom), *cells, *arrows, *marks], note
+
+
+def render(chain: Outline, *, max_marks: int = MAX_MARKS) -> Markup:
+    """The chain's timeline as inline SVG; aggregated past `max_marks` sightings."""
+    if not chain.nodes:
+        return Markup('<p class="empty">No sightings recorded yet.</p>')
+    aggregated = len(chain.nodes) > max_marks
+    on_path = set(chain.path)
+    path_outlets = {n.outlet.slug for n in chain.nodes if n.id in on_path}
+    lanes = _lanes(chain.nodes, path_outlets, MAX_LANES if aggregated else None)
+    headings, bottom = _place(lanes)
+    scale = Scale(chain.nodes)
+    if aggregated:
+        body, note = _aggregated_body(chain, lanes, scale, bottom)
+    else:
+        body, note = _marks_body(chain, lanes, scale, bottom), "one mark per sighting"
+    height = bottom + LEGEND_H
+    content = [_axis(scale, bottom), *headings, *body, _legend(bottom + 4, note)]
+    return Markup(_svg(chain, height, content, aggregated))

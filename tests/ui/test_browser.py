@@ -1,0 +1,138 @@
+"""The pages in a real Chromium against a real server: what a fact-checker sees and does."""
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_KEY
+from tests.ui.conftest import Site, sign_in
+
+# The browser tests share one server per engine; each leaves the worked example in place.
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+def _mark(page: Any, outlet: str) -> Any:
+    return page.locator(f'svg[data-chain-timeline] a.mark[data-outlet="{outlet}"]')
+
+
+def test_worked_example_path_and_denial(page: Any, site: Site) -> None:
+    sign_in(page, site.keys["read"])
+    page.get_by_role("link", name=re.compile("100,000 troops")).click()
+    timeline = page.locator("svg[data-chain-timeline]")
+    assert timeline.get_attribute("role") == "img"
+    laundress = _mark(page, "kremlin-laundress").get_attribute("data-sighting-id")
+    mfa = _mark(page, "russian-mfa").get_attribute("data-sighting-id")
+    steps = timeline.locator("line.citation[data-main-path]")
+    path = [(s.get_attribute("data-from"), s.get_attribute("data-to")) for s in steps.all()]
+    # The highlighted steps join up into one walk from the anonymous channel to the ministry.
+    walk = [laundress]
+    while (following := [b for a, b in path if a == walk[-1]]) and len(walk) <= len(path):
+        walk.append(following[0])
+    assert walk[-1] == mfa and len(walk) == len(path) + 1 >= 3
+    assert timeline.locator(f'[data-first-denial="{mfa}"]').count() == 1
+    after = _mark(page, "runet-discussion")
+    assert "after-denial" in after.get_attribute("class")
+    assert "after-denial" not in _mark(page, "asia-times").get_attribute("class")
+    # Approximate dates are spans, never points.
+    talk_show = _mark(page, "channel-one-russia")
+    assert talk_show.locator("rect.span[data-precision=approximate]").count() == 1
+    assert page.locator("#graph[data-drawn=true] canvas").count() > 0
+    assert page.get_by_text("Officially denied").first.is_visible()
+
+
+def test_keyboard_reaches_every_mark(page: Any, site: Site) -> None:
+    sign_in(page, site.keys["read"], f"/ui/claims/{site.claims['troops']}")
+    marks = page.locator("svg[data-chain-timeline] a.mark")
+    count = marks.count()
+    visited = []
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.getAttribute('data-sighting-id')")
+        if focused:
+            visited.append(focused)
+            if len(visited) == count:
+                break
+    assert visited == [m.get_attribute("data-sighting-id") for m in marks.all()]
+    # The focused mark's details (outlet, date and precision, stance, links) are shown.
+    details = page.locator("#mark-details")
+    assert marks.last.get_attribute("aria-label") in details.inner_text()
+    assert details.get_by_role("link", name="source").count() == 1
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate("document.activeElement.getAttribute('data-sighting-id')") == visited[-2]
+    page.keyboard.press("Enter")
+    assert page.url.endswith(f"#s-{visited[-2]}")
+
+
+def test_log_a_sighting_with_inline_outlet_and_cite(page: Any, site: Site) -> None:
+    sign_in(page, site.keys["write"], "/ui/sightings/new")
+    page.get_by_label("Claim", exact=True).fill("КНДР предложила отправить 100 тысяч солдат")
+    match = page.get_by_role("radio", name=re.compile("100,000 troops"))
+    match.check()
+    page.get_by_role("checkbox", name=re.compile("Kremlin Laundress")).check()
+    page.get_by_label("Outlet", exact=True).fill("browser-test-blog")
+    page.get_by_label("New outlet's name").fill("Browser Test Blog")
+    page.get_by_label("New outlet's kind").select_option("social_account")
+    page.get_by_label("URL", exact=True).fill("https://blog.example/troops")
+    page.get_by_label("Published at", exact=True).fill("2022-08-03T09:30:00")
+    page.get_by_label("Date precision").select_option("exact")
+    page.get_by_label("Stance").select_option("reports")
+    page.get_by_label("Archive URL").fill("https://archive.example/blog-troops")
+    page.get_by_role("button", name="Record").click()
+    page.wait_for_url(re.compile(r"/ui/claims/[^/?]+\?recorded="))
+    new_id = page.url.rsplit("#s-", 1)[1]
+    mark = page.locator(f'svg[data-chain-timeline] a.mark[data-sighting-id="{new_id}"]')
+    assert mark.get_attribute("data-outlet") == "browser-test-blog"
+    laundress = _mark(page, "kremlin-laundress").get_attribute("data-sighting-id")
+    arrow = page.locator(f'line.citation[data-from="{laundress}"][data-to="{new_id}"]')
+    assert arrow.count() == 1
+
+
+def test_form_error_shown_next_to_its_field(page: Any, site: Site) -> None:
+    sign_in(page, site.keys["write"], f"/ui/sightings/new?claim_id={site.claims['workers']}")
+    page.get_by_label("Outlet", exact=True).fill("daily-nk")
+    page.get_by_label("URL", exact=True).fill("https://future.example/x")
+    page.get_by_label("Published at", exact=True).fill("2999-01-01T00:00:00")
+    page.get_by_label("Stance").select_option("reports")
+    page.get_by_role("button", name="Record").click()
+    field = page.get_by_label("Published at", exact=True)
+    assert field.get_attribute("aria-invalid") == "true"
+    error = page.locator("#" + field.get_attribute("aria-describedby"))
+    assert "future" in error.inner_text()
+    # The error sits inside the field's own block, beside the input it names.
+    assert error.evaluate("e => e.parentElement.contains(document.getElementById('published_at'))")
+    assert page.get_by_label("URL", exact=True).input_value() == "https://future.example/x"
+
+
+def test_read_key_is_refused_at_the_form(page: Any, site: Site) -> None:
+    sign_in(page, site.keys["read"])
+    assert page.get_by_role("link", name="Log a sighting").count() == 0
+    answer = page.goto("/ui/sightings/new")
+    assert answer is not None and answer.status == 403
+    assert "needs a write key" in page.get_by_role("alert").inner_text()
+
+
+def test_live_denials_arrive_without_reload(page: Any, site: Site) -> None:
+    sign_in(page, site.keys["read"], "/ui/denials")
+    page.get_by_text("Live: new denials appear").wait_for()
+    before = page.locator("#denials tr").count()
+    with httpx.Client(base_url=site.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as api:
+        answer = api.post(
+            "/v1/sightings",
+            json={
+                "claim_id": site.claims["workers"],
+                "outlet": "russian-mfa",
+                "url": "https://mid.ru/live-denial-test",
+                "published_at": "2022-08-26T10:00:00Z",
+                "stance": "denies",
+            },
+        )
+        assert answer.status_code == 201, answer.text
+    row = page.locator(f'#denials tr[data-sighting-id="{answer.json()["id"]}"]')
+    row.wait_for()
+    assert "construction workers" in row.inner_text()
+    assert page.locator("#denials tr").count() == before + 1
+    assert (
+        page.locator("#denials tr").first.get_attribute("data-sighting-id") == answer.json()["id"]
+    )

@@ -1,0 +1,178 @@
+"""The timeline is a pure function of the chain document: checked here without a browser."""
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+from app.chains.outline import Node, OutletRef, Outline, Step
+from app.chains.schemas import Metrics
+from app.claims.models import Claim
+from app.enums import OutletKind, Precision, Stance
+from app.ui import timeline
+
+SVG = "{http://www.w3.org/2000/svg}"
+T0 = datetime(2022, 8, 1, tzinfo=UTC)
+
+
+def _outlet(slug: str, kind: str = "news_outlet", name: str | None = None) -> OutletRef:
+    return OutletRef(f"o-{slug}", slug, name or slug.title(), OutletKind(kind), None, None)
+
+
+def _node(
+    sid: str, outlet: OutletRef, day: float, stance: str = "reports", precision: str = "exact"
+) -> Node:
+    return Node(
+        id=sid,
+        outlet_id=outlet.id,
+        outlet=outlet,
+        published_at=T0 + timedelta(days=day),
+        published_at_precision=Precision(precision),
+        stance=Stance(stance),
+        url=f"https://{outlet.slug}.example/{sid}",
+        archive_url=None,
+        language=None,
+    )
+
+
+def _chain(
+    nodes: list[Node],
+    edges: list[tuple[str, str]],
+    path: list[str],
+    denial: str | None = None,
+    statement: str = "A claim",
+) -> Outline:
+    nodes = sorted(nodes, key=lambda n: n.published_at)
+    first_denial = next((n for n in nodes if n.id == denial), None)
+    claim = Claim(id="c1", statement=statement, tags=[])
+    metrics = Metrics(
+        sightings=len(nodes),
+        outlets=len({n.outlet.slug for n in nodes}),
+        countries=0,
+        languages=0,
+        first_seen_at=nodes[0].published_at if nodes else None,
+        first_denial_at=first_denial.published_at if first_denial else None,
+        denial_lag_seconds=None,
+        sightings_after_denial=0,
+    )
+    steps = [Step(a, b, "cites") for a, b in edges]
+    return Outline(claim, nodes, steps, path, metrics, first_denial)
+
+
+def _parse(markup: str) -> ET.Element:
+    return ET.fromstring(markup)
+
+
+def _small_chain() -> Outline:
+    channel = _outlet("channel", "anonymous_channel", "Channel")
+    paper = _outlet("paper")
+    ministry = _outlet("ministry", "official", "Ministry")
+    blog = _outlet("blog", "social_account")
+    nodes = [
+        _node("s1", channel, 0, "asserts", "day"),
+        _node("s2", paper, 3, "reports", "approximate"),
+        _node("s3", ministry, 10, "denies"),
+        _node("s4", blog, 14, "reports"),
+        _node("s5", paper, 2, "questions"),
+    ]
+    edges = [("s1", "s2"), ("s2", "s3"), ("s2", "s4"), ("s1", "s5")]
+    return _chain(nodes, edges, ["s1", "s2", "s3"], denial="s3")
+
+
+def test_one_mark_per_sighting_one_arrow_per_citation_one_lane_per_outlet() -> None:
+    svg = _parse(timeline.render(_small_chain()))
+    assert svg.get("data-chain-timeline") is not None and svg.get("role") == "img"
+    assert "5 sightings in 4 outlets" in svg.get("aria-label", "")
+    marks = svg.findall(f".//{SVG}a[@data-sighting-id]")
+    assert sorted(m.get("data-sighting-id") for m in marks) == ["s1", "s2", "s3", "s4", "s5"]
+    arrows = {
+        (a.get("data-from"), a.get("data-to")) for a in svg.iter(f"{SVG}line") if a.get("data-from")
+    }
+    assert arrows == {("s1", "s2"), ("s2", "s3"), ("s2", "s4"), ("s1", "s5")}
+    lanes = [g.get("data-outlet") for g in svg.iter(f"{SVG}g") if g.get("class") == "lane"]
+    # Grouped by kind: the anonymous channel first, official bodies last.
+    assert lanes == ["channel", "blog", "paper", "ministry"]
+
+
+def test_time_runs_left_to_right_and_each_lane_holds_its_outlet() -> None:
+    svg = _parse(timeline.render(_small_chain()))
+    lane_y = {}
+    for g in svg.iter(f"{SVG}g"):
+        if g.get("class") == "lane":
+            rule = g.find(f"{SVG}line")
+            assert rule is not None
+            lane_y[g.get("data-outlet")] = float(rule.get("y1", "0"))
+    centres = {}
+    for mark in svg.findall(f".//{SVG}a[@data-sighting-id]"):
+        glyph = mark.find(f"{SVG}path")
+        assert glyph is not None
+        x, y = (float(v) for v in re.match(r"M([\d.]+),([\d.]+)", glyph.get("d", "")).groups())
+        centres[mark.get("data-sighting-id")] = x
+        assert abs(y - lane_y[mark.get("data-outlet")]) <= timeline.MARK_R + 1.5
+    assert centres["s1"] < centres["s5"] < centres["s3"] < centres["s4"]
+
+
+def test_main_path_highlighted_denial_ruled_and_later_sightings_set_apart() -> None:
+    svg = _parse(timeline.render(_small_chain()))
+    on_path = {
+        (a.get("data-from"), a.get("data-to"))
+        for a in svg.iter(f"{SVG}line")
+        if a.get("data-main-path") == "true"
+    }
+    assert on_path == {("s1", "s2"), ("s2", "s3")}
+    denial = [g for g in svg.iter() if g.get("data-first-denial") is not None]
+    assert [g.get("data-first-denial") for g in denial] == ["s3"]
+    classes = {m.get("data-sighting-id"): m.get("class", "") for m in svg.iter(f"{SVG}a")}
+    assert "after-denial" in classes["s4"] and "after-denial" not in classes["s2"]
+    assert "first-denial" in classes["s3"]
+
+
+def test_imprecise_dates_are_spans_as_wide_as_what_is_known() -> None:
+    svg = _parse(timeline.render(_small_chain()))
+    marks = {m.get("data-sighting-id"): m for m in svg.iter(f"{SVG}a")}
+    assert marks["s4"].find(f"{SVG}rect") is None
+    day = marks["s1"].find(f"{SVG}rect")
+    approximate = marks["s2"].find(f"{SVG}rect")
+    assert day is not None and approximate is not None
+    assert approximate.get("data-precision") == "approximate"
+    # A week of uncertainty is drawn seven times wider than a known day.
+    ratio = float(approximate.get("width", "0")) / float(day.get("width", "1"))
+    assert 6.5 < ratio < 7.5
+    assert "between" in marks["s2"].get("aria-label", "")
+
+
+def test_text_from_the_record_is_escaped() -> None:
+    hostile = _outlet("evil", name='<script>alert(1)</script>"')
+    chain = _chain([_node("s1", hostile, 0)], [], ["s1"], statement="<b>bold</b> & co")
+    markup = str(timeline.render(chain))
+    assert "<script>" not in markup and "<b>" not in markup
+    assert _parse(markup).find(f".//{SVG}a").get("aria-label").startswith("<script>")
+
+
+def test_a_large_chain_is_drawn_aggregated_with_its_path_and_denial() -> None:
+    outlets = [_outlet(f"outlet-{i}") for i in range(60)]
+    ministry = _outlet("ministry", "official")
+    nodes = [_node(f"n{i}", outlets[i % 60], i / 100) for i in range(1200)]
+    nodes.append(_node("deny", ministry, 5, "denies"))
+    chain = _chain(nodes, [("n0", "n61"), ("n61", "deny")], ["n0", "n61", "deny"], "deny")
+    markup = timeline.render(chain)
+    svg = _parse(markup)
+    assert svg.get("data-aggregated") == "true"
+    cells = [r for r in svg.iter(f"{SVG}rect") if "cell" in (r.get("class") or "")]
+    assert sum(int(c.get("data-count", "0")) for c in cells) == 1201
+    lanes = [g for g in svg.iter(f"{SVG}g") if g.get("class") == "lane"]
+    assert len(lanes) <= timeline.MAX_LANES
+    assert lanes[-1].get("data-outlet") == timeline.OTHERS_LANE
+    marks = [m.get("data-sighting-id") for m in svg.iter(f"{SVG}a")]
+    assert marks == ["n0", "n61", "deny"]
+    steps = [
+        (a.get("data-from"), a.get("data-to"))
+        for a in svg.iter(f"{SVG}line")
+        if a.get("data-main-path")
+    ]
+    assert steps == [("n0", "n61"), ("n61", "deny")]
+    assert any(g.get("data-first-denial") == "deny" for g in svg.iter())
+    assert len(markup) < 1_000_000
+
+
+def test_an_empty_chain_says_so() -> None:
+    assert "No sightings" in timeline.render(_chain([], [], []))
