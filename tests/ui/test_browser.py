@@ -38,7 +38,8 @@ def test_worked_example_path_and_denial(page: Any, site: Site) -> None:
     # Approximate dates are spans, never points.
     talk_show = _mark(page, "channel-one-russia")
     assert talk_show.locator("rect.span[data-precision=approximate]").count() == 1
-    assert page.locator("#graph[data-drawn=true] canvas").count() > 0
+    # The graph is laid out after the first frame; wait for it rather than race it.
+    page.locator("#graph[data-drawn=true] canvas").first.wait_for()
     assert page.get_by_text("Officially denied").first.is_visible()
 
 
