@@ -1,4 +1,3 @@
-from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -6,41 +5,18 @@ from fastapi.responses import StreamingResponse
 
 from app.auth.deps import ReadKey
 from app.chains import exports, service, spread
-from app.chains.assembly import GraphReader
-from app.chains.documents import Shape, chain_json, trace_json
+from app.chains.documents import Shape
 from app.chains.exports import ChainFormat
+from app.chains.responses import chain_response, trace_response
 from app.chains.schemas import Chain, Spread, Trace
 from app.chains.service import Direction
 from app.chains.spread import BucketSize
 from app.claims.deps import ClaimDep
-from app.claims.schemas import Claim as ClaimOut
-from app.ledger import CURRENT, AsOf, LedgerView, as_of
+from app.ledger import AsOf, as_of
 from app.sightings import service as sightings
-from app.transactions import SessionDep, SessionmakerDep, snapshot
+from app.transactions import SessionDep, SessionmakerDep
 
 router = APIRouter(tags=["chains"])
-
-JSON = "application/json"
-
-
-def _streamed(
-    sessionmaker: SessionmakerDep,
-    members: service.Members,
-    write: Callable[[GraphReader], AsyncIterator[bytes]],
-    view: LedgerView = CURRENT,
-    **load: object,
-) -> AsyncIterator[bytes]:
-    """The body, read in its own snapshot session: the request's session has closed by the time
-    a streamed body is sent."""
-
-    async def body() -> AsyncIterator[bytes]:
-        async with snapshot(sessionmaker) as session:
-            reader = GraphReader(session=session, members=members, view=view)
-            await reader.load(**load)  # type: ignore[arg-type]
-            async for part in write(reader):
-                yield part
-
-    return body()
 
 
 @router.get(
@@ -66,23 +42,13 @@ async def get_chain(
     ] = Shape.default,
 ) -> StreamingResponse:
     """The claim's propagation chain, streamed as it is read."""
-    view = as_of(moment)
-    members = service.chain_members(view=view, claim_id=claim.id, include_variants=include_variants)
-    shown = ClaimOut.model_validate(claim)
-    if file_format is ChainFormat.json:
-        body = _streamed(sessionmaker, members, lambda r: chain_json(r, shown, shape), view)
-        return StreamingResponse(body, media_type=JSON)
-    writers = {
-        ChainFormat.graphml: lambda r: exports.graphml(r, shown),
-        ChainFormat.gexf: lambda r: exports.gexf(r, shown),
-        ChainFormat.csv: exports.edges_csv,
-    }
-    body = _streamed(sessionmaker, members, writers[file_format], view)
-    name = exports.filename(claim.id, file_format)
-    return StreamingResponse(
-        body,
-        media_type=exports.MEDIA_TYPES[file_format],
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    return chain_response(
+        sessionmaker=sessionmaker,
+        claim=claim,
+        file_format=file_format,
+        shape=shape,
+        include_variants=include_variants,
+        view=as_of(moment),
     )
 
 
@@ -98,18 +64,13 @@ async def trace(
 ) -> StreamingResponse:
     """Sightings reachable from this one, streamed as they are read."""
     start = await sightings.get_or_404(session=session, sighting_id=sighting_id, moment=moment)
-    view = as_of(moment)
-    members = service.trace_members(view=view, sighting_id=start.id, direction=direction)
-    body = _streamed(
-        sessionmaker,
-        members,
-        trace_json,
-        view,
-        trace_from=start.id,
+    return trace_response(
+        sessionmaker=sessionmaker,
+        sighting_id=start.id,
         direction=direction,
         max_depth=max_depth,
+        view=as_of(moment),
     )
-    return StreamingResponse(body, media_type=JSON)
 
 
 @router.get("/v1/claims/{claim_id}/spread")

@@ -23,12 +23,9 @@ from app.audit import service as audit
 from app.audit.schemas import Revision
 from app.audit.service import Target
 from app.auth.service import authenticate
-from app.chains import exports
-from app.chains import service as chains
-from app.chains.assembly import build_chain
 from app.chains.exports import ChainFormat
 from app.chains.outline import outline
-from app.chains.schemas import Chain
+from app.chains.responses import chain_response
 from app.claims import lexical, matching
 from app.claims import service as claims
 from app.claims.models import Claim
@@ -187,11 +184,6 @@ async def _claim_or_404(session: SessionDep, claim_id: str) -> Claim:
     return claim
 
 
-async def _chain(session: SessionDep, claim: Claim) -> Chain:
-    graph_ = await chains.chain_graph(session=session, claim_id=claim.id, include_variants=False)
-    return build_chain(claim, graph_)
-
-
 @router.get("/claims/{claim_id}", response_class=HTMLResponse)
 async def claim_page(
     request: Request,
@@ -225,7 +217,9 @@ async def claim_page(
 
 
 @router.get("/claims/{claim_id}/export/{file_format}")
-async def export(session: SessionDep, _: Reader, claim_id: str, file_format: str) -> Response:
+async def export(
+    request: Request, session: SessionDep, _: Reader, claim_id: str, file_format: str
+) -> Response:
     claim = await _claim_or_404(session, claim_id)
     disposition = {"Content-Disposition": f'attachment; filename="claim-{claim.id}.{file_format}"'}
     if file_format == "claimreview":
@@ -235,13 +229,12 @@ async def export(session: SessionDep, _: Reader, claim_id: str, file_format: str
         chosen = ChainFormat(file_format)
     except ValueError:
         raise PageError(404, f"There is no export format {file_format!r}.") from None
-    chain = await _chain(session, claim)
-    if chosen is ChainFormat.json:
-        body = chain.model_dump_json(by_alias=True)
-        return Response(body, media_type="application/json", headers=disposition)
-    response = exports.as_file(chain, chosen)
-    response.headers.update(disposition)
-    return response
+    return chain_response(
+        sessionmaker=request.app.state.sessionmaker,
+        claim=claim,
+        file_format=chosen,
+        filename=f"claim-{claim.id}.{file_format}",
+    )
 
 
 @router.get("/sightings/new", response_class=HTMLResponse)
