@@ -1,25 +1,28 @@
-"""Chains as HTTP answers, streamed: the JSON document or a file, for the API and the pages."""
+"""Streamed chain and trace responses, for the API and for the pages' downloads alike."""
 
 from collections.abc import AsyncIterator, Callable
 
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.chains import exports, service
 from app.chains.assembly import GraphReader
-from app.chains.documents import Shape, chain_json
+from app.chains.documents import Shape, chain_json, trace_json
 from app.chains.exports import ChainFormat
+from app.chains.service import Direction
+from app.claims.models import Claim
 from app.claims.schemas import Claim as ClaimOut
 from app.ledger import CURRENT, LedgerView
-from app.transactions import SessionmakerDep, snapshot
+from app.transactions import snapshot
 
 JSON = "application/json"
 
 
-def streamed(
-    sessionmaker: SessionmakerDep,
+def _streamed(
+    sessionmaker: async_sessionmaker[AsyncSession],
     members: service.Members,
     write: Callable[[GraphReader], AsyncIterator[bytes]],
-    view: LedgerView = CURRENT,
+    view: LedgerView,
     **load: object,
 ) -> AsyncIterator[bytes]:
     """The body, read in its own snapshot session: the request's session has closed by the time
@@ -37,26 +40,51 @@ def streamed(
 
 def chain_response(
     *,
-    sessionmaker: SessionmakerDep,
-    claim: ClaimOut,
-    members: service.Members,
-    file_format: ChainFormat,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    claim: Claim,
+    file_format: ChainFormat = ChainFormat.json,
     shape: Shape = Shape.default,
+    include_variants: bool = False,
     view: LedgerView = CURRENT,
+    filename: str | None = None,
 ) -> StreamingResponse:
-    """The chain as JSON, or as a GraphML, GEXF or CSV file to download."""
+    """The claim's chain as JSON or as a file, streamed as it is read; a file is named for
+    download (`filename`, or the API's own name for it)."""
+    members = service.chain_members(view=view, claim_id=claim.id, include_variants=include_variants)
+    shown = ClaimOut.model_validate(claim)
+    headers = {}
+    if filename is not None or file_format is not ChainFormat.json:
+        name = filename or exports.filename(claim.id, file_format)
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
     if file_format is ChainFormat.json:
-        body = streamed(sessionmaker, members, lambda r: chain_json(r, claim, shape), view)
-        return StreamingResponse(body, media_type=JSON)
-    writers = {
-        ChainFormat.graphml: lambda r: exports.graphml(r, claim),
-        ChainFormat.gexf: lambda r: exports.gexf(r, claim),
+        body = _streamed(sessionmaker, members, lambda r: chain_json(r, shown, shape), view)
+        return StreamingResponse(body, media_type=JSON, headers=headers)
+    writers: dict[ChainFormat, Callable[[GraphReader], AsyncIterator[bytes]]] = {
+        ChainFormat.graphml: lambda r: exports.graphml(r, shown),
+        ChainFormat.gexf: lambda r: exports.gexf(r, shown),
         ChainFormat.csv: exports.edges_csv,
     }
-    body = streamed(sessionmaker, members, writers[file_format], view)
-    name = exports.filename(claim.id, file_format)
-    return StreamingResponse(
-        body,
-        media_type=exports.MEDIA_TYPES[file_format],
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    body = _streamed(sessionmaker, members, writers[file_format], view)
+    return StreamingResponse(body, media_type=exports.MEDIA_TYPES[file_format], headers=headers)
+
+
+def trace_response(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    sighting_id: str,
+    direction: Direction,
+    max_depth: int,
+    view: LedgerView = CURRENT,
+) -> StreamingResponse:
+    """Sightings reachable from this one, streamed as they are read."""
+    members = service.trace_members(view=view, sighting_id=sighting_id, direction=direction)
+    body = _streamed(
+        sessionmaker,
+        members,
+        trace_json,
+        view,
+        trace_from=sighting_id,
+        direction=direction,
+        max_depth=max_depth,
     )
+    return StreamingResponse(body, media_type=JSON)

@@ -5,21 +5,18 @@ from fastapi.responses import StreamingResponse
 
 from app.auth.deps import ReadKey
 from app.chains import exports, service, spread
-from app.chains.documents import Shape, trace_json
+from app.chains.documents import Shape
 from app.chains.exports import ChainFormat
-from app.chains.responses import chain_response, streamed
+from app.chains.responses import chain_response, trace_response
 from app.chains.schemas import Chain, Spread, Trace
 from app.chains.service import Direction
 from app.chains.spread import BucketSize
 from app.claims.deps import ClaimDep
-from app.claims.schemas import Claim as ClaimOut
 from app.ledger import AsOf, as_of
 from app.sightings import service as sightings
 from app.transactions import SessionDep, SessionmakerDep
 
 router = APIRouter(tags=["chains"])
-
-JSON = "application/json"
 
 
 @router.get(
@@ -45,15 +42,13 @@ async def get_chain(
     ] = Shape.default,
 ) -> StreamingResponse:
     """The claim's propagation chain, streamed as it is read."""
-    view = as_of(moment)
-    members = service.chain_members(view=view, claim_id=claim.id, include_variants=include_variants)
     return chain_response(
         sessionmaker=sessionmaker,
-        claim=ClaimOut.model_validate(claim),
-        members=members,
+        claim=claim,
         file_format=file_format,
         shape=shape,
-        view=view,
+        include_variants=include_variants,
+        view=as_of(moment),
     )
 
 
@@ -69,18 +64,13 @@ async def trace(
 ) -> StreamingResponse:
     """Sightings reachable from this one, streamed as they are read."""
     start = await sightings.get_or_404(session=session, sighting_id=sighting_id, moment=moment)
-    view = as_of(moment)
-    members = service.trace_members(view=view, sighting_id=start.id, direction=direction)
-    body = streamed(
-        sessionmaker,
-        members,
-        trace_json,
-        view,
-        trace_from=start.id,
+    return trace_response(
+        sessionmaker=sessionmaker,
+        sighting_id=start.id,
         direction=direction,
         max_depth=max_depth,
+        view=as_of(moment),
     )
-    return StreamingResponse(body, media_type=JSON)
 
 
 @router.get("/v1/claims/{claim_id}/spread")

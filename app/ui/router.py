@@ -23,7 +23,6 @@ from app.audit import service as audit
 from app.audit.schemas import Revision
 from app.audit.service import Target
 from app.auth.service import authenticate
-from app.chains import service as chains
 from app.chains.exports import ChainFormat
 from app.chains.outline import outline
 from app.chains.responses import chain_response
@@ -43,7 +42,7 @@ from app.sightings import corrections
 from app.sightings import service as sightings
 from app.sightings.presenter import present
 from app.sightings.schemas import Sighting as SightingOut
-from app.transactions import SessionDep, SessionmakerDep
+from app.transactions import SessionDep
 from app.ui import corrections as ui_corrections
 from app.ui import forms, graph, pages, sessions, timeline
 from app.ui.deps import (
@@ -219,11 +218,7 @@ async def claim_page(
 
 @router.get("/claims/{claim_id}/export/{file_format}")
 async def export(
-    session: SessionDep,
-    sessionmaker: SessionmakerDep,
-    _: Reader,
-    claim_id: str,
-    file_format: str,
+    request: Request, session: SessionDep, _: Reader, claim_id: str, file_format: str
 ) -> Response:
     claim = await _claim_or_404(session, claim_id)
     disposition = {"Content-Disposition": f'attachment; filename="claim-{claim.id}.{file_format}"'}
@@ -234,14 +229,12 @@ async def export(
         chosen = ChainFormat(file_format)
     except ValueError:
         raise PageError(404, f"There is no export format {file_format!r}.") from None
-    response = chain_response(
-        sessionmaker=sessionmaker,
-        claim=ClaimOut.model_validate(claim),
-        members=chains.chain_members(claim_id=claim.id),
+    return chain_response(
+        sessionmaker=request.app.state.sessionmaker,
+        claim=claim,
         file_format=chosen,
+        filename=f"claim-{claim.id}.{file_format}",
     )
-    response.headers.update(disposition)
-    return response
 
 
 @router.get("/sightings/new", response_class=HTMLResponse)
