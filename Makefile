@@ -47,7 +47,7 @@ test: $(VENV)/.installed-dev ## Run the whole suite (also on PostgreSQL when TRA
 	else \
 		echo "Running on SQLite and on PostgreSQL."; \
 	fi
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 .PHONY: lint
 lint: $(VENV)/.installed-dev ## Ruff (lint and format check) and mypy
