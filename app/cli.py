@@ -118,6 +118,7 @@ def serve(
     typer.echo(
         f"\nTracer is serving on {base}\n"
         f"  API docs:   {base}/docs  (OpenAPI: {base}/openapi.json)\n"
+        f"  Pages:      {base}/ui/  (sign in with a key)\n"
         f"{key_line}\n"
         f'  Try:        curl -H "Authorization: Bearer $(cat {settings.admin_key_file})" '
         f"{base}/v1/claims\n"
