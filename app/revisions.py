@@ -6,10 +6,14 @@ from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import Depends, Header
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import Actor
+from app.audit import service as audit
+from app.audit.service import Action, Actor, Target
 from app.errors import Invalid, PreconditionFailed
 from app.schemas import utc_z
+from app.versioning import archive
 
 
 def revised_values(actor: Actor, now: datetime, *, revision: int) -> dict[str, Any]:
@@ -21,6 +25,38 @@ def revised_values(actor: Actor, now: datetime, *, revision: int) -> dict[str, A
         "revised_by_key_id": actor.key_id,
         "valid_from": now,
     }
+
+
+async def revise(
+    session: AsyncSession,
+    record: Any,
+    history: Table,
+    *,
+    values: dict[str, Any],
+    actor: Actor,
+    now: datetime,
+    target: Target,
+    action: Action,
+    reason: str | None,
+    changes: dict[str, Any],
+) -> None:
+    """Write `values` as the record's next revision: the old row to history, the change logged."""
+    model = type(record)
+    await archive(session, model, history, model.id == record.id, now)
+    for field, value in (values | revised_values(actor, now, revision=record.revision + 1)).items():
+        setattr(record, field, value)
+    await session.flush()
+    await audit.log(
+        session=session,
+        actor=actor,
+        action=action,
+        target_type=target,
+        target_id=record.id,
+        at=now,
+        revision=record.revision,
+        reason=reason,
+        changes=changes,
+    )
 
 
 def check_revision(current: int, expected: int | None) -> None:

@@ -18,8 +18,8 @@ from app.errors import Conflict, Invalid, NotFound
 from app.ledger import LedgerView, as_of
 from app.outbox import payloads
 from app.pagination import PageParams, SortKey, paginate
-from app.revisions import changed_fields, check_revision, revised_values
-from app.versioning import archive, lock_rows
+from app.revisions import changed_fields, check_revision, revise, revised_values
+from app.versioning import lock_rows
 
 # A variant_of chain longer than this is refused rather than walked.
 MAX_VARIANT_DEPTH = 100
@@ -252,11 +252,18 @@ async def correct(
     changes = changed_fields(claim, shown)
     if not changes:
         return claim
-    await archive(session, Claim, claim_versions, Claim.id == claim.id, now)
-    for field, value in (values | revised_values(actor, now, revision=claim.revision + 1)).items():
-        setattr(claim, field, value)
-    claim.updated_at = now
-    await session.flush()
+    await revise(
+        session,
+        claim,
+        claim_versions,
+        values=values | {"updated_at": now},
+        actor=actor,
+        now=now,
+        target=Target.claim,
+        action=Action.corrected,
+        reason=data.reason,
+        changes=changes,
+    )
     if "tags" in changes:
         await session.execute(delete(ClaimTag).where(ClaimTag.claim_id == claim.id))
         session.add_all(ClaimTag(claim_id=claim.id, tag=tag) for tag in claim.tags)
@@ -264,17 +271,6 @@ async def correct(
     if "statement" in changes or "summary" in changes:
         # The old wording stops finding the claim; the new one finds it from now on.
         await matching.reindex_claim(session=session, claim_id=claim.id)
-    await audit.log(
-        session=session,
-        actor=actor,
-        action=Action.corrected,
-        target_type=Target.claim,
-        target_id=claim.id,
-        at=now,
-        revision=claim.revision,
-        reason=data.reason,
-        changes=changes,
-    )
     await outbox.emit(
         session=session,
         event=payloads.ClaimCorrected(

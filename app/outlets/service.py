@@ -14,8 +14,8 @@ from app.ledger import LedgerView, as_of
 from app.outlets.models import Outlet, outlet_versions
 from app.outlets.schemas import OutletCreate, OutletUpdate
 from app.pagination import PageParams, SortKey, paginate
-from app.revisions import changed_fields, check_revision, revised_values
-from app.versioning import archive, lock_rows
+from app.revisions import changed_fields, check_revision, revise, revised_values
+from app.versioning import lock_rows
 
 
 def _search_text(slug: str, name: str, aliases: list[str]) -> str:
@@ -152,22 +152,20 @@ async def correct(
     changes = changed_fields(outlet, sent)
     if not changes:
         return outlet
-    await archive(session, Outlet, outlet_versions, Outlet.id == outlet.id, now)
-    for field, value in sent.items():
-        setattr(outlet, field, value)
-    outlet.search_text = _search_text(outlet.slug, outlet.name, outlet.aliases)
-    outlet.updated_at = now
-    for field, value in revised_values(actor, now, revision=outlet.revision + 1).items():
-        setattr(outlet, field, value)
-    await session.flush()
-    await audit.log(
-        session=session,
+    shown = {"slug": outlet.slug, "name": outlet.name, "aliases": outlet.aliases} | sent
+    await revise(
+        session,
+        outlet,
+        outlet_versions,
+        values=sent
+        | {
+            "search_text": _search_text(shown["slug"], shown["name"], shown["aliases"]),
+            "updated_at": now,
+        },
         actor=actor,
+        now=now,
+        target=Target.outlet,
         action=Action.corrected,
-        target_type=Target.outlet,
-        target_id=outlet.id,
-        at=now,
-        revision=outlet.revision,
         reason=data.reason,
         changes=changes,
     )

@@ -28,7 +28,7 @@ from app.outbox import payloads
 from app.outlets import service as outlets
 from app.outlets.models import Outlet
 from app.request_ids import current_request_id
-from app.revisions import check_revision, jsonable, revised_values
+from app.revisions import check_revision, jsonable, revise, revised_values
 from app.sightings import service as sightings
 from app.sightings.models import (
     Citation,
@@ -527,34 +527,6 @@ def _stamp(actor: Actor, now: datetime) -> dict[str, Any]:
     return {k: v for k, v in revised_values(actor, now, revision=0).items() if k != "revision"}
 
 
-async def _revise_claim(
-    session: AsyncSession,
-    claim: Claim,
-    values: dict[str, Any],
-    *,
-    action: Action,
-    actor: Actor,
-    reason: str,
-    changes: dict[str, Any],
-    now: datetime,
-) -> None:
-    await archive(session, Claim, claim_versions, Claim.id == claim.id, now)
-    for field, value in (values | revised_values(actor, now, revision=claim.revision + 1)).items():
-        setattr(claim, field, value)
-    await session.flush()
-    await audit.log(
-        session=session,
-        actor=actor,
-        action=action,
-        target_type=Target.claim,
-        target_id=claim.id,
-        at=now,
-        revision=claim.revision,
-        reason=reason,
-        changes=changes,
-    )
-
-
 async def merge_claims(
     *,
     session: AsyncSession,
@@ -584,15 +556,17 @@ async def merge_claims(
     variants = await session.scalars(select(Claim).where(Claim.variant_of == claim_id))
     for variant in variants.all():
         target = None if variant.id == into else into
-        await _revise_claim(
+        await revise(
             session,
             variant,
-            {"variant_of": target},
-            action=Action.corrected,
+            claim_versions,
+            values={"variant_of": target},
             actor=actor,
+            now=now,
+            target=Target.claim,
+            action=Action.corrected,
             reason=why,
             changes={"variant_of": {"from": claim_id, "to": target}},
-            now=now,
         )
     merge_changes = {"merged_into": {"from": None, "to": into}}
     await archive(session, Claim, claim_versions, Claim.id == claim_id, now)
@@ -622,15 +596,17 @@ async def merge_claims(
             reason=reason,
         )
     )
-    await _revise_claim(
+    await revise(
         session,
         survivor,
-        {},
-        action=Action.merged,
+        claim_versions,
+        values={},
         actor=actor,
+        now=now,
+        target=Target.claim,
+        action=Action.merged,
         reason=reason,
         changes={"absorbed": {"from": None, "to": claim_id}},
-        now=now,
     )
     # The duplicate's own wording keeps finding the claim it joined.
     await matching.index_wordings(
