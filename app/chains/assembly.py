@@ -22,6 +22,7 @@ from app.denials.rules import SPREADING, lag_seconds
 from app.enums import OutletKind, Stance
 from app.ledger import CURRENT, LedgerView
 from app.outlets.schemas import Outlet as OutletOut
+from app.streaming import stream_dicts, stream_rows
 
 # The basis as read, a plain string equal to its `CitationBasis`.
 Cited = tuple[str, str]
@@ -107,7 +108,7 @@ class GraphReader:
         edges = service.edges_statement(
             self.view, self.members, cited_members, walk=trace_from is not None
         )
-        async for chunk in service.stream_rows(self.session, edges):
+        async for chunk in stream_rows(self.session, edges):
             for citing_id, cited_id, basis in chunk:
                 citing_id = canonical.setdefault(citing_id, citing_id)
                 cited_id = canonical.setdefault(cited_id, cited_id)
@@ -131,7 +132,7 @@ class GraphReader:
             self.session, self.view, self.members, outline_only=self.outline_only
         )
         outline = self.outline
-        async for chunk in service.stream_dicts(self.session, statement):
+        async for chunk in stream_dicts(self.session, statement):
             shown = []
             for node in chunk:
                 if self.included is not None and node["id"] not in self.included:

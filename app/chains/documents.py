@@ -9,13 +9,13 @@ from enum import StrEnum
 from itertools import islice
 from typing import Any
 
-import orjson
 from pydantic import TypeAdapter
 
 from app.chains.assembly import GraphReader
 from app.chains.schemas import Hop
 from app.claims.schemas import Claim as ClaimOut
-from app.sightings.schemas import Sighting as SightingOut
+from app.sightings.presenter import SIGHTING_FIELDS
+from app.streaming import encode, json_items
 
 
 class Shape(StrEnum):
@@ -23,23 +23,9 @@ class Shape(StrEnum):
     compact = "compact"
 
 
-# The schema's fields in the schema's order, so the streamed nodes read exactly as the
-# schema would serialise them, and a field added to it is streamed too.
-NODE_FIELDS = list(SightingOut.model_fields)
 _IDS = TypeAdapter(list[str])
 _HOPS = TypeAdapter(list[Hop])
 EDGE_CHUNK = 5000
-
-
-def _encode(value: Any) -> bytes:
-    """JSON as the API writes it (timestamps in UTC with `Z`, enums as their values): orjson
-    encodes a chunk of sightings many times faster than validating them through pydantic."""
-    return orjson.dumps(value, option=orjson.OPT_UTC_Z)
-
-
-def _items(items: list[Any]) -> bytes:
-    """Values as the items of a JSON array, without its brackets."""
-    return _encode(items)[1:-1]
 
 
 def _outlets_by_id(reader: GraphReader, shape: Shape) -> dict[str, Any]:
@@ -54,12 +40,12 @@ async def _node_items(reader: GraphReader, shape: Shape) -> AsyncIterator[bytes]
     async for chunk in reader.nodes():
         for node in chunk:
             node["outlet"] = outlets[node["outlet_id"]]
-        yield _items([{name: node[name] for name in NODE_FIELDS} for node in chunk])
+        yield json_items([{name: node[name] for name in SIGHTING_FIELDS} for node in chunk])
 
 
 def _edge_items(edges: Iterator[tuple[str, str, str]]) -> Iterator[bytes]:
     while chunk := list(islice(edges, EDGE_CHUNK)):
-        yield _items([{"from": a, "to": b, "basis": basis} for a, b, basis in chunk])
+        yield json_items([{"from": a, "to": b, "basis": basis} for a, b, basis in chunk])
 
 
 async def _nodes_and_edges(reader: GraphReader, shape: Shape) -> AsyncIterator[bytes]:
@@ -82,7 +68,7 @@ async def chain_json(
     yield b'{"claim":' + claim.model_dump_json().encode()
     if shape is Shape.compact:
         by_slug = {o.slug: o.model_dump(mode="json") for o in reader.outlets.values()}
-        yield b',"outlets":' + _encode(by_slug)
+        yield b',"outlets":' + encode(by_slug)
     yield b","
     async for body in _nodes_and_edges(reader, shape):
         yield body

@@ -19,6 +19,7 @@ from app.claims.schemas import Claim as ClaimOut
 from app.denials.rules import lag_seconds
 from app.outlets.schemas import Outlet as OutletOut
 from app.schemas import utc_z
+from app.streaming import CHUNK_ROWS, stream_dicts
 
 
 class ChainFormat(StrEnum):
@@ -140,7 +141,7 @@ async def graphml(reader: GraphReader, claim: ClaimOut) -> AsyncIterator[bytes]:
             f"<edge source={quoteattr(cited)} target={quoteattr(citing)}>"
             f'<data key="e0">{basis}</data><data key="e1">{lag}</data></edge>\n'
         )
-        if len(parts) >= service.CHUNK_ROWS:
+        if len(parts) >= CHUNK_ROWS:
             yield "".join(parts).encode()
             parts = []
     parts.append("</graph>\n</graphml>\n")
@@ -187,7 +188,7 @@ async def gexf(reader: GraphReader, claim: ClaimOut) -> AsyncIterator[bytes]:
             f'<attvalues><attvalue for="e0" value="{basis}"/>'
             f'<attvalue for="e1" value="{lag}"/></attvalues></edge>\n'
         )
-        if len(parts) >= service.CHUNK_ROWS:
+        if len(parts) >= CHUNK_ROWS:
             yield "".join(parts).encode()
             parts = []
     parts.append("</edges>\n</graph>\n</gexf>\n")
@@ -222,7 +223,7 @@ async def edges_csv(reader: GraphReader) -> AsyncIterator[bytes]:
     statement = service.edge_rows_statement(
         reader.session, reader.view, reader.members, ["id", "stance", "published_at", "url"]
     )
-    async for chunk in service.stream_dicts(reader.session, statement):
+    async for chunk in stream_dicts(reader.session, statement):
         for row in chunk:
             cited, citing = row["from_published_at"], row["to_published_at"]
             cells = [

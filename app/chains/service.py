@@ -5,33 +5,27 @@ list of ids, so that no statement grows with the chain. Every function reads thr
 `LedgerView`, so the same code answers for today and for a past moment.
 """
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Enum,
     Select,
     String,
     and_,
     case,
-    inspect,
     literal,
     or_,
     select,
-    type_coerce,
 )
-from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.ledger import CURRENT, LedgerView
+from app.streaming import columns_of, raw, time_order
 
 MAX_TRACE_DEPTH = 1000
-# Rows fetched per round trip while a response streams: large enough that round trips cost
-# little, small enough that a chunk's rows and their JSON stay a few megabytes.
-CHUNK_ROWS = 2000
-
 # Whether a sightings entity (the view's, or an alias of it) belongs to the chain or trace.
 Members = Callable[[Any], ColumnElement[bool]]
 
@@ -39,21 +33,6 @@ Members = Callable[[Any], ColumnElement[bool]]
 class Direction(StrEnum):
     upstream = "upstream"
     downstream = "downstream"
-
-
-def raw(column: Any, name: str) -> Any:
-    """The column labelled `name`; an enum comes as its plain string value, which documents
-    write as is and which compares equal to the enum member, without a conversion per row."""
-    if isinstance(column.type, Enum):
-        return type_coerce(column, String).label(name)
-    return column.label(name)
-
-
-def columns_of(entity: Any) -> list[Any]:
-    """Every mapped column of an entity, model or alias alike, labelled by its attribute key, so
-    columns added to a model flow into the documents built from it."""
-    mapper = inspect(entity).mapper
-    return [raw(getattr(entity, attr.key), attr.key) for attr in mapper.column_attrs]
 
 
 def _claim_family(view: LedgerView, claim_id: str, include_variants: bool) -> Select[Any]:
@@ -113,15 +92,6 @@ def trace_members(
     walk = walk.union(step)
     reached = select(walk.c.id)
     return lambda entity: entity.id.in_(reached)
-
-
-def time_order(session: AsyncSession, entity: Any) -> list[Any]:
-    """The contract's time order: publication, then recording, then id as Python compares it."""
-    sighting_id = entity.id
-    if session.get_bind().dialect.name == "postgresql":
-        # A database collation may order ids unlike Python; byte order is what `rules` uses.
-        sighting_id = sighting_id.collate("C")
-    return [entity.published_at, entity.recorded_at, sighting_id]
 
 
 def edges_statement(
@@ -201,33 +171,3 @@ def edge_rows_statement(
         .where(members(citing), members(cited))
         .order_by(*time_order(session, citing), cited.id)
     )
-
-
-async def _stream(session: AsyncSession, statement: Select[Any]) -> AsyncResult[Any]:
-    # Run on the session's connection, as Core: the rows are plain tuples, and the ORM's
-    # per-row loading machinery (a third of the time on a big chain) is skipped.
-    connection = await session.connection()
-    result: AsyncResult[Any] = await connection.stream(
-        statement.execution_options(yield_per=CHUNK_ROWS)
-    )
-    return result
-
-
-async def stream_rows(
-    session: AsyncSession, statement: Select[Any]
-) -> AsyncIterator[Sequence[Any]]:
-    """The statement's rows in chunks, fetched as they are consumed (a server-side cursor on
-    PostgreSQL), so no more than a chunk is held at once."""
-    result = await _stream(session, statement)
-    async for chunk in result.partitions(CHUNK_ROWS):
-        yield chunk
-
-
-async def stream_dicts(
-    session: AsyncSession, statement: Select[Any]
-) -> AsyncIterator[list[dict[str, Any]]]:
-    """`stream_rows` as dictionaries keyed by column label."""
-    result = await _stream(session, statement)
-    keys = list(result.keys())
-    async for chunk in result.partitions(CHUNK_ROWS):
-        yield [dict(zip(keys, row, strict=True)) for row in chunk]

@@ -23,6 +23,7 @@ from app.denials.rules import SPREADING, lag_seconds
 from app.enums import OutletKind, Stance
 from app.errors import Invalid
 from app.ledger import CURRENT, LedgerView
+from app.streaming import time_order
 
 
 class BucketSize(StrEnum):
@@ -159,7 +160,7 @@ async def _first_denial(
         select(sightings.id, sightings.published_at, cites_member)
         .join(view.outlets, view.outlets.id == sightings.outlet_id)
         .where(members(sightings), _is_first_denial(view))
-        .order_by(*service.time_order(session, sightings))
+        .order_by(*time_order(session, sightings))
         .limit(1)
     )
     row = (await session.execute(statement)).first()
@@ -177,7 +178,7 @@ async def _earliest_origin(session: AsyncSession, view: LedgerView, members: Mem
     statement = (
         select(sightings.id)
         .where(members(sightings), ~cites_member)
-        .order_by(*service.time_order(session, sightings))
+        .order_by(*time_order(session, sightings))
         .limit(1)
     )
     return await session.scalar(statement)

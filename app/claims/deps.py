@@ -4,7 +4,7 @@ from fastapi import Depends, Request
 
 from app.claims import service
 from app.claims.models import Claim
-from app.errors import Redirect
+from app.errors import NotFound, Redirect
 from app.ledger import AsOf
 from app.transactions import SessionDep
 
@@ -12,16 +12,20 @@ from app.transactions import SessionDep
 async def _claim_or_404(
     claim_id: str, request: Request, session: SessionDep, moment: AsOf
 ) -> Claim:
-    """The claim (as it stood at `as_of`); a merged one redirects to the claim it joined."""
-    into = await service.merged_into(session=session, claim_id=claim_id, moment=moment)
-    if into is not None:
-        location = request.url.replace(path=request.url.path.replace(claim_id, into, 1))
-        raise Redirect(
-            f"claim {claim_id!r} was merged into {into!r}",
-            location=str(location),
-            into=into,
-        )
-    return await service.get_or_404(session=session, claim_id=claim_id, moment=moment)
+    """The claim (as it stood at `as_of`); a merged one redirects to the claim it joined.
+
+    A merge ends the merged claim's row, so the merges are read only for a claim not found.
+    """
+    try:
+        return await service.get_or_404(session=session, claim_id=claim_id, moment=moment)
+    except NotFound:
+        into = await service.merged_into(session=session, claim_id=claim_id, moment=moment)
+        if into is None:
+            raise
+    location = request.url.replace(path=request.url.path.replace(claim_id, into, 1))
+    raise Redirect(
+        f"claim {claim_id!r} was merged into {into!r}", location=str(location), into=into
+    )
 
 
 ClaimDep = Annotated[Claim, Depends(_claim_or_404)]

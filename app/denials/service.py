@@ -1,48 +1,147 @@
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, String, and_, case, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims.models import Claim
-from app.claims.projection import count_spreading_after, official_word, official_word_ids
 from app.denials import rules
-from app.denials.schemas import DenialReport
 from app.enums import OutletKind, Stance
 from app.ledger import LedgerView, as_of, with_outlet
+from app.outlets.schemas import Outlet as OutletOut
 from app.pagination import PageParams, SortKey, paginate
-from app.sightings.presenter import present
+from app.sightings.presenter import SIGHTING_FIELDS
+from app.streaming import columns_of, encode, stream_dicts, time_order
+
+# The report's lists, in the order it writes them; a sighting's place among them is decided by
+# the database (`_entry`), so the lists stream one after the other from one ordered query.
+LISTS = ("denials", "confirmations", "fact_checks")
 
 
-async def report(
-    *, session: AsyncSession, claim: Claim, moment: datetime | None = None
-) -> DenialReport:
-    """The claim's denial status with the sightings behind it (as it stood at `moment`)."""
-    view = as_of(moment)
-    word = await official_word(session=session, claim_id=claim.id, view=view)
-    first = rules.first_denial(word)
-    after = await count_spreading_after(session=session, claim_id=claim.id, first=first, view=view)
-    # The ids as the statement that selected them, not as a list: a claim may have more
-    # official word than a statement may carry parameters.
-    ids = official_word_ids(claim_id=claim.id, view=view)
-    shown = {s.id: s for s in await present(session=session, sightings=word, ids=ids, view=view)}
-    return DenialReport(
-        claim_id=claim.id,
-        status=rules.status(word),
-        first_denial=shown[first.id] if first else None,
-        denials=[shown[s.id] for s in word if rules.is_official_denial(s)],
-        confirmations=[
-            shown[s.id]
-            for s in word
-            if rules.is_official_verdict(s) and s.stance == Stance.confirms
-        ],
-        fact_checks=[shown[s.id] for s in word if rules.is_fact_check(s)],
-        denial_lag_seconds=rules.lag_seconds(
-            claim.first_seen_at, first.published_at if first else None
-        ),
-        sightings_after_denial=after,
-        resurfaced=after > 0,
+def _entry(view: LedgerView) -> ColumnElement[int | None]:
+    """Which list a sighting belongs in (the `rules` predicates, in SQL); NULL for none."""
+    sightings, outlets = view.sightings, view.outlets
+    official = outlets.kind == OutletKind.official
+    return case(
+        (and_(official, sightings.stance == Stance.denies), 0),
+        (and_(official, sightings.stance == Stance.confirms), 1),
+        (or_(sightings.stance == Stance.debunks, outlets.kind == OutletKind.fact_checker), 2),
     )
+
+
+def _cited(view: LedgerView) -> ColumnElement[str | None]:
+    """What each sighting cites, as one string of `id basis` pairs joined by commas."""
+    citations = view.citations
+    pair = type_coerce(citations.cited_id, String) + " " + type_coerce(citations.basis, String)
+    return (
+        select(func.aggregate_strings(pair, ","))
+        .where(citations.citing_id == view.sightings.id)
+        .scalar_subquery()
+    )
+
+
+def _word_statement(session: AsyncSession, view: LedgerView, claim_id: str) -> Select[Any]:
+    sightings, outlets = view.sightings, view.outlets
+    entry = _entry(view)
+    return (
+        select(*columns_of(sightings), entry.label("entry"), _cited(view).label("cited"))
+        .join(outlets, outlets.id == sightings.outlet_id)
+        .where(sightings.claim_id == claim_id, entry.is_not(None))
+        .order_by(entry, *time_order(session, sightings))
+    )
+
+
+async def _outlets_of_word(
+    session: AsyncSession, view: LedgerView, claim_id: str
+) -> dict[str, dict[str, Any]]:
+    """The outlets behind the claim's official word, by id, as documents: a few hundred at
+    most, so each is converted once rather than once per sighting."""
+    sightings, outlets = view.sightings, view.outlets
+    carried = select(sightings.outlet_id).where(sightings.claim_id == claim_id)
+    rows = await session.scalars(
+        select(outlets)
+        .where(
+            outlets.id.in_(carried),
+            outlets.kind.in_([OutletKind.official, OutletKind.fact_checker])
+            | outlets.id.in_(carried.where(sightings.stance == Stance.debunks)),
+        )
+        .execution_options(populate_existing=True)
+    )
+    return {row.id: OutletOut.model_validate(row).model_dump(mode="json") for row in rows}
+
+
+def _document(row: dict[str, Any], outlet: dict[str, Any]) -> dict[str, Any]:
+    pairs = sorted(tuple(pair.split(" ")) for pair in (row["cited"] or "").split(",") if pair)
+    row["outlet"] = outlet
+    row["cites"] = [cited_id for cited_id, _ in pairs]
+    row["citations"] = [{"sighting_id": cited_id, "basis": basis} for cited_id, basis in pairs]
+    return {name: row[name] for name in SIGHTING_FIELDS}
+
+
+async def report_document(
+    *, session: AsyncSession, claim: Claim, moment: datetime | None = None
+) -> AsyncIterator[bytes]:
+    """The claim's denial report (as it stood at `moment`) as JSON, written as it is read.
+
+    Its status and counters are the claim's own projection, which every change to its
+    sightings keeps current; the sightings behind them stream from one query, so the memory a
+    report takes does not grow with how often the claim was denied.
+    """
+    view = as_of(moment)
+    outlets = await _outlets_of_word(session, view, claim.id)
+    yield b'{"claim_id":' + encode(claim.id) + b',"status":' + encode(claim.denial_status)
+    first: dict[str, Any] | None = None
+    opened, written = -1, 0
+    async for chunk in stream_dicts(session, _word_statement(session, view, claim.id)):
+        parts = []
+        for row in chunk:
+            entry = row.pop("entry")
+            while opened < entry:
+                opened += 1
+                parts.append(b"]" * (opened > 0) + b',"' + LISTS[opened].encode() + b'":[')
+                written = 0
+            document = _document(row, outlets[row["outlet_id"]])
+            if entry == 0 and first is None:
+                first = document
+            parts.append(b"," * (written > 0) + encode(document))
+            written += 1
+        yield b"".join(parts)
+    closing = []
+    while opened < len(LISTS) - 1:
+        opened += 1
+        closing.append(b"]" * (opened > 0) + b',"' + LISTS[opened].encode() + b'":[')
+    after = claim.sightings_after_denial
+    lag = rules.lag_seconds(claim.first_seen_at, first["published_at"] if first else None)
+    yield (
+        b"".join(closing)
+        + b'],"first_denial":'
+        + encode(first)
+        + b',"denial_lag_seconds":'
+        + encode(lag)
+        + b',"sightings_after_denial":'
+        + encode(after)
+        + b',"resurfaced":'
+        + encode(after > 0)
+        + b"}"
+    )
+
+
+async def official_word_preview(
+    *, session: AsyncSession, claim: Claim, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The first `limit` sightings of the report's lists, in its order, and how many it has:
+    what a page shows of a claim denied more often than anyone reads."""
+    view = as_of(None)
+    outlets = await _outlets_of_word(session, view, claim.id)
+    statement = _word_statement(session, view, claim.id)
+    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    shown = []
+    async for chunk in stream_dicts(session, statement.limit(limit)):
+        for row in chunk:
+            row.pop("entry")
+            shown.append(_document(row, outlets[row["outlet_id"]]))
+    return shown, total
 
 
 async def list_denials(

@@ -13,6 +13,10 @@ from app.sightings.models import Sighting
 from app.sightings.schemas import CitationOut
 from app.sightings.schemas import Sighting as SightingOut
 
+# The schema's fields in the schema's order, so sightings written straight from rows read
+# exactly as the schema would serialise them, and a field added to it is written too.
+SIGHTING_FIELDS = list(SightingOut.model_fields)
+
 
 class Cited(Protocol):
     """What a sighting's presentation reads of each citation it makes."""

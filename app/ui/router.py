@@ -64,6 +64,7 @@ SUGGESTIONS = 8
 CITE_CHOICES = 200
 MAX_EVENT_ID = 2**63 - 1
 HISTORY_ROWS = 100
+OFFICIAL_WORD_SHOWN = 100
 
 
 def _cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
@@ -197,12 +198,15 @@ async def claim_page(
         return RedirectResponse(f"/ui/claims/{survivor}", status_code=308)
     claim = await _claim_or_404(session, claim_id)
     chain = await outline(session=session, claim=claim)
-    report = await denials.report(session=session, claim=claim)
+    word, word_total = await denials.official_word_preview(
+        session=session, claim=claim, limit=OFFICIAL_WORD_SHOWN
+    )
     denial = chain.first_denial
     context = {
         "claim": claim,
         "chain": chain,
-        "report": report,
+        "word": [SightingOut.model_validate(s) for s in word],
+        "word_total": word_total,
         "svg": timeline.render(chain),
         "graph": graph.elements(chain),
         "rows": chain.nodes[:TABLE_ROWS],

@@ -1,0 +1,77 @@
+"""Answers too large to build whole: rows read in chunks, JSON written as bytes piece by piece."""
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Enum, Select, String, inspect, type_coerce
+from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
+
+# Rows fetched per round trip while a response streams: large enough that round trips cost
+# little, small enough that a chunk's rows and their JSON stay a few megabytes.
+CHUNK_ROWS = 2000
+
+
+def encode(value: Any) -> bytes:
+    """JSON as the API writes it (timestamps in UTC with `Z`, enums as their values): orjson
+    encodes a chunk of rows many times faster than validating them through pydantic."""
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z)
+
+
+def json_items(values: list[Any]) -> bytes:
+    """Values as the items of a JSON array, without its brackets."""
+    return encode(values)[1:-1]
+
+
+def raw(column: Any, name: str) -> Any:
+    """The column labelled `name`; an enum comes as its plain string value, which documents
+    write as is and which compares equal to the enum member, without a conversion per row."""
+    if isinstance(column.type, Enum):
+        return type_coerce(column, String).label(name)
+    return column.label(name)
+
+
+def columns_of(entity: Any) -> list[Any]:
+    """Every mapped column of an entity, model or alias alike, labelled by its attribute key, so
+    columns added to a model flow into the documents built from it."""
+    mapper = inspect(entity).mapper
+    return [raw(getattr(entity, attr.key), attr.key) for attr in mapper.column_attrs]
+
+
+def time_order(session: AsyncSession, entity: Any) -> list[Any]:
+    """The contract's time order: publication, then recording, then id as Python compares it."""
+    sighting_id = entity.id
+    if session.get_bind().dialect.name == "postgresql":
+        # A database collation may order ids unlike Python; byte order is what `rules` uses.
+        sighting_id = sighting_id.collate("C")
+    return [entity.published_at, entity.recorded_at, sighting_id]
+
+
+async def _stream(session: AsyncSession, statement: Select[Any]) -> AsyncResult[Any]:
+    # Run on the session's connection, as Core: the rows are plain tuples, and the ORM's
+    # per-row loading machinery (a third of the time on a big chain) is skipped.
+    connection = await session.connection()
+    result: AsyncResult[Any] = await connection.stream(
+        statement.execution_options(yield_per=CHUNK_ROWS)
+    )
+    return result
+
+
+async def stream_rows(
+    session: AsyncSession, statement: Select[Any]
+) -> AsyncIterator[Sequence[Any]]:
+    """The statement's rows in chunks, fetched as they are consumed (a server-side cursor on
+    PostgreSQL), so no more than a chunk is held at once."""
+    result = await _stream(session, statement)
+    async for chunk in result.partitions(CHUNK_ROWS):
+        yield chunk
+
+
+async def stream_dicts(
+    session: AsyncSession, statement: Select[Any]
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """`stream_rows` as dictionaries keyed by column label."""
+    result = await _stream(session, statement)
+    keys = list(result.keys())
+    async for chunk in result.partitions(CHUNK_ROWS):
+        yield [dict(zip(keys, row, strict=True)) for row in chunk]
