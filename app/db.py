@@ -129,7 +129,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         return create_async_engine(
             settings.database_url,
             hide_parameters=True,
-            pool_pre_ping=True,
+            # No ping before each checkout: on asyncpg it is three round trips (BEGIN, a
+            # statement, ROLLBACK) added to every request. A connection that died with the
+            # server fails its first statement instead; that request answers 503 and the pool
+            # drops every connection older than the failure, so the next ones reconnect.
+            pool_pre_ping=False,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_seconds,

@@ -4,12 +4,17 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
+from fastapi import Response
+from fastapi.responses import StreamingResponse
 from sqlalchemy import Enum, Select, String, inspect, type_coerce
 from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 
 # Rows fetched per round trip while a response streams: large enough that round trips cost
 # little, small enough that a chunk's rows and their JSON stay a few megabytes.
 CHUNK_ROWS = 2000
+# Below this many bytes an answer is sent whole: most answers are small, and a whole one costs
+# less to send, carries its length, and can still become an error response if a read fails.
+WHOLE_BELOW = 256 * 1024
 
 
 def encode(value: Any) -> bytes:
@@ -40,38 +45,67 @@ def columns_of(entity: Any) -> list[Any]:
 
 def time_order(session: AsyncSession, entity: Any) -> list[Any]:
     """The contract's time order: publication, then recording, then id as Python compares it."""
+    return time_order_in(session.get_bind().dialect.name, entity)
+
+
+def time_order_in(dialect: str, entity: Any) -> list[Any]:
+    """`time_order` for a statement built once per dialect rather than per session."""
     sighting_id = entity.id
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         # A database collation may order ids unlike Python; byte order is what `rules` uses.
         sighting_id = sighting_id.collate("C")
     return [entity.published_at, entity.recorded_at, sighting_id]
 
 
-async def _stream(session: AsyncSession, statement: Select[Any]) -> AsyncResult[Any]:
+async def _stream(
+    session: AsyncSession, statement: Select[Any], params: dict[str, Any] | None
+) -> AsyncResult[Any]:
     # Run on the session's connection, as Core: the rows are plain tuples, and the ORM's
     # per-row loading machinery (a third of the time on a big chain) is skipped.
     connection = await session.connection()
     result: AsyncResult[Any] = await connection.stream(
-        statement.execution_options(yield_per=CHUNK_ROWS)
+        statement, params, execution_options={"yield_per": CHUNK_ROWS}
     )
     return result
 
 
 async def stream_rows(
-    session: AsyncSession, statement: Select[Any]
+    session: AsyncSession, statement: Select[Any], params: dict[str, Any] | None = None
 ) -> AsyncIterator[Sequence[Any]]:
     """The statement's rows in chunks, fetched as they are consumed (a server-side cursor on
     PostgreSQL), so no more than a chunk is held at once."""
-    result = await _stream(session, statement)
+    result = await _stream(session, statement, params)
     async for chunk in result.partitions(CHUNK_ROWS):
         yield chunk
 
 
 async def stream_dicts(
-    session: AsyncSession, statement: Select[Any]
+    session: AsyncSession, statement: Select[Any], params: dict[str, Any] | None = None
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """`stream_rows` as dictionaries keyed by column label."""
-    result = await _stream(session, statement)
+    result = await _stream(session, statement, params)
     keys = list(result.keys())
     async for chunk in result.partitions(CHUNK_ROWS):
         yield [dict(zip(keys, row, strict=True)) for row in chunk]
+
+
+async def respond(parts: AsyncIterator[bytes], media_type: str) -> Response:
+    """The body `parts` make, sent whole if it is small and streamed as it is made if not.
+
+    The parts are read from sessions that stay open until the response has been sent
+    (`SnapshotDep`), so a streamed remainder can go on reading after this returns.
+    """
+    buffered: list[bytes] = []
+    size = 0
+    async for part in parts:
+        buffered.append(part)
+        size += len(part)
+        if size >= WHOLE_BELOW:
+
+            async def remainder() -> AsyncIterator[bytes]:
+                yield b"".join(buffered)
+                async for rest in parts:
+                    yield rest
+
+            return StreamingResponse(remainder(), media_type=media_type)
+    return Response(b"".join(buffered), media_type=media_type)

@@ -64,3 +64,13 @@ async def snapshot(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncItera
             yield session
         finally:
             await session.rollback()
+
+
+async def get_snapshot(request: Request) -> AsyncIterator[AsyncSession]:
+    """A snapshot session that stays open until the response has been sent, streamed or not."""
+    async with snapshot(request.app.state.sessionmaker) as session:
+        yield session
+
+
+# scope="request": closed after the response, so a streamed body reads through it to the end.
+SnapshotDep = Annotated[AsyncSession, Depends(get_snapshot, scope="request")]

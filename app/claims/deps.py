@@ -1,16 +1,30 @@
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims import service
 from app.claims.models import Claim
 from app.errors import NotFound, Redirect
 from app.ledger import AsOf
-from app.transactions import SessionDep
+from app.transactions import SessionDep, SnapshotDep
 
 
 async def _claim_or_404(
     claim_id: str, request: Request, session: SessionDep, moment: AsOf
+) -> Claim:
+    return await claim_or_redirect(claim_id, request, session, moment)
+
+
+async def _claim_in_snapshot(
+    claim_id: str, request: Request, session: SnapshotDep, moment: AsOf
+) -> Claim:
+    return await claim_or_redirect(claim_id, request, session, moment)
+
+
+async def claim_or_redirect(
+    claim_id: str, request: Request, session: AsyncSession, moment: datetime | None
 ) -> Claim:
     """The claim (as it stood at `as_of`); a merged one redirects to the claim it joined.
 
@@ -29,3 +43,5 @@ async def _claim_or_404(
 
 
 ClaimDep = Annotated[Claim, Depends(_claim_or_404)]
+# For a read answered from one snapshot session (`SnapshotDep`), the claim included.
+ClaimInSnapshot = Annotated[Claim, Depends(_claim_in_snapshot)]

@@ -1,11 +1,9 @@
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Query, Response
 
 from app.auth.deps import ReadKey
-from app.claims.deps import ClaimDep
+from app.claims.deps import ClaimInSnapshot
 from app.claims.schemas import Claim
 from app.denials import service
 from app.denials.schemas import Denial, DenialReport
@@ -13,23 +11,20 @@ from app.ledger import AsOf
 from app.pagination import PageDep
 from app.schemas import Page, TimestampIn
 from app.sightings.presenter import present
-from app.transactions import SessionDep, SessionmakerDep, snapshot
+from app.streaming import respond
+from app.transactions import SessionDep, SnapshotDep
 
 router = APIRouter(tags=["denials"])
 
 
 @router.get("/v1/claims/{claim_id}/denial", response_model=DenialReport)
 async def get_denial(
-    claim: ClaimDep, sessionmaker: SessionmakerDep, _: ReadKey, moment: AsOf
-) -> StreamingResponse:
-    # Streamed from a snapshot session of its own: a claim denied tens of thousands of times
-    # makes a report of tens of MB, and the request's session has closed by the time it is sent.
-    async def body() -> AsyncIterator[bytes]:
-        async with snapshot(sessionmaker) as session:
-            async for part in service.report_document(session=session, claim=claim, moment=moment):
-                yield part
-
-    return StreamingResponse(body(), media_type="application/json")
+    claim: ClaimInSnapshot, session: SnapshotDep, _: ReadKey, moment: AsOf
+) -> Response:
+    # A claim denied tens of thousands of times makes a report of tens of MB, streamed. The
+    # claim and its report are read in one snapshot, which stays open until the body is sent.
+    body = service.report_document(session=session, claim=claim, moment=moment)
+    return await respond(body, "application/json")
 
 
 @router.get("/v1/denials")

@@ -1,18 +1,30 @@
 from collections.abc import AsyncIterator
 from datetime import datetime
+from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, case, func, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims.models import Claim
 from app.denials import rules
 from app.enums import OutletKind, Stance
-from app.ledger import LedgerView, as_of, with_outlet
+from app.ledger import CURRENT, LedgerView, as_of, with_outlet
 from app.outlets.schemas import Outlet as OutletOut
 from app.pagination import PageParams, SortKey, paginate
 from app.sightings.presenter import SIGHTING_FIELDS
-from app.streaming import columns_of, encode, stream_dicts, time_order
+from app.streaming import columns_of, encode, stream_dicts, time_order_in
 
 # The report's lists, in the order it writes them; a sighting's place among them is decided by
 # the database (`_entry`), so the lists stream one after the other from one ordered query.
@@ -41,32 +53,49 @@ def _cited(view: LedgerView) -> ColumnElement[str | None]:
     )
 
 
-def _word_statement(session: AsyncSession, view: LedgerView, claim_id: str) -> Select[Any]:
+def _word_statement(dialect: str, view: LedgerView) -> Select[Any]:
+    """The claim's (`:claim_id`) official word in the report's order."""
     sightings, outlets = view.sightings, view.outlets
     entry = _entry(view)
     return (
         select(*columns_of(sightings), entry.label("entry"), _cited(view).label("cited"))
         .join(outlets, outlets.id == sightings.outlet_id)
-        .where(sightings.claim_id == claim_id, entry.is_not(None))
-        .order_by(entry, *time_order(session, sightings))
+        .where(sightings.claim_id == bindparam("claim_id"), entry.is_not(None))
+        .order_by(entry, *time_order_in(dialect, sightings))
     )
 
 
+def _outlets_statement(view: LedgerView) -> Select[Any]:
+    """The outlets behind the claim's (`:claim_id`) official word."""
+    sightings, outlets = view.sightings, view.outlets
+    carried = select(sightings.outlet_id).where(sightings.claim_id == bindparam("claim_id"))
+    return select(outlets).where(
+        outlets.id.in_(carried),
+        outlets.kind.in_([OutletKind.official, OutletKind.fact_checker])
+        | outlets.id.in_(carried.where(sightings.stance == Stance.debunks)),
+    )
+
+
+# Built once for today's ledger: constructing these statements costs a read of a small claim
+# as much again as running them. A past moment's view is new each time, so its are built anew.
+_current_word = cache(partial(_word_statement, view=CURRENT))
+_current_outlets = cache(partial(_outlets_statement, CURRENT))
+
+
+def _statements(session: AsyncSession, view: LedgerView) -> tuple[Select[Any], Select[Any]]:
+    dialect = session.get_bind().dialect.name
+    if view is CURRENT:
+        return _current_word(dialect), _current_outlets()
+    return _word_statement(dialect, view), _outlets_statement(view)
+
+
 async def _outlets_of_word(
-    session: AsyncSession, view: LedgerView, claim_id: str
+    session: AsyncSession, statement: Select[Any], claim_id: str
 ) -> dict[str, dict[str, Any]]:
     """The outlets behind the claim's official word, by id, as documents: a few hundred at
     most, so each is converted once rather than once per sighting."""
-    sightings, outlets = view.sightings, view.outlets
-    carried = select(sightings.outlet_id).where(sightings.claim_id == claim_id)
     rows = await session.scalars(
-        select(outlets)
-        .where(
-            outlets.id.in_(carried),
-            outlets.kind.in_([OutletKind.official, OutletKind.fact_checker])
-            | outlets.id.in_(carried.where(sightings.stance == Stance.debunks)),
-        )
-        .execution_options(populate_existing=True)
+        statement, {"claim_id": claim_id}, execution_options={"populate_existing": True}
     )
     return {row.id: OutletOut.model_validate(row).model_dump(mode="json") for row in rows}
 
@@ -88,12 +117,12 @@ async def report_document(
     sightings keeps current; the sightings behind them stream from one query, so the memory a
     report takes does not grow with how often the claim was denied.
     """
-    view = as_of(moment)
-    outlets = await _outlets_of_word(session, view, claim.id)
+    words, outlets_of_word = _statements(session, as_of(moment))
+    outlets = await _outlets_of_word(session, outlets_of_word, claim.id)
     yield b'{"claim_id":' + encode(claim.id) + b',"status":' + encode(claim.denial_status)
     first: dict[str, Any] | None = None
     opened, written = -1, 0
-    async for chunk in stream_dicts(session, _word_statement(session, view, claim.id)):
+    async for chunk in stream_dicts(session, words, {"claim_id": claim.id}):
         parts = []
         for row in chunk:
             entry = row.pop("entry")
@@ -132,12 +161,12 @@ async def official_word_preview(
 ) -> tuple[list[dict[str, Any]], int]:
     """The first `limit` sightings of the report's lists, in its order, and how many it has:
     what a page shows of a claim denied more often than anyone reads."""
-    view = as_of(None)
-    outlets = await _outlets_of_word(session, view, claim.id)
-    statement = _word_statement(session, view, claim.id)
-    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    words, outlets_of_word = _statements(session, CURRENT)
+    outlets = await _outlets_of_word(session, outlets_of_word, claim.id)
+    params = {"claim_id": claim.id}
+    total = await session.scalar(select(func.count()).select_from(words.subquery()), params) or 0
     shown = []
-    async for chunk in stream_dicts(session, statement.limit(limit)):
+    async for chunk in stream_dicts(session, words.limit(limit), params):
         for row in chunk:
             row.pop("entry")
             shown.append(_document(row, outlets[row["outlet_id"]]))
