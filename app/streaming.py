@@ -36,11 +36,14 @@ def raw(column: Any, name: str) -> Any:
     return column.label(name)
 
 
-def columns_of(entity: Any) -> list[Any]:
-    """Every mapped column of an entity, model or alias alike, labelled by its attribute key, so
-    columns added to a model flow into the documents built from it."""
-    mapper = inspect(entity).mapper
-    return [raw(getattr(entity, attr.key), attr.key) for attr in mapper.column_attrs]
+def columns_of(entity: Any, fields: list[str] | None = None) -> list[Any]:
+    """The mapped columns of an entity, model or alias alike, labelled by their attribute keys:
+    those among `fields` (a document's fields, in order, plus what it is built from), or every
+    one, so that columns added to a model flow into the documents built from it."""
+    keys = [attr.key for attr in inspect(entity).mapper.column_attrs]
+    if fields is not None:
+        keys = [name for name in fields if name in keys]
+    return [raw(getattr(entity, key), key) for key in keys]
 
 
 def time_order(session: AsyncSession, entity: Any) -> list[Any]:

@@ -267,7 +267,9 @@ def _run(name: str, url: str, sizes: list[int], direct: bool) -> None:
     port = _free_port()
     env = {**os.environ, "TRACER_DATABASE_URL": url, "TRACER_BOOTSTRAP_ADMIN_KEY": KEY}
     command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's log goes to a file: a pipe nobody reads fills up and stalls the server.
+    log = tempfile.TemporaryFile()
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
     print(f"\n{name}: one claim; time, bytes received, server memory growth during the request")
     print("| sightings | request | status | time | size | memory growth |")
     print("|---:|---|---:|---:|---:|---:|", flush=True)
@@ -276,6 +278,7 @@ def _run(name: str, url: str, sizes: list[int], direct: bool) -> None:
     finally:
         server.terminate()
         server.wait(timeout=60)
+        log.close()
 
 
 def main() -> None:

@@ -105,14 +105,18 @@ class GraphReader:
         """
         # Ids repeat across edges; one string object per id keeps the index small.
         canonical: dict[str, str] = {}
+        same_id = canonical.setdefault
+        cites = self.cites
         edges = service.edges_statement(
             self.view, self.members, cited_members, walk=trace_from is not None
         )
         async for chunk in stream_rows(self.session, edges):
             for citing_id, cited_id, basis in chunk:
-                citing_id = canonical.setdefault(citing_id, citing_id)
-                cited_id = canonical.setdefault(cited_id, cited_id)
-                self.cites.setdefault(citing_id, []).append((cited_id, basis))
+                cited = cites.get(citing_id)
+                if cited is None:
+                    cites[same_id(citing_id, citing_id)] = [(same_id(cited_id, cited_id), basis)]
+                else:
+                    cited.append((same_id(cited_id, cited_id), basis))
         for cited in self.cites.values():
             cited.sort()
         if trace_from is not None:
@@ -132,17 +136,21 @@ class GraphReader:
             self.session, self.view, self.members, outline_only=self.outline_only
         )
         outline = self.outline
+        ids, published, outlet_ids = outline.ids, outline.published, outline.outlet_ids
+        stances, languages = outline.stances, outline.languages
+        cites, included = self.cites, self.included
         async for chunk in stream_dicts(self.session, statement):
             shown = []
             for node in chunk:
-                if self.included is not None and node["id"] not in self.included:
+                sighting_id = node["id"]
+                if included is not None and sighting_id not in included:
                     continue
-                outline.ids.append(node["id"])
-                outline.published.append(node["published_at"])
-                outline.outlet_ids.append(node["outlet_id"])
-                outline.stances.append(node["stance"])
-                outline.languages.append(node["language"])
-                cited = self.cites.get(node["id"], [])
+                ids.append(sighting_id)
+                published.append(node["published_at"])
+                outlet_ids.append(node["outlet_id"])
+                stances.append(node["stance"])
+                languages.append(node["language"])
+                cited = cites.get(sighting_id, ())
                 node["cites"] = [cited_id for cited_id, _ in cited]
                 node["citations"] = [{"sighting_id": i, "basis": basis} for i, basis in cited]
                 shown.append(node)
@@ -172,8 +180,10 @@ class GraphReader:
         origins = [sid for sid in outline.ids if not self.cites.get(sid)]
         denial = self._first_denial()
         goal = outline.ids[denial] if denial is not None and towards_denial else None
+        cites = self.cites
         path = main_path(
-            ((cited, citing) for citing, cited, _ in self._pairs()),
+            outline.ids,
+            lambda node: (cited for cited, _ in cites.get(node, ())),
             origins,
             goal,
             order=position.__getitem__,
@@ -192,11 +202,6 @@ class GraphReader:
             for a, b in pairwise(path)
         ]
         return Summary(origins=origins, path=path, hops=hops, metrics=self._metrics(denial))
-
-    def _pairs(self) -> Iterator[tuple[str, str, str]]:
-        for citing, cited in self.cites.items():
-            for cited_id, basis in cited:
-                yield citing, cited_id, basis
 
     def _outlet(self, index: int) -> OutletOut:
         return self.outlets[self.outline.outlet_ids[index]]

@@ -14,7 +14,6 @@ from pydantic import TypeAdapter
 from app.chains.assembly import GraphReader
 from app.chains.schemas import Hop
 from app.claims.schemas import Claim as ClaimOut
-from app.sightings.presenter import SIGHTING_FIELDS
 from app.streaming import encode, json_items
 
 
@@ -39,8 +38,8 @@ async def _node_items(reader: GraphReader, shape: Shape) -> AsyncIterator[bytes]
     outlets = _outlets_by_id(reader, shape)
     async for chunk in reader.nodes():
         for node in chunk:
-            node["outlet"] = outlets[node["outlet_id"]]
-        yield json_items([{name: node[name] for name in SIGHTING_FIELDS} for node in chunk])
+            node["outlet"] = outlets[node.pop("outlet_id")]
+        yield json_items(chunk)
 
 
 def _edge_items(edges: Iterator[tuple[str, str, str]]) -> Iterator[bytes]:

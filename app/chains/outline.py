@@ -156,8 +156,12 @@ async def outline(*, session: AsyncSession, claim: Claim) -> Outline:
     as_sightings = _as_sightings(nodes)
     # Nodes come in the rules' time order, so the first official denial is the first one met.
     denial = next((n for n in nodes if rules.is_official_denial(cast(Sighting, n))), None)
+    cited_by_citing: dict[str, list[str]] = {}
+    for step in steps:
+        cited_by_citing.setdefault(step.to, []).append(step.from_)
     path = main_path(
-        [(s.from_, s.to) for s in steps],
+        position,
+        lambda node: cited_by_citing.get(node, ()),
         origins,
         denial.id if denial else None,
         order=position.__getitem__,

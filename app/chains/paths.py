@@ -1,36 +1,53 @@
-"""The main path of a chain: pure graph walking over nodes already loaded."""
+"""The main path of a chain: pure graph walking over nodes already loaded.
+
+A chain is walked through each node's predecessors (what it cites) alone: the main path to the
+first denial lies among the nodes that reach it, which on a large chain are few next to all
+its nodes, so successors are gathered only for those.
+"""
 
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from typing import TypeVar
 
 Node = TypeVar("Node", bound=Hashable)
+Neighbours = Callable[[Node], Iterable[Node]]
 
 
-def _distances(start: Node, neighbours: dict[Node, list[Node]]) -> dict[Node, int]:
+def _distances(start: Node, neighbours: Neighbours[Node]) -> dict[Node, int]:
     distance = {start: 0}
     queue = deque([start])
     while queue:
         current = queue.popleft()
-        for nxt in neighbours.get(current, ()):
+        step = distance[current] + 1
+        for nxt in neighbours(current):
             if nxt not in distance:
-                distance[nxt] = distance[current] + 1
+                distance[nxt] = step
                 queue.append(nxt)
     return distance
 
 
-def shortest_path(
+def _successors_within(
+    nodes: Collection[Node], predecessors: Neighbours[Node]
+) -> dict[Node, list[Node]]:
+    successors: dict[Node, list[Node]] = {}
+    for node in nodes:
+        for before in predecessors(node):
+            if before in nodes:
+                successors.setdefault(before, []).append(node)
+    return successors
+
+
+def _shortest_path(
     source: Node,
     target: Node,
-    successors: dict[Node, list[Node]],
-    predecessors: dict[Node, list[Node]],
+    to_target: dict[Node, int],
+    predecessors: Neighbours[Node],
     order: Callable[[Node], int],
 ) -> list[Node]:
-    """Fewest steps from source to target; at each step, the earliest node (by `order`) that
-    still lies on a shortest path, so ties go to earlier publication."""
-    to_target = _distances(target, predecessors)
-    if source not in to_target:
-        return []
+    """Fewest steps from source to target (`to_target`: every node's distance to it); at each
+    step, the earliest node (by `order`) still on a shortest path, so ties go to earlier
+    publication."""
+    successors = _successors_within(to_target, predecessors)
     path = [source]
     while path[-1] != target:
         remaining = to_target[path[-1]] - 1
@@ -40,30 +57,32 @@ def shortest_path(
 
 
 def main_path(
-    edges: Iterable[tuple[Node, Node]],
+    nodes: Iterable[Node],
+    predecessors: Neighbours[Node],
     origins: Sequence[Node],
     goal: Node | None,
     order: Callable[[Node], int],
 ) -> list[Node]:
-    """The contract's main path.
+    """The contract's main path, given every node and each one's predecessors (what it cites).
 
     With a goal (the first official denial) that some other origin reaches: from the earliest
     such origin to the goal. Otherwise: from the earliest origin to the latest node it reaches.
     `origins` come in time order; `order` ranks any node by publication.
     """
-    successors: dict[Node, list[Node]] = {}
-    predecessors: dict[Node, list[Node]] = {}
-    for src, dst in edges:
-        successors.setdefault(src, []).append(dst)
-        predecessors.setdefault(dst, []).append(src)
     if not origins:
         return []
-    if goal is not None and predecessors.get(goal):
+    if goal is not None:
         reaching = _distances(goal, predecessors)
-        for origin in origins:
-            if origin in reaching:
-                return shortest_path(origin, goal, successors, predecessors, order)
+        if len(reaching) > 1:
+            for origin in origins:
+                if origin in reaching:
+                    return _shortest_path(origin, goal, reaching, predecessors, order)
     start = origins[0]
-    reached = _distances(start, successors)
+    successors: dict[Node, list[Node]] = {}
+    for node in nodes:
+        for before in predecessors(node):
+            successors.setdefault(before, []).append(node)
+    reached = _distances(start, lambda node: successors.get(node, ()))
     latest = max(reached, key=order)
-    return shortest_path(start, latest, successors, predecessors, order)
+    to_latest = _distances(latest, predecessors)
+    return _shortest_path(start, latest, to_latest, predecessors, order)

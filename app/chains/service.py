@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.ledger import CURRENT, LedgerView
+from app.sightings.presenter import SIGHTING_COLUMNS
 from app.streaming import columns_of, raw, time_order
 
 MAX_TRACE_DEPTH = 1000
@@ -138,12 +139,12 @@ OUTLINE_COLUMNS = ("id", "published_at", "outlet_id", "stance", "language")
 def nodes_statement(
     session: AsyncSession, view: LedgerView, members: Members, *, outline_only: bool = False
 ) -> Select[Any]:
-    """Every column of every member (or only what a path and metrics read), in time order."""
+    """Every member's document columns (or only what a path and metrics read), in time order."""
     sightings = view.sightings
     if outline_only:
         columns = [raw(getattr(sightings, name), name) for name in OUTLINE_COLUMNS]
     else:
-        columns = columns_of(sightings)
+        columns = columns_of(sightings, SIGHTING_COLUMNS)
     return select(*columns).where(members(sightings)).order_by(*time_order(session, sightings))
 
 

@@ -5,65 +5,87 @@ it touched, under that claim's row lock, before its transaction commits.
 """
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, distinct, func, or_, select
+from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import outbox
 from app.claims.models import Claim, claim_versions
 from app.db import utcnow
 from app.denials import rules
-from app.enums import OutletKind, Stance
-from app.ledger import CURRENT, LedgerView, with_outlet
+from app.enums import DenialStatus, OutletKind, Stance
+from app.ledger import with_outlet
 from app.outbox import payloads
+from app.outlets.models import Outlet
 from app.sightings.models import Sighting
+from app.streaming import time_order_in
 from app.versioning import archive
 
 
-def _is_official_word(claim_id: str, view: LedgerView) -> list[ColumnElement[bool]]:
-    return [
-        view.sightings.claim_id == claim_id,
-        or_(
-            view.outlets.kind.in_([OutletKind.official, OutletKind.fact_checker]),
-            view.sightings.stance == Stance.debunks,
-        ),
-    ]
+def _official_verdicts(dialect: str, claim_id: str) -> Select[Any]:
+    """Per official outlet, the stance of its latest denial or confirmation of the claim.
 
-
-async def official_word(
-    *, session: AsyncSession, claim_id: str, view: LedgerView = CURRENT
-) -> list[Sighting]:
-    """Official verdicts and fact checks of one claim: the only sightings denial status reads."""
-    statement = with_outlet(view).where(*_is_official_word(claim_id, view))
-    return rules.in_time_order((await session.scalars(statement)).unique().all())
-
-
-def official_word_ids(*, claim_id: str, view: LedgerView = CURRENT) -> Select[tuple[str]]:
-    """The ids `official_word` reads, as a statement to use as a subquery."""
-    sightings, outlets = view.sightings, view.outlets
-    return (
-        select(sightings.id)
-        .join(outlets, outlets.id == sightings.outlet_id)
-        .where(*_is_official_word(claim_id, view))
+    Each official outlet counts once, by its latest verdict; the answer is sized by outlets,
+    not by sightings, however often the claim was denied.
+    """
+    latest_first = func.row_number().over(
+        partition_by=Sighting.outlet_id,
+        order_by=[column.desc() for column in time_order_in(dialect, Sighting)],
     )
-
-
-def _spreading_after(claim_id: str, moment: datetime, view: LedgerView) -> Select[Sighting]:
-    return select(view.sightings).where(
-        view.sightings.claim_id == claim_id,
-        view.sightings.stance.in_(rules.SPREADING),
-        view.sightings.published_at > moment,
+    ranked = (
+        select(Sighting.stance, latest_first.label("rank"))
+        .join(Outlet, Outlet.id == Sighting.outlet_id)
+        .where(
+            Sighting.claim_id == claim_id,
+            Outlet.kind == OutletKind.official,
+            Sighting.stance.in_(rules.VERDICTS),
+        )
+        .subquery()
     )
+    return select(ranked.c.stance).where(ranked.c.rank == 1).distinct()
+
+
+async def _denial_status(session: AsyncSession, claim_id: str) -> DenialStatus:
+    dialect = session.get_bind().dialect.name
+    stances = set((await session.scalars(_official_verdicts(dialect, claim_id))).all())
+    if not stances:
+        return DenialStatus.none
+    if stances == {Stance.denies}:
+        return DenialStatus.denied
+    if stances == {Stance.confirms}:
+        return DenialStatus.confirmed
+    return DenialStatus.contested
+
+
+async def _first_denial_at(session: AsyncSession, claim_id: str) -> datetime | None:
+    """When the claim was first officially denied."""
+    first: datetime | None = await session.scalar(
+        select(func.min(Sighting.published_at))
+        .join(Outlet, Outlet.id == Sighting.outlet_id)
+        .where(
+            Sighting.claim_id == claim_id,
+            Outlet.kind == OutletKind.official,
+            Sighting.stance == Stance.denies,
+        )
+    )
+    return first
 
 
 async def count_spreading_after(
-    *, session: AsyncSession, claim_id: str, first: Sighting | None, view: LedgerView = CURRENT
+    *, session: AsyncSession, claim_id: str, moment: datetime | None
 ) -> int:
-    """Sightings asserting or reporting the claim after its first official denial."""
-    if first is None:
+    """Sightings asserting or reporting the claim after `moment` (its first official denial)."""
+    if moment is None:
         return 0
-    spreading = _spreading_after(claim_id, first.published_at, view).subquery()
-    return await session.scalar(select(func.count()).select_from(spreading)) or 0
+    count = await session.scalar(
+        select(func.count()).where(
+            Sighting.claim_id == claim_id,
+            Sighting.stance.in_(rules.SPREADING),
+            Sighting.published_at > moment,
+        )
+    )
+    return count or 0
 
 
 async def refresh_claim(
@@ -85,10 +107,9 @@ async def refresh_claim(
             ).where(Sighting.claim_id == claim_id)
         )
     ).one()
-    word = await official_word(session=session, claim_id=claim_id)
-    status = rules.status(word)
-    first = rules.first_denial(word)
-    spread = await count_spreading_after(session=session, claim_id=claim_id, first=first)
+    status = await _denial_status(session, claim_id)
+    first_denial_at = await _first_denial_at(session, claim_id)
+    spread = await count_spreading_after(session=session, claim_id=claim_id, moment=first_denial_at)
     claim = await session.get(Claim, claim_id)
     assert claim is not None, "sightings only exist for existing claims"
     projected = {
@@ -110,13 +131,13 @@ async def refresh_claim(
             claim_id=claim.id,
             tags=claim.tags,
         )
-    if first is not None and spread and not claim.sightings_after_denial:
+    if first_denial_at is not None and spread and not claim.sightings_after_denial:
         latest = await session.scalar(
             with_outlet()
             .where(
                 Sighting.claim_id == claim_id,
                 Sighting.stance.in_(rules.SPREADING),
-                Sighting.published_at > first.published_at,
+                Sighting.published_at > first_denial_at,
             )
             .order_by(Sighting.recorded_at.desc(), Sighting.id.desc())
             .limit(1)
@@ -127,7 +148,7 @@ async def refresh_claim(
             event=payloads.ClaimResurfaced(
                 claim_id=claim.id,
                 sighting=payloads.SightingSummary.of(latest),
-                first_denial_at=first.published_at,
+                first_denial_at=first_denial_at,
                 sightings_after_denial=spread,
             ),
             claim_id=claim.id,

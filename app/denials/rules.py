@@ -1,13 +1,13 @@
 """The contract's denial rules, as pure functions over sightings with their outlets loaded.
 
-The denial endpoint and the chain metrics both read a claim's state through these, so the two
-can never disagree.
+A claim's status itself is aggregated by the database (`claims.projection`), sized by outlets
+rather than by sightings; what reads sightings one by one reads them through these.
 """
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from app.enums import DenialStatus, OutletKind, Stance
+from app.enums import OutletKind, Stance
 from app.sightings.models import Sighting
 
 VERDICTS = (Stance.denies, Stance.confirms)
@@ -31,26 +31,6 @@ def is_fact_check(sighting: Sighting) -> bool:
     if is_official_verdict(sighting):
         return False
     return sighting.stance == Stance.debunks or sighting.outlet.kind == OutletKind.fact_checker
-
-
-def status(sightings: Iterable[Sighting]) -> DenialStatus:
-    """Each official outlet counts once, by its latest denial or confirmation."""
-    latest: dict[str, Sighting] = {}
-    for sighting in sorted(filter(is_official_verdict, sightings), key=_order):
-        latest[sighting.outlet_id] = sighting
-    stances = {s.stance for s in latest.values()}
-    if not stances:
-        return DenialStatus.none
-    if stances == {Stance.denies}:
-        return DenialStatus.denied
-    if stances == {Stance.confirms}:
-        return DenialStatus.confirmed
-    return DenialStatus.contested
-
-
-def first_denial(sightings: Iterable[Sighting]) -> Sighting | None:
-    denials = sorted(filter(is_official_denial, sightings), key=_order)
-    return denials[0] if denials else None
 
 
 def spread_after(sightings: Iterable[Sighting], moment: datetime) -> int:

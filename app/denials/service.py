@@ -23,7 +23,7 @@ from app.enums import OutletKind, Stance
 from app.ledger import CURRENT, LedgerView, as_of, with_outlet
 from app.outlets.schemas import Outlet as OutletOut
 from app.pagination import PageParams, SortKey, paginate
-from app.sightings.presenter import SIGHTING_FIELDS
+from app.sightings.presenter import SIGHTING_COLUMNS
 from app.streaming import columns_of, encode, stream_dicts, time_order_in
 
 # The report's lists, in the order it writes them; a sighting's place among them is decided by
@@ -58,7 +58,11 @@ def _word_statement(dialect: str, view: LedgerView) -> Select[Any]:
     sightings, outlets = view.sightings, view.outlets
     entry = _entry(view)
     return (
-        select(*columns_of(sightings), entry.label("entry"), _cited(view).label("cited"))
+        select(
+            *columns_of(sightings, SIGHTING_COLUMNS),
+            entry.label("entry"),
+            _cited(view).label("cited"),
+        )
         .join(outlets, outlets.id == sightings.outlet_id)
         .where(sightings.claim_id == bindparam("claim_id"), entry.is_not(None))
         .order_by(entry, *time_order_in(dialect, sightings))
@@ -101,11 +105,12 @@ async def _outlets_of_word(
 
 
 def _document(row: dict[str, Any], outlet: dict[str, Any]) -> dict[str, Any]:
-    pairs = sorted(tuple(pair.split(" ")) for pair in (row["cited"] or "").split(",") if pair)
+    pairs = sorted(tuple(pair.split(" ")) for pair in (row.pop("cited") or "").split(",") if pair)
+    del row["outlet_id"]
     row["outlet"] = outlet
     row["cites"] = [cited_id for cited_id, _ in pairs]
     row["citations"] = [{"sighting_id": cited_id, "basis": basis} for cited_id, basis in pairs]
-    return {name: row[name] for name in SIGHTING_FIELDS}
+    return row
 
 
 async def report_document(

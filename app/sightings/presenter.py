@@ -16,6 +16,9 @@ from app.sightings.schemas import Sighting as SightingOut
 # The schema's fields in the schema's order, so sightings written straight from rows read
 # exactly as the schema would serialise them, and a field added to it is written too.
 SIGHTING_FIELDS = list(SightingOut.model_fields)
+# The columns a sighting's document is written from: its fields that are columns, and the
+# outlet's id, which becomes its `outlet`.
+SIGHTING_COLUMNS = [*SIGHTING_FIELDS, "outlet_id"]
 
 
 class Cited(Protocol):
