@@ -80,8 +80,11 @@ class GraphReader:
         members: Members,
         view: LedgerView = CURRENT,
         outline_only: bool = False,
+        citations: bool = True,
     ) -> None:
         self.outline_only = outline_only
+        # Whether each node carries its `cites` and `citations` (files list edges apart).
+        self.citations = citations
         self.session = session
         self.view = view
         self.members = members
@@ -131,14 +134,15 @@ class GraphReader:
         self.outlets = {row.id: OutletOut.model_validate(row) for row in rows}
 
     async def nodes(self) -> AsyncIterator[list[dict[str, Any]]]:
-        """Members in time order, in chunks, each as its columns plus `cites` and `citations`."""
+        """Members in time order, in chunks, each as its columns (plus `cites` and `citations`
+        unless the reader was made without)."""
         statement = service.nodes_statement(
             self.session, self.view, self.members, outline_only=self.outline_only
         )
         outline = self.outline
         ids, published, outlet_ids = outline.ids, outline.published, outline.outlet_ids
         stances, languages = outline.stances, outline.languages
-        cites, included = self.cites, self.included
+        cites, included, with_citations = self.cites, self.included, self.citations
         async for chunk in stream_dicts(self.session, statement):
             shown = []
             for node in chunk:
@@ -150,9 +154,10 @@ class GraphReader:
                 outlet_ids.append(node["outlet_id"])
                 stances.append(node["stance"])
                 languages.append(node["language"])
-                cited = cites.get(sighting_id, ())
-                node["cites"] = [cited_id for cited_id, _ in cited]
-                node["citations"] = [{"sighting_id": i, "basis": basis} for i, basis in cited]
+                if with_citations:
+                    cited = cites.get(sighting_id, ())
+                    node["cites"] = [cited_id for cited_id, _ in cited]
+                    node["citations"] = [{"sighting_id": i, "basis": b} for i, b in cited]
                 shown.append(node)
             if shown:
                 yield shown

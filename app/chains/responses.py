@@ -23,15 +23,19 @@ def _streamed(
     members: service.Members,
     write: Callable[[GraphReader], AsyncIterator[bytes]],
     view: LedgerView,
+    graph: bool = True,
+    citations: bool = True,
     **load: object,
 ) -> AsyncIterator[bytes]:
     """The body, read in its own snapshot session: the request's session has closed by the time
-    a streamed body is sent."""
+    a streamed body is sent. Without `graph`, the writer reads its own rows and the edges and
+    outlets are not loaded first; without `citations`, nodes come without their citations."""
 
     async def body() -> AsyncIterator[bytes]:
         async with snapshot(sessionmaker) as session:
-            reader = GraphReader(session=session, members=members, view=view)
-            await reader.load(**load)  # type: ignore[arg-type]
+            reader = GraphReader(session=session, members=members, view=view, citations=citations)
+            if graph:
+                await reader.load(**load)  # type: ignore[arg-type]
             async for part in write(reader):
                 yield part
 
@@ -64,7 +68,9 @@ def chain_response(
         ChainFormat.gexf: lambda r: exports.gexf(r, shown),
         ChainFormat.csv: exports.edges_csv,
     }
-    body = _streamed(sessionmaker, members, writers[file_format], view)
+    # The CSV is one row per edge read straight from a join: it needs no graph in memory.
+    graph = file_format is not ChainFormat.csv
+    body = _streamed(sessionmaker, members, writers[file_format], view, graph, citations=False)
     return StreamingResponse(body, media_type=exports.MEDIA_TYPES[file_format], headers=headers)
 
 

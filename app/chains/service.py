@@ -149,20 +149,19 @@ def nodes_statement(
 
 
 def edge_rows_statement(
-    session: AsyncSession, view: LedgerView, members: Members, sides: Sequence[str]
+    session: AsyncSession, view: LedgerView, members: Members, side: Sequence[str]
 ) -> Select[Any]:
-    """Citations between members with both ends' columns (`from_*` cited, `to_*` citing) and
-    their outlets' (`from_outlet_*`, `to_outlet_*`), ordered by the citing end's time."""
+    """Citations between members, ordered by the citing end's time: for the cited end then the
+    citing end, the `side` columns (a sighting's, or its outlet's as `outlet_*`), then the basis.
+    """
     citations = view.citations
     cited, citing = aliased(view.sightings), aliased(view.sightings)
     cited_outlet, citing_outlet = aliased(view.outlets), aliased(view.outlets)
     wanted = []
     for prefix, sighting, outlet in (("from", cited, cited_outlet), ("to", citing, citing_outlet)):
-        wanted += [raw(getattr(sighting, name), f"{prefix}_{name}") for name in sides]
-        wanted += [
-            raw(getattr(outlet, name), f"{prefix}_outlet_{name}")
-            for name in ("slug", "name", "kind", "country")
-        ]
+        for name in side:
+            source, column = (outlet, name[7:]) if name.startswith("outlet_") else (sighting, name)
+            wanted.append(raw(getattr(source, column), f"{prefix}_{name}"))
     return (
         select(*wanted, raw(citations.basis, "basis"))
         .join(citing, citing.id == citations.citing_id)
