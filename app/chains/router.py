@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from app.auth.deps import ReadKey
@@ -73,7 +73,7 @@ async def trace(
     )
 
 
-@router.get("/v1/claims/{claim_id}/spread")
+@router.get("/v1/claims/{claim_id}/spread", response_model=Spread)
 async def get_spread(
     claim: ClaimDep,
     session: SessionDep,
@@ -82,6 +82,8 @@ async def get_spread(
     bucket: Annotated[
         BucketSize, Query(description="The timeline's bucket: hour, day or week (UTC).")
     ] = BucketSize.day,
-) -> Spread:
+) -> Response:
     """The chain summarised by outlet, outlet-to-outlet flow and time bucket."""
-    return await spread.spread(session=session, claim=claim, bucket=bucket, view=as_of(moment))
+    summary = await spread.spread(session=session, claim=claim, bucket=bucket, view=as_of(moment))
+    # Serialised once: returned as a model it would be validated again on the way out.
+    return Response(summary.model_dump_json(), media_type="application/json")

@@ -5,11 +5,12 @@ sized by outlets and time buckets. The main path walks only what leads to the fi
 (or, without one, what the earliest origin reached), never reading whole sightings.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, distinct, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -61,50 +62,100 @@ def _utc(value: datetime | str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-async def _outlets(session: AsyncSession, view: LedgerView, members: Members) -> list[SpreadOutlet]:
+@dataclass
+class _Outlets:
+    """The outlets that carried the chain, and what the metrics need of them."""
+
+    shown: list[SpreadOutlet]
+    languages: set[str]
+
+
+async def _outlets(session: AsyncSession, view: LedgerView, members: Members) -> _Outlets:
+    """Per outlet its sightings and their first and last times, in one pass that also collects
+    the languages, so the metrics need no pass of their own over the chain."""
     sightings, outlets = view.sightings, view.outlets
-    first_at = func.min(sightings.published_at)
     statement = (
         select(
+            outlets.id,
             outlets.slug,
             outlets.kind,
             outlets.country,
-            func.count().label("sightings"),
-            first_at.label("first_at"),
-            func.max(sightings.published_at).label("last_at"),
+            func.coalesce(sightings.language, outlets.language),
+            func.count(),
+            func.min(sightings.published_at),
+            func.max(sightings.published_at),
         )
         .join(outlets, outlets.id == sightings.outlet_id)
         .where(members(sightings))
-        .group_by(outlets.id, outlets.slug, outlets.kind, outlets.country)
-        .order_by(first_at, outlets.slug)
+        .group_by(
+            outlets.id,
+            outlets.slug,
+            outlets.kind,
+            outlets.country,
+            func.coalesce(sightings.language, outlets.language),
+        )
     )
-    rows = (await session.execute(statement)).mappings()
-    return [SpreadOutlet.model_validate(row) for row in rows]
+    by_outlet: dict[str, dict[str, Any]] = {}
+    languages: set[str] = set()
+    for outlet_id, slug, kind, country, language, count, first, last in await session.execute(
+        statement
+    ):
+        if language:
+            languages.add(language)
+        seen = by_outlet.get(outlet_id)
+        if seen is None:
+            by_outlet[outlet_id] = {
+                "slug": slug,
+                "kind": kind,
+                "country": country,
+                "sightings": count,
+                "first_at": _utc(first),
+                "last_at": _utc(last),
+            }
+            continue
+        seen["sightings"] += count
+        seen["first_at"] = min(seen["first_at"], _utc(first))
+        seen["last_at"] = max(seen["last_at"], _utc(last))
+    ordered = sorted(by_outlet.values(), key=lambda o: (o["first_at"], o["slug"]))
+    return _Outlets([SpreadOutlet.model_validate(o) for o in ordered], languages)
 
 
 async def _flows(session: AsyncSession, view: LedgerView, members: Members) -> list[Flow]:
     citations = view.citations
     cited, citing = aliased(view.sightings), aliased(view.sightings)
     source, target = aliased(view.outlets), aliased(view.outlets)
-    first_at = func.min(citing.published_at)
-    statement = (
+    # Grouped by the outlets' ids, the slugs joined to the few groups afterwards.
+    pairs = (
         select(
-            source.slug.label("from_outlet"),
-            target.slug.label("to_outlet"),
+            cited.outlet_id.label("source_id"),
+            citing.outlet_id.label("target_id"),
             func.count().label("citations"),
-            first_at.label("first_at"),
+            func.min(citing.published_at).label("first_at"),
         )
         .select_from(citations)
         .join(citing, citing.id == citations.citing_id)
         .join(cited, cited.id == citations.cited_id)
-        .join(source, source.id == cited.outlet_id)
-        .join(target, target.id == citing.outlet_id)
         .where(members(citing), members(cited))
-        .group_by(source.slug, target.slug)
-        .order_by(first_at, source.slug, target.slug)
+        .group_by(cited.outlet_id, citing.outlet_id)
+        .subquery()
     )
-    rows = (await session.execute(statement)).mappings()
-    return [Flow.model_validate(row) for row in rows]
+    statement = (
+        select(
+            source.slug.label("from_outlet"),
+            target.slug.label("to_outlet"),
+            pairs.c.citations,
+            pairs.c.first_at,
+        )
+        .join(source, source.id == pairs.c.source_id)
+        .join(target, target.id == pairs.c.target_id)
+        .order_by(pairs.c.first_at, source.slug, target.slug)
+    )
+    # Outlets squared can be many (300 outlets make up to 90,000 flows): rows the database
+    # typed are taken as they are rather than validated one by one.
+    return [
+        Flow.model_construct(from_outlet=source, to_outlet=to, citations=count, first_at=first)
+        for source, to, count, first in await session.execute(statement)
+    ]
 
 
 async def _timeline(
@@ -188,22 +239,12 @@ async def _metrics(
     session: AsyncSession,
     view: LedgerView,
     members: Members,
+    carried: _Outlets,
     denial: tuple[str, datetime, bool] | None,
 ) -> Metrics:
-    sightings, outlets = view.sightings, view.outlets
-    counts = (
-        await session.execute(
-            select(
-                func.count(),
-                func.count(distinct(sightings.outlet_id)),
-                func.count(distinct(outlets.country)),
-                func.count(distinct(func.coalesce(sightings.language, outlets.language))),
-                func.min(sightings.published_at),
-            )
-            .join(outlets, outlets.id == sightings.outlet_id)
-            .where(members(sightings))
-        )
-    ).one()
+    sightings = view.sightings
+    outlets = carried.shown
+    first_seen = min((o.first_at for o in outlets), default=None)
     denial_at = denial[1] if denial else None
     after = 0
     if denial_at is not None:
@@ -218,13 +259,13 @@ async def _metrics(
             or 0
         )
     return Metrics(
-        sightings=counts[0],
-        outlets=counts[1],
-        countries=counts[2],
-        languages=counts[3],
-        first_seen_at=counts[4],
+        sightings=sum(o.sightings for o in outlets),
+        outlets=len(outlets),
+        countries=len({o.country for o in outlets if o.country}),
+        languages=len(carried.languages),
+        first_seen_at=first_seen,
         first_denial_at=denial_at,
-        denial_lag_seconds=lag_seconds(counts[4], denial_at),
+        denial_lag_seconds=lag_seconds(first_seen, denial_at),
         sightings_after_denial=after,
     )
 
@@ -239,11 +280,12 @@ async def spread(
 ) -> Spread:
     """The claim's chain by outlet, flow and time bucket, with its main path and metrics."""
     members = service.chain_members(view=view, claim_id=claim.id, include_variants=include_variants)
-    outlets = await _outlets(session, view, members)
+    carried = await _outlets(session, view, members)
+    outlets = carried.shown
     span = (min(o.first_at for o in outlets), max(o.last_at for o in outlets)) if outlets else None
     timeline = await _timeline(session, view, members, bucket, span)
     denial = await _first_denial(session, view, members)
-    metrics = await _metrics(session, view, members, denial)
+    metrics = await _metrics(session, view, members, carried, denial)
     # The main path is the chain's: from what reaches the first denial, or else from the
     # earliest origin; only the sightings on those walks are read, and only their outlines.
     towards_denial = denial is not None and denial[2]
