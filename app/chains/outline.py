@@ -8,17 +8,22 @@ with the same functions as the chain document, so the two never disagree.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import cast
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Integer, func, select
+from sqlalchemy import cast as cast_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from app.chains import spread
 from app.chains.paths import main_path
 from app.chains.schemas import Metrics
+from app.chains.service import Members, chain_members
 from app.claims.models import Claim
 from app.denials import rules
 from app.enums import OutletKind, Precision, Stance
+from app.ledger import CURRENT
 from app.outlets.models import Outlet
 from app.sightings.models import Citation, Sighting
 
@@ -57,6 +62,43 @@ class Step:
     basis: str
 
 
+# A chain longer than a picture can show in buckets of the shortest width is drawn in wider ones.
+BUCKETS = [
+    ("hour", timedelta(hours=1)),
+    ("day", timedelta(days=1)),
+    ("week", timedelta(weeks=1)),
+    ("30 days", timedelta(days=30)),
+    ("year", timedelta(days=365)),
+]
+MAX_BUCKETS = 80
+# The time axis runs this much past the first and the last sighting, on each side.
+AXIS_MARGIN = 0.03
+
+
+def bucket_for(start: datetime, end: datetime) -> tuple[str, timedelta]:
+    """The narrowest bucket that divides the axis of this stretch into at most MAX_BUCKETS."""
+    length = (end - start) * (1 + 2 * AXIS_MARGIN)
+    for name, width in BUCKETS:
+        if length / width <= MAX_BUCKETS:
+            return name, width
+    return BUCKETS[-1]
+
+
+@dataclass
+class Aggregate:
+    """A chain too large to draw sighting by sighting, as counts the database made of it."""
+
+    outlets: dict[str, OutletRef]  # every outlet that carried it, by slug
+    counts: dict[str, int]  # sightings per outlet
+    first_at: dict[str, datetime]  # each outlet's first sighting
+    start: datetime  # the first sighting's time, where bucket 0 starts
+    end: datetime
+    bucket: str
+    width: timedelta
+    cells: dict[tuple[str, int], int]  # sightings per outlet and bucket number
+    flows: dict[tuple[str, str], int]  # citations from one outlet's sightings to another's
+
+
 @dataclass
 class Outline:
     claim: Claim
@@ -66,6 +108,9 @@ class Outline:
     metrics: Metrics
     first_denial: Node | None = None
     cites: dict[str, int] = field(default_factory=dict)
+    # Set for a chain drawn from counts: `nodes` then holds only the first sightings, the main
+    # path and the first denial, and `edges` nothing.
+    aggregate: Aggregate | None = None
 
 
 def _as_sightings(nodes: Sequence[Node]) -> Sequence[Sighting]:
@@ -73,7 +118,10 @@ def _as_sightings(nodes: Sequence[Node]) -> Sequence[Sighting]:
     return cast(Sequence[Sighting], nodes)
 
 
-async def _nodes(session: AsyncSession, claim_id: str) -> list[Node]:
+async def _nodes(
+    session: AsyncSession, claim_id: str, *, limit: int | None = None, ids: list[str] | None = None
+) -> list[Node]:
+    """The claim's sightings in time order: all of them, the first `limit`, or these `ids`."""
     outlets: dict[str, OutletRef] = {}
     # Core rows straight from the connection: no ORM identity map for 100,000 plain tuples.
     connection = await session.connection()
@@ -94,9 +142,10 @@ async def _nodes(session: AsyncSession, claim_id: str) -> list[Node]:
             Outlet.language,
         )
         .join(Outlet, Outlet.id == Sighting.outlet_id)
-        .where(Sighting.claim_id == claim_id)
+        .where(Sighting.claim_id == claim_id, *([Sighting.id.in_(ids)] if ids is not None else []))
         # The denial rules' own order (`rules.in_time_order`), so no sort is needed here.
         .order_by(Sighting.published_at, Sighting.recorded_at, Sighting.id)
+        .limit(limit)
     )
     nodes = []
     for (
@@ -143,8 +192,17 @@ async def _steps(session: AsyncSession, claim_id: str, node_ids: set[str]) -> li
     return [Step(cited, citing, basis) for cited, citing, basis in rows if cited in node_ids]
 
 
-async def outline(*, session: AsyncSession, claim: Claim) -> Outline:
-    """The claim's sightings, citations, main path and metrics, as a picture needs them."""
+async def outline(
+    *, session: AsyncSession, claim: Claim, whole_up_to: int | None = None, shown: int = 200
+) -> Outline:
+    """The claim's sightings, citations, main path and metrics, as a picture needs them.
+
+    Past `whole_up_to` sightings, the outline is aggregated (`Aggregate`): the database counts
+    them by outlet, time bucket and outlet-to-outlet flow, and only the first `shown`
+    sightings, the main path and the first denial are read one by one.
+    """
+    if whole_up_to is not None and claim.sightings_count > whole_up_to:
+        return await _aggregated(session, claim, shown)
     nodes = await _nodes(session, claim.id)
     steps = await _steps(session, claim.id, {n.id for n in nodes})
     position = {n.id: i for i, n in enumerate(nodes)}
@@ -179,3 +237,107 @@ async def outline(*, session: AsyncSession, claim: Claim) -> Outline:
         sightings_after_denial=rules.spread_after(as_sightings, denial_at) if denial_at else 0,
     )
     return Outline(claim, nodes, steps, path, metrics, denial, cites)
+
+
+def aggregate_of(chain: Outline) -> Aggregate:
+    """The counts a whole outline would be drawn from if it were too large to draw one by
+    one: the same as the database makes for a chain read aggregated."""
+    if chain.aggregate is not None:
+        return chain.aggregate
+    outlets: dict[str, OutletRef] = {}
+    counts: dict[str, int] = {}
+    first_at: dict[str, datetime] = {}
+    slug_of: dict[str, str] = {}
+    for node in chain.nodes:
+        slug = node.outlet.slug
+        outlets.setdefault(slug, node.outlet)
+        counts[slug] = counts.get(slug, 0) + 1
+        first_at.setdefault(slug, node.published_at)
+        slug_of[node.id] = slug
+    start = min(n.published_at for n in chain.nodes)
+    end = max(n.published_at for n in chain.nodes)
+    bucket, width = bucket_for(start, end)
+    cells: dict[tuple[str, int], int] = {}
+    for node in chain.nodes:
+        key = (node.outlet.slug, int((node.published_at - start) / width))
+        cells[key] = cells.get(key, 0) + 1
+    flows: dict[tuple[str, str], int] = {}
+    for edge in chain.edges:
+        pair = (slug_of[edge.from_], slug_of[edge.to])
+        flows[pair] = flows.get(pair, 0) + 1
+    return Aggregate(outlets, counts, first_at, start, end, bucket, width, cells, flows)
+
+
+def _bucket_number(
+    session: AsyncSession, moment: Any, start: datetime, width: timedelta
+) -> ColumnElement[int]:
+    """Which bucket of `width` from `start` a time falls in, computed by the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        seconds = func.extract("epoch", moment) - start.timestamp()
+        return cast_(func.floor(seconds / width.total_seconds()), Integer)
+    # SQLite keeps UTC times as text, which julianday reads; 2440587.5 is 1970-01-01.
+    seconds = (func.julianday(moment) - 2440587.5) * 86400.0 - start.timestamp()
+    return cast_(seconds / width.total_seconds(), Integer)
+
+
+async def _cells(
+    session: AsyncSession, members: Members, start: datetime, width: timedelta
+) -> dict[tuple[str, int], int]:
+    number = _bucket_number(session, Sighting.published_at, start, width).label("number")
+    rows = await session.execute(
+        select(Outlet.slug, number, func.count())
+        .join(Outlet, Outlet.id == Sighting.outlet_id)
+        .where(members(Sighting))
+        .group_by(Outlet.slug, number)
+    )
+    return {(slug, max(int(n), 0)): count for slug, n, count in rows}
+
+
+async def _cites_counts(session: AsyncSession, claim_id: str, ids: list[str]) -> dict[str, int]:
+    """How many sightings of the claim each of these cites."""
+    cited = aliased(Sighting)
+    rows = await session.execute(
+        select(Citation.citing_id, func.count())
+        .join(cited, cited.id == Citation.cited_id)
+        .where(Citation.citing_id.in_(ids), cited.claim_id == claim_id)
+        .group_by(Citation.citing_id)
+    )
+    return {citing_id: count for citing_id, count in rows}
+
+
+async def _aggregated(session: AsyncSession, claim: Claim, shown: int) -> Outline:
+    members = chain_members(claim_id=claim.id)
+    carried = await spread.carried_by(session, CURRENT, members)
+    denial = await spread.first_denial(session, CURRENT, members)
+    metrics = await spread.metrics(session, CURRENT, members, carried, denial)
+    path, _ = await spread.main_path_of(session, CURRENT, members, denial)
+    flows = await spread.flows(session, CURRENT, members)
+    outlets = {
+        row.slug: OutletRef(row.id, row.slug, row.name, row.kind, row.country, row.language)
+        for row in await session.scalars(
+            select(Outlet).where(Outlet.slug.in_([o.slug for o in carried.shown]))
+        )
+    }
+    start = min(o.first_at for o in carried.shown)
+    end = max(o.last_at for o in carried.shown)
+    bucket, width = bucket_for(start, end)
+    nodes = await _nodes(session, claim.id, limit=shown)
+    wanted = [*path, *([denial[0]] if denial else [])]
+    missing = sorted(set(wanted) - {n.id for n in nodes})
+    if missing:
+        nodes += await _nodes(session, claim.id, ids=missing)
+        nodes.sort(key=lambda n: (n.published_at, n.id))
+    first_denial = next((n for n in nodes if denial and n.id == denial[0]), None)
+    aggregate = Aggregate(
+        outlets=outlets,
+        counts={o.slug: o.sightings for o in carried.shown},
+        first_at={o.slug: o.first_at for o in carried.shown},
+        start=start,
+        end=end,
+        bucket=bucket,
+        width=width,
+        cells=await _cells(session, members, start, width),
+        flows={(f.from_outlet, f.to_outlet): f.citations for f in flows},
+    )
+    cites = await _cites_counts(session, claim.id, [n.id for n in nodes])
+    return Outline(claim, nodes, [], path, metrics, first_denial, cites, aggregate)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from app.chains import service
 from app.chains.assembly import GraphReader
-from app.chains.schemas import Bucket, Flow, Metrics, Spread, SpreadOutlet
+from app.chains.schemas import Bucket, Flow, Hop, Metrics, Spread, SpreadOutlet
 from app.chains.service import Direction, Members
 from app.claims.models import Claim
 from app.claims.schemas import Claim as ClaimOut
@@ -63,14 +63,14 @@ def _utc(value: datetime | str) -> datetime:
 
 
 @dataclass
-class _Outlets:
+class Carried:
     """The outlets that carried the chain, and what the metrics need of them."""
 
     shown: list[SpreadOutlet]
     languages: set[str]
 
 
-async def _outlets(session: AsyncSession, view: LedgerView, members: Members) -> _Outlets:
+async def carried_by(session: AsyncSession, view: LedgerView, members: Members) -> Carried:
     """Per outlet its sightings and their first and last times, in one pass that also collects
     the languages, so the metrics need no pass of their own over the chain."""
     sightings, outlets = view.sightings, view.outlets
@@ -117,10 +117,10 @@ async def _outlets(session: AsyncSession, view: LedgerView, members: Members) ->
         seen["first_at"] = min(seen["first_at"], _utc(first))
         seen["last_at"] = max(seen["last_at"], _utc(last))
     ordered = sorted(by_outlet.values(), key=lambda o: (o["first_at"], o["slug"]))
-    return _Outlets([SpreadOutlet.model_validate(o) for o in ordered], languages)
+    return Carried([SpreadOutlet.model_validate(o) for o in ordered], languages)
 
 
-async def _flows(session: AsyncSession, view: LedgerView, members: Members) -> list[Flow]:
+async def flows(session: AsyncSession, view: LedgerView, members: Members) -> list[Flow]:
     citations = view.citations
     cited, citing = aliased(view.sightings), aliased(view.sightings)
     source, target = aliased(view.outlets), aliased(view.outlets)
@@ -192,11 +192,11 @@ async def _timeline(
     return [Bucket(start=at, **shown) for at, shown in buckets.items()]
 
 
-def _is_first_denial(view: LedgerView) -> ColumnElement[bool]:
+def _isfirst_denial(view: LedgerView) -> ColumnElement[bool]:
     return and_(view.outlets.kind == OutletKind.official, view.sightings.stance == Stance.denies)
 
 
-async def _first_denial(
+async def first_denial(
     session: AsyncSession, view: LedgerView, members: Members
 ) -> tuple[str, datetime, bool] | None:
     """The first official denial: its id, time, and whether anything in the chain reaches it."""
@@ -210,7 +210,7 @@ async def _first_denial(
     statement = (
         select(sightings.id, sightings.published_at, cites_member)
         .join(view.outlets, view.outlets.id == sightings.outlet_id)
-        .where(members(sightings), _is_first_denial(view))
+        .where(members(sightings), _isfirst_denial(view))
         .order_by(*time_order(session, sightings))
         .limit(1)
     )
@@ -235,11 +235,11 @@ async def _earliest_origin(session: AsyncSession, view: LedgerView, members: Mem
     return await session.scalar(statement)
 
 
-async def _metrics(
+async def metrics(
     session: AsyncSession,
     view: LedgerView,
     members: Members,
-    carried: _Outlets,
+    carried: Carried,
     denial: tuple[str, datetime, bool] | None,
 ) -> Metrics:
     sightings = view.sightings
@@ -270,22 +270,13 @@ async def _metrics(
     )
 
 
-async def spread(
-    *,
+async def main_path_of(
     session: AsyncSession,
-    claim: Claim,
-    bucket: BucketSize,
-    include_variants: bool = False,
-    view: LedgerView = CURRENT,
-) -> Spread:
-    """The claim's chain by outlet, flow and time bucket, with its main path and metrics."""
-    members = service.chain_members(view=view, claim_id=claim.id, include_variants=include_variants)
-    carried = await _outlets(session, view, members)
-    outlets = carried.shown
-    span = (min(o.first_at for o in outlets), max(o.last_at for o in outlets)) if outlets else None
-    timeline = await _timeline(session, view, members, bucket, span)
-    denial = await _first_denial(session, view, members)
-    metrics = await _metrics(session, view, members, carried, denial)
+    view: LedgerView,
+    members: Members,
+    denial: tuple[str, datetime, bool] | None,
+) -> tuple[list[str], list[Hop]]:
+    """The chain's main path and its hops, reading only the sightings on the walks to it."""
     # The main path is the chain's: from what reaches the first denial, or else from the
     # earliest origin; only the sightings on those walks are read, and only their outlines.
     towards_denial = denial is not None and denial[2]
@@ -293,7 +284,6 @@ async def spread(
     direction = Direction.upstream
     if start is None:
         start, direction = await _earliest_origin(session, view, members), Direction.downstream
-    path, hops = [], []
     if start is not None:
         walked = service.trace_members(
             view=view, sighting_id=start, direction=direction, within=members
@@ -309,13 +299,33 @@ async def spread(
         )
         await reader.read_outline()
         summary = reader.summary(towards_denial=towards_denial)
-        path, hops = summary.path, summary.hops
+        return summary.path, summary.hops
+    return [], []
+
+
+async def spread(
+    *,
+    session: AsyncSession,
+    claim: Claim,
+    bucket: BucketSize,
+    include_variants: bool = False,
+    view: LedgerView = CURRENT,
+) -> Spread:
+    """The claim's chain by outlet, flow and time bucket, with its main path and metrics."""
+    members = service.chain_members(view=view, claim_id=claim.id, include_variants=include_variants)
+    carried = await carried_by(session, view, members)
+    outlets = carried.shown
+    span = (min(o.first_at for o in outlets), max(o.last_at for o in outlets)) if outlets else None
+    timeline = await _timeline(session, view, members, bucket, span)
+    denial = await first_denial(session, view, members)
+    figures = await metrics(session, view, members, carried, denial)
+    path, hops = await main_path_of(session, view, members, denial)
     return Spread(
         claim=ClaimOut.model_validate(claim),
         outlets=outlets,
-        flows=await _flows(session, view, members),
+        flows=await flows(session, view, members),
         timeline=timeline,
         path=path,
         hops=hops,
-        metrics=metrics,
+        metrics=figures,
     )

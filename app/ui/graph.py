@@ -4,7 +4,7 @@ from collections import Counter
 from itertools import pairwise
 from typing import Any
 
-from app.chains.outline import Outline
+from app.chains.outline import Outline, aggregate_of
 
 # Dagre lays out a few hundred nodes in well under a second; past that, outlets are drawn.
 MAX_SIGHTING_NODES = 300
@@ -14,7 +14,7 @@ MAX_FLOWS = 600
 
 def elements(chain: Outline) -> dict[str, Any]:
     """Cytoscape elements for the chain, with the main path and the first denial flagged."""
-    if len(chain.nodes) <= MAX_SIGHTING_NODES:
+    if chain.aggregate is None and len(chain.nodes) <= MAX_SIGHTING_NODES:
         return _by_sighting(chain)
     return _by_outlet(chain)
 
@@ -44,18 +44,17 @@ def _by_sighting(chain: Outline) -> dict[str, Any]:
 
 
 def _by_outlet(chain: Outline) -> dict[str, Any]:
-    outlet_of = {node.id: node.outlet for node in chain.nodes}
-    counts = Counter(node.outlet.slug for node in chain.nodes)
+    aggregate = aggregate_of(chain)
+    counts = Counter(aggregate.counts)
     shown = {slug for slug, _ in counts.most_common(MAX_OUTLET_NODES)}
+    outlet_of = {node.id: node.outlet for node in chain.nodes}
     path_outlets = [outlet_of[i].slug for i in chain.path]
     shown.update(path_outlets)
     steps = set(pairwise(path_outlets))
-    flows: Counter[tuple[str, str]] = Counter()
-    for edge in chain.edges:
-        a, b = outlet_of[edge.from_].slug, outlet_of[edge.to].slug
-        if a != b and a in shown and b in shown:
-            flows[(a, b)] += 1
-    names = {node.outlet.slug: node.outlet for node in chain.nodes}
+    flows: Counter[tuple[str, str]] = Counter(
+        {(a, b): n for (a, b), n in aggregate.flows.items() if a != b and a in shown and b in shown}
+    )
+    names = aggregate.outlets
     denial = chain.first_denial
     nodes = [
         {

@@ -197,7 +197,9 @@ async def claim_page(
         # A duplicate merged away: its page is the survivor's, as in the API.
         return RedirectResponse(f"/ui/claims/{survivor}", status_code=308)
     claim = await _claim_or_404(session, claim_id)
-    chain = await outline(session=session, claim=claim)
+    chain = await outline(
+        session=session, claim=claim, whole_up_to=timeline.MAX_MARKS, shown=TABLE_ROWS
+    )
     word, word_total = await denials.official_word_preview(
         session=session, claim=claim, limit=OFFICIAL_WORD_SHOWN
     )

@@ -17,13 +17,12 @@ from itertools import pairwise
 
 from markupsafe import Markup, escape
 
-from app.chains.outline import Node, OutletRef, Outline
+from app.chains.outline import AXIS_MARGIN, Aggregate, Node, Outline, aggregate_of
 from app.enums import OutletKind, Precision, Stance
 
 # Past this many sightings, marks and arrows would hide each other and weigh megabytes.
 MAX_MARKS = 500
 MAX_LANES = 40
-MAX_BUCKETS = 80
 # The worked example marks as approximate what its source dates only by the order of events;
 # a week around the recorded date is where such a sighting is drawn.
 APPROXIMATE_HALF_WIDTH = timedelta(days=3, hours=12)
@@ -57,13 +56,6 @@ KIND_LABELS = {
     OutletKind.official: "Official bodies",
 }
 OTHERS_LANE = "*others"
-BUCKETS = [
-    ("hour", timedelta(hours=1)),
-    ("day", timedelta(days=1)),
-    ("week", timedelta(weeks=1)),
-    ("30 days", timedelta(days=30)),
-    ("year", timedelta(days=365)),
-]
 
 
 def span_of(node: Node) -> tuple[datetime, datetime]:
@@ -135,15 +127,18 @@ class Lane:
 
 
 class Scale:
-    def __init__(self, nodes: Sequence[Node]) -> None:
-        spans = [span_of(n) for n in nodes]
-        start = min(s for s, _ in spans)
-        end = max(e for _, e in spans)
+    def __init__(self, start: datetime, end: datetime) -> None:
         if end - start < timedelta(hours=1):
             start, end = start - timedelta(hours=12), end + timedelta(hours=12)
-        margin = (end - start) * 0.03
+        margin = (end - start) * AXIS_MARGIN
         self.start, self.end = start - margin, end + margin
         self.left, self.right = LABEL_W, WIDTH - RIGHT_PAD
+
+    @classmethod
+    def of(cls, nodes: Sequence[Node]) -> "Scale":
+        """Wide enough for every sighting's whole span of possible dates."""
+        spans = [span_of(n) for n in nodes]
+        return cls(min(s for s, _ in spans), max(e for _, e in spans))
 
     def x(self, moment: datetime) -> float:
         fraction = (moment - self.start) / (self.end - self.start)
@@ -158,20 +153,14 @@ class Scale:
         return [(self.x(t), t.strftime(pattern)) for t in steps]
 
 
-def _lanes(nodes: Sequence[Node], keep: set[str], limit: int | None) -> list[Lane]:
-    first: dict[str, int] = {}
-    outlets: dict[str, OutletRef] = {}
-    counts: Counter[str] = Counter()
-    for i, node in enumerate(nodes):
-        slug = node.outlet.slug
-        first.setdefault(slug, i)
-        outlets.setdefault(slug, node.outlet)
-        counts[slug] += 1
+def _lanes(aggregate: Aggregate, keep: set[str], limit: int | None) -> list[Lane]:
+    outlets, counts = aggregate.outlets, aggregate.counts
     shown = set(outlets)
     if limit is not None and len(outlets) > limit:
-        busiest = [slug for slug, _ in counts.most_common() if slug not in keep]
+        busiest = sorted((s for s in outlets if s not in keep), key=lambda s: (-counts[s], s))
         shown = keep | set(busiest[: max(0, limit - 1 - len(keep))])
-    ordered = sorted(shown, key=lambda s: (KIND_ORDER.index(outlets[s].kind), first[s]))
+    first = aggregate.first_at
+    ordered = sorted(shown, key=lambda s: (KIND_ORDER.index(outlets[s].kind), first[s], s))
     lanes = [Lane(s, outlets[s].name, outlets[s].kind) for s in ordered]
     hidden = len(outlets) - len(shown)
     if hidden:
@@ -378,27 +367,18 @@ def _cell_attrs(key: str, count: int, start: datetime, level: int) -> str:
     )
 
 
-def _bucket(scale: Scale) -> tuple[str, timedelta]:
-    length = scale.end - scale.start
-    for name, width in BUCKETS:
-        if length / width <= MAX_BUCKETS:
-            return name, width
-    return BUCKETS[-1]
-
-
 def _aggregated_body(
-    chain: Outline, lanes: list[Lane], scale: Scale, bottom: float
+    chain: Outline, aggregate: Aggregate, lanes: list[Lane], scale: Scale, bottom: float
 ) -> tuple[list[str], str]:
     lane_y = {lane.key: lane.y for lane in lanes}
-    name, width = _bucket(scale)
+    name, width = aggregate.bucket, aggregate.width
     counts: Counter[tuple[str, int]] = Counter()
-    for node in chain.nodes:
-        key = node.outlet.slug if node.outlet.slug in lane_y else OTHERS_LANE
-        counts[(key, int((node.published_at - scale.start) / width))] += 1
+    for (slug, index), count in aggregate.cells.items():
+        counts[(slug if slug in lane_y else OTHERS_LANE, index)] += count
     busiest = max(counts.values(), default=1)
     cells = []
     for (key, index), count in sorted(counts.items()):
-        start = scale.start + width * index
+        start = aggregate.start + width * index
         x0, x1 = scale.x(start), min(scale.x(start + width), WIDTH - RIGHT_PAD)
         level = 1 + int(4 * math.log(count) / math.log(busiest)) if busiest > 1 else 1
         text = f"{count:,} sightings in the {name} from {start.strftime('%d %b %Y %H:%M')}"
@@ -427,18 +407,21 @@ def _aggregated_body(
 
 
 def render(chain: Outline, *, max_marks: int = MAX_MARKS) -> Markup:
-    """The chain's timeline as inline SVG; aggregated past `max_marks` sightings."""
+    """The chain's timeline as inline SVG; aggregated past `max_marks` sightings, or when the
+    outline was read aggregated."""
     if not chain.nodes:
         return Markup('<p class="empty">No sightings recorded yet.</p>')
-    aggregated = len(chain.nodes) > max_marks
+    aggregated = chain.aggregate is not None or len(chain.nodes) > max_marks
+    aggregate = aggregate_of(chain)
     on_path = set(chain.path)
     path_outlets = {n.outlet.slug for n in chain.nodes if n.id in on_path}
-    lanes = _lanes(chain.nodes, path_outlets, MAX_LANES if aggregated else None)
+    lanes = _lanes(aggregate, path_outlets, MAX_LANES if aggregated else None)
     headings, bottom = _place(lanes)
-    scale = Scale(chain.nodes)
     if aggregated:
-        body, note = _aggregated_body(chain, lanes, scale, bottom)
+        scale = Scale(aggregate.start, aggregate.end)
+        body, note = _aggregated_body(chain, aggregate, lanes, scale, bottom)
     else:
+        scale = Scale.of(chain.nodes)
         body, note = _marks_body(chain, lanes, scale, bottom), "one mark per sighting"
     height = bottom + LEGEND_H
     content = [_axis(scale, bottom), *headings, *body, _legend(bottom + 4, note)]

@@ -1,14 +1,18 @@
-"""The timeline is a pure function of the chain document: checked here without a browser."""
+"""The timeline is a pure function of the chain's outline: checked here without a browser."""
 
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
-from app.chains.outline import Node, OutletRef, Outline, Step
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.chains.outline import Node, OutletRef, Outline, Step, aggregate_of, outline
 from app.chains.schemas import Metrics
 from app.claims.models import Claim
 from app.enums import OutletKind, Precision, Stance
 from app.ui import timeline
+from tests.factories import record_worked_example
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = datetime(2022, 8, 1, tzinfo=UTC)
@@ -176,3 +180,37 @@ def test_a_large_chain_is_drawn_aggregated_with_its_path_and_denial() -> None:
 
 def test_an_empty_chain_says_so() -> None:
     assert "No sightings" in timeline.render(_chain([], [], []))
+
+
+async def test_a_chain_read_aggregated_counts_what_the_whole_chain_holds(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The database's counts for a large chain (here: any chain past `whole_up_to`) are the
+    counts the whole outline would give, so a big chain is drawn as a small one would be."""
+    recorded = await record_worked_example(client)
+    async with sessionmaker() as session:
+        claim = await session.get(Claim, recorded["laundress"]["claim_id"])
+        assert claim is not None
+        whole = await outline(session=session, claim=claim)
+        read = await outline(session=session, claim=claim, whole_up_to=3, shown=2)
+
+    expected, counted = aggregate_of(whole), read.aggregate
+    assert counted is not None and whole.aggregate is None
+    assert counted.counts == expected.counts
+    assert counted.cells == expected.cells and sum(counted.cells.values()) == 7
+    assert counted.flows == expected.flows
+    assert (counted.start, counted.end, counted.bucket) == (
+        expected.start,
+        expected.end,
+        expected.bucket,
+    )
+    assert read.path == whole.path and read.metrics == whole.metrics
+    assert read.first_denial is not None and read.first_denial.id == recorded["denial"]["id"]
+    # The first sightings, then whatever of the main path lies beyond them.
+    assert [n.id for n in read.nodes[:2]] == [n.id for n in whole.nodes[:2]]
+    assert set(read.path) <= {n.id for n in read.nodes}
+    svg = _parse(timeline.render(read))
+    assert svg.get("data-aggregated") == "true"
+    cells = [r for r in svg.iter(f"{SVG}rect") if "cell" in (r.get("class") or "")]
+    assert sum(int(c.get("data-count", "0")) for c in cells) == 7
+    assert [m.get("data-sighting-id") for m in svg.iter(f"{SVG}a")] == read.path
