@@ -269,3 +269,41 @@ def _json_array_contains_postgresql(element: Any, compiler: Any, **kw: Any) -> s
 def _json_array_contains_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     column, value = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = {value})"
+
+
+class not_indexed(FunctionElement[Any]):
+    """`not_indexed(column)`: the column, which SQLite may not use an index to look up.
+
+    SQLite, without statistics, may drive a join from the side a covering index makes look
+    cheap, probing the other side once per pair of rows; a unary `+` takes that index out of
+    its choices (as SQLite's documentation advises). PostgreSQL plans by cost and gets the
+    plain column.
+    """
+
+    inherit_cache = True
+    name = "not_indexed"
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(not_indexed)
+def _not_indexed(element: Any, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses.clauses[0], **kw))
+
+
+@compiles(not_indexed, "sqlite")
+def _not_indexed_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.clauses.clauses[0], **kw))
+
+
+class Unindexed:
+    """An entity whose columns read as `not_indexed`: for a condition written for an entity
+    (such as a chain's `Members`) applied to the far side of a join."""
+
+    def __init__(self, entity: Any) -> None:
+        self._entity = entity
+
+    def __getattr__(self, name: str) -> Any:
+        return not_indexed(getattr(self._entity, name))

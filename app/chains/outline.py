@@ -21,6 +21,7 @@ from app.chains.paths import main_path
 from app.chains.schemas import Metrics
 from app.chains.service import Members, chain_members
 from app.claims.models import Claim
+from app.db import not_indexed
 from app.denials import rules
 from app.enums import OutletKind, Precision, Stance
 from app.ledger import CURRENT
@@ -299,7 +300,7 @@ async def _cites_counts(session: AsyncSession, claim_id: str, ids: list[str]) ->
     rows = await session.execute(
         select(Citation.citing_id, func.count())
         .join(cited, cited.id == Citation.cited_id)
-        .where(Citation.citing_id.in_(ids), cited.claim_id == claim_id)
+        .where(Citation.citing_id.in_(ids), not_indexed(cited.claim_id) == claim_id)
         .group_by(Citation.citing_id)
     )
     return {citing_id: count for citing_id, count in rows}

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.db import Unindexed
 from app.ledger import CURRENT, LedgerView
 from app.sightings.presenter import SIGHTING_COLUMNS
 from app.streaming import columns_of, raw, time_order
@@ -168,6 +169,6 @@ def edge_rows_statement(
         .join(cited, cited.id == citations.cited_id)
         .join(cited_outlet, cited_outlet.id == cited.outlet_id)
         .join(citing_outlet, citing_outlet.id == citing.outlet_id)
-        .where(members(citing), members(cited))
+        .where(members(citing), members(Unindexed(cited)))
         .order_by(*time_order(session, citing), cited.id)
     )

@@ -20,6 +20,7 @@ from app.chains.schemas import Bucket, Flow, Hop, Metrics, Spread, SpreadOutlet
 from app.chains.service import Direction, Members
 from app.claims.models import Claim
 from app.claims.schemas import Claim as ClaimOut
+from app.db import Unindexed
 from app.denials.rules import SPREADING, lag_seconds
 from app.enums import OutletKind, Stance
 from app.errors import Invalid
@@ -135,7 +136,7 @@ async def flows(session: AsyncSession, view: LedgerView, members: Members) -> li
         .select_from(citations)
         .join(citing, citing.id == citations.citing_id)
         .join(cited, cited.id == citations.cited_id)
-        .where(members(citing), members(cited))
+        .where(members(citing), members(Unindexed(cited)))
         .group_by(cited.outlet_id, citing.outlet_id)
         .subquery()
     )
