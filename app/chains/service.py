@@ -89,7 +89,7 @@ def trace_members(
     if within is not None:
         reached_sighting = aliased(view.sightings)
         step = step.join(reached_sighting, reached_sighting.id == far).where(
-            within(reached_sighting)
+            within(Unindexed(reached_sighting))
         )
     walk = walk.union(step)
     reached = select(walk.c.id)
@@ -116,7 +116,7 @@ def edges_statement(
         cited_members = members
     if cited_members is not None:
         statement = statement.join(cited, cited.id == citations.cited_id).where(
-            cited_members(cited)
+            cited_members(Unindexed(cited))
         )
     return statement
 
