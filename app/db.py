@@ -272,12 +272,13 @@ def _json_array_contains_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
 
 
 class not_indexed(FunctionElement[Any]):
-    """`not_indexed(column)`: the column, which SQLite may not use an index to look up.
+    """`not_indexed(column)`: the column, which the database may not use an index to look up.
 
-    SQLite, without statistics, may drive a join from the side a covering index makes look
-    cheap, probing the other side once per pair of rows; a unary `+` takes that index out of
-    its choices (as SQLite's documentation advises). PostgreSQL plans by cost and gets the
-    plain column.
+    Without fresh statistics (SQLite has none unless asked; PostgreSQL here runs without
+    autovacuum), a planner may drive a join from the side an index makes look cheap and probe
+    the other side once per pair of rows: quadratic in the chain. Written so that no index
+    matches (SQLite's unary `+`, as its documentation advises; `COALESCE(x, x)` on
+    PostgreSQL), the column is only checked on rows reached through the join's keys.
     """
 
     inherit_cache = True
@@ -290,7 +291,8 @@ class not_indexed(FunctionElement[Any]):
 
 @compiles(not_indexed)
 def _not_indexed(element: Any, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.clauses.clauses[0], **kw))
+    column = compiler.process(element.clauses.clauses[0], **kw)
+    return f"COALESCE({column}, {column})"
 
 
 @compiles(not_indexed, "sqlite")
