@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.chains import spread
+from app.chains.assembly import GraphReader
 from app.chains.paths import main_path
 from app.chains.schemas import Metrics
 from app.chains.service import Members, chain_members
 from app.claims.models import Claim
-from app.db import not_indexed
+from app.db import Unindexed, not_indexed
 from app.denials import rules
 from app.enums import OutletKind, Precision, Stance
 from app.ledger import CURRENT
@@ -97,7 +98,8 @@ class Aggregate:
     bucket: str
     width: timedelta
     cells: dict[tuple[str, int], int]  # sightings per outlet and bucket number
-    flows: dict[tuple[str, str], int]  # citations from one outlet's sightings to another's
+    # Citations from one outlet's sightings to another's (read aggregated: among the busiest).
+    flows: dict[tuple[str, str], int]
 
 
 @dataclass
@@ -194,16 +196,21 @@ async def _steps(session: AsyncSession, claim_id: str, node_ids: set[str]) -> li
 
 
 async def outline(
-    *, session: AsyncSession, claim: Claim, whole_up_to: int | None = None, shown: int = 200
+    *,
+    session: AsyncSession,
+    claim: Claim,
+    whole_up_to: int | None = None,
+    shown: int = 200,
+    busiest: int = 150,
 ) -> Outline:
     """The claim's sightings, citations, main path and metrics, as a picture needs them.
 
     Past `whole_up_to` sightings, the outline is aggregated (`Aggregate`): the database counts
-    them by outlet, time bucket and outlet-to-outlet flow, and only the first `shown`
-    sightings, the main path and the first denial are read one by one.
+    them by outlet, time bucket and outlet-to-outlet flow (among the `busiest` outlets), and
+    only the first `shown` sightings, the main path and the first denial are read one by one.
     """
     if whole_up_to is not None and claim.sightings_count > whole_up_to:
-        return await _aggregated(session, claim, shown)
+        return await _aggregated(session, claim, shown, busiest)
     nodes = await _nodes(session, claim.id)
     steps = await _steps(session, claim.id, {n.id for n in nodes})
     position = {n.id: i for i, n in enumerate(nodes)}
@@ -306,13 +313,60 @@ async def _cites_counts(session: AsyncSession, claim_id: str, ids: list[str]) ->
     return {citing_id: count for citing_id, count in rows}
 
 
-async def _aggregated(session: AsyncSession, claim: Claim, shown: int) -> Outline:
+async def _flows_among_busiest(
+    session: AsyncSession, members: Members, busiest: int
+) -> dict[tuple[str, str], int]:
+    """Citations between the `busiest` outlets of the chain (by sightings), by outlet slug: a
+    chain carried by thousands of outlets has millions of possible pairs, and a picture of it
+    draws the busiest outlets alone."""
+    top = (
+        select(Sighting.outlet_id)
+        .where(members(Sighting))
+        .group_by(Sighting.outlet_id)
+        .order_by(func.count().desc(), Sighting.outlet_id)
+        .limit(busiest)
+    )
+    cited, citing = aliased(Sighting), aliased(Sighting)
+    source, target = aliased(Outlet), aliased(Outlet)
+    pairs = (
+        select(
+            cited.outlet_id.label("source_id"),
+            citing.outlet_id.label("target_id"),
+            func.count().label("citations"),
+        )
+        .select_from(Citation)
+        .join(citing, citing.id == Citation.citing_id)
+        .join(cited, cited.id == Citation.cited_id)
+        .where(
+            members(citing),
+            members(Unindexed(cited)),
+            citing.outlet_id.in_(top),
+            not_indexed(cited.outlet_id).in_(top),
+        )
+        .group_by(cited.outlet_id, citing.outlet_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(source.slug, target.slug, pairs.c.citations)
+        .join(source, source.id == pairs.c.source_id)
+        .join(target, target.id == pairs.c.target_id)
+    )
+    return {(a, b): count for a, b, count in rows}
+
+
+async def _aggregated(session: AsyncSession, claim: Claim, shown: int, busiest: int) -> Outline:
     members = chain_members(claim_id=claim.id)
     carried = await spread.carried_by(session, CURRENT, members)
     denial = await spread.first_denial(session, CURRENT, members)
     metrics = await spread.metrics(session, CURRENT, members, carried, denial)
-    path, _ = await spread.main_path_of(session, CURRENT, members, denial)
-    flows = await spread.flows(session, CURRENT, members)
+    # The path from every edge of the chain, read as plain pairs: a walk from the denial
+    # (as `spread` takes) reads less when few sightings lead to it, but on a dense chain it
+    # reaches most of them, and without fresh statistics its recursive plan can be slow.
+    reader = GraphReader(session=session, members=members, outline_only=True, citations=False)
+    await reader.load(max_depth=None)
+    await reader.read_outline()
+    path = reader.summary().path
+    flows = await _flows_among_busiest(session, members, busiest)
     outlets = {
         row.slug: OutletRef(row.id, row.slug, row.name, row.kind, row.country, row.language)
         for row in await session.scalars(
@@ -338,7 +392,7 @@ async def _aggregated(session: AsyncSession, claim: Claim, shown: int) -> Outlin
         bucket=bucket,
         width=width,
         cells=await _cells(session, members, start, width),
-        flows={(f.from_outlet, f.to_outlet): f.citations for f in flows},
+        flows=flows,
     )
     cites = await _cites_counts(session, claim.id, [n.id for n in nodes])
     return Outline(claim, nodes, [], path, metrics, first_denial, cites, aggregate)

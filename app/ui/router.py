@@ -198,7 +198,11 @@ async def claim_page(
         return RedirectResponse(f"/ui/claims/{survivor}", status_code=308)
     claim = await _claim_or_404(session, claim_id)
     chain = await outline(
-        session=session, claim=claim, whole_up_to=timeline.MAX_MARKS, shown=TABLE_ROWS
+        session=session,
+        claim=claim,
+        whole_up_to=timeline.MAX_MARKS,
+        shown=TABLE_ROWS,
+        busiest=graph.MAX_OUTLET_NODES,
     )
     word, word_total = await denials.official_word_preview(
         session=session, claim=claim, limit=OFFICIAL_WORD_SHOWN
