@@ -174,6 +174,25 @@ class GraphReader:
         async for _ in self.nodes():
             pass
 
+    def main_path(
+        self, *, towards_denial: bool = True, position: dict[str, int] | None = None
+    ) -> list[str]:
+        """The main path alone (`summary` gives it with the rest); call after `nodes`.
+
+        `position`, each node's place in time order, when the caller has it already.
+        """
+        outline, cites = self.outline, self.cites
+        if position is None:
+            position = {sid: i for i, sid in enumerate(outline.ids)}
+        denial = self._first_denial() if towards_denial else None
+        return main_path(
+            outline.ids,
+            lambda node: (cited for cited, _ in cites.get(node, ())),
+            [sid for sid in outline.ids if not cites.get(sid)],
+            outline.ids[denial] if denial is not None else None,
+            order=position.__getitem__,
+        )
+
     def summary(self, *, towards_denial: bool = True) -> Summary:
         """Origins, main path, hops and metrics; call after `nodes` has been read.
 
@@ -183,16 +202,8 @@ class GraphReader:
         outline = self.outline
         position = {sid: i for i, sid in enumerate(outline.ids)}
         origins = [sid for sid in outline.ids if not self.cites.get(sid)]
+        path = self.main_path(towards_denial=towards_denial, position=position)
         denial = self._first_denial()
-        goal = outline.ids[denial] if denial is not None and towards_denial else None
-        cites = self.cites
-        path = main_path(
-            outline.ids,
-            lambda node: (cited for cited, _ in cites.get(node, ())),
-            origins,
-            goal,
-            order=position.__getitem__,
-        )
         hops = [
             Hop(
                 from_=a,

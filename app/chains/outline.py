@@ -365,7 +365,7 @@ async def _aggregated(session: AsyncSession, claim: Claim, shown: int, busiest: 
     reader = GraphReader(session=session, members=members, outline_only=True, citations=False)
     await reader.load(max_depth=None)
     await reader.read_outline()
-    path = reader.summary().path
+    path = reader.main_path()
     flows = await _flows_among_busiest(session, members, busiest)
     outlets = {
         row.slug: OutletRef(row.id, row.slug, row.name, row.kind, row.country, row.language)
