@@ -63,8 +63,9 @@ class ClaimMerge(Base):
 class ClaimTerm(Base):
     """The words of every wording of a claim, as matching compares them.
 
-    `POST /v1/claims/match` first takes the claims sharing most words with the query from this
-    index, then scores only those, so its cost follows the words asked about, not the ledger.
+    `POST /v1/claims/match` takes the claims sharing most of the query's rarer trigrams from
+    this index (with those nearest by vector), then scores only those, so its cost follows the
+    words asked about, not the ledger.
     """
 
     __tablename__ = "claim_terms"

@@ -185,3 +185,32 @@ async def test_readyz_says_matching_uses_the_model(anonymous: httpx.AsyncClient)
         "matcher": "hybrid",
         "model": "multilingual-e5-small-q4",
     }
+
+
+def test_the_rarest_trigrams_are_read_while_their_rows_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(matching, "POSTINGS_READ", 100)
+
+    assert matching._rarest({"_po": 90, "zap": 3, "ion": 40, "hzh": 0}) == ["hzh", "zap", "ion"]
+    # However common the query's words, the rarest of them is read.
+    assert matching._rarest({"_po": 500, "ion": 400}) == ["ion"]
+
+
+async def test_a_claim_is_found_by_trigrams_this_process_counted_before_any_claim_held_them(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Without the model, only the trigrams can find the claim.
+    broken = tmp_path / "model.bin"
+    broken.write_bytes(b"not a model at all")
+    app = create_app(settings.model_copy(update={"embedding_model_path": broken}))
+    query = "shelling at the Zaporizhzhia nuclear plant"
+    async with LifespanManager(app), make_client(app) as http:
+        before = await _match(http, query)
+        created = await http.post(
+            "/v1/claims", json={"statement": "The Zaporizhzhia nuclear plant was shelled again"}
+        )
+        after = await _match(http, query)
+
+    assert before == []
+    assert after[0]["claim"]["id"] == created.json()["id"]
