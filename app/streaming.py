@@ -83,9 +83,21 @@ async def stream_rows(
 
 
 async def stream_dicts(
-    session: AsyncSession, statement: Select[Any], params: dict[str, Any] | None = None
+    session: AsyncSession,
+    statement: Select[Any],
+    params: dict[str, Any] | None = None,
+    *,
+    at_most: int | None = None,
 ) -> AsyncIterator[list[dict[str, Any]]]:
-    """`stream_rows` as dictionaries keyed by column label."""
+    """`stream_rows` as dictionaries keyed by column label. When the rows are known to be at
+    most a chunk (`at_most`), they are read in one plain fetch: a server-side cursor costs a
+    small read more round trips than it saves."""
+    if at_most is not None and at_most <= CHUNK_ROWS:
+        connection = await session.connection()
+        rows = await connection.execute(statement, params)
+        keys = list(rows.keys())
+        yield [dict(zip(keys, row, strict=True)) for row in rows]
+        return
     result = await _stream(session, statement, params)
     keys = list(result.keys())
     async for chunk in result.partitions(CHUNK_ROWS):

@@ -11,6 +11,7 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
+    inspect,
     or_,
     select,
     type_coerce,
@@ -21,10 +22,19 @@ from app.claims.models import Claim
 from app.denials import rules
 from app.enums import OutletKind, Stance
 from app.ledger import CURRENT, LedgerView, as_of, with_outlet
+from app.outlets.models import Outlet
 from app.outlets.schemas import Outlet as OutletOut
 from app.pagination import PageParams, SortKey, paginate
 from app.sightings.presenter import SIGHTING_COLUMNS
-from app.streaming import columns_of, encode, stream_dicts, time_order_in
+from app.streaming import columns_of, encode, raw, stream_dicts, time_order_in
+
+# The outlet's columns its document is made from, read beside each sighting under a prefix.
+OUTLET_PREFIX = "outlet__"
+OUTLET_COLUMNS = [
+    name
+    for name in OutletOut.model_fields
+    if name in {attr.key for attr in inspect(Outlet).mapper.column_attrs}
+]
 
 # The report's lists, in the order it writes them; a sighting's place among them is decided by
 # the database (`_entry`), so the lists stream one after the other from one ordered query.
@@ -60,6 +70,7 @@ def _word_statement(dialect: str, view: LedgerView) -> Select[Any]:
     return (
         select(
             *columns_of(sightings, SIGHTING_COLUMNS),
+            *(raw(getattr(outlets, name), OUTLET_PREFIX + name) for name in OUTLET_COLUMNS),
             entry.label("entry"),
             _cited(view).label("cited"),
         )
@@ -69,39 +80,25 @@ def _word_statement(dialect: str, view: LedgerView) -> Select[Any]:
     )
 
 
-def _outlets_statement(view: LedgerView) -> Select[Any]:
-    """The outlets behind the claim's (`:claim_id`) official word."""
-    sightings, outlets = view.sightings, view.outlets
-    carried = select(sightings.outlet_id).where(sightings.claim_id == bindparam("claim_id"))
-    return select(outlets).where(
-        outlets.id.in_(carried),
-        outlets.kind.in_([OutletKind.official, OutletKind.fact_checker])
-        | outlets.id.in_(carried.where(sightings.stance == Stance.debunks)),
-    )
-
-
-# Built once for today's ledger: constructing these statements costs a read of a small claim
-# as much again as running them. A past moment's view is new each time, so its are built anew.
+# Built once for today's ledger: constructing the statement costs a read of a small claim as
+# much again as running it. A past moment's view is new each time, so its is built anew.
 _current_word = cache(partial(_word_statement, view=CURRENT))
-_current_outlets = cache(partial(_outlets_statement, CURRENT))
 
 
-def _statements(session: AsyncSession, view: LedgerView) -> tuple[Select[Any], Select[Any]]:
+def _statement(session: AsyncSession, view: LedgerView) -> Select[Any]:
     dialect = session.get_bind().dialect.name
-    if view is CURRENT:
-        return _current_word(dialect), _current_outlets()
-    return _word_statement(dialect, view), _outlets_statement(view)
+    return _current_word(dialect) if view is CURRENT else _word_statement(dialect, view)
 
 
-async def _outlets_of_word(
-    session: AsyncSession, statement: Select[Any], claim_id: str
-) -> dict[str, dict[str, Any]]:
-    """The outlets behind the claim's official word, by id, as documents: a few hundred at
-    most, so each is converted once rather than once per sighting."""
-    rows = await session.scalars(
-        statement, {"claim_id": claim_id}, execution_options={"populate_existing": True}
-    )
-    return {row.id: OutletOut.model_validate(row).model_dump(mode="json") for row in rows}
+def _outlet_of(row: dict[str, Any], outlets: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The row's outlet as a document, converted the first time the outlet is met: a few
+    hundred outlets at most behind tens of thousands of sightings."""
+    fields = {name: row.pop(OUTLET_PREFIX + name) for name in OUTLET_COLUMNS}
+    outlet = outlets.get(row["outlet_id"])
+    if outlet is None:
+        shown = OutletOut.model_validate({**fields, "recorded_at": fields["created_at"]})
+        outlet = outlets[row["outlet_id"]] = shown.model_dump(mode="json")
+    return outlet
 
 
 def _document(row: dict[str, Any], outlet: dict[str, Any]) -> dict[str, Any]:
@@ -122,12 +119,13 @@ async def report_document(
     sightings keeps current; the sightings behind them stream from one query, so the memory a
     report takes does not grow with how often the claim was denied.
     """
-    words, outlets_of_word = _statements(session, as_of(moment))
-    outlets = await _outlets_of_word(session, outlets_of_word, claim.id)
+    words = _statement(session, as_of(moment))
+    outlets: dict[str, dict[str, Any]] = {}
     yield b'{"claim_id":' + encode(claim.id) + b',"status":' + encode(claim.denial_status)
     first: dict[str, Any] | None = None
     opened, written = -1, 0
-    async for chunk in stream_dicts(session, words, {"claim_id": claim.id}):
+    params = {"claim_id": claim.id}
+    async for chunk in stream_dicts(session, words, params, at_most=claim.sightings_count):
         parts = []
         for row in chunk:
             entry = row.pop("entry")
@@ -135,7 +133,7 @@ async def report_document(
                 opened += 1
                 parts.append(b"]" * (opened > 0) + b',"' + LISTS[opened].encode() + b'":[')
                 written = 0
-            document = _document(row, outlets[row["outlet_id"]])
+            document = _document(row, _outlet_of(row, outlets))
             if entry == 0 and first is None:
                 first = document
             parts.append(b"," * (written > 0) + encode(document))
@@ -166,15 +164,15 @@ async def official_word_preview(
 ) -> tuple[list[dict[str, Any]], int]:
     """The first `limit` sightings of the report's lists, in its order, and how many it has:
     what a page shows of a claim denied more often than anyone reads."""
-    words, outlets_of_word = _statements(session, CURRENT)
-    outlets = await _outlets_of_word(session, outlets_of_word, claim.id)
+    words = _statement(session, CURRENT)
+    outlets: dict[str, dict[str, Any]] = {}
     params = {"claim_id": claim.id}
     total = await session.scalar(select(func.count()).select_from(words.subquery()), params) or 0
     shown = []
     async for chunk in stream_dicts(session, words.limit(limit), params):
         for row in chunk:
             row.pop("entry")
-            shown.append(_document(row, outlets[row["outlet_id"]]))
+            shown.append(_document(row, _outlet_of(row, outlets)))
     return shown, total
 
 
