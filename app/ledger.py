@@ -63,7 +63,7 @@ def with_outlet(view: LedgerView = CURRENT) -> Select[Any]:
     )
 
 
-def _as_of(
+async def _as_of(
     as_of: Annotated[
         TimestampIn | None,
         Query(

@@ -90,7 +90,7 @@ def changed_fields(record: object, sent: dict[str, Any]) -> dict[str, dict[str, 
 _ENTITY_TAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
 
 
-def _if_match(
+async def _if_match(
     if_match: Annotated[
         str | None,
         Header(

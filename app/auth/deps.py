@@ -8,14 +8,14 @@ from app.auth.service import Principal, authenticate
 from app.config import Settings
 from app.enums import Scope
 from app.errors import Forbidden, Unauthorized
-from app.transactions import SessionDep
+from app.transactions import SessionmakerDep
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer trk_...`")
 
 
 async def current_principal(
     request: Request,
-    session: SessionDep,
+    sessionmaker: SessionmakerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     admitted = principal_of(request.scope)
@@ -25,11 +25,14 @@ async def current_principal(
         raise Unauthorized("an API key is required: send `Authorization: Bearer <key>`")
     settings: Settings = request.app.state.settings
     bootstrap = settings.bootstrap_admin_key
-    principal = await authenticate(
-        session=session,
-        presented=credentials.credentials,
-        bootstrap_key=bootstrap.get_secret_value() if bootstrap else None,
-    )
+    # A session only here, where the gate has not already admitted the key: every request
+    # would otherwise open (and commit) a transaction it never uses.
+    async with sessionmaker() as session:
+        principal = await authenticate(
+            session=session,
+            presented=credentials.credentials,
+            bootstrap_key=bootstrap.get_secret_value() if bootstrap else None,
+        )
     if principal is None:
         raise Unauthorized("the API key is unknown or revoked")
     return principal
