@@ -1,6 +1,7 @@
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import gc
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
 
@@ -49,6 +50,25 @@ def _document_webhooks(app: FastAPI) -> None:
         app.webhooks.post(payload.event_type.value, summary=payload.event_type.value)(receive)
 
 
+@contextmanager
+def _collector_tuned() -> Iterator[None]:
+    """The garbage collector set for a server holding a large answer's objects at a time.
+
+    Everything loaded at startup (the framework, the schemas, the matching model) lives as long
+    as the process: frozen, it is left out of every sweep. A large chain makes millions of
+    short-lived objects: collecting the youngest generation every 50,000 allocations rather
+    than every 700 sweeps them far less often, for a few MB more between sweeps.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -74,7 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ) as wakeup,
             ):
                 app.state.wakeup = wakeup
-                yield
+                with _collector_tuned():
+                    yield
         finally:
             await engine.dispose()
 
