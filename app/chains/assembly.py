@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -185,10 +186,11 @@ class GraphReader:
         if position is None:
             position = {sid: i for i, sid in enumerate(outline.ids)}
         denial = self._first_denial() if towards_denial else None
+        first = itemgetter(0)
         return main_path(
             outline.ids,
-            lambda node: (cited for cited, _ in cites.get(node, ())),
-            [sid for sid in outline.ids if not cites.get(sid)],
+            lambda node: map(first, cites.get(node, ())),
+            (sid for sid in outline.ids if not cites.get(sid)),
             outline.ids[denial] if denial is not None else None,
             order=position.__getitem__,
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Integer, func, select
+from sqlalchemy import ColumnElement, Integer, case, func, literal, or_, select
 from sqlalchemy import cast as cast_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -73,6 +73,8 @@ BUCKETS = [
     ("year", timedelta(days=365)),
 ]
 MAX_BUCKETS = 80
+# The lane of every outlet not drawn on its own.
+OTHERS = "*others"
 # The time axis runs this much past the first and the last sighting, on each side.
 AXIS_MARGIN = 0.03
 
@@ -97,7 +99,9 @@ class Aggregate:
     end: datetime
     bucket: str
     width: timedelta
-    cells: dict[tuple[str, int], int]  # sightings per outlet and bucket number
+    # Sightings per outlet and bucket number (read aggregated: the quieter outlets together,
+    # under OTHERS).
+    cells: dict[tuple[str, int], int]
     # Citations from one outlet's sightings to another's (read aggregated: among the busiest).
     flows: dict[tuple[str, str], int]
 
@@ -202,15 +206,17 @@ async def outline(
     whole_up_to: int | None = None,
     shown: int = 200,
     busiest: int = 150,
+    lanes: int = 40,
 ) -> Outline:
     """The claim's sightings, citations, main path and metrics, as a picture needs them.
 
     Past `whole_up_to` sightings, the outline is aggregated (`Aggregate`): the database counts
-    them by outlet, time bucket and outlet-to-outlet flow (among the `busiest` outlets), and
-    only the first `shown` sightings, the main path and the first denial are read one by one.
+    them by outlet, by time bucket (for the `lanes` busiest outlets and the main path's, the
+    rest together) and by outlet-to-outlet flow (among the `busiest` outlets), and only the
+    first `shown` sightings, the main path and the first denial are read one by one.
     """
     if whole_up_to is not None and claim.sightings_count > whole_up_to:
-        return await _aggregated(session, claim, shown, busiest)
+        return await _aggregated(session, claim, shown, busiest, lanes)
     nodes = await _nodes(session, claim.id)
     steps = await _steps(session, claim.id, {n.id for n in nodes})
     position = {n.id: i for i, n in enumerate(nodes)}
@@ -289,16 +295,32 @@ def _bucket_number(
 
 
 async def _cells(
-    session: AsyncSession, members: Members, start: datetime, width: timedelta
+    session: AsyncSession,
+    members: Members,
+    start: datetime,
+    width: timedelta,
+    lanes: int,
+    kept: list[str],
+    slugs: dict[str, str],
 ) -> dict[tuple[str, int], int]:
-    number = _bucket_number(session, Sighting.published_at, start, width).label("number")
-    rows = await session.execute(
-        select(Outlet.slug, number, func.count())
+    """Sightings per bucket for each of the `lanes` busiest outlets and the `kept` ones (by
+    id), and for all the others together under OTHERS: what a picture of lanes can show."""
+    # In the order the picture picks its lanes: most sightings first, then by slug.
+    busiest = (
+        select(Sighting.outlet_id)
         .join(Outlet, Outlet.id == Sighting.outlet_id)
         .where(members(Sighting))
-        .group_by(Outlet.slug, number)
+        .group_by(Sighting.outlet_id, Outlet.slug)
+        .order_by(func.count().desc(), Outlet.slug)
+        .limit(lanes)
     )
-    return {(slug, max(int(n), 0)): count for slug, n, count in rows}
+    shown = or_(Sighting.outlet_id.in_(busiest), Sighting.outlet_id.in_(kept))
+    lane = case((shown, Sighting.outlet_id), else_=literal(OTHERS)).label("lane")
+    number = _bucket_number(session, Sighting.published_at, start, width).label("number")
+    rows = await session.execute(
+        select(lane, number, func.count()).where(members(Sighting)).group_by(lane, number)
+    )
+    return {(slugs.get(key, OTHERS), max(int(n), 0)): count for key, n, count in rows}
 
 
 async def _cites_counts(session: AsyncSession, claim_id: str, ids: list[str]) -> dict[str, int]:
@@ -354,7 +376,9 @@ async def _flows_among_busiest(
     return {(a, b): count for a, b, count in rows}
 
 
-async def _aggregated(session: AsyncSession, claim: Claim, shown: int, busiest: int) -> Outline:
+async def _aggregated(
+    session: AsyncSession, claim: Claim, shown: int, busiest: int, lanes: int
+) -> Outline:
     members = chain_members(claim_id=claim.id)
     carried = await spread.carried_by(session, CURRENT, members)
     denial = await spread.first_denial(session, CURRENT, members)
@@ -391,7 +415,16 @@ async def _aggregated(session: AsyncSession, claim: Claim, shown: int, busiest: 
         end=end,
         bucket=bucket,
         width=width,
-        cells=await _cells(session, members, start, width),
+        cells=await _cells(
+            session,
+            members,
+            start,
+            width,
+            lanes,
+            # The outlets of the main path keep lanes of their own, however quiet.
+            sorted({n.outlet_id for n in nodes if n.id in set(path)})[:lanes],
+            {outlet.id: slug for slug, outlet in outlets.items()},
+        ),
         flows=flows,
     )
     cites = await _cites_counts(session, claim.id, [n.id for n in nodes])

@@ -6,7 +6,8 @@ its nodes, so successors are gathered only for those.
 """
 
 from collections import deque
-from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable
+from itertools import chain
 from typing import TypeVar
 
 Node = TypeVar("Node", bound=Hashable)
@@ -59,7 +60,7 @@ def _shortest_path(
 def main_path(
     nodes: Iterable[Node],
     predecessors: Neighbours[Node],
-    origins: Sequence[Node],
+    origins: Iterable[Node],
     goal: Node | None,
     order: Callable[[Node], int],
 ) -> list[Node]:
@@ -67,17 +68,19 @@ def main_path(
 
     With a goal (the first official denial) that some other origin reaches: from the earliest
     such origin to the goal. Otherwise: from the earliest origin to the latest node it reaches.
-    `origins` come in time order; `order` ranks any node by publication.
+    `origins` come in time order, and are read only as far as needed; `order` ranks any node
+    by publication.
     """
-    if not origins:
+    later = iter(origins)
+    start = next(later, None)
+    if start is None:
         return []
     if goal is not None:
         reaching = _distances(goal, predecessors)
         if len(reaching) > 1:
-            for origin in origins:
+            for origin in chain([start], later):
                 if origin in reaching:
                     return _shortest_path(origin, goal, reaching, predecessors, order)
-    start = origins[0]
     successors: dict[Node, list[Node]] = {}
     for node in nodes:
         for before in predecessors(node):

@@ -203,6 +203,7 @@ async def claim_page(
         whole_up_to=timeline.MAX_MARKS,
         shown=TABLE_ROWS,
         busiest=graph.MAX_OUTLET_NODES,
+        lanes=timeline.MAX_LANES,
     )
     word, word_total = await denials.official_word_preview(
         session=session, claim=claim, limit=OFFICIAL_WORD_SHOWN

@@ -17,7 +17,7 @@ from itertools import pairwise
 
 from markupsafe import Markup, escape
 
-from app.chains.outline import AXIS_MARGIN, Aggregate, Node, Outline, aggregate_of
+from app.chains.outline import AXIS_MARGIN, OTHERS, Aggregate, Node, Outline, aggregate_of
 from app.enums import OutletKind, Precision, Stance
 
 # Past this many sightings, marks and arrows would hide each other and weigh megabytes.
@@ -55,7 +55,7 @@ KIND_LABELS = {
     OutletKind.fact_checker: "Fact-checkers",
     OutletKind.official: "Official bodies",
 }
-OTHERS_LANE = "*others"
+OTHERS_LANE = OTHERS
 
 
 def span_of(node: Node) -> tuple[datetime, datetime]:
