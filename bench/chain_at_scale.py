@@ -267,18 +267,18 @@ def _run(name: str, url: str, sizes: list[int], direct: bool) -> None:
     port = _free_port()
     env = {**os.environ, "TRACER_DATABASE_URL": url, "TRACER_BOOTSTRAP_ADMIN_KEY": KEY}
     command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    # The server's log goes to a file: a pipe nobody reads fills up and stalls the server.
-    log = tempfile.TemporaryFile()
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
     print(f"\n{name}: one claim; time, bytes received, server memory growth during the request")
     print("| sightings | request | status | time | size | memory growth |")
     print("|---:|---|---:|---:|---:|---:|", flush=True)
-    try:
-        asyncio.run(_drive(f"http://127.0.0.1:{port}", server.pid, sizes, url if direct else None))
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        log.close()
+    # The server's log goes to a file: a pipe nobody reads fills up and stalls the server.
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            asyncio.run(_drive(base, server.pid, sizes, url if direct else None))
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
 
 
 def main() -> None:
