@@ -7,9 +7,10 @@ Each is written as the rows are read, element by element, in the layout networkx
 import csv
 import io
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import datetime
 from enum import StrEnum
+from itertools import islice
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -117,6 +118,12 @@ def _lags(reader: GraphReader) -> Iterable[tuple[str, str, str, int]]:
         yield cited, citing, basis, lag_seconds(published[cited], published[citing]) or 0
 
 
+def _in_chunks(lines: Iterable[str]) -> Iterator[bytes]:
+    """Lines of markup joined and encoded a chunk at a time, never all at once."""
+    while chunk := list(islice(lines, CHUNK_ROWS)):
+        yield "".join(chunk).encode()
+
+
 async def graphml(reader: GraphReader, claim: ClaimOut) -> AsyncIterator[bytes]:
     """GraphML with typed keys for the graph, node and edge attributes."""
     keys = [
@@ -147,17 +154,14 @@ async def graphml(reader: GraphReader, claim: ClaimOut) -> AsyncIterator[bytes]:
             parts += [f'<data key="n{i}">{v}</data>' for i, v in enumerate(values)]
             parts.append("</node>\n")
         yield "".join(parts).encode()
-    parts = []
-    for cited, citing, basis, lag in _lags(reader):
-        parts.append(
-            f'<edge source="{cited}" target="{citing}">'
-            f'<data key="e0">{basis}</data><data key="e1">{lag}</data></edge>\n'
-        )
-        if len(parts) >= CHUNK_ROWS:
-            yield "".join(parts).encode()
-            parts = []
-    parts.append("</graph>\n</graphml>\n")
-    yield "".join(parts).encode()
+    edges = (
+        f'<edge source="{cited}" target="{citing}">'
+        f'<data key="e0">{basis}</data><data key="e1">{lag}</data></edge>\n'
+        for cited, citing, basis, lag in _lags(reader)
+    )
+    for part in _in_chunks(edges):
+        yield part
+    yield b"</graph>\n</graphml>\n"
 
 
 async def gexf(reader: GraphReader, claim: ClaimOut) -> AsyncIterator[bytes]:
@@ -194,18 +198,16 @@ async def gexf(reader: GraphReader, claim: ClaimOut) -> AsyncIterator[bytes]:
             parts += [f'<attvalue for="n{i}" value={v}/>' for i, v in enumerate(values)]
             parts.append("</attvalues></node>\n")
         yield "".join(parts).encode()
-    parts = ["</nodes>\n<edges>\n"]
-    for number, (cited, citing, basis, lag) in enumerate(_lags(reader)):
-        parts.append(
-            f'<edge id="{number}" source="{cited}" target="{citing}">'
-            f'<attvalues><attvalue for="e0" value="{basis}"/>'
-            f'<attvalue for="e1" value="{lag}"/></attvalues></edge>\n'
-        )
-        if len(parts) >= CHUNK_ROWS:
-            yield "".join(parts).encode()
-            parts = []
-    parts.append("</edges>\n</graph>\n</gexf>\n")
-    yield "".join(parts).encode()
+    yield b"</nodes>\n<edges>\n"
+    edges = (
+        f'<edge id="{number}" source="{cited}" target="{citing}">'
+        f'<attvalues><attvalue for="e0" value="{basis}"/>'
+        f'<attvalue for="e1" value="{lag}"/></attvalues></edge>\n'
+        for number, (cited, citing, basis, lag) in enumerate(_lags(reader))
+    )
+    for part in _in_chunks(edges):
+        yield part
+    yield b"</edges>\n</graph>\n</gexf>\n"
 
 
 def neutralised(value: Any) -> Any:

@@ -22,7 +22,7 @@ from app.chains.paths import main_path
 from app.chains.schemas import Metrics
 from app.chains.service import Members, chain_members
 from app.claims.models import Claim
-from app.db import Unindexed, not_indexed
+from app.db import not_indexed
 from app.denials import rules
 from app.enums import OutletKind, Precision, Stance
 from app.ledger import CURRENT
@@ -335,47 +335,6 @@ async def _cites_counts(session: AsyncSession, claim_id: str, ids: list[str]) ->
     return {citing_id: count for citing_id, count in rows}
 
 
-async def _flows_among_busiest(
-    session: AsyncSession, members: Members, busiest: int
-) -> dict[tuple[str, str], int]:
-    """Citations between the `busiest` outlets of the chain (by sightings), by outlet slug: a
-    chain carried by thousands of outlets has millions of possible pairs, and a picture of it
-    draws the busiest outlets alone."""
-    top = (
-        select(Sighting.outlet_id)
-        .where(members(Sighting))
-        .group_by(Sighting.outlet_id)
-        .order_by(func.count().desc(), Sighting.outlet_id)
-        .limit(busiest)
-    )
-    cited, citing = aliased(Sighting), aliased(Sighting)
-    source, target = aliased(Outlet), aliased(Outlet)
-    pairs = (
-        select(
-            cited.outlet_id.label("source_id"),
-            citing.outlet_id.label("target_id"),
-            func.count().label("citations"),
-        )
-        .select_from(Citation)
-        .join(citing, citing.id == Citation.citing_id)
-        .join(cited, cited.id == Citation.cited_id)
-        .where(
-            members(citing),
-            members(Unindexed(cited)),
-            citing.outlet_id.in_(top),
-            not_indexed(cited.outlet_id).in_(top),
-        )
-        .group_by(cited.outlet_id, citing.outlet_id)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(source.slug, target.slug, pairs.c.citations)
-        .join(source, source.id == pairs.c.source_id)
-        .join(target, target.id == pairs.c.target_id)
-    )
-    return {(a, b): count for a, b, count in rows}
-
-
 async def _aggregated(
     session: AsyncSession, claim: Claim, shown: int, busiest: int, lanes: int
 ) -> Outline:
@@ -390,7 +349,7 @@ async def _aggregated(
     await reader.load(max_depth=None)
     await reader.read_outline()
     path = reader.main_path()
-    flows = await _flows_among_busiest(session, members, busiest)
+    flows = await spread.flows(session, CURRENT, members, busiest=busiest)
     outlets = {
         row.slug: OutletRef(row.id, row.slug, row.name, row.kind, row.country, row.language)
         for row in await session.scalars(
@@ -407,6 +366,7 @@ async def _aggregated(
         nodes += await _nodes(session, claim.id, ids=missing)
         nodes.sort(key=lambda n: (n.published_at, n.id))
     first_denial = next((n for n in nodes if denial and n.id == denial[0]), None)
+    on_path = set(path)
     aggregate = Aggregate(
         outlets=outlets,
         counts={o.slug: o.sightings for o in carried.shown},
@@ -422,10 +382,10 @@ async def _aggregated(
             width,
             lanes,
             # The outlets of the main path keep lanes of their own, however quiet.
-            sorted({n.outlet_id for n in nodes if n.id in set(path)})[:lanes],
+            sorted({n.outlet_id for n in nodes if n.id in on_path})[:lanes],
             {outlet.id: slug for slug, outlet in outlets.items()},
         ),
-        flows=flows,
+        flows={(f.from_outlet, f.to_outlet): f.citations for f in flows},
     )
     cites = await _cites_counts(session, claim.id, [n.id for n in nodes])
     return Outline(claim, nodes, [], path, metrics, first_denial, cites, aggregate)

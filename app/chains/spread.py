@@ -20,7 +20,7 @@ from app.chains.schemas import Bucket, Flow, Hop, Metrics, Spread, SpreadOutlet
 from app.chains.service import Direction, Members
 from app.claims.models import Claim
 from app.claims.schemas import Claim as ClaimOut
-from app.db import Unindexed
+from app.db import Unindexed, not_indexed
 from app.denials.rules import SPREADING, lag_seconds
 from app.enums import OutletKind, Stance
 from app.errors import Invalid
@@ -121,10 +121,26 @@ async def carried_by(session: AsyncSession, view: LedgerView, members: Members) 
     return Carried([SpreadOutlet.model_validate(o) for o in ordered], languages)
 
 
-async def flows(session: AsyncSession, view: LedgerView, members: Members) -> list[Flow]:
+async def flows(
+    session: AsyncSession, view: LedgerView, members: Members, *, busiest: int | None = None
+) -> list[Flow]:
+    """Citations between outlets of the chain; with `busiest`, only between that many of its
+    busiest outlets (by sightings): a chain carried by thousands of outlets has millions of
+    possible pairs, and a picture of it draws the busiest outlets alone."""
     citations = view.citations
     cited, citing = aliased(view.sightings), aliased(view.sightings)
     source, target = aliased(view.outlets), aliased(view.outlets)
+    among: list[ColumnElement[bool]] = []
+    if busiest is not None:
+        sightings = view.sightings
+        top = (
+            select(sightings.outlet_id)
+            .where(members(sightings))
+            .group_by(sightings.outlet_id)
+            .order_by(func.count().desc(), sightings.outlet_id)
+            .limit(busiest)
+        )
+        among = [citing.outlet_id.in_(top), not_indexed(cited.outlet_id).in_(top)]
     # Grouped by the outlets' ids, the slugs joined to the few groups afterwards.
     pairs = (
         select(
@@ -136,7 +152,7 @@ async def flows(session: AsyncSession, view: LedgerView, members: Members) -> li
         .select_from(citations)
         .join(citing, citing.id == citations.citing_id)
         .join(cited, cited.id == citations.cited_id)
-        .where(members(citing), members(Unindexed(cited)))
+        .where(members(citing), members(Unindexed(cited)), *among)
         .group_by(cited.outlet_id, citing.outlet_id)
         .subquery()
     )
@@ -193,7 +209,17 @@ async def _timeline(
     return [Bucket(start=at, **shown) for at, shown in buckets.items()]
 
 
-def _isfirst_denial(view: LedgerView) -> ColumnElement[bool]:
+def _cites_a_member(view: LedgerView, members: Members) -> ColumnElement[bool]:
+    """Whether the view's sighting cites some member of the chain."""
+    citations, cited = view.citations, aliased(view.sightings)
+    return exists(
+        select(citations.citing_id)
+        .join(cited, cited.id == citations.cited_id)
+        .where(citations.citing_id == view.sightings.id, members(cited))
+    )
+
+
+def _is_first_denial(view: LedgerView) -> ColumnElement[bool]:
     return and_(view.outlets.kind == OutletKind.official, view.sightings.stance == Stance.denies)
 
 
@@ -201,17 +227,11 @@ async def first_denial(
     session: AsyncSession, view: LedgerView, members: Members
 ) -> tuple[str, datetime, bool] | None:
     """The first official denial: its id, time, and whether anything in the chain reaches it."""
-    sightings, citations = view.sightings, view.citations
-    cited = aliased(view.sightings)
-    cites_member = exists(
-        select(citations.citing_id)
-        .join(cited, cited.id == citations.cited_id)
-        .where(citations.citing_id == sightings.id, members(cited))
-    )
+    sightings = view.sightings
     statement = (
-        select(sightings.id, sightings.published_at, cites_member)
+        select(sightings.id, sightings.published_at, _cites_a_member(view, members))
         .join(view.outlets, view.outlets.id == sightings.outlet_id)
-        .where(members(sightings), _isfirst_denial(view))
+        .where(members(sightings), _is_first_denial(view))
         .order_by(*time_order(session, sightings))
         .limit(1)
     )
@@ -220,16 +240,10 @@ async def first_denial(
 
 
 async def _earliest_origin(session: AsyncSession, view: LedgerView, members: Members) -> str | None:
-    sightings, citations = view.sightings, view.citations
-    cited = aliased(view.sightings)
-    cites_member = exists(
-        select(citations.citing_id)
-        .join(cited, cited.id == citations.cited_id)
-        .where(citations.citing_id == sightings.id, members(cited))
-    )
+    sightings = view.sightings
     statement = (
         select(sightings.id)
-        .where(members(sightings), ~cites_member)
+        .where(members(sightings), ~_cites_a_member(view, members))
         .order_by(*time_order(session, sightings))
         .limit(1)
     )
