@@ -203,7 +203,7 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-def _dialect_insert(session: AsyncSession) -> Any:
+def dialect_insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
@@ -212,7 +212,7 @@ async def insert_many_or_ignore(
 ) -> None:
     """Insert rows, skipping those whose key exists already."""
     if rows:
-        statement = _dialect_insert(session)(model.__table__).on_conflict_do_nothing()
+        statement = dialect_insert(session)(model.__table__).on_conflict_do_nothing()
         await session.execute(statement, rows)
 
 
@@ -224,7 +224,7 @@ async def insert_or_ignore(
     Concurrent creators of the same slug or statement both succeed this way: the loser's
     insert waits for the winner, does nothing, and the caller reads the winner's row.
     """
-    insert = _dialect_insert(session)
+    insert = dialect_insert(session)
     table = model.__table__
     assert isinstance(table, Table)
     first_key = next(iter(table.primary_key.columns))

@@ -3,7 +3,14 @@
 from app.alerts.models import Delivery, DeliveryAttempt, DispatchCursor, Event, Subscription
 from app.audit.models import AuditEntry
 from app.auth.models import ApiKey
-from app.claims.models import Claim, ClaimMerge, ClaimTag, ClaimTerm, claim_versions
+from app.claims.models import (
+    Claim,
+    ClaimFlow,
+    ClaimMerge,
+    ClaimTag,
+    ClaimTerm,
+    claim_versions,
+)
 from app.db import Base
 from app.idempotency.models import IdempotencyRecord
 from app.outlets.models import Outlet, outlet_versions
@@ -23,6 +30,7 @@ __all__ = [
     "Base",
     "Citation",
     "Claim",
+    "ClaimFlow",
     "ClaimMerge",
     "ClaimTag",
     "ClaimTerm",

@@ -82,6 +82,12 @@ async def stream_rows(
         yield chunk
 
 
+def _plain(keys: Any) -> list[str]:
+    # A column's own name may come as SQLAlchemy's `quoted_name`, a str subclass that orjson
+    # refuses as a key.
+    return [str(key) for key in keys]
+
+
 async def stream_dicts(
     session: AsyncSession,
     statement: Select[Any],
@@ -95,11 +101,11 @@ async def stream_dicts(
     if at_most is not None and at_most <= CHUNK_ROWS:
         connection = await session.connection()
         rows = await connection.execute(statement, params)
-        keys = list(rows.keys())
+        keys = _plain(rows.keys())
         yield [dict(zip(keys, row, strict=True)) for row in rows]
         return
     result = await _stream(session, statement, params)
-    keys = list(result.keys())
+    keys = _plain(result.keys())
     async for chunk in result.partitions(CHUNK_ROWS):
         yield [dict(zip(keys, row, strict=True)) for row in chunk]
 

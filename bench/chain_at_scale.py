@@ -37,7 +37,9 @@ from typing import Any
 
 import httpx
 from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.claims import flows
 from app.config import Settings
 from app.db import create_engine
 from app.enums import CitationBasis
@@ -160,11 +162,13 @@ async def _write_directly(
             {"citing_id": sid, "cited_id": c, "basis": CitationBasis.cites} for c in cited
         ]
     engine = create_engine(Settings(database_url=url))
-    async with engine.begin() as connection:
+    async with AsyncSession(engine) as session, session.begin():
         for start in range(0, len(rows), 5000):
-            await connection.execute(insert(Sighting), rows[start : start + 5000])
+            await session.execute(insert(Sighting), rows[start : start + 5000])
         for start in range(0, len(citations), 5000):
-            await connection.execute(insert(Citation), citations[start : start + 5000])
+            await session.execute(insert(Citation), citations[start : start + 5000])
+        # What recording would have counted of these citations.
+        await flows.recount(session, items[0]["claim_id"])
     if engine.dialect.name == "postgresql":
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.chains import spread
-from app.chains.assembly import GraphReader
 from app.chains.paths import main_path
 from app.chains.schemas import Metrics
 from app.chains.service import Members, chain_members
@@ -341,15 +340,9 @@ async def _aggregated(
     members = chain_members(claim_id=claim.id)
     carried = await spread.carried_by(session, CURRENT, members)
     denial = await spread.first_denial(session, CURRENT, members)
-    metrics = await spread.metrics(session, CURRENT, members, carried, denial)
-    # The path from every edge of the chain, read as plain pairs: a walk from the denial
-    # (as `spread` takes) reads less when few sightings lead to it, but on a dense chain it
-    # reaches most of them, and without fresh statistics its recursive plan can be slow.
-    reader = GraphReader(session=session, members=members, outline_only=True, citations=False)
-    await reader.load(max_depth=None)
-    await reader.read_outline()
-    path = reader.main_path()
-    flows = await spread.flows(session, CURRENT, members, busiest=busiest)
+    metrics = await spread.metrics(session, CURRENT, members, carried, denial, projected=claim)
+    path, _ = await spread.main_path_of(session, CURRENT, members, denial)
+    flows = await spread.flows(session, CURRENT, members, busiest=busiest, counted_for=claim.id)
     outlets = {
         row.slug: OutletRef(row.id, row.slug, row.name, row.kind, row.country, row.language)
         for row in await session.scalars(

@@ -11,10 +11,11 @@ from app.chains.responses import chain_response, trace_response
 from app.chains.schemas import Chain, Spread, Trace
 from app.chains.service import Direction
 from app.chains.spread import BucketSize
-from app.claims.deps import ClaimDep
+from app.claims.deps import ClaimDep, ClaimInSnapshot
 from app.ledger import AsOf, as_of
 from app.sightings import service as sightings
-from app.transactions import SessionDep, SessionmakerDep
+from app.streaming import respond
+from app.transactions import SessionDep, SessionmakerDep, SnapshotDep
 
 router = APIRouter(tags=["chains"])
 
@@ -75,15 +76,25 @@ async def trace(
 
 @router.get("/v1/claims/{claim_id}/spread", response_model=Spread)
 async def get_spread(
-    claim: ClaimDep,
-    session: SessionDep,
+    claim: ClaimInSnapshot,
+    session: SnapshotDep,
     _: ReadKey,
     moment: AsOf,
     bucket: Annotated[
         BucketSize, Query(description="The timeline's bucket: hour, day or week (UTC).")
     ] = BucketSize.day,
+    include_variants: Annotated[
+        bool, Query(description="Also summarise claims linked by variant_of.")
+    ] = False,
 ) -> Response:
     """The chain summarised by outlet, outlet-to-outlet flow and time bucket."""
-    summary = await spread.spread(session=session, claim=claim, bucket=bucket, view=as_of(moment))
-    # Serialised once: returned as a model it would be validated again on the way out.
-    return Response(summary.model_dump_json(), media_type="application/json")
+    # Sized by outlets, but outlets squared can be tens of thousands of flows: the body is
+    # written as they are read, from one snapshot that stays open until it is sent.
+    body = spread.spread_document(
+        session=session,
+        claim=claim,
+        bucket=bucket,
+        include_variants=include_variants,
+        view=as_of(moment),
+    )
+    return await respond(body, "application/json")

@@ -5,27 +5,29 @@ sized by outlets and time buckets. The main path walks only what leads to the fi
 (or, without one, what the earliest origin reached), never reading whole sightings.
 """
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from pydantic import TypeAdapter
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.chains import service
 from app.chains.assembly import GraphReader
-from app.chains.schemas import Bucket, Flow, Hop, Metrics, Spread, SpreadOutlet
+from app.chains.schemas import Bucket, Flow, Hop, Metrics, SpreadOutlet
 from app.chains.service import Direction, Members
-from app.claims.models import Claim
+from app.claims.models import Claim, ClaimFlow
 from app.claims.schemas import Claim as ClaimOut
-from app.db import Unindexed, not_indexed
+from app.db import Unindexed
 from app.denials.rules import SPREADING, lag_seconds
 from app.enums import OutletKind, Stance
 from app.errors import Invalid
 from app.ledger import CURRENT, LedgerView
-from app.streaming import time_order
+from app.streaming import encode, json_items, stream_dicts, time_order
 
 
 class BucketSize(StrEnum):
@@ -75,27 +77,30 @@ async def carried_by(session: AsyncSession, view: LedgerView, members: Members) 
     """Per outlet its sightings and their first and last times, in one pass that also collects
     the languages, so the metrics need no pass of their own over the chain."""
     sightings, outlets = view.sightings, view.outlets
-    statement = (
+    # Counted by the sightings' own columns first: a few groups per outlet, which both
+    # engines count in one pass, before the outlets are joined to those few.
+    counted = (
         select(
-            outlets.id,
-            outlets.slug,
-            outlets.kind,
-            outlets.country,
-            func.coalesce(sightings.language, outlets.language),
-            func.count(),
-            func.min(sightings.published_at),
-            func.max(sightings.published_at),
+            sightings.outlet_id.label("outlet_id"),
+            sightings.language.label("language"),
+            func.count().label("sightings"),
+            func.min(sightings.published_at).label("first_at"),
+            func.max(sightings.published_at).label("last_at"),
         )
-        .join(outlets, outlets.id == sightings.outlet_id)
         .where(members(sightings))
-        .group_by(
-            outlets.id,
-            outlets.slug,
-            outlets.kind,
-            outlets.country,
-            func.coalesce(sightings.language, outlets.language),
-        )
+        .group_by(sightings.outlet_id, sightings.language)
+        .subquery()
     )
+    statement = select(
+        outlets.id,
+        outlets.slug,
+        outlets.kind,
+        outlets.country,
+        func.coalesce(counted.c.language, outlets.language),
+        counted.c.sightings,
+        counted.c.first_at,
+        counted.c.last_at,
+    ).join(outlets, outlets.id == counted.c.outlet_id)
     by_outlet: dict[str, dict[str, Any]] = {}
     languages: set[str] = set()
     for outlet_id, slug, kind, country, language, count, first, last in await session.execute(
@@ -121,15 +126,44 @@ async def carried_by(session: AsyncSession, view: LedgerView, members: Members) 
     return Carried([SpreadOutlet.model_validate(o) for o in ordered], languages)
 
 
-async def flows(
-    session: AsyncSession, view: LedgerView, members: Members, *, busiest: int | None = None
-) -> list[Flow]:
-    """Citations between outlets of the chain; with `busiest`, only between that many of its
-    busiest outlets (by sightings): a chain carried by thousands of outlets has millions of
-    possible pairs, and a picture of it draws the busiest outlets alone."""
-    citations = view.citations
-    cited, citing = aliased(view.sightings), aliased(view.sightings)
-    source, target = aliased(view.outlets), aliased(view.outlets)
+def _flows_statement(
+    view: LedgerView,
+    members: Members,
+    *,
+    busiest: int | None = None,
+    counted_for: str | None = None,
+) -> Select[Any]:
+    """Citations between outlets of the chain, as (from_outlet, to_outlet, citations,
+    first_at) rows in the order of their first citation; see `flows`."""
+    if counted_for is not None:
+        pairs = (
+            select(
+                ClaimFlow.source_outlet_id.label("source_id"),
+                ClaimFlow.target_outlet_id.label("target_id"),
+                ClaimFlow.citations.label("citations"),
+                ClaimFlow.first_at.label("first_at"),
+            )
+            .where(ClaimFlow.claim_id == counted_for)
+            .subquery()
+        )
+    else:
+        citations = view.citations
+        cited, citing = aliased(view.sightings), aliased(view.sightings)
+        # Grouped by the outlets' ids, the slugs joined to the few groups afterwards.
+        pairs = (
+            select(
+                cited.outlet_id.label("source_id"),
+                citing.outlet_id.label("target_id"),
+                func.count().label("citations"),
+                func.min(citing.published_at).label("first_at"),
+            )
+            .select_from(citations)
+            .join(citing, citing.id == citations.citing_id)
+            .join(cited, cited.id == citations.cited_id)
+            .where(members(citing), members(Unindexed(cited)))
+            .group_by(cited.outlet_id, citing.outlet_id)
+            .subquery()
+        )
     among: list[ColumnElement[bool]] = []
     if busiest is not None:
         sightings = view.sightings
@@ -140,23 +174,9 @@ async def flows(
             .order_by(func.count().desc(), sightings.outlet_id)
             .limit(busiest)
         )
-        among = [citing.outlet_id.in_(top), not_indexed(cited.outlet_id).in_(top)]
-    # Grouped by the outlets' ids, the slugs joined to the few groups afterwards.
-    pairs = (
-        select(
-            cited.outlet_id.label("source_id"),
-            citing.outlet_id.label("target_id"),
-            func.count().label("citations"),
-            func.min(citing.published_at).label("first_at"),
-        )
-        .select_from(citations)
-        .join(citing, citing.id == citations.citing_id)
-        .join(cited, cited.id == citations.cited_id)
-        .where(members(citing), members(Unindexed(cited)), *among)
-        .group_by(cited.outlet_id, citing.outlet_id)
-        .subquery()
-    )
-    statement = (
+        among = [pairs.c.source_id.in_(top), pairs.c.target_id.in_(top)]
+    source, target = aliased(view.outlets), aliased(view.outlets)
+    return (
         select(
             source.slug.label("from_outlet"),
             target.slug.label("to_outlet"),
@@ -165,13 +185,32 @@ async def flows(
         )
         .join(source, source.id == pairs.c.source_id)
         .join(target, target.id == pairs.c.target_id)
+        .where(*among)
         .order_by(pairs.c.first_at, source.slug, target.slug)
     )
-    # Outlets squared can be many (300 outlets make up to 90,000 flows): rows the database
-    # typed are taken as they are rather than validated one by one.
+
+
+async def flows(
+    session: AsyncSession,
+    view: LedgerView,
+    members: Members,
+    *,
+    busiest: int | None = None,
+    counted_for: str | None = None,
+) -> list[Flow]:
+    """Citations between outlets of the chain; with `busiest`, only between that many of its
+    busiest outlets (by sightings): a chain carried by thousands of outlets has millions of
+    possible pairs, and a picture of it draws the busiest outlets alone.
+
+    `counted_for` names the claim when the chain is that one claim's, now: its flows are then
+    read as recording counted them (`app.claims.flows`) instead of joined from its citations.
+    """
+    statement = _flows_statement(view, members, busiest=busiest, counted_for=counted_for)
+    connection = await session.connection()
+    # Rows the database typed are taken as they are rather than validated one by one.
     return [
         Flow.model_construct(from_outlet=source, to_outlet=to, citations=count, first_at=first)
-        for source, to, count, first in await session.execute(statement)
+        for source, to, count, first in await connection.execute(statement)
     ]
 
 
@@ -197,8 +236,8 @@ async def _timeline(
         select(start, outlets.kind, sightings.stance, func.count())
         .join(outlets, outlets.id == sightings.outlet_id)
         .where(members(sightings))
+        # Unordered, so the database may count by hashing: the buckets are few, sorted here.
         .group_by(start, outlets.kind, sightings.stance)
-        .order_by(start)
     )
     buckets: dict[datetime, dict[str, Any]] = {}
     for moment, kind, stance, count in await session.execute(statement):
@@ -206,7 +245,7 @@ async def _timeline(
         shown["sightings"] += count
         shown["by_kind"][kind] = shown["by_kind"].get(kind, 0) + count
         shown["by_stance"][stance] = shown["by_stance"].get(stance, 0) + count
-    return [Bucket(start=at, **shown) for at, shown in buckets.items()]
+    return [Bucket(start=at, **shown) for at, shown in sorted(buckets.items())]
 
 
 def _cites_a_member(view: LedgerView, members: Members) -> ColumnElement[bool]:
@@ -256,13 +295,19 @@ async def metrics(
     members: Members,
     carried: Carried,
     denial: tuple[str, datetime, bool] | None,
+    *,
+    projected: Claim | None = None,
 ) -> Metrics:
+    """The chain's metrics. `projected` is the claim when the chain is that one claim's, now:
+    its projection already counts what spread after the first denial."""
     sightings = view.sightings
     outlets = carried.shown
     first_seen = min((o.first_at for o in outlets), default=None)
     denial_at = denial[1] if denial else None
     after = 0
-    if denial_at is not None:
+    if projected is not None:
+        after = projected.sightings_after_denial
+    elif denial_at is not None:
         after = (
             await session.scalar(
                 select(func.count()).where(
@@ -318,29 +363,56 @@ async def main_path_of(
     return [], []
 
 
-async def spread(
+async def spread_document(
     *,
     session: AsyncSession,
     claim: Claim,
     bucket: BucketSize,
     include_variants: bool = False,
     view: LedgerView = CURRENT,
-) -> Spread:
-    """The claim's chain by outlet, flow and time bucket, with its main path and metrics."""
+) -> AsyncIterator[bytes]:
+    """The claim's chain by outlet, flow and time bucket, with its main path and metrics, as
+    the JSON of a `Spread`. Everything but the flows is sized by outlets and buckets; the flows
+    (up to outlets squared of them) are written as they are read."""
     members = service.chain_members(view=view, claim_id=claim.id, include_variants=include_variants)
     carried = await carried_by(session, view, members)
     outlets = carried.shown
     span = (min(o.first_at for o in outlets), max(o.last_at for o in outlets)) if outlets else None
     timeline = await _timeline(session, view, members, bucket, span)
     denial = await first_denial(session, view, members)
-    figures = await metrics(session, view, members, carried, denial)
-    path, hops = await main_path_of(session, view, members, denial)
-    return Spread(
-        claim=ClaimOut.model_validate(claim),
-        outlets=outlets,
-        flows=await flows(session, view, members),
-        timeline=timeline,
-        path=path,
-        hops=hops,
-        metrics=figures,
+    # The claim's own chain, now, has what recording keeps of it ready to read.
+    own = view is CURRENT and not include_variants
+    figures = await metrics(
+        session, view, members, carried, denial, projected=claim if own else None
     )
+    path, hops = await main_path_of(session, view, members, denial)
+    counted_for = claim.id if own else None
+    yield (
+        b'{"claim":'
+        + ClaimOut.model_validate(claim).model_dump_json().encode()
+        + b',"outlets":'
+        + _OUTLETS.dump_json(outlets)
+        + b',"flows":['
+    )
+    written = False
+    statement = _flows_statement(view, members, counted_for=counted_for)
+    async for chunk in stream_dicts(session, statement):
+        if chunk:
+            yield b"," * written + json_items(chunk)
+            written = True
+    yield (
+        b'],"timeline":'
+        + _BUCKETS.dump_json(timeline)
+        + b',"path":'
+        + encode(path)
+        + b',"hops":'
+        + _HOPS.dump_json(hops)
+        + b',"metrics":'
+        + figures.model_dump_json().encode()
+        + b"}"
+    )
+
+
+_OUTLETS = TypeAdapter(list[SpreadOutlet])
+_BUCKETS = TypeAdapter(list[Bucket])
+_HOPS = TypeAdapter(list[Hop])

@@ -106,3 +106,28 @@ class ClaimTag(Base):
         ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+class ClaimFlow(Base):
+    """Citations from one outlet's sightings of a claim to another's sightings of it.
+
+    A projection of the claim's citations, kept current as they are written (app.claims.flows),
+    so that a chain's outlet-to-outlet flows are read from one index range instead of joined
+    from every citation of the chain on each request.
+    """
+
+    __tablename__ = "claim_flows"
+
+    claim_id: Mapped[str] = mapped_column(
+        ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The outlet of the cited sighting, where the claim came from, and of the citing one.
+    source_outlet_id: Mapped[str] = mapped_column(
+        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
+    )
+    target_outlet_id: Mapped[str] = mapped_column(
+        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
+    )
+    citations: Mapped[int] = mapped_column(Integer)
+    # When the first citing sighting was published.
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from app.audit.service import Action, Target
 from app.auth.service import Principal
 from app.claims import matching
 from app.claims import service as claims
+from app.claims.flows import FlowTally
 from app.claims.models import Claim
 from app.claims.normalize import fingerprint, normalize_statement
 from app.claims.projection import refresh_claim
@@ -33,9 +34,17 @@ from app.sightings.schemas import SightingCreate
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
+class Cited(NamedTuple):
+    """A sighting to be cited, and what a claim's flows count of it."""
+
+    basis: CitationBasis
+    claim_id: str
+    outlet_id: str
+
+
 async def resolve_cites(
     session: AsyncSession, ids: Sequence[str], published_at: datetime
-) -> dict[str, CitationBasis]:
+) -> dict[str, Cited]:
     """The cited sightings, each of which must exist and be published no later than this one."""
     found = {s.id: s for s in await session.scalars(select(Sighting).where(Sighting.id.in_(ids)))}
     for index, cited_id in enumerate(ids):
@@ -49,7 +58,10 @@ async def resolve_cites(
                 "what came before it",
                 loc=["cites", index],
             )
-    return dict.fromkeys(ids, CitationBasis.cites)
+    return {
+        cited_id: Cited(CitationBasis.cites, found[cited_id].claim_id, found[cited_id].outlet_id)
+        for cited_id in ids
+    }
 
 
 async def resolve_cited_outlets(
@@ -58,29 +70,31 @@ async def resolve_cited_outlets(
     claim_id: str,
     published_at: datetime,
     citing_id: str | None = None,
-) -> dict[str, CitationBasis]:
+) -> dict[str, Cited]:
     """Each named outlet's latest sighting of the claim published at or before this one."""
-    resolved: dict[str, CitationBasis] = {}
+    resolved: dict[str, Cited] = {}
     for index, slug in enumerate(slugs):
-        latest = await session.scalar(
-            select(Sighting.id)
-            .join(Outlet, Outlet.id == Sighting.outlet_id)
-            .where(
-                Outlet.slug == slug,
-                Sighting.claim_id == claim_id,
-                Sighting.published_at <= published_at,
-                Sighting.id != (citing_id or ""),
+        latest = (
+            await session.execute(
+                select(Sighting.id, Sighting.outlet_id)
+                .join(Outlet, Outlet.id == Sighting.outlet_id)
+                .where(
+                    Outlet.slug == slug,
+                    Sighting.claim_id == claim_id,
+                    Sighting.published_at <= published_at,
+                    Sighting.id != (citing_id or ""),
+                )
+                .order_by(Sighting.published_at.desc(), Sighting.recorded_at.desc())
+                .limit(1)
             )
-            .order_by(Sighting.published_at.desc(), Sighting.recorded_at.desc())
-            .limit(1)
-        )
+        ).first()
         if latest is None:
             raise Invalid(
                 f"outlet {slug!r} has no sighting of this claim published at or before this one; "
                 "record it first",
                 loc=["cites_outlets", index],
             )
-        resolved[latest] = CitationBasis.cites_outlet
+        resolved[latest[0]] = Cited(CitationBasis.cites_outlet, claim_id, latest[1])
     return resolved
 
 
@@ -127,6 +141,7 @@ class Recorder:
     outlets: dict[str, Outlet] = field(default_factory=dict)
     locked: set[str] = field(default_factory=set)
     touched: set[str] = field(default_factory=set)
+    flows: FlowTally = field(default_factory=FlowTally)
 
     def _known_claim(self, data: SightingCreate) -> Claim | None:
         if data.claim is not None:
@@ -230,7 +245,7 @@ class Recorder:
             # The same row lock the single-sighting service takes, held to the end of the batch.
             await claims.lock(session=self.session, claim_ids={claim.id})
             self.locked.add(claim.id)
-        cited: dict[str, CitationBasis] = {}
+        cited: dict[str, Cited] = {}
         if data.cites_outlets:
             cited = await resolve_cited_outlets(
                 self.session, data.cites_outlets, claim.id, data.published_at
@@ -270,10 +285,10 @@ class Recorder:
                     {
                         "citing_id": new_id,
                         "cited_id": cited_id,
-                        "basis": basis,
+                        "basis": end.basis,
                         "valid_from": self.now,
                     }
-                    for cited_id, basis in cited.items()
+                    for cited_id, end in cited.items()
                 ],
             )
         if data.title or data.excerpt:
@@ -294,10 +309,20 @@ class Recorder:
         )
         await announce_recorded(session=self.session, sighting=recorded, claim=claim)
         self.touched.add(claim.id)
+        # Counted last: an item failing before this point leaves the tally as it was.
+        for end in cited.values():
+            if end.claim_id == claim.id:
+                self.flows.add(
+                    claim_id=claim.id,
+                    source_outlet_id=end.outlet_id,
+                    target_outlet_id=outlet.id,
+                    at=data.published_at,
+                )
         return new_id
 
     async def finish(self) -> None:
         """Bring every claim this batch touched up to date; call before committing."""
+        await self.flows.write(self.session)
         for claim_id in sorted(self.touched):
             await refresh_claim(session=self.session, claim_id=claim_id, now=self.now)
         await matching.embed_pending(session=self.session)

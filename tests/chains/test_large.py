@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.claims import flows
 from app.claims.projection import refresh_claim
 from app.enums import CitationBasis, Stance
 from app.models import Citation, Sighting
@@ -52,6 +53,7 @@ async def _load(
     async with sessionmaker() as session, session.begin():
         await session.execute(insert(Sighting), rows)
         await session.execute(insert(Citation), citations)
+        await flows.recount(session, claim_id)
         await refresh_claim(session=session, claim_id=claim_id)
     async with sessionmaker() as session, session.begin():
         # What autovacuum does soon after such a load; without it the planner takes the

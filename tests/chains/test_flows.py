@@ -1,0 +1,118 @@
+"""A claim's flows are counted as citations are written: after every kind of write, the spread
+read from those counts equals the one counted from the citations themselves (a spread with
+`include_variants`, which a claim without variants answers from its citations)."""
+
+from typing import Any
+
+import httpx
+
+from tests.factories import claim, day, outlet, sighting
+
+
+async def _flows(client: httpx.AsyncClient, claim_id: str) -> list[tuple[str, str, int, str]]:
+    """The claim's flows as recording counted them, after checking them against its citations."""
+    base = f"/v1/claims/{claim_id}/spread"
+    counted = (await client.get(base, params={"bucket": "day"})).json()["flows"]
+    joined = (await client.get(base, params={"bucket": "day", "include_variants": "true"})).json()
+    assert counted == joined["flows"]
+    return [(f["from_outlet"], f["to_outlet"], f["citations"], f["first_at"]) for f in counted]
+
+
+async def _patch(client: httpx.AsyncClient, sighting_id: str, **fields: Any) -> None:
+    response = await client.patch(
+        f"/v1/sightings/{sighting_id}", json={**fields, "reason": "learned more"}
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_flows_follow_recording_corrections_withdrawals_and_merges(
+    client: httpx.AsyncClient,
+) -> None:
+    for slug in ("channel", "talk-show", "news-site", "paper"):
+        await outlet(client, slug)
+    claim_id = (await claim(client, "One hundred thousand troops are on their way"))["id"]
+    origin = await sighting(client, claim_id, "channel", day(1))
+    show = await sighting(client, claim_id, "talk-show", day(2), cites=[origin["id"]])
+    batch = await client.post(
+        "/v1/sightings/batch",
+        json={
+            "atomic": True,
+            "items": [
+                {
+                    "ref": "site",
+                    "claim_id": claim_id,
+                    "outlet": "news-site",
+                    "url": "https://news-site.example/1",
+                    "published_at": day(3),
+                    "stance": "reports",
+                    "cites": [show["id"]],
+                    "cites_outlets": ["channel"],
+                },
+                {
+                    "claim_id": claim_id,
+                    "outlet": "paper",
+                    "url": "https://paper.example/1",
+                    "published_at": day(4),
+                    "stance": "reports",
+                    "cites_refs": ["site"],
+                },
+                {
+                    "claim_id": claim_id,
+                    "outlet": "paper",
+                    "url": "https://paper.example/2",
+                    "published_at": day(5),
+                    "stance": "reports",
+                    "cites_refs": ["site"],
+                },
+            ],
+        },
+    )
+    assert batch.status_code == 200, batch.text
+    site, first_paper, second_paper = (r["id"] for r in batch.json()["results"])
+    assert await _flows(client, claim_id) == [
+        ("channel", "talk-show", 1, day(2)),
+        ("channel", "news-site", 1, day(3)),
+        ("talk-show", "news-site", 1, day(3)),
+        ("news-site", "paper", 2, day(4)),
+    ]
+
+    # A later date for the first paper: the flow's first citation is now the second paper's.
+    await _patch(client, first_paper, published_at=day(6))
+    assert ("news-site", "paper", 2, day(5)) in await _flows(client, claim_id)
+    # Another outlet for the talk show, and the site citing only the channel.
+    await _patch(client, show["id"], outlet="paper")
+    await _patch(client, site, cites=[], cites_outlets=["channel"])
+    assert await _flows(client, claim_id) == [
+        ("channel", "paper", 1, day(2)),
+        ("channel", "news-site", 1, day(3)),
+        ("news-site", "paper", 2, day(5)),
+    ]
+
+    # Withdrawn, its citers relinked to what it cited.
+    withdrawn = await client.delete(
+        f"/v1/sightings/{site}", params={"reason": "a copy", "relink": "true"}
+    )
+    assert withdrawn.status_code == 204, withdrawn.text
+    assert await _flows(client, claim_id) == [
+        ("channel", "paper", 3, day(2)),
+    ]
+
+    # Moved to another claim: its citation leaves this claim's flows, and the other claim has
+    # none (what it cites stayed behind).
+    other_id = (await claim(client, "Troops are coming, says a channel"))["id"]
+    await _patch(client, second_paper, claim_id=other_id)
+    assert await _flows(client, claim_id) == [("channel", "paper", 2, day(2))]
+    assert await _flows(client, other_id) == []
+
+    # A citation within the other claim, then the other claim merged into this one.
+    await sighting(client, other_id, "news-site", day(7), cites=[second_paper])
+    assert await _flows(client, other_id) == [("paper", "news-site", 1, day(7))]
+    merged = await client.post(
+        f"/v1/claims/{other_id}/merge", json={"into": claim_id, "reason": "the same claim"}
+    )
+    assert merged.status_code == 200, merged.text
+    # Back in this claim, the moved sighting's citation of the channel counts again.
+    assert await _flows(client, claim_id) == [
+        ("channel", "paper", 3, day(2)),
+        ("paper", "news-site", 1, day(7)),
+    ]
