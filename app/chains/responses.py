@@ -80,10 +80,13 @@ def trace_response(
     sighting_id: str,
     direction: Direction,
     max_depth: int,
+    dialect: str,
     view: LedgerView = CURRENT,
 ) -> StreamingResponse:
     """Sightings reachable from this one, streamed as they are read."""
-    members = service.trace_members(view=view, sighting_id=sighting_id, direction=direction)
+    members = service.trace_members(
+        view=view, sighting_id=sighting_id, direction=direction, dialect=dialect
+    )
     body = _streamed(
         sessionmaker,
         members,

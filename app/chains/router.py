@@ -70,6 +70,7 @@ async def trace(
         sighting_id=start.id,
         direction=direction,
         max_depth=max_depth,
+        dialect=session.get_bind().dialect.name,
         view=as_of(moment),
     )
 

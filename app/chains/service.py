@@ -18,6 +18,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -69,6 +70,7 @@ def trace_members(
     view: LedgerView = CURRENT,
     sighting_id: str,
     direction: Direction,
+    dialect: str,
     within: Members | None = None,
 ) -> Members:
     """Every sighting reachable from this one in this direction, at any depth.
@@ -85,12 +87,30 @@ def trace_members(
         else (citations.cited_id, citations.citing_id)
     )
     walk = select(literal(sighting_id, String(36)).label("id")).cte("walk", recursive=True)
-    step = select(far).join(walk, near == walk.c.id)
-    if within is not None:
-        reached_sighting = aliased(view.sightings)
-        step = step.join(reached_sighting, reached_sighting.id == far).where(
-            within(Unindexed(reached_sighting))
-        )
+    if dialect == "postgresql":
+        # Each step looks its sightings' citations up by key, row by row (a LATERAL subquery
+        # behind OFFSET 0 cannot be planned otherwise). Planned as a join, a step without
+        # fresh statistics scans every citation, once per step: a walk 600 steps deep took
+        # 16 s that way, and 1.4 s this way.
+        onward = select(far.label("id")).where(near == walk.c.id).offset(0).lateral("onward")
+        step = select(onward.c.id).select_from(walk).join(onward, true())
+        if within is not None:
+            reached_sighting = aliased(view.sightings)
+            member = (
+                select(literal(1).label("found"))
+                .where(reached_sighting.id == onward.c.id, within(reached_sighting))
+                .offset(0)
+                .lateral("member")
+            )
+            step = step.join(member, true())
+    else:
+        # SQLite walks a recursive query one row at a time, each by key already.
+        step = select(far).join(walk, near == walk.c.id)
+        if within is not None:
+            reached_sighting = aliased(view.sightings)
+            step = step.join(reached_sighting, reached_sighting.id == far).where(
+                within(Unindexed(reached_sighting))
+            )
     walk = walk.union(step)
     reached = select(walk.c.id)
     return lambda entity: entity.id.in_(reached)

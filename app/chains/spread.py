@@ -346,11 +346,16 @@ async def main_path_of(
         start, direction = await _earliest_origin(session, view, members), Direction.downstream
     if start is not None:
         walked = service.trace_members(
-            view=view, sighting_id=start, direction=direction, within=members
+            view=view,
+            sighting_id=start,
+            direction=direction,
+            dialect=session.get_bind().dialect.name,
+            within=members,
         )
         reader = GraphReader(
             session=session,
-            members=lambda entity: and_(members(entity), walked(entity)),
+            # Read from the walk, by key: the claim's own index would read all its sightings.
+            members=lambda entity: and_(members(Unindexed(entity)), walked(entity)),
             view=view,
             outline_only=True,
         )
