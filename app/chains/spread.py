@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from itertools import pairwise
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.chains import service
-from app.chains.assembly import GraphReader
+from app.chains.paths import main_path
 from app.chains.schemas import Bucket, Flow, Hop, Metrics, SpreadOutlet
 from app.chains.service import Direction, Members
 from app.claims.models import Claim, ClaimFlow
@@ -330,6 +331,56 @@ async def metrics(
     )
 
 
+@dataclass(slots=True)
+class _Walked:
+    published_at: datetime
+    order: tuple[datetime, datetime, str]
+    outlet: str
+    cites: list[str]
+
+
+async def _walk(
+    session: AsyncSession, view: LedgerView, members: Members, start: str, direction: Direction
+) -> dict[str, _Walked]:
+    """The chain's sightings reached from `start`, each with what of the chain it cites, read
+    in one statement: the walk runs once, and only the fields a path needs are read."""
+    walked = service.trace_members(
+        view=view,
+        sighting_id=start,
+        direction=direction,
+        dialect=session.get_bind().dialect.name,
+        within=members,
+    )
+    sightings, citations, cited = view.sightings, view.citations, aliased(view.sightings)
+    statement = (
+        select(
+            sightings.id,
+            sightings.published_at,
+            sightings.recorded_at,
+            view.outlets.slug,
+            cited.id,
+        )
+        .join(view.outlets, view.outlets.id == sightings.outlet_id)
+        .outerjoin(citations, citations.citing_id == sightings.id)
+        .outerjoin(cited, and_(cited.id == citations.cited_id, members(Unindexed(cited))))
+        # Read from the walk, by key: the claim's own index would read all its sightings.
+        .where(members(Unindexed(sightings)), walked(sightings))
+    )
+    nodes: dict[str, _Walked] = {}
+    connection = await session.connection()
+    for sighting_id, published_at, recorded_at, outlet, cited_id in await connection.execute(
+        statement
+    ):
+        node = nodes.get(sighting_id)
+        if node is None:
+            published, recorded = _utc(published_at), _utc(recorded_at)
+            node = _Walked(published, (published, recorded, sighting_id), outlet, [])
+            nodes[sighting_id] = node
+        if cited_id is not None:
+            node.cites.append(cited_id)
+    return nodes
+
+
 async def main_path_of(
     session: AsyncSession,
     view: LedgerView,
@@ -338,34 +389,36 @@ async def main_path_of(
 ) -> tuple[list[str], list[Hop]]:
     """The chain's main path and its hops, reading only the sightings on the walks to it."""
     # The main path is the chain's: from what reaches the first denial, or else from the
-    # earliest origin; only the sightings on those walks are read, and only their outlines.
+    # earliest origin; only the sightings on those walks are read, and only what a path needs.
     towards_denial = denial is not None and denial[2]
     start = denial[0] if denial is not None and towards_denial else None
     direction = Direction.upstream
     if start is None:
         start, direction = await _earliest_origin(session, view, members), Direction.downstream
-    if start is not None:
-        walked = service.trace_members(
-            view=view,
-            sighting_id=start,
-            direction=direction,
-            dialect=session.get_bind().dialect.name,
-            within=members,
+    if start is None:
+        return [], []
+    nodes = await _walk(session, view, members, start, direction)
+    in_time_order = sorted(nodes, key=lambda sighting_id: nodes[sighting_id].order)
+    position = {sighting_id: index for index, sighting_id in enumerate(in_time_order)}
+    path = main_path(
+        in_time_order,
+        # What a walked sighting cites outside the walk (downstream) is no step of a path.
+        lambda node: [c for c in nodes[node].cites if c in position],
+        (sighting_id for sighting_id in in_time_order if not nodes[sighting_id].cites),
+        start if towards_denial else None,
+        order=position.__getitem__,
+    )
+    hops = [
+        Hop(
+            from_=a,
+            to=b,
+            from_outlet=nodes[a].outlet,
+            to_outlet=nodes[b].outlet,
+            lag_seconds=lag_seconds(nodes[a].published_at, nodes[b].published_at) or 0,
         )
-        reader = GraphReader(
-            session=session,
-            # Read from the walk, by key: the claim's own index would read all its sightings.
-            members=lambda entity: and_(members(Unindexed(entity)), walked(entity)),
-            view=view,
-            outline_only=True,
-        )
-        await reader.load(
-            trace_from=start, direction=direction, max_depth=None, cited_members=members
-        )
-        await reader.read_outline()
-        summary = reader.summary(towards_denial=towards_denial)
-        return summary.path, summary.hops
-    return [], []
+        for a, b in pairwise(path)
+    ]
+    return path, hops
 
 
 async def spread_document(

@@ -116,6 +116,31 @@ async def test_spread_path_without_a_reachable_denial_is_the_chains(
     assert spread["metrics"] == chain["metrics"]
 
 
+async def test_spread_path_along_branches_is_the_chains(client: httpx.AsyncClient) -> None:
+    for slug in ("x", "y", "z"):
+        await outlet(client, slug)
+    await outlet(client, "gov", "official")
+    c = await claim(client, "Carried along two branches")
+    first = await sighting(client, c["id"], "x", day(1))
+    second = await sighting(client, c["id"], "y", day(1))
+    a = await sighting(client, c["id"], "z", day(2), cites=[first["id"]])
+    # Cites the earliest origin's line and the other origin, outside the earliest's reach.
+    b = await sighting(client, c["id"], "y", day(3), cites=[a["id"], second["id"]])
+    await sighting(client, c["id"], "x", day(4), cites=[second["id"]])
+    base = f"/v1/claims/{c['id']}"
+
+    chain = (await client.get(f"{base}/chain")).json()
+    spread = (await client.get(f"{base}/spread")).json()
+    assert chain["path"] == [first["id"], a["id"], b["id"]]
+    assert (spread["path"], spread["hops"]) == (chain["path"], chain["hops"])
+
+    denial = await sighting(client, c["id"], "gov", day(5), "denies", cites=[b["id"]])
+    chain = (await client.get(f"{base}/chain")).json()
+    spread = (await client.get(f"{base}/spread")).json()
+    assert chain["path"] == [first["id"], a["id"], b["id"], denial["id"]]
+    assert (spread["path"], spread["hops"]) == (chain["path"], chain["hops"])
+
+
 async def test_a_downstream_trace_leaves_out_what_its_nodes_cite_from_elsewhere(
     client: httpx.AsyncClient,
 ) -> None:
