@@ -39,7 +39,7 @@ import httpx
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.claims import flows
+from app.claims import chain_counts
 from app.config import Settings
 from app.db import create_engine
 from app.enums import CitationBasis
@@ -168,7 +168,7 @@ async def _write_directly(
         for start in range(0, len(citations), 5000):
             await session.execute(insert(Citation), citations[start : start + 5000])
         # What recording would have counted of these citations.
-        await flows.recount(session, items[0]["claim_id"])
+        await chain_counts.recount(session, items[0]["claim_id"])
     if engine.dialect.name == "postgresql":
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -28,7 +28,7 @@ import httpx
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
-from app.claims import flows
+from app.claims import chain_counts
 from app.claims.normalize import fingerprint
 from app.claims.projection import refresh_claim
 from app.config import Settings
@@ -126,7 +126,7 @@ async def _seed(url: str, size: int) -> str:
         for start in range(0, len(citations), 5_000):
             await connection.execute(insert(Citation), citations[start : start + 5_000])
     async with transaction(create_sessionmaker(engine)) as session:
-        await flows.recount(session, claims[0]["id"])
+        await chain_counts.recount(session, claims[0]["id"])
         await refresh_claim(session=session, claim_id=claims[0]["id"])
     await engine.dispose()
     return str(claims[0]["id"])

@@ -338,7 +338,7 @@ async def _aggregated(
     session: AsyncSession, claim: Claim, shown: int, busiest: int, lanes: int
 ) -> Outline:
     members = chain_members(claim_id=claim.id)
-    carried = await spread.carried_by(session, CURRENT, members)
+    carried = await spread.carried_by(session, CURRENT, members, counted_for=claim.id)
     denial = await spread.first_denial(session, CURRENT, members)
     metrics = await spread.metrics(session, CURRENT, members, carried, denial, projected=claim)
     path, _ = await spread.main_path_of(session, CURRENT, members, denial)

@@ -21,7 +21,8 @@ from app.chains import service
 from app.chains.paths import main_path
 from app.chains.schemas import Bucket, Flow, Hop, Metrics, SpreadOutlet
 from app.chains.service import Direction, Members
-from app.claims.models import Claim, ClaimFlow
+from app.claims.chain_counts import NO_LANGUAGE
+from app.claims.models import Claim, ClaimFlow, ClaimHour, ClaimOutlet
 from app.claims.schemas import Claim as ClaimOut
 from app.db import Unindexed
 from app.denials.rules import SPREADING, lag_seconds
@@ -74,24 +75,40 @@ class Carried:
     languages: set[str]
 
 
-async def carried_by(session: AsyncSession, view: LedgerView, members: Members) -> Carried:
+async def carried_by(
+    session: AsyncSession, view: LedgerView, members: Members, *, counted_for: str | None = None
+) -> Carried:
     """Per outlet its sightings and their first and last times, in one pass that also collects
-    the languages, so the metrics need no pass of their own over the chain."""
+    the languages, so the metrics need no pass of their own over the chain. `counted_for`: as
+    for `flows`."""
     sightings, outlets = view.sightings, view.outlets
-    # Counted by the sightings' own columns first: a few groups per outlet, which both
-    # engines count in one pass, before the outlets are joined to those few.
-    counted = (
-        select(
-            sightings.outlet_id.label("outlet_id"),
-            sightings.language.label("language"),
-            func.count().label("sightings"),
-            func.min(sightings.published_at).label("first_at"),
-            func.max(sightings.published_at).label("last_at"),
+    if counted_for is not None:
+        counted = (
+            select(
+                ClaimOutlet.outlet_id.label("outlet_id"),
+                func.nullif(ClaimOutlet.language, NO_LANGUAGE).label("language"),
+                ClaimOutlet.sightings.label("sightings"),
+                ClaimOutlet.first_at.label("first_at"),
+                ClaimOutlet.last_at.label("last_at"),
+            )
+            .where(ClaimOutlet.claim_id == counted_for)
+            .subquery()
         )
-        .where(members(sightings))
-        .group_by(sightings.outlet_id, sightings.language)
-        .subquery()
-    )
+    else:
+        # Counted by the sightings' own columns first: a few groups per outlet, which both
+        # engines count in one pass, before the outlets are joined to those few.
+        counted = (
+            select(
+                sightings.outlet_id.label("outlet_id"),
+                sightings.language.label("language"),
+                func.count().label("sightings"),
+                func.min(sightings.published_at).label("first_at"),
+                func.max(sightings.published_at).label("last_at"),
+            )
+            .where(members(sightings))
+            .group_by(sightings.outlet_id, sightings.language)
+            .subquery()
+        )
     statement = select(
         outlets.id,
         outlets.slug,
@@ -221,6 +238,8 @@ async def _timeline(
     members: Members,
     bucket: BucketSize,
     span: tuple[datetime, datetime] | None,
+    *,
+    counted_for: str | None = None,
 ) -> list[Bucket]:
     if span is None:
         return []
@@ -231,15 +250,25 @@ async def _timeline(
             loc=["bucket"],
             source="query",
         )
-    sightings, outlets = view.sightings, view.outlets
-    start = _bucket_start(session, sightings.published_at, bucket).label("start")
-    statement = (
-        select(start, outlets.kind, sightings.stance, func.count())
-        .join(outlets, outlets.id == sightings.outlet_id)
-        .where(members(sightings))
-        # Unordered, so the database may count by hashing: the buckets are few, sorted here.
-        .group_by(start, outlets.kind, sightings.stance)
-    )
+    if counted_for is not None:
+        # Hours added up into the bucket's width.
+        start = _bucket_start(session, ClaimHour.hour, bucket).label("start")
+        statement = (
+            select(start, ClaimHour.kind, ClaimHour.stance, func.sum(ClaimHour.sightings))
+            .where(ClaimHour.claim_id == counted_for)
+            .group_by(start, ClaimHour.kind, ClaimHour.stance)
+        )
+    else:
+        sightings, outlets = view.sightings, view.outlets
+        start = _bucket_start(session, sightings.published_at, bucket).label("start")
+        statement = (
+            select(start, outlets.kind, sightings.stance, func.count())
+            .join(outlets, outlets.id == sightings.outlet_id)
+            .where(members(sightings))
+            # Unordered, so the database may count by hashing: the buckets are few, sorted
+            # here.
+            .group_by(start, outlets.kind, sightings.stance)
+        )
     buckets: dict[datetime, dict[str, Any]] = {}
     for moment, kind, stance, count in await session.execute(statement):
         shown = buckets.setdefault(_utc(moment), {"sightings": 0, "by_kind": {}, "by_stance": {}})
@@ -255,7 +284,8 @@ def _cites_a_member(view: LedgerView, members: Members) -> ColumnElement[bool]:
     return exists(
         select(citations.citing_id)
         .join(cited, cited.id == citations.cited_id)
-        .where(citations.citing_id == view.sightings.id, members(cited))
+        # The cited sighting looked up by its key, not among all the chain's.
+        .where(citations.citing_id == view.sightings.id, members(Unindexed(cited)))
     )
 
 
@@ -433,18 +463,18 @@ async def spread_document(
     the JSON of a `Spread`. Everything but the flows is sized by outlets and buckets; the flows
     (up to outlets squared of them) are written as they are read."""
     members = service.chain_members(view=view, claim_id=claim.id, include_variants=include_variants)
-    carried = await carried_by(session, view, members)
-    outlets = carried.shown
-    span = (min(o.first_at for o in outlets), max(o.last_at for o in outlets)) if outlets else None
-    timeline = await _timeline(session, view, members, bucket, span)
-    denial = await first_denial(session, view, members)
     # The claim's own chain, now, has what recording keeps of it ready to read.
     own = view is CURRENT and not include_variants
+    counted_for = claim.id if own else None
+    carried = await carried_by(session, view, members, counted_for=counted_for)
+    outlets = carried.shown
+    span = (min(o.first_at for o in outlets), max(o.last_at for o in outlets)) if outlets else None
+    timeline = await _timeline(session, view, members, bucket, span, counted_for=counted_for)
+    denial = await first_denial(session, view, members)
     figures = await metrics(
         session, view, members, carried, denial, projected=claim if own else None
     )
     path, hops = await main_path_of(session, view, members, denial)
-    counted_for = claim.id if own else None
     yield (
         b'{"claim":'
         + ClaimOut.model_validate(claim).model_dump_json().encode()

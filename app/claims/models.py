@@ -5,7 +5,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import enum_column
 from app.db import Base, UTCDateTime, new_id, utcnow
-from app.enums import DenialStatus
+from app.enums import DenialStatus, OutletKind, Stance
 from app.versioning import Revised, history_of
 
 
@@ -109,12 +109,9 @@ class ClaimTag(Base):
 
 
 class ClaimFlow(Base):
-    """Citations from one outlet's sightings of a claim to another's sightings of it.
-
-    A projection of the claim's citations, kept current as they are written (app.claims.flows),
-    so that a chain's outlet-to-outlet flows are read from one index range instead of joined
-    from every citation of the chain on each request.
-    """
+    """Citations from one outlet's sightings of a claim to another's sightings of it: a
+    projection of the claim's citations, kept current as they are written
+    (app.claims.chain_counts)."""
 
     __tablename__ = "claim_flows"
 
@@ -131,3 +128,41 @@ class ClaimFlow(Base):
     citations: Mapped[int] = mapped_column(Integer)
     # When the first citing sighting was published.
     first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ClaimOutlet(Base):
+    """One outlet's sightings of a claim in one language (its own, or none): how many, and
+    when the first and the last were published. Kept current by app.claims.chain_counts."""
+
+    __tablename__ = "claim_outlets"
+
+    claim_id: Mapped[str] = mapped_column(
+        ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True
+    )
+    outlet_id: Mapped[str] = mapped_column(
+        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
+    )
+    # The sightings' own language; "" for those without one, which take their outlet's.
+    language: Mapped[str] = mapped_column(String(35), primary_key=True)
+    sightings: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ClaimHour(Base):
+    """A claim's sightings published in one UTC hour, by the kind of their outlet and their
+    stance. Kept current by app.claims.chain_counts."""
+
+    __tablename__ = "claim_hours"
+
+    claim_id: Mapped[str] = mapped_column(
+        ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True
+    )
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    kind: Mapped[OutletKind] = mapped_column(
+        enum_column(OutletKind, "claim_hour_kind"), primary_key=True
+    )
+    stance: Mapped[Stance] = mapped_column(
+        enum_column(Stance, "claim_hour_stance"), primary_key=True
+    )
+    sightings: Mapped[int] = mapped_column(Integer)

@@ -11,6 +11,7 @@ from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import outbox
+from app.claims import chain_counts
 from app.claims.models import Claim, claim_versions
 from app.db import utcnow
 from app.denials import rules
@@ -168,4 +169,6 @@ async def refresh_claims_of_outlet(
         select(Sighting.claim_id).where(Sighting.outlet_id == outlet_id).distinct()
     )
     for claim_id in sorted(claim_ids.all()):
+        # Its sightings are counted by their outlet's kind.
+        await chain_counts.recount(session, claim_id)
         await refresh_claim(session=session, claim_id=claim_id, now=now)

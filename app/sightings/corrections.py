@@ -16,7 +16,7 @@ from app import outbox
 from app.audit import service as audit
 from app.audit.models import AuditEntry
 from app.audit.service import Action, Actor, Target
-from app.claims import flows, matching
+from app.claims import chain_counts, matching
 from app.claims import service as claims
 from app.claims.models import Claim, ClaimMerge, claim_versions
 from app.claims.projection import refresh_claim
@@ -48,9 +48,8 @@ from app.versioning import archive, lock_rows
 
 # Fields a merge patch may clear with null; the others every sighting must have.
 _REQUIRED = ("claim_id", "outlet", "url", "published_at", "published_at_precision", "stance")
-# What a claim's flows count: which outlets' sightings cite which, and when the citing one was
-# published.
-_MOVES_FLOWS = {"claim_id", "outlet", "published_at", "citations"}
+# What a claim's chain counts (app.claims.chain_counts) are counted by.
+_COUNTED = {"claim_id", "outlet", "published_at", "citations", "language", "stance"}
 _PLAIN_FIELDS = (
     "url",
     "published_at",
@@ -322,8 +321,8 @@ async def correct(
     for touched in sorted({old_claim_id, claim_id}):
         if {"title", "excerpt", "claim_id"} & changes.keys():
             await matching.reindex_claim(session=session, claim_id=touched, embed=False)
-        if _MOVES_FLOWS & changes.keys():
-            await flows.recount(session, touched)
+        if _COUNTED & changes.keys():
+            await chain_counts.recount(session, touched)
         await refresh_claim(session=session, claim_id=touched, now=now)
     await matching.embed_pending(session=session)
     return corrected
@@ -452,7 +451,7 @@ async def withdraw(
     await session.flush()
     # What the withdrawn sighting said no longer finds its claim.
     await matching.reindex_claim(session=session, claim_id=claim_id)
-    await flows.recount(session, claim_id)
+    await chain_counts.recount(session, claim_id)
     await refresh_claim(session=session, claim_id=claim_id, now=now)
 
 
@@ -561,7 +560,7 @@ async def merge_claims(
     withdrawn = await _withdraw_duplicates(session, claim_id, into, actor, why, now)
     moved = await _move_all(session, claim_id, into, actor, reason, now)
     for touched in (claim_id, into):
-        await flows.recount(session, touched)
+        await chain_counts.recount(session, touched)
     variants = await session.scalars(select(Claim).where(Claim.variant_of == claim_id))
     for variant in variants.all():
         target = None if variant.id == into else into

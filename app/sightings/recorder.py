@@ -14,7 +14,7 @@ from app.audit.service import Action, Target
 from app.auth.service import Principal
 from app.claims import matching
 from app.claims import service as claims
-from app.claims.flows import FlowTally
+from app.claims.chain_counts import ChainTally
 from app.claims.models import Claim
 from app.claims.normalize import fingerprint, normalize_statement
 from app.claims.projection import refresh_claim
@@ -141,7 +141,7 @@ class Recorder:
     outlets: dict[str, Outlet] = field(default_factory=dict)
     locked: set[str] = field(default_factory=set)
     touched: set[str] = field(default_factory=set)
-    flows: FlowTally = field(default_factory=FlowTally)
+    counts: ChainTally = field(default_factory=ChainTally)
 
     def _known_claim(self, data: SightingCreate) -> Claim | None:
         if data.claim is not None:
@@ -310,9 +310,17 @@ class Recorder:
         await announce_recorded(session=self.session, sighting=recorded, claim=claim)
         self.touched.add(claim.id)
         # Counted last: an item failing before this point leaves the tally as it was.
+        self.counts.add_sighting(
+            claim_id=claim.id,
+            outlet_id=outlet.id,
+            kind=outlet.kind,
+            language=data.language,
+            stance=data.stance,
+            at=data.published_at,
+        )
         for end in cited.values():
             if end.claim_id == claim.id:
-                self.flows.add(
+                self.counts.add_citation(
                     claim_id=claim.id,
                     source_outlet_id=end.outlet_id,
                     target_outlet_id=outlet.id,
@@ -322,7 +330,7 @@ class Recorder:
 
     async def finish(self) -> None:
         """Bring every claim this batch touched up to date; call before committing."""
-        await self.flows.write(self.session)
+        await self.counts.write(self.session)
         for claim_id in sorted(self.touched):
             await refresh_claim(session=self.session, claim_id=claim_id, now=self.now)
         await matching.embed_pending(session=self.session)

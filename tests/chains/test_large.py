@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.claims import flows
+from app.claims import chain_counts
 from app.claims.projection import refresh_claim
 from app.enums import CitationBasis, Stance
 from app.models import Citation, Sighting
@@ -53,7 +53,7 @@ async def _load(
     async with sessionmaker() as session, session.begin():
         await session.execute(insert(Sighting), rows)
         await session.execute(insert(Citation), citations)
-        await flows.recount(session, claim_id)
+        await chain_counts.recount(session, claim_id)
         await refresh_claim(session=session, claim_id=claim_id)
     async with sessionmaker() as session, session.begin():
         # What autovacuum does soon after such a load; without it the planner takes the

@@ -1,6 +1,7 @@
-"""A claim's flows are counted as citations are written: after every kind of write, the spread
-read from those counts equals the one counted from the citations themselves (a spread with
-`include_variants`, which a claim without variants answers from its citations)."""
+"""A claim's chain is counted as it is written (per outlet, per hour, per flow): after every kind
+of write, the spread read from those counts equals the one counted from the sightings and
+citations themselves (a spread with `include_variants`, which a claim without variants answers
+from its sightings and citations), in every bucket."""
 
 from typing import Any
 
@@ -12,10 +13,18 @@ from tests.factories import claim, day, outlet, sighting
 async def _flows(client: httpx.AsyncClient, claim_id: str) -> list[tuple[str, str, int, str]]:
     """The claim's flows as recording counted them, after checking them against its citations."""
     base = f"/v1/claims/{claim_id}/spread"
-    counted = (await client.get(base, params={"bucket": "day"})).json()["flows"]
-    joined = (await client.get(base, params={"bucket": "day", "include_variants": "true"})).json()
-    assert counted == joined["flows"]
-    return [(f["from_outlet"], f["to_outlet"], f["citations"], f["first_at"]) for f in counted]
+    for bucket in ("hour", "day", "week"):
+        counted = (await client.get(base, params={"bucket": bucket})).json()
+        params = {"bucket": bucket, "include_variants": "true"}
+        assert counted == (await client.get(base, params=params)).json()
+    return [
+        (f["from_outlet"], f["to_outlet"], f["citations"], f["first_at"]) for f in counted["flows"]
+    ]
+
+
+async def _outlets(client: httpx.AsyncClient, claim_id: str) -> list[tuple[str, int, str, str]]:
+    spread = (await client.get(f"/v1/claims/{claim_id}/spread")).json()
+    return [(o["slug"], o["sightings"], o["first_at"], o["last_at"]) for o in spread["outlets"]]
 
 
 async def _patch(client: httpx.AsyncClient, sighting_id: str, **fields: Any) -> None:
@@ -76,9 +85,29 @@ async def test_flows_follow_recording_corrections_withdrawals_and_merges(
         ("news-site", "paper", 2, day(4)),
     ]
 
+    assert await _outlets(client, claim_id) == [
+        ("channel", 1, day(1), day(1)),
+        ("talk-show", 1, day(2), day(2)),
+        ("news-site", 1, day(3), day(3)),
+        ("paper", 2, day(4), day(5)),
+    ]
+
     # A later date for the first paper: the flow's first citation is now the second paper's.
     await _patch(client, first_paper, published_at=day(6))
     assert ("news-site", "paper", 2, day(5)) in await _flows(client, claim_id)
+    assert ("paper", 2, day(5), day(6)) in await _outlets(client, claim_id)
+    # A language of its own, a stance, and the channel turning out to be official: counted by
+    # language, stance and kind.
+    await _patch(client, origin["id"], language="ru", stance="asserts")
+    corrected = await client.patch(
+        "/v1/outlets/channel", json={"kind": "official", "reason": "a ministry's channel"}
+    )
+    assert corrected.status_code == 200, corrected.text
+    spread = (await client.get(f"/v1/claims/{claim_id}/spread")).json()
+    assert spread["timeline"][0]["by_kind"] == {"official": 1}
+    assert spread["timeline"][0]["by_stance"] == {"asserts": 1}
+    assert spread["metrics"]["languages"] == 1
+    await _flows(client, claim_id)
     # Another outlet for the talk show, and the site citing only the channel.
     await _patch(client, show["id"], outlet="paper")
     await _patch(client, site, cites=[], cites_outlets=["channel"])
