@@ -12,6 +12,8 @@ from app.ui.forms import FormErrors, parse_published_at, problem_errors, validat
 # The fields the correct form shows, as the sighting document names them.
 REQUIRED = ["outlet", "url", "published_at", "published_at_precision", "stance"]
 OPTIONAL = ["archive_url", "title", "attribution", "excerpt"]
+# Where the sighting sits in the chains: its claim (another id moves it) and what it cites.
+PLACE = ["claim_id", "cites"]
 MAX_REASON = 500
 
 
@@ -29,6 +31,8 @@ def current_values(sighting: Sighting) -> dict[str, str]:
         "published_at_precision": sighting.published_at_precision.value,
         "stance": sighting.stance.value,
         "revision": str(sighting.revision),
+        "claim_id": sighting.claim_id,
+        "cites": " ".join(sighting.cites),
     }
     for name in OPTIONAL:
         values[name] = getattr(sighting, name) or ""
@@ -36,7 +40,12 @@ def current_values(sighting: Sighting) -> dict[str, str]:
 
 
 def posted_values(form: FormData) -> dict[str, str]:
-    return {name: text(form, name) for name in [*REQUIRED, *OPTIONAL, "reason", "revision"]}
+    return {name: text(form, name) for name in [*REQUIRED, *OPTIONAL, *PLACE, "reason", "revision"]}
+
+
+def _ids(value: str) -> list[str]:
+    """Sighting ids as a person types them: separated by spaces, commas or new lines."""
+    return [part for part in value.replace(",", " ").split() if part]
 
 
 def expected_revision(form: FormData) -> int | None:
@@ -59,6 +68,11 @@ def patch(form: FormData, sighting: Sighting) -> SightingPatch:
         if text(form, name) != now[name]:
             # An emptied optional field is cleared, as `null` does in a merge patch.
             body[name] = text(form, name) or None
+    if "claim_id" in form and text(form, "claim_id") != now["claim_id"]:
+        body["claim_id"] = text(form, "claim_id")
+    cites = _ids(text(form, "cites"))
+    if "cites" in form and sorted(cites) != sorted(_ids(now["cites"])):
+        body["cites"] = cites
     errors = {}
     if not body:
         errors["form"] = "Nothing was changed: edit a field, then give the reason."

@@ -353,6 +353,54 @@ async def test_correct_and_withdraw_from_the_sighting_page_with_a_reason(
     assert (await client.get(f"/v1/sightings/{second['id']}")).json()["cites"] == []
 
 
+async def test_the_correct_form_moves_a_sighting_and_replaces_what_it_cites(
+    browser_like: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    claim = await factories.claim(client, "A claim told first")
+    other = await factories.claim(client, "A claim told later, elsewhere")
+    await factories.outlet(client, "paper")
+    await factories.outlet(client, "blog")
+    first = await factories.sighting(client, claim["id"], "paper", factories.day(1))
+    second = await factories.sighting(client, claim["id"], "blog", factories.day(2))
+    third = await factories.sighting(
+        client, claim["id"], "blog", factories.day(3), url="https://blog.example/3"
+    )
+    await sign_in(browser_like, await _key(client, "write"))
+    page = await browser_like.get(f"/ui/sightings/{third['id']}")
+    assert f'value="{claim["id"]}"' in page.text
+    form = {
+        "csrf_token": _hidden(page.text, "csrf_token"),
+        "revision": "1",
+        "outlet": "blog",
+        "url": "https://blog.example/3",
+        "published_at": "2022-08-03T12:00:00",
+        "published_at_precision": "exact",
+        "stance": "reports",
+        "claim_id": claim["id"],
+        "cites": f"{first['id']}, {second['id']}",
+        "reason": "it quotes both",
+    }
+    cited = await browser_like.post(f"/ui/sightings/{third['id']}/correct", data=form)
+    assert cited.status_code == 303, cited.text
+    api = (await client.get(f"/v1/sightings/{third['id']}")).json()
+    assert sorted(api["cites"]) == sorted([first["id"], second["id"]])
+
+    page = await browser_like.get(f"/ui/sightings/{third['id']}")
+    later = {**form, "csrf_token": _hidden(page.text, "csrf_token"), "revision": "2"}
+    unknown = await browser_like.post(
+        f"/ui/sightings/{third['id']}/correct", data={**later, "cites": "no-such-sighting"}
+    )
+    assert unknown.status_code == 422
+    assert re.search(r'id="err-cites">[^<]*no-such-sighting', unknown.text)
+    moved = await browser_like.post(
+        f"/ui/sightings/{third['id']}/correct",
+        data={**later, "claim_id": other["id"], "cites": "", "reason": "another claim"},
+    )
+    assert moved.status_code == 303, moved.text
+    api = (await client.get(f"/v1/sightings/{third['id']}")).json()
+    assert api["claim_id"] == other["id"] and api["cites"] == []
+
+
 async def test_a_read_key_sees_no_correction_forms_and_cannot_post_them(
     browser_like: httpx.AsyncClient, client: httpx.AsyncClient
 ) -> None:
