@@ -113,16 +113,17 @@ async def _measure(url: str, rate: float, seconds: float, burst: int, workers: i
         sessionmaker = create_sessionmaker(engine)
         receiver = Receiver()
         hook = await receiver.start()
+        principal = Principal(key_id=None, name="bench", scope=Scope.write)
         async with sessionmaker() as session, session.begin():
             await alerts.create(
                 session=session,
                 data=SubscriptionCreate(url=hook, event_types=["denial.recorded"]),
                 box=SecretBox(settings),
                 allow_private=True,
+                actor=principal,
             )
         processes = [_worker(settings) for _ in range(workers)]
         await asyncio.sleep(3)  # the workers import and connect
-        principal = Principal(key_id=None, name="bench", scope=Scope.write)
 
         async def record(n: int) -> tuple[str, float]:
             async with sessionmaker() as session, session.begin():
