@@ -445,13 +445,23 @@ async def withdraw(
             "them cite what this one cited",
             cited_by=citing_ids,
         )
+    # A citer of another claim, relinked, may now cite a sighting of its own claim.
+    citing_claims = set(
+        await session.scalars(
+            select(Sighting.claim_id)
+            .join(Citation, Citation.citing_id == Sighting.id)
+            .where(Citation.cited_id == sighting.id)
+            .distinct()
+        )
+    )
     await _relink(session, sighting, citing_ids, actor, reason, now)
     claim_id = sighting.claim_id
     await _remove(session, sighting, actor, reason, now)
     await session.flush()
     # What the withdrawn sighting said no longer finds its claim.
     await matching.reindex_claim(session=session, claim_id=claim_id)
-    await chain_counts.recount(session, claim_id)
+    for counted in sorted(citing_claims | {claim_id}):
+        await chain_counts.recount(session, counted)
     await refresh_claim(session=session, claim_id=claim_id, now=now)
 
 

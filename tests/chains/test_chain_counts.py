@@ -145,3 +145,23 @@ async def test_flows_follow_recording_corrections_withdrawals_and_merges(
         ("channel", "paper", 3, day(2)),
         ("paper", "news-site", 1, day(7)),
     ]
+
+
+async def test_a_relinked_citer_of_another_claim_is_counted_in_its_own(
+    client: httpx.AsyncClient,
+) -> None:
+    for slug in ("channel", "paper", "site"):
+        await outlet(client, slug)
+    told = (await claim(client, "A claim told by a channel"))["id"]
+    retold = (await claim(client, "The same story retold by a site"))["id"]
+    source = await sighting(client, retold, "channel", day(1))
+    # A sighting of the first claim between two of the second: its withdrawal relinks the
+    # site to the channel, within the second claim.
+    between = await sighting(client, told, "paper", day(2), cites=[source["id"]])
+    await sighting(client, retold, "site", day(3), cites=[between["id"]])
+    assert await _flows(client, retold) == []
+    withdrawn = await client.delete(
+        f"/v1/sightings/{between['id']}", params={"reason": "a mistake", "relink": "true"}
+    )
+    assert withdrawn.status_code == 204, withdrawn.text
+    assert await _flows(client, retold) == [("channel", "site", 1, day(3))]
