@@ -165,3 +165,18 @@ async def test_a_relinked_citer_of_another_claim_is_counted_in_its_own(
     )
     assert withdrawn.status_code == 204, withdrawn.text
     assert await _flows(client, retold) == [("channel", "site", 1, day(3))]
+
+
+async def test_flows_write_times_as_every_answer_does(client: httpx.AsyncClient) -> None:
+    for slug in ("channel", "paper"):
+        await outlet(client, slug)
+    claim_id = (await claim(client, "Timed to the quarter second"))["id"]
+    first = await sighting(client, claim_id, "channel", "2022-08-01T12:00:00Z")
+    cited = await sighting(
+        client, claim_id, "paper", "2022-08-02T12:00:00.250Z", cites=[first["id"]]
+    )
+    # PostgreSQL writes the flows' JSON itself; it must read as the sighting's own does.
+    assert cited["published_at"] == "2022-08-02T12:00:00.250000Z"
+    assert await _flows(client, claim_id) == [
+        ("channel", "paper", 1, "2022-08-02T12:00:00.250000Z")
+    ]
