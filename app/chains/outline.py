@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 from app.chains import spread
 from app.chains.paths import main_path
 from app.chains.schemas import Metrics
-from app.chains.service import Members, chain_members
+from app.chains.service import chain_members
 from app.claims.models import Claim
 from app.db import not_indexed
 from app.denials import rules
@@ -295,7 +295,7 @@ def _bucket_number(
 
 async def _cells(
     session: AsyncSession,
-    members: Members,
+    claim_id: str,
     start: datetime,
     width: timedelta,
     lanes: int,
@@ -305,19 +305,14 @@ async def _cells(
     """Sightings per bucket for each of the `lanes` busiest outlets and the `kept` ones (by
     id), and for all the others together under OTHERS: what a picture of lanes can show."""
     # In the order the picture picks its lanes: most sightings first, then by slug.
-    busiest = (
-        select(Sighting.outlet_id)
-        .join(Outlet, Outlet.id == Sighting.outlet_id)
-        .where(members(Sighting))
-        .group_by(Sighting.outlet_id, Outlet.slug)
-        .order_by(func.count().desc(), Outlet.slug)
-        .limit(lanes)
-    )
+    busiest = spread.busiest_outlets(claim_id, lanes, ties_by_slug=True)
     shown = or_(Sighting.outlet_id.in_(busiest), Sighting.outlet_id.in_(kept))
     lane = case((shown, Sighting.outlet_id), else_=literal(OTHERS)).label("lane")
     number = _bucket_number(session, Sighting.published_at, start, width).label("number")
     rows = await session.execute(
-        select(lane, number, func.count()).where(members(Sighting)).group_by(lane, number)
+        select(lane, number, func.count())
+        .where(Sighting.claim_id == claim_id)
+        .group_by(lane, number)
     )
     return {(slugs.get(key, OTHERS), max(int(n), 0)): count for key, n, count in rows}
 
@@ -370,7 +365,7 @@ async def _aggregated(
         width=width,
         cells=await _cells(
             session,
-            members,
+            claim.id,
             start,
             width,
             lanes,

@@ -41,6 +41,7 @@ from app.denials.rules import SPREADING, lag_seconds
 from app.enums import OutletKind, Stance
 from app.errors import Invalid
 from app.ledger import CURRENT, LedgerView
+from app.outlets.models import Outlet
 from app.streaming import CHUNK_ROWS, encode, json_items, stream_dicts, stream_rows, time_order
 
 
@@ -156,6 +157,20 @@ async def carried_by(
     return Carried([SpreadOutlet.model_validate(o) for o in ordered], languages)
 
 
+def busiest_outlets(claim_id: str, limit: int, *, ties_by_slug: bool = False) -> Select[Any]:
+    """The ids of the claim's `limit` outlets with the most sightings, as recording counted
+    them (ties by id, or by slug), read from a row per outlet rather than every sighting."""
+    statement = select(ClaimOutlet.outlet_id).where(ClaimOutlet.claim_id == claim_id)
+    if ties_by_slug:
+        statement = statement.join(Outlet, Outlet.id == ClaimOutlet.outlet_id)
+    tie = Outlet.slug if ties_by_slug else ClaimOutlet.outlet_id
+    return (
+        statement.group_by(ClaimOutlet.outlet_id, tie)
+        .order_by(func.sum(ClaimOutlet.sightings).desc(), tie)
+        .limit(limit)
+    )
+
+
 def _flows_statement(
     view: LedgerView,
     members: Members,
@@ -196,14 +211,18 @@ def _flows_statement(
         )
     among: list[ColumnElement[bool]] = []
     if busiest is not None:
-        sightings = view.sightings
-        top = (
-            select(sightings.outlet_id)
-            .where(members(sightings))
-            .group_by(sightings.outlet_id)
-            .order_by(func.count().desc(), sightings.outlet_id)
-            .limit(busiest)
-        )
+        top: Select[Any]
+        if counted_for is not None:
+            top = busiest_outlets(counted_for, busiest)
+        else:
+            sightings = view.sightings
+            top = (
+                select(sightings.outlet_id)
+                .where(members(sightings))
+                .group_by(sightings.outlet_id)
+                .order_by(func.count().desc(), sightings.outlet_id)
+                .limit(busiest)
+            )
         among = [pairs.c.source_id.in_(top), pairs.c.target_id.in_(top)]
     source, target = aliased(view.outlets), aliased(view.outlets)
     return (
