@@ -12,8 +12,8 @@ lock is the last one the transaction takes, so it cannot deadlock, and it is hel
 that update and the commit.
 """
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, bindparam, insert, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -48,6 +48,21 @@ def listen_locally(listener: Callable[[], None]) -> Callable[[], None]:
     return lambda: _local_listeners.discard(listener)
 
 
+class Announcement(NamedTuple):
+    """An event to write, with the claim it concerns and that claim's tags (for filtering)."""
+
+    event: EventPayload
+    claim_id: str | None = None
+    tags: Iterable[str] = ()
+
+
+async def _write(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    statement = insert(Event).returning(Event.id, sort_by_parameter_order=True)
+    event_ids = list(await session.scalars(statement, rows))
+    # On PostgreSQL these ids are provisional: the events get their final ones in `commit`.
+    session.info.setdefault(_PENDING, []).extend(event_ids)
+
+
 async def record_event(
     *,
     session: AsyncSession,
@@ -57,14 +72,8 @@ async def record_event(
     tags: Iterable[str] = (),
 ) -> None:
     """Write one event into the current transaction; `data` must be JSON-ready."""
-    event_id = await session.scalar(
-        insert(Event)
-        .values(type=type, data=data, claim_id=claim_id, tags=list(tags), created_at=utcnow())
-        .returning(Event.id)
-    )
-    assert isinstance(event_id, int)
-    # On PostgreSQL this id is provisional: the event gets its final one in `commit`.
-    session.info.setdefault(_PENDING, []).append(event_id)
+    row = {"type": type, "data": data, "claim_id": claim_id, "tags": list(tags)}
+    await _write(session, [row | {"created_at": utcnow()}])
 
 
 async def emit(
@@ -75,13 +84,25 @@ async def emit(
     tags: Iterable[str] = (),
 ) -> None:
     """Write one typed event into the current transaction."""
-    await record_event(
-        session=session,
-        type=event.event_type,
-        data=event.model_dump(mode="json"),
-        claim_id=claim_id,
-        tags=tags,
-    )
+    await emit_all(session=session, announcements=[Announcement(event, claim_id, tags)])
+
+
+async def emit_all(*, session: AsyncSession, announcements: Sequence[Announcement]) -> None:
+    """Write these typed events into the current transaction in one statement, in order."""
+    if not announcements:
+        return
+    now = utcnow()
+    rows = [
+        {
+            "type": event.event_type,
+            "data": event.model_dump(mode="json"),
+            "claim_id": claim_id,
+            "tags": list(tags),
+            "created_at": now,
+        }
+        for event, claim_id, tags in announcements
+    ]
+    await _write(session, rows)
 
 
 async def commit(session: AsyncSession) -> None:

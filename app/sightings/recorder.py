@@ -98,29 +98,23 @@ async def resolve_cited_outlets(
     return resolved
 
 
-async def announce_recorded(*, session: AsyncSession, sighting: Sighting, claim: Claim) -> None:
-    """Announce a new sighting (its outlet set), and the official denial it may be."""
+def announcements_of(sighting: Sighting, claim: Claim) -> list[outbox.Announcement]:
+    """A new sighting's events: recorded (its outlet set), and the official denial it may be."""
     summary = payloads.SightingSummary.of(sighting)
-    await outbox.emit(
-        session=session,
-        event=payloads.SightingRecorded(sighting=summary),
-        claim_id=claim.id,
-        tags=claim.tags,
-    )
+    events: list[payloads.EventPayload] = [payloads.SightingRecorded(sighting=summary)]
     if rules.is_official_denial(sighting):
-        await announce_denial(session=session, summary=summary, claim=claim)
+        events.append(
+            payloads.DenialRecorded(sighting=summary, claim=payloads.ClaimSummary.of(claim))
+        )
+    return [outbox.Announcement(event, claim.id, claim.tags) for event in events]
 
 
 async def announce_denial(
     *, session: AsyncSession, summary: payloads.SightingSummary, claim: Claim
 ) -> None:
     """Announce an official denial; the claim's new status follows in claim.status_changed."""
-    await outbox.emit(
-        session=session,
-        event=payloads.DenialRecorded(sighting=summary, claim=payloads.ClaimSummary.of(claim)),
-        claim_id=claim.id,
-        tags=claim.tags,
-    )
+    event = payloads.DenialRecorded(sighting=summary, claim=payloads.ClaimSummary.of(claim))
+    await outbox.emit(session=session, event=event, claim_id=claim.id, tags=claim.tags)
 
 
 @dataclass
@@ -130,7 +124,8 @@ class Recorder:
     `POST /v1/sightings` records one and finishes; a batch records many before finishing, which
     is what makes it several times faster: claims and outlets resolved by earlier items are
     remembered, each claim's row is locked once, and its counters and denial status are
-    recomputed once in `finish()` instead of after every row.
+    recomputed once in `finish()` instead of after every row, and each sighting's audit entry
+    and events are written together there, in the order the sightings were recorded.
     """
 
     session: AsyncSession
@@ -142,6 +137,8 @@ class Recorder:
     locked: set[str] = field(default_factory=set)
     touched: set[str] = field(default_factory=set)
     counts: ChainTally = field(default_factory=ChainTally)
+    audit_entries: list[dict[str, Any]] = field(default_factory=list)
+    announcements: list[outbox.Announcement] = field(default_factory=list)
 
     def _known_claim(self, data: SightingCreate) -> Claim | None:
         if data.claim is not None:
@@ -298,18 +295,19 @@ class Recorder:
         # Announced from what was just written, rather than read back: a batch pays per row.
         recorded = Sighting(id=new_id, **values)
         recorded.outlet = outlet
-        await audit.log(
-            session=self.session,
-            actor=self.principal,
-            action=Action.created,
-            target_type=Target.sighting,
-            target_id=new_id,
-            at=self.now,
-            revision=1,
-        )
-        await announce_recorded(session=self.session, sighting=recorded, claim=claim)
         self.touched.add(claim.id)
-        # Counted last: an item failing before this point leaves the tally as it was.
+        # Kept last: an item failing before this point leaves no entry, event or count behind.
+        self.audit_entries.append(
+            audit.entry(
+                actor=self.principal,
+                action=Action.created,
+                target_type=Target.sighting,
+                target_id=new_id,
+                at=self.now,
+                revision=1,
+            )
+        )
+        self.announcements += announcements_of(recorded, claim)
         self.counts.add_sighting(
             claim_id=claim.id,
             outlet_id=outlet.id,
@@ -329,7 +327,12 @@ class Recorder:
         return new_id
 
     async def finish(self) -> None:
-        """Bring every claim this batch touched up to date; call before committing."""
+        """Write what was kept for the end and bring every claim this batch touched up to date;
+        call before committing."""
+        await audit.write(session=self.session, entries=self.audit_entries)
+        await outbox.emit_all(session=self.session, announcements=self.announcements)
+        self.audit_entries.clear()
+        self.announcements.clear()
         await self.counts.write(self.session)
         for claim_id in sorted(self.touched):
             await refresh_claim(session=self.session, claim_id=claim_id, now=self.now)

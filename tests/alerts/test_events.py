@@ -206,15 +206,21 @@ async def test_a_batch_announces_what_it_stored_and_nothing_it_refused(
 
     response = await writer.post("/v1/sightings/batch", json={"items": items})
 
-    assert [r["status"] for r in response.json()["results"]] == ["created", "created", "error"]
-    types = [e["type"] for e in await _events(client)]
-    assert types == [
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["created", "created", "error"]
+    events = await _events(client)
+    assert [e["type"] for e in events] == [
         "claim.created",
         "sighting.recorded",
         "sighting.recorded",
         "denial.recorded",
         "claim.status_changed",
     ]
+    stored = [r["id"] for r in results[:2]]
+    assert [e["data"]["sighting"]["id"] for e in events[1:4]] == [*stored, stored[1]]
+    audit = (await client.get("/v1/audit", params={"limit": 500})).json()["items"]
+    audited = [e["target_id"] for e in audit if e["target_type"] == "sighting"]
+    assert sorted(audited) == sorted(stored)
 
 
 async def test_an_atomic_batch_that_fails_announces_nothing(
