@@ -93,6 +93,8 @@ class ClaimVector(Base):
     )
     language: Mapped[str] = mapped_column(String(16), primary_key=True)
     model: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the text embedded; none for vectors stored before it was kept.
+    digest: Mapped[str | None] = mapped_column(String(64))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -13,12 +13,13 @@ centring would erase them.
 """
 
 import asyncio
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims import embeddings, language
@@ -67,29 +68,55 @@ def by_language(texts: list[str]) -> dict[str, str]:
     return {lang: "\n".join(group)[: embeddings.MAX_CHARS] for lang, group in groups.items()}
 
 
+def digest(text: str) -> str:
+    """What a vector was embedded from, for telling whether it must be embedded again."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 async def store(session: AsyncSession, claim_ids: list[str]) -> bool:
-    """Recompute these claims' vectors from their current wordings; False without a model."""
-    parts: list[tuple[str, str, str]] = []
+    """Bring these claims' vectors up to date with their current wordings; False without a
+    model.
+
+    A vector whose text and model are unchanged is kept as it is: embedding is most of what
+    recording a sighting with a title costs, and once a claim's earliest wordings fill the text
+    (`SIGHTINGS_READ`, `embeddings.MAX_CHARS`) a later sighting no longer changes it.
+    """
+    model = embeddings.current().name
+    wanted: dict[tuple[str, str], str] = {}
     for claim_id in claim_ids:
         for lang, text in by_language(await wordings(session, claim_id)).items():
-            parts.append((claim_id, lang, text))
-    encoded = await embeddings.encode([text for _, _, text in parts], is_query=False)
-    if encoded is None:
-        return False
-    now = utcnow()
-    model = embeddings.current().name
-    await session.execute(delete(ClaimVector).where(ClaimVector.claim_id.in_(claim_ids)))
-    rows = [
-        {
-            "claim_id": claim_id,
-            "language": lang,
-            "model": model,
-            "vector": embeddings.to_bytes(vector),
-            "updated_at": now,
-        }
-        for (claim_id, lang, _), vector in zip(parts, encoded, strict=True)
-    ]
-    if rows:
+            wanted[claim_id, lang] = text
+    stored = {
+        (claim_id, lang): (stored_model, stored_digest)
+        for claim_id, lang, stored_model, stored_digest in await session.execute(
+            select(
+                ClaimVector.claim_id, ClaimVector.language, ClaimVector.model, ClaimVector.digest
+            ).where(ClaimVector.claim_id.in_(claim_ids))
+        )
+    }
+    fresh = [key for key, text in wanted.items() if stored.get(key) != (model, digest(text))]
+    if fresh:
+        encoded = await embeddings.encode([wanted[key] for key in fresh], is_query=False)
+        if encoded is None:
+            return False
+    stale = [key for key in stored if key not in wanted or key in fresh]
+    if stale:
+        await session.execute(
+            delete(ClaimVector).where(tuple_(ClaimVector.claim_id, ClaimVector.language).in_(stale))
+        )
+    if fresh:
+        now = utcnow()
+        rows = [
+            {
+                "claim_id": claim_id,
+                "language": lang,
+                "model": model,
+                "digest": digest(wanted[claim_id, lang]),
+                "vector": embeddings.to_bytes(vector),
+                "updated_at": now,
+            }
+            for (claim_id, lang), vector in zip(fresh, encoded, strict=True)
+        ]
         await session.execute(insert(ClaimVector), rows)
     return True
 

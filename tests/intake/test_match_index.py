@@ -89,6 +89,42 @@ async def test_a_batch_of_sightings_of_one_claim_embeds_it_once(
     assert embedded == [1]
 
 
+async def test_a_sighting_that_leaves_its_claims_wordings_as_they_were_embeds_nothing(
+    writer: httpx.AsyncClient, reader: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedded: list[list[str]] = []
+    encode = embeddings.encode
+
+    async def counting(texts: list[str], *, is_query: bool) -> Any:
+        if not is_query:
+            embedded.append(texts)
+        return await encode(texts, is_query=is_query)
+
+    monkeypatch.setattr(embeddings, "encode", counting)
+
+    async def record(n: int, title: str) -> None:
+        sighting = {
+            "claim": {"statement": TROOPS},
+            "outlet": ASIA_TIMES,
+            "url": f"https://asiatimes.com/2022/08/troops-{n}/",
+            "published_at": f"2022-08-0{n}T00:00:00Z",
+            "stance": "reports",
+            "title": title,
+        }
+        response = await writer.post("/v1/sightings", json=sighting)
+        assert response.status_code == 201, response.text
+
+    await record(1, "North Korea offers Russia 100,000 troops")
+    assert len(embedded) == 1
+    # The same title again: the claim's wordings, and so its vector, are as they were.
+    await record(2, "North Korea offers Russia 100,000 troops")
+    assert len(embedded) == 1
+    await record(3, "Pyongyang ready to send volunteers to Donbas")
+    assert len(embedded) == 2 and "Pyongyang" in embedded[1][0]
+    items = await _match(reader, UKRAINIAN_TROOPS)
+    assert items[0]["claim"]["statement"] == TROOPS and items[0]["match"] == "same"
+
+
 async def test_reindexing_a_corrected_claim_forgets_its_old_wording(
     writer: httpx.AsyncClient,
     reader: httpx.AsyncClient,
