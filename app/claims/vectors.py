@@ -95,16 +95,11 @@ async def store(session: AsyncSession, claim_ids: list[str]) -> bool:
         )
     }
     fresh = [key for key, text in wanted.items() if stored.get(key) != (model, digest(text))]
+    rows = []
     if fresh:
         encoded = await embeddings.encode([wanted[key] for key in fresh], is_query=False)
         if encoded is None:
             return False
-    stale = [key for key in stored if key not in wanted or key in fresh]
-    if stale:
-        await session.execute(
-            delete(ClaimVector).where(tuple_(ClaimVector.claim_id, ClaimVector.language).in_(stale))
-        )
-    if fresh:
         now = utcnow()
         rows = [
             {
@@ -117,6 +112,13 @@ async def store(session: AsyncSession, claim_ids: list[str]) -> bool:
             }
             for (claim_id, lang), vector in zip(fresh, encoded, strict=True)
         ]
+    renewed = set(fresh)
+    stale = [key for key in stored if key not in wanted or key in renewed]
+    if stale:
+        await session.execute(
+            delete(ClaimVector).where(tuple_(ClaimVector.claim_id, ClaimVector.language).in_(stale))
+        )
+    if rows:
         await session.execute(insert(ClaimVector), rows)
     return True
 
