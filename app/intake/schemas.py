@@ -25,12 +25,13 @@ class BatchItem(SightingCreate):
 
 
 class BatchCreate(InputSchema):
-    # Items stay plain objects here and are validated one by one, so one bad item is reported
-    # in its own result instead of refusing the whole batch.
+    # Items are taken as any JSON value here and validated one by one, so one bad item (even
+    # one that is not an object) is reported in its own result instead of refusing the whole
+    # batch; the schema says so rather than promising objects the batch does not insist on.
     items: list[Any] = Field(
         description=f"Up to {MAX_BATCH_ITEMS} sightings, each an object with the fields of "
-        "`POST /v1/sightings` plus optional `ref` and `cites_refs`.",
-        json_schema_extra={"items": {"type": "object"}},
+        "`POST /v1/sightings` plus optional `ref` and `cites_refs`. An item that is not such "
+        "an object is reported as an error in its own result.",
         examples=[
             [
                 {
