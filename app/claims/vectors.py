@@ -94,7 +94,8 @@ async def store(session: AsyncSession, claim_ids: list[str]) -> bool:
             ).where(ClaimVector.claim_id.in_(claim_ids))
         )
     }
-    fresh = [key for key, text in wanted.items() if stored.get(key) != (model, digest(text))]
+    digests = {key: digest(text) for key, text in wanted.items()}
+    fresh = [key for key in wanted if stored.get(key) != (model, digests[key])]
     rows = []
     if fresh:
         encoded = await embeddings.encode([wanted[key] for key in fresh], is_query=False)
@@ -106,7 +107,7 @@ async def store(session: AsyncSession, claim_ids: list[str]) -> bool:
                 "claim_id": claim_id,
                 "language": lang,
                 "model": model,
-                "digest": digest(wanted[claim_id, lang]),
+                "digest": digests[claim_id, lang],
                 "vector": embeddings.to_bytes(vector),
                 "updated_at": now,
             }

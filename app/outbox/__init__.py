@@ -13,6 +13,7 @@ that update and the commit.
 """
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, bindparam, insert, text
@@ -56,6 +57,12 @@ class Announcement(NamedTuple):
     tags: Iterable[str] = ()
 
 
+def _row(
+    type: EventType, data: dict[str, Any], claim_id: str | None, tags: Iterable[str], at: datetime
+) -> dict[str, Any]:
+    return {"type": type, "data": data, "claim_id": claim_id, "tags": list(tags), "created_at": at}
+
+
 async def _write(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     statement = insert(Event).returning(Event.id, sort_by_parameter_order=True)
     event_ids = list(await session.scalars(statement, rows))
@@ -72,8 +79,7 @@ async def record_event(
     tags: Iterable[str] = (),
 ) -> None:
     """Write one event into the current transaction; `data` must be JSON-ready."""
-    row = {"type": type, "data": data, "claim_id": claim_id, "tags": list(tags)}
-    await _write(session, [row | {"created_at": utcnow()}])
+    await _write(session, [_row(type, data, claim_id, tags, utcnow())])
 
 
 async def emit(
@@ -93,13 +99,7 @@ async def emit_all(*, session: AsyncSession, announcements: Sequence[Announcemen
         return
     now = utcnow()
     rows = [
-        {
-            "type": event.event_type,
-            "data": event.model_dump(mode="json"),
-            "claim_id": claim_id,
-            "tags": list(tags),
-            "created_at": now,
-        }
+        _row(event.event_type, event.model_dump(mode="json"), claim_id, tags, now)
         for event, claim_id, tags in announcements
     ]
     await _write(session, rows)

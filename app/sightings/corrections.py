@@ -436,9 +436,14 @@ async def withdraw(
     """Withdraw a sighting recorded in error; its id answers 410 from then on."""
     now = now or utcnow()
     sighting = await _locked(session, sighting_id, also_claims=set(), expected=expected_revision)
-    citing_ids = sorted(
-        await session.scalars(select(Citation.citing_id).where(Citation.cited_id == sighting.id))
-    )
+    citers = (
+        await session.execute(
+            select(Citation.citing_id, Sighting.claim_id)
+            .join(Sighting, Sighting.id == Citation.citing_id)
+            .where(Citation.cited_id == sighting.id)
+        )
+    ).all()
+    citing_ids = sorted(citing_id for citing_id, _ in citers)
     if citing_ids and not relink:
         raise CitedBy(
             "other sightings cite this one; withdraw them first, or send relink=true to make "
@@ -446,14 +451,7 @@ async def withdraw(
             cited_by=citing_ids,
         )
     # A citer of another claim, relinked, may now cite a sighting of its own claim.
-    citing_claims = set(
-        await session.scalars(
-            select(Sighting.claim_id)
-            .join(Citation, Citation.citing_id == Sighting.id)
-            .where(Citation.cited_id == sighting.id)
-            .distinct()
-        )
-    )
+    citing_claims = {claim_id for _, claim_id in citers}
     await _relink(session, sighting, citing_ids, actor, reason, now)
     claim_id = sighting.claim_id
     await _remove(session, sighting, actor, reason, now)
