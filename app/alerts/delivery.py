@@ -11,7 +11,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 from standardwebhooks import Webhook
 
-from app.alerts import ssrf
+from app import netguard
 from app.alerts.models import AttemptOutcome, Event
 from app.config import Settings
 from app.schemas import utc_z
@@ -31,7 +31,7 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
         follow_redirects=False,
         trust_env=False,
         headers={"user-agent": USER_AGENT},
-        transport=ssrf.PinnedTransport(allow_private=settings.webhook_allow_private, limits=limits),
+        transport=netguard.PinnedTransport(allow_private=settings.webhook_allow_private, limits=limits),
     )
 
 

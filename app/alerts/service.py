@@ -3,7 +3,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.alerts import ssrf
+from app import netguard
 from app.alerts.crypto import SecretBox, new_webhook_secret
 from app.alerts.models import (
     Delivery,
@@ -25,8 +25,8 @@ from app.pagination import PageParams, SortKey, paginate
 
 async def _check_url(url: str, allow_private: bool) -> None:
     try:
-        await ssrf.check_url(url, allow_private=allow_private)
-    except ssrf.UnsafeUrl as exc:
+        await netguard.check_url(url, allow_private=allow_private)
+    except netguard.UnsafeUrl as exc:
         raise Invalid(str(exc), loc=["url"]) from None
 
 

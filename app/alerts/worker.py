@@ -23,7 +23,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.alerts import ssrf
+from app import netguard
 from app.alerts.crypto import InvalidToken, SecretBox
 from app.alerts.delivery import Answer, build_client, judge, payload, send, signed_headers
 from app.alerts.models import (
@@ -306,11 +306,11 @@ class Dispatcher:
 
     async def _send(self, event: Event, subscription: Subscription) -> Answer:
         try:
-            await ssrf.check_url(
+            await netguard.check_url(
                 subscription.url, allow_private=self.settings.webhook_allow_private
             )
             secret = self.box.open(subscription.secret_encrypted)
-        except ssrf.UnsafeUrl as exc:
+        except netguard.UnsafeUrl as exc:
             return Answer(None, f"not sent: {exc}", 0)
         except InvalidToken:
             return Answer(None, "not sent: this server's secret key cannot open the secret", 0)

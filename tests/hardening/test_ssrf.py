@@ -10,8 +10,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from app.alerts.ssrf import is_forbidden
 from app.main import create_app
+from app.netguard import is_forbidden
 from tests.alerts.conftest import fast_settings
 from tests.conftest import make_client
 from tests.problems import assert_problem

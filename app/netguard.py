@@ -1,4 +1,4 @@
-"""Keeps webhooks from reaching the service's own network (server-side request forgery).
+"""Keeps outbound requests (webhooks, page fetches) from reaching the service's own network.
 
 A URL is refused when any address its host resolves to is not a public unicast address. The
 check runs when a subscription is saved and again before every delivery, so a DNS record
