@@ -31,7 +31,9 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
         follow_redirects=False,
         trust_env=False,
         headers={"user-agent": USER_AGENT},
-        transport=netguard.PinnedTransport(allow_private=settings.webhook_allow_private, limits=limits),
+        transport=netguard.PinnedTransport(
+            allow_private=settings.webhook_allow_private, limits=limits
+        ),
     )
 
 
