@@ -11,7 +11,6 @@ from app.alerts.router import router as alerts_router
 from app.alerts.worker import running_alerts
 from app.audit.router import router as audit_router
 from app.auth.gate import Gate
-from app.auth.router import router as keys_router
 from app.chains.router import router as chains_router
 from app.claims import embeddings
 from app.claims.router import router as claims_router
@@ -22,16 +21,17 @@ from app.errors import install_handlers
 from app.health import router as health_router
 from app.input_guard import BodyGuard, RequestLineGuard
 from app.intake.router import router as intake_router
+from app.keys.router import router as keys_router
 from app.limits import BodySizeLimit, CancelOnDisconnect
 from app.logs import AccessLog
 from app.metrics import HttpMetrics, MetricsMiddleware
 from app.metrics import router as metrics_router
 from app.openapi import document_problems
-from app.outbox.payloads import PAYLOADS, webhook_body
+from app.outbox.payloads import registered, webhook_body
 from app.outlets.router import router as outlets_router
 from app.ratelimit import counter_for
+from app.recording.router import router as sightings_router
 from app.request_ids import RequestIdMiddleware
-from app.sightings.router import router as sightings_router
 from app.ui import router as ui
 
 DESCRIPTION = """Tracer records how a claim travels between outlets: who carried it, whom they
@@ -41,7 +41,7 @@ Authenticate with `Authorization: Bearer <key>`."""
 
 def _document_webhooks(app: FastAPI) -> None:
     """List every event's payload under the OpenAPI document's `webhooks`."""
-    for payload in PAYLOADS:
+    for payload in registered():
         body_model = webhook_body(payload)
 
         def receive(body: body_model) -> None:  # type: ignore[valid-type]

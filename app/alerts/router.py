@@ -6,7 +6,6 @@ from fastapi.responses import StreamingResponse
 
 from app.alerts import service
 from app.alerts.deps import SubscriptionDep
-from app.alerts.models import EventType
 from app.alerts.schemas import (
     Attempt,
     Delivery,
@@ -20,7 +19,7 @@ from app.alerts.stream import event_stream
 from app.auth.deps import AdminKey, ReadKey
 from app.auth.service import Principal
 from app.config import Settings
-from app.enums import Scope
+from app.enums import EventType, Scope
 from app.errors import Invalid
 from app.pagination import PageDep
 from app.schemas import Page

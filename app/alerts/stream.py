@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.alerts import service
-from app.alerts.models import Event, EventType
 from app.alerts.schemas import Event as EventOut
 from app.alerts.wakeup import Wakeup
+from app.enums import EventType
+from app.outbox.models import Event
 
 BATCH = 200
 # Browsers reconnect after this many milliseconds when the connection drops.

@@ -32,7 +32,6 @@ from app.alerts.models import (
     DeliveryAttempt,
     DeliveryStatus,
     DispatchCursor,
-    Event,
     Subscription,
     SubscriptionStatus,
 )
@@ -40,6 +39,7 @@ from app.alerts.retention import keep_pruning
 from app.alerts.wakeup import Wakeup, listen_postgres, local_wakeup
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, insert_or_ignore, new_id, utcnow
+from app.outbox.models import Event
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from app.chains.schemas import Metrics
 from app.chains.service import chain_members
 from app.claims.models import Claim
 from app.db import not_indexed
-from app.denials import rules
 from app.enums import OutletKind, Precision, Stance
 from app.ledger import CURRENT
 from app.outlets.models import Outlet
+from app.sightings import rules
 from app.sightings.models import Citation, Sighting
 
 

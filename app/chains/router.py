@@ -12,7 +12,8 @@ from app.chains.schemas import Chain, Spread, Trace
 from app.chains.service import Direction
 from app.chains.spread import BucketSize
 from app.claims.deps import ClaimDep, ClaimInSnapshot
-from app.ledger import AsOf, as_of
+from app.deps import AsOf
+from app.ledger import as_of
 from app.sightings import service as sightings
 from app.streaming import respond
 from app.transactions import SessionDep, SessionmakerDep, SnapshotDep

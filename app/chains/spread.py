@@ -37,11 +37,12 @@ from app.claims.chain_counts import NO_LANGUAGE
 from app.claims.models import Claim, ClaimFlow, ClaimHour, ClaimOutlet
 from app.claims.schemas import Claim as ClaimOut
 from app.db import Unindexed
-from app.denials.rules import SPREADING, lag_seconds
 from app.enums import OutletKind, Stance
 from app.errors import Invalid
 from app.ledger import CURRENT, LedgerView
 from app.outlets.models import Outlet
+from app.sightings.models import Citation, Sighting
+from app.sightings.rules import SPREADING, lag_seconds
 from app.streaming import CHUNK_ROWS, encode, json_items, stream_dicts, stream_rows, time_order
 
 
@@ -94,7 +95,7 @@ async def carried_by(
     """Per outlet its sightings and their first and last times, in one pass that also collects
     the languages, so the metrics need no pass of their own over the chain. `counted_for`: as
     for `flows`."""
-    sightings, outlets = view.sightings, view.outlets
+    sightings, outlets = view[Sighting], view[Outlet]
     if counted_for is not None:
         counted = (
             select(
@@ -192,8 +193,8 @@ def _flows_statement(
             .subquery()
         )
     else:
-        citations = view.citations
-        cited, citing = aliased(view.sightings), aliased(view.sightings)
+        citations = view[Citation]
+        cited, citing = aliased(view[Sighting]), aliased(view[Sighting])
         # Grouped by the outlets' ids, the slugs joined to the few groups afterwards.
         pairs = (
             select(
@@ -215,7 +216,7 @@ def _flows_statement(
         if counted_for is not None:
             top = busiest_outlets(counted_for, busiest)
         else:
-            sightings = view.sightings
+            sightings = view[Sighting]
             top = (
                 select(sightings.outlet_id)
                 .where(members(sightings))
@@ -224,7 +225,7 @@ def _flows_statement(
                 .limit(busiest)
             )
         among = [pairs.c.source_id.in_(top), pairs.c.target_id.in_(top)]
-    source, target = aliased(view.outlets), aliased(view.outlets)
+    source, target = aliased(view[Outlet]), aliased(view[Outlet])
     return (
         select(
             source.slug.label("from_outlet"),
@@ -290,7 +291,7 @@ async def _timeline(
             .group_by(start, ClaimHour.kind, ClaimHour.stance)
         )
     else:
-        sightings, outlets = view.sightings, view.outlets
+        sightings, outlets = view[Sighting], view[Outlet]
         start = _bucket_start(session, sightings.published_at, bucket).label("start")
         statement = (
             select(start, outlets.kind, sightings.stance, func.count())
@@ -311,27 +312,27 @@ async def _timeline(
 
 def _cites_a_member(view: LedgerView, members: Members) -> ColumnElement[bool]:
     """Whether the view's sighting cites some member of the chain."""
-    citations, cited = view.citations, aliased(view.sightings)
+    citations, cited = view[Citation], aliased(view[Sighting])
     return exists(
         select(citations.citing_id)
         .join(cited, cited.id == citations.cited_id)
         # The cited sighting looked up by its key, not among all the chain's.
-        .where(citations.citing_id == view.sightings.id, members(Unindexed(cited)))
+        .where(citations.citing_id == view[Sighting].id, members(Unindexed(cited)))
     )
 
 
 def _is_first_denial(view: LedgerView) -> ColumnElement[bool]:
-    return and_(view.outlets.kind == OutletKind.official, view.sightings.stance == Stance.denies)
+    return and_(view[Outlet].kind == OutletKind.official, view[Sighting].stance == Stance.denies)
 
 
 async def first_denial(
     session: AsyncSession, view: LedgerView, members: Members
 ) -> tuple[str, datetime, bool] | None:
     """The first official denial: its id, time, and whether anything in the chain reaches it."""
-    sightings = view.sightings
+    sightings = view[Sighting]
     statement = (
         select(sightings.id, sightings.published_at, _cites_a_member(view, members))
-        .join(view.outlets, view.outlets.id == sightings.outlet_id)
+        .join(view[Outlet], view[Outlet].id == sightings.outlet_id)
         .where(members(sightings), _is_first_denial(view))
         .order_by(*time_order(session, sightings))
         .limit(1)
@@ -341,7 +342,7 @@ async def first_denial(
 
 
 async def _earliest_origin(session: AsyncSession, view: LedgerView, members: Members) -> str | None:
-    sightings = view.sightings
+    sightings = view[Sighting]
     statement = (
         select(sightings.id)
         .where(members(sightings), ~_cites_a_member(view, members))
@@ -362,7 +363,7 @@ async def metrics(
 ) -> Metrics:
     """The chain's metrics. `projected` is the claim when the chain is that one claim's, now:
     its projection already counts what spread after the first denial."""
-    sightings = view.sightings
+    sightings = view[Sighting]
     outlets = carried.shown
     first_seen = min((o.first_at for o in outlets), default=None)
     denial_at = denial[1] if denial else None
@@ -412,16 +413,16 @@ async def _walk(
         dialect=session.get_bind().dialect.name,
         within=members,
     )
-    sightings, citations, cited = view.sightings, view.citations, aliased(view.sightings)
+    sightings, citations, cited = view[Sighting], view[Citation], aliased(view[Sighting])
     statement = (
         select(
             sightings.id,
             sightings.published_at,
             sightings.recorded_at,
-            view.outlets.slug,
+            view[Outlet].slug,
             cited.id,
         )
-        .join(view.outlets, view.outlets.id == sightings.outlet_id)
+        .join(view[Outlet], view[Outlet].id == sightings.outlet_id)
         .outerjoin(citations, citations.citing_id == sightings.id)
         .outerjoin(cited, and_(cited.id == citations.cited_id, members(Unindexed(cited))))
         # Read from the walk, by key: the claim's own index would read all its sightings.

@@ -5,11 +5,12 @@ from fastapi.responses import JSONResponse
 
 from app.auth.deps import ReadKey, WriteKey
 from app.claims.deps import ClaimDep
+from app.deps import AsOf
 from app.errors import PayloadTooLarge
 from app.idempotency.service import IdempotencyDep
 from app.intake import batch, claimreview
 from app.intake.schemas import MAX_BATCH_ITEMS, BatchCreate, BatchResult
-from app.ledger import AsOf, as_of
+from app.ledger import as_of
 from app.transactions import SessionDep
 
 router = APIRouter(tags=["intake"])

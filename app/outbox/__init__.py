@@ -21,7 +21,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.outbox.models import Event, EventType
+from app.enums import EventType
+from app.outbox.models import Event
 from app.outbox.payloads import EventPayload
 
 EVENTS_CHANNEL = "tracer_events"

@@ -6,7 +6,8 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from app.errors import CitedBy, PreconditionFailed, TracerError
-from app.sightings.schemas import Sighting, SightingPatch
+from app.recording.schemas import SightingPatch
+from app.sightings.schemas import Sighting
 from app.ui.forms import FormErrors, parse_published_at, problem_errors, validation_errors
 
 # The fields the correct form shows, as the sighting document names them.

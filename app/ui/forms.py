@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from app.errors import Conflict, TracerError
-from app.sightings.schemas import SightingCreate
+from app.recording.schemas import SightingCreate
 
 TEXT_FIELDS = [
     "claim_text",

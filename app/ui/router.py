@@ -17,7 +17,6 @@ from fastapi.staticfiles import StaticFiles
 
 from app import outbox
 from app.alerts import service as alerts
-from app.alerts.models import EventType
 from app.alerts.stream import event_stream
 from app.audit import service as audit
 from app.audit.schemas import Revision
@@ -32,13 +31,14 @@ from app.claims.models import Claim
 from app.claims.schemas import Claim as ClaimOut
 from app.config import Settings
 from app.denials import service as denials
-from app.enums import DenialStatus, OutletKind, Precision, Stance
+from app.enums import DenialStatus, EventType, OutletKind, Precision, Stance
 from app.errors import Gone, NotFound, TracerError
 from app.idempotency.service import IdempotencyGuard
 from app.intake import claimreview
 from app.outlets import service as outlets
 from app.pagination import PageParams
-from app.sightings import corrections
+from app.recording import corrections
+from app.recording import service as recording
 from app.sightings import service as sightings
 from app.sightings.presenter import present
 from app.sightings.schemas import Sighting as SightingOut
@@ -323,7 +323,7 @@ async def record_sighting(
         )
 
         async def produce() -> Any:
-            recorded = await sightings.record(session=session, principal=principal, data=data)
+            recorded = await recording.record(session=session, principal=principal, data=data)
             return (await present(session=session, sightings=[recorded]))[0]
 
         answer = await guard.respond(201, produce)

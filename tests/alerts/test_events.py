@@ -9,8 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import outbox
-from app.alerts.models import Delivery, Event, EventType
+from app.alerts.models import Delivery
+from app.enums import EventType
 from app.outbox import record_event
+from app.outbox.models import Event
 from app.transactions import transaction
 from tests.alerts.conftest import record_sighting, subscribe
 from tests.alerts.receiver import Receiver

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.alerts.crypto import SecretBox
 from app.alerts.delivery import build_client
-from app.alerts.models import EventType
 from app.alerts.wakeup import local_wakeup
 from app.alerts.worker import Dispatcher
 from app.config import Settings
+from app.enums import EventType
 from app.outbox import record_event
 from app.transactions import transaction
 from tests.alerts.conftest import SECRET_KEY, fast_settings, record_sighting, subscribe
