@@ -23,9 +23,10 @@ from app.input_guard import BodyGuard, RequestLineGuard
 from app.intake.router import router as intake_router
 from app.keys.router import router as keys_router
 from app.limits import BodySizeLimit, CancelOnDisconnect
-from app.logs import AccessLog
-from app.metrics import HttpMetrics, MetricsMiddleware
+from app.logs import log_request
+from app.metrics import HttpMetrics
 from app.metrics import router as metrics_router
+from app.observing import ObserveRequests
 from app.openapi import document_problems
 from app.outbox.payloads import registered, webhook_body
 from app.outlets.router import router as outlets_router
@@ -104,15 +105,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = HttpMetrics()
     install_handlers(app)
     document_problems(app)
-    # Outermost last: metrics see everything; the request line is checked before the key is;
-    # the key and its rate limit before the body is read; the body's text after its size.
+    # Outermost last: the log and the metrics see everything; the request line is checked
+    # before the key is; the key and its rate limit before the body is read; the body's text
+    # after its size.
     app.add_middleware(BodyGuard)
     app.add_middleware(CancelOnDisconnect)
     app.add_middleware(BodySizeLimit, read_timeout=settings.body_read_timeout_seconds)
     app.add_middleware(Gate, settings=settings, counter=counter_for(settings.dialect))
     app.add_middleware(RequestLineGuard)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(AccessLog)
+    app.add_middleware(ObserveRequests, observers=[log_request, app.state.metrics.observe])
     app.add_middleware(RequestIdMiddleware)
     for router in (
         health_router,

@@ -253,7 +253,7 @@ async def flows(
     possible pairs, and a picture of it draws the busiest outlets alone.
 
     `counted_for` names the claim when the chain is that one claim's, now: its flows are then
-    read as recording counted them (`app.claims.flows`) instead of joined from its citations.
+    read as recording counted them (`app.claims.chain_counts`) instead of joined from its citations.
     """
     statement = _flows_statement(view, members, busiest=busiest, counted_for=counted_for)
     connection = await session.connection()

@@ -71,18 +71,6 @@ async def _write(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     session.info.setdefault(_PENDING, []).extend(event_ids)
 
 
-async def record_event(
-    *,
-    session: AsyncSession,
-    type: EventType,
-    data: dict[str, Any],
-    claim_id: str | None = None,
-    tags: Iterable[str] = (),
-) -> None:
-    """Write one event into the current transaction; `data` must be JSON-ready."""
-    await _write(session, [_row(type, data, claim_id, tags, utcnow())])
-
-
 async def emit(
     *,
     session: AsyncSession,
