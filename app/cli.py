@@ -12,7 +12,6 @@ import uvicorn
 from rich.progress import Progress
 from sqlalchemy import select
 
-from app.alerts.worker import run_worker
 from app.audit import service as audit
 from app.audit.models import AuditEntry
 from app.auth.service import COMMAND_LINE, any_key_exists
@@ -29,6 +28,7 @@ from app.logs import configure_logging
 from app.migrate import is_at_head, upgrade_to_head
 from app.schemas import utc_z
 from app.transactions import transaction
+from app.worker import run_worker
 
 cli = typer.Typer(help="Tracer: where a claim came from, where it went, and who denied it.")
 keys_cli = typer.Typer(help="API keys.")

@@ -6,9 +6,7 @@ from contextlib import asynccontextmanager, contextmanager
 from fastapi import FastAPI
 
 from app.alerts.crypto import SecretBox
-from app.alerts.delivery import build_client
 from app.alerts.router import router as alerts_router
-from app.alerts.worker import running_alerts
 from app.audit.router import router as audit_router
 from app.auth.gate import Gate
 from app.chains.router import router as chains_router
@@ -34,6 +32,7 @@ from app.ratelimit import counter_for
 from app.recording.router import router as sightings_router
 from app.request_ids import RequestIdMiddleware
 from app.ui import router as ui
+from app.worker import background
 
 DESCRIPTION = """Tracer records how a claim travels between outlets: who carried it, whom they
 took it from, and whether an official body has denied it.
@@ -84,16 +83,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.secret_box = SecretBox(settings)
         try:
-            async with (
-                build_client(settings) as webhook_client,
-                running_alerts(
-                    settings=settings,
-                    sessionmaker=app.state.sessionmaker,
-                    client=webhook_client,
-                    box=app.state.secret_box,
-                    deliver=settings.dispatch_in_app,
-                ) as wakeup,
-            ):
+            async with background(
+                settings=settings,
+                sessionmaker=app.state.sessionmaker,
+                box=app.state.secret_box,
+                work=settings.dispatch_in_app,
+            ) as wakeup:
                 app.state.wakeup = wakeup
                 with _collector_tuned():
                     yield
