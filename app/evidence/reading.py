@@ -224,15 +224,16 @@ def _detected_language(text: str | None) -> str | None:
 
 
 def _canonical_link(tree: Any, url: str) -> str | None:
-    base = urljoin(url, (tree.xpath("//base/@href") or [""])[0])
     links = tree.xpath(
         "//link[contains(concat(' ', translate(@rel, 'CANOIL', 'canoil'), ' '), ' canonical ')]"
         "/@href"
     )
+    bases = tree.xpath("//base/@href")
     for href in (*links, *tree.xpath("//meta[@property='og:url']/@content")):
         try:
+            base = urljoin(url, str(bases[0]).strip()) if bases else url
             return check_web_url(urljoin(base, str(href).strip()))
-        except (UrlRefused, ValueError):
+        except ValueError:  # a refused URL, or one urljoin cannot parse ("http://[")
             continue
     return None
 

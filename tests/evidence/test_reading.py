@@ -4,6 +4,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.enums import Precision
 from app.evidence.dates import parse_date
@@ -354,6 +356,7 @@ def test_text_sha256() -> None:
 
 def test_hostile_markup_is_read_without_a_crash() -> None:
     head = (
+        '<base href="http://[">'
         '<link rel="canonical" href="javascript:alert(1)">'
         '<meta property="og:url" content="https://user:pw@asiatimes.com/">'
         f'<script type="application/ld+json">{{"a": "{"x" * 1_100_000}"}}</script>'
@@ -407,3 +410,48 @@ def test_date_formats_and_their_precision(
     value: str, expected: datetime | None, precision: Precision | None
 ) -> None:
     assert parse_date(value, now=NOW) == (expected, precision)
+
+
+_markup = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "<html>",
+                "<head>",
+                "<body>",
+                "<p>",
+                "</p>",
+                "<div>",
+                "</div>",
+                "<title>",
+                "<time datetime='2022-08-04'>",
+                '<meta charset="koi8-r">',
+                "<br/>",
+                '<script type="application/ld+json">{"@graph": [',
+                "</script>",
+                "\x00",
+                "\ufeff",
+                '<div class="tgme_widget_message" data-post="a/1">',
+                "<base href='//['>",
+                '<link rel="canonical" href="',
+                "\"'>",
+                "&#0;",
+                "&#x110000;",
+                "<![CDATA[",
+            ]
+        ),
+        st.text(max_size=20),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(_markup.map(lambda text: text.encode("utf-8", "surrogatepass")), st.binary()),
+    st.sampled_from([None, "text/html", "text/html; charset=utf-16", "text/plain", "image/png"]),
+)
+def test_any_bytes_give_a_page_never_an_exception(body: bytes, content_type: str | None) -> None:
+    page = read_page(body, url="https://t.me/a/1", content_type=content_type, now=NOW)
+
+    assert page.text is None or page.text.strip()
