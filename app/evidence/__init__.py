@@ -1,0 +1,1 @@
+"""Evidence of what a source published: fetching it, archiving it, keeping it."""
