@@ -129,7 +129,8 @@ class Settings(BaseSettings):
                 try:
                     return json.loads(text)
                 except json.JSONDecodeError as exc:
-                    raise ValueError("recheck_days is not a JSON list; write e.g. 1,7,30,90") from exc
+                    message = "recheck_days is not a JSON list; write e.g. 1,7,30,90"
+                    raise ValueError(message) from exc
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 

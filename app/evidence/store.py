@@ -49,13 +49,15 @@ def key_for(sha256: str) -> str:
     return f"sha256/{digest[:2]}/{digest[2:4]}/{digest}"
 
 
-def file_sha256(path: Path) -> str:
-    """The hex SHA-256 of a file, read in pieces."""
+def file_digest(path: Path) -> tuple[str, int]:
+    """The hex SHA-256 and the size of a file, read in pieces."""
     digest = hashlib.sha256()
+    size = 0
     with path.open("rb") as file:
         while chunk := file.read(CHUNK_SIZE):
             digest.update(chunk)
-    return digest.hexdigest()
+            size += len(chunk)
+    return digest.hexdigest(), size
 
 
 class BodyFile:
@@ -130,10 +132,9 @@ class EvidenceStore:
         The file is hashed again here, so a wrong `sha256` raises ValueError instead of
         filing bytes under a name that is not theirs, forever.
         """
-        actual = await asyncio.to_thread(file_sha256, path)
+        actual, size = await asyncio.to_thread(file_digest, path)
         if sha256 is not None and checked_digest(sha256) != actual:
             raise ValueError(f"sha256 {sha256} is not the digest of {path.name}")
-        size = path.stat().st_size
         if await self.exists(actual):
             return Stored(actual, size, created=False)
         # Two writers racing on the same new digest both write the same bytes, and each
