@@ -234,9 +234,8 @@ class Fetcher:
             result.problem = str(exc)
         except (TimeoutError, httpx.TimeoutException):
             result.problem = "timeout"
-        except httpx.ProtocolError as exc:
-            log.info("fetch of %s: %s", url, exc)
-            result.problem = "malformed response"
+        # A server that hangs up early and one that speaks no HTTP end alike (httpx reports
+        # both as protocol errors), and the first is by far the more common.
         except httpx.TransportError as exc:
             log.info("fetch of %s: %s", url, exc)
             result.problem = "connection failed"
@@ -302,17 +301,20 @@ class Fetcher:
         try:
             self._record_answer(hop, response, result)
             cookies.extract_cookies(response)
-            location = response.headers.get("location")
-            redirected = response.status_code in REDIRECT_STATUSES and location is not None
+            location = (
+                response.headers.get("location")
+                if response.status_code in REDIRECT_STATUSES
+                else None
+            )
             try:
-                if redirected:
+                if location is not None:
                     hop.body = await self._read_capped(hop, response)
                 else:
                     await self._save_body(hop, response, result)
             except BaseException as exc:
                 hop.truncated = _truncation(exc)
                 raise
-            if location is not None and redirected:
+            if location is not None:
                 try:
                     return url.join(location)
                 except httpx.InvalidURL as exc:

@@ -79,6 +79,9 @@ class BodyFile:
         self._digest.update(chunk)
         self.size += len(chunk)
 
+    def flush(self) -> None:
+        self._file.flush()
+
     def finish(self) -> str:
         """Close the file; the hex SHA-256 of everything written."""
         self._file.close()

@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from importlib import metadata
 from io import BytesIO
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
@@ -28,6 +28,14 @@ from warcio.warcwriter import WARCWriter
 from app.evidence.fetching import FetchResult, Hop
 
 _ORIGINAL = ("content-encoding", "transfer-encoding", "content-length")
+
+
+class Sink(Protocol):
+    """Where a WARC file goes: an open binary file, or a BodyFile that hashes it on the way."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+    def flush(self) -> object: ...
 
 
 class _Writer(WARCWriter):  # type: ignore[misc]  # warcio is untyped
@@ -61,10 +69,11 @@ def _software() -> str:
     return f"Tracer/{tracer} warcio/{metadata.version('warcio')}"
 
 
-def write_warc(result: FetchResult, out: IO[bytes]) -> None:
+def write_warc(result: FetchResult, out: Sink) -> None:
     """Write `result` to `out` as a gzipped WARC 1.1 file: a warcinfo record, then a request
     and (when one came) a response record for every hop. The final body is streamed from its
-    file, never read into memory whole."""
+    file, never read into memory whole. Blocking (files and gzip): from async code, run it in
+    a thread."""
     writer = _Writer(out, gzip=True, warc_version="1.1")
     user_agent = next(
         (v for hop in result.hops for k, v in hop.request_headers if k.lower() == "user-agent"),

@@ -39,6 +39,16 @@ def redirect(location: str, *, status: int = 302, **extra: str) -> Handler:
     return page(b"<a href='elsewhere'>moved</a>", status=status, location=location, **extra)
 
 
+def raw(data: bytes) -> Handler:
+    """Exactly these bytes, then the connection closed: nothing at all, or not HTTP."""
+
+    async def answer(writer: asyncio.StreamWriter) -> None:
+        writer.write(data)
+        await writer.drain()
+
+    return answer
+
+
 def silent() -> Handler:
     async def answer(writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(3600)

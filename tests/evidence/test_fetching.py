@@ -15,7 +15,7 @@ import pytest
 from app import netguard
 from app.config import Settings
 from app.evidence.fetching import Fetcher, FetchResult
-from tests.evidence.pages import Pages, after, dribble, endless, page, redirect, silent
+from tests.evidence.pages import Pages, after, dribble, endless, page, raw, redirect, silent
 
 ARTICLE = (
     "<html><head><title>Troops</title></head><body><p>North Korea offered 100,000 troops."
@@ -143,6 +143,15 @@ async def test_a_redirect_to_another_scheme_is_refused(
     assert len(result.hops) == 1
 
 
+async def test_a_redirect_to_a_malformed_url_is_refused(pages: Pages, fetcher: Fetcher) -> None:
+    pages.routes["/go"] = redirect("http://[::1/")
+
+    result = await fetcher.fetch(pages.url("/go"))
+
+    assert result.problem == "invalid redirect"
+    assert len(result.hops) == 1
+
+
 async def test_six_redirects_are_too_many(pages: Pages, fetcher: Fetcher) -> None:
     for n in range(6):
         pages.routes[f"/r{n}"] = redirect(f"/r{n + 1}")
@@ -243,6 +252,7 @@ async def test_a_server_that_dribbles_times_out_on_the_total_deadline(
     assert result.problem == "timeout"
     assert 1.4 < time.monotonic() - started < 2.5
     assert result.http_status == 200 and result.body_path is None
+    assert result.hops[0].truncated == "time"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -272,6 +282,7 @@ async def test_a_body_past_the_limit_is_too_large_in_bounded_memory(
 
     assert result.problem == "too large"
     assert result.body_path is None and result.sha256 is None
+    assert result.hops[0].truncated == "length"
     assert list(tmp_path.iterdir()) == []
     assert peak < 1 * 2**20, f"peak Python allocation {peak} bytes"
 
@@ -403,3 +414,27 @@ async def test_a_closed_port_is_a_connection_failure(pages: Pages, fetcher: Fetc
     result = await fetcher.fetch(url)
 
     assert result.problem == "connection failed"
+
+
+@pytest.mark.parametrize("answer", [b"", b"HELLO THERE\r\n\r\n", b"HTTP/1.1 200 OK\r\nconte"])
+async def test_a_server_that_hangs_up_or_speaks_no_http_is_a_connection_failure(
+    pages: Pages, fetcher: Fetcher, answer: bytes
+) -> None:
+    pages.routes["/"] = raw(answer)
+
+    result = await fetcher.fetch(pages.url("/"))
+
+    assert result.problem == "connection failed"
+    assert result.body_path is None
+
+
+async def test_a_body_cut_short_is_a_connection_failure(
+    pages: Pages, fetcher: Fetcher, tmp_path: Path
+) -> None:
+    pages.routes["/"] = raw(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly this")
+
+    result = await fetcher.fetch(pages.url("/"))
+
+    assert result.problem == "connection failed"
+    assert result.hops[0].truncated == "disconnect"
+    assert list(tmp_path.iterdir()) == []

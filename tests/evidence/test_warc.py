@@ -12,6 +12,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from app.evidence.fetching import Fetcher, FetchResult
+from app.evidence.store import BodyFile, file_digest
 from app.evidence.warc import write_warc
 from tests.evidence.pages import Pages, endless, page, redirect, silent
 
@@ -162,3 +163,18 @@ async def test_a_hop_with_no_answer_has_its_request_only(
 
     assert [r["type"] for r in records] == ["warcinfo", "request", "response", "request"]
     assert "WARC-Concurrent-To" not in records[-1]["warc"]
+
+
+async def test_a_warc_written_to_a_body_file_is_hashed_on_the_way(
+    pages: Pages, fetcher: Fetcher, tmp_path: Path
+) -> None:
+    pages.routes["/c"] = page(ARTICLE)
+    result = await fetcher.fetch(pages.url("/c"))
+
+    with BodyFile(tmp_path) as warc:
+        write_warc(result, warc)
+        sha256 = warc.finish()
+
+    assert (sha256, warc.size) == file_digest(warc.path)
+    with warc.path.open("rb") as written:
+        assert [r.rec_type for r in ArchiveIterator(written)][-1] == "response"
