@@ -20,14 +20,6 @@ ARTICLE = b"<html><title>Denial</title><body>The ministry calls it fake.</body><
 
 
 @pytest.fixture
-async def pages() -> AsyncIterator[Pages]:
-    server = Pages()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def fetcher(tmp_path: Path) -> AsyncIterator[Fetcher]:
     async with Fetcher(
         user_agent="Tracer/test", allow_private=True, timeout_seconds=1.0, temp_dir=tmp_path
