@@ -15,7 +15,6 @@ from sqlalchemy.orm import aliased
 from app import outbox
 from app.audit.service import Action, Actor, Target
 from app.claims import events as claim_events
-from app.claims import matching
 from app.claims import service as claims
 from app.claims.models import Claim, ClaimMerge, claim_versions
 from app.claims.projection import sightings_changed
@@ -132,12 +131,15 @@ async def merge(
         reason=reason,
         changes={"claim_id": {"from": claim_id, "to": into}},
     )
-    # The duplicate's own wording keeps finding the claim it joined.
-    await matching.index_wordings(
-        session=session, claim_id=into, texts=[merged.statement, merged.summary]
+    # Counted again before the merged claim's row goes: its summaries must go first. The
+    # duplicate's own wording keeps finding the claim it joined.
+    await sightings_changed(
+        session=session,
+        claim_ids=[into],
+        now=now,
+        recount=[claim_id, into],
+        wordings={into: [merged.statement, merged.summary]},
     )
-    # Counted again before the merged claim's row goes: its summaries must go first.
-    await sightings_changed(session=session, claim_ids=[into], now=now, recount=[claim_id, into])
     await _follow_variants(session, claim_id, into, actor, why, now)
     merge_changes = {"merged_into": {"from": None, "to": into}}
     revision = await retire(

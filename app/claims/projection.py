@@ -5,7 +5,7 @@ Whatever records, corrects, moves or withdraws sightings calls `sightings_change
 every claim it touched, under those claims' row locks, before its transaction commits.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -173,14 +173,16 @@ async def sightings_changed(
     tally: chain_counts.ChainTally | None = None,
     recount: Iterable[str] = (),
     reworded: Iterable[str] = (),
+    wordings: Mapping[str, Iterable[str | None]] | None = None,
 ) -> None:
     """Bring claims whose sightings changed up to date.
 
     `tally` holds what recording counted as it wrote, added to the chain summaries as it
     stands; the claims in `recount` have their summaries counted again from their rows instead
     (a correction can change any of them). The claims in `reworded` had sightings whose wording
-    changed or went: their matching terms are rebuilt. Every claim in `claim_ids` then has its
-    counters and status refreshed, and the matching vectors follow.
+    changed or went: their matching terms are rebuilt; `wordings` adds new texts that find a
+    claim (titles of new sightings, a merged duplicate's statement). Every claim in `claim_ids`
+    then has its counters and status refreshed, and the matching vectors follow.
     """
     if tally is not None:
         await tally.write(session)
@@ -188,6 +190,8 @@ async def sightings_changed(
         await chain_counts.recount(session, claim_id)
     for claim_id in sorted(set(reworded)):
         await matching.reindex_claim(session=session, claim_id=claim_id, embed=False)
+    for claim_id, texts in sorted((wordings or {}).items()):
+        await matching.index_wordings(session=session, claim_id=claim_id, texts=list(texts))
     for claim_id in sorted(set(claim_ids)):
         await refresh_claim(session=session, claim_id=claim_id, now=now)
     await matching.embed_pending(session=session)

@@ -12,7 +12,6 @@ from app import outbox
 from app.audit.service import Target
 from app.auth.service import Principal
 from app.claims import events as claim_events
-from app.claims import matching
 from app.claims import service as claims
 from app.claims.chain_counts import ChainTally
 from app.claims.models import Claim
@@ -77,6 +76,7 @@ class Recorder:
     touched: set[str] = field(default_factory=set)
     counts: ChainTally = field(default_factory=ChainTally)
     journal: Journal = field(default_factory=Journal)
+    wordings: dict[str, list[str | None]] = field(default_factory=dict)
 
     def _known_claim(self, data: SightingCreate) -> Claim | None:
         if data.claim is not None:
@@ -226,15 +226,14 @@ class Recorder:
                     for cited_id, end in cited.items()
                 ],
             )
-        if data.title or data.excerpt:
-            await matching.index_wordings(
-                session=self.session, claim_id=claim.id, texts=[data.title, data.excerpt]
-            )
         # Announced from what was just written, rather than read back: a batch pays per row.
         recorded = Sighting(id=new_id, **values)
         recorded.outlet = outlet
         self.touched.add(claim.id)
-        # Kept last: an item failing before this point leaves no entry, event or count behind.
+        # Kept last: an item failing before this point leaves no entry, event, count or wording
+        # behind.
+        if data.title or data.excerpt:
+            self.wordings.setdefault(claim.id, []).extend([data.title, data.excerpt])
         self.journal.created(
             target=Target.sighting,
             record_id=new_id,
@@ -265,7 +264,12 @@ class Recorder:
         call before committing."""
         await self.journal.write(self.session)
         await sightings_changed(
-            session=self.session, claim_ids=self.touched, now=self.now, tally=self.counts
+            session=self.session,
+            claim_ids=self.touched,
+            now=self.now,
+            tally=self.counts,
+            wordings=self.wordings,
         )
+        self.wordings = {}
         self.touched.clear()
         self.locked.clear()
