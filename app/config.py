@@ -81,9 +81,10 @@ class Settings(BaseSettings):
     # Requests a key may make per minute, across every API process sharing one PostgreSQL;
     # 0 turns the per-key limit off (and its RateLimit-* headers with it).
     rate_limit: int = 1200
-    # Failed authentications (no key, unknown or revoked key) one client address may make per
-    # minute; past it, that address is refused with 429 until the minute is over.
-    auth_failure_limit: int = 30
+    # Failed key checks (no key, an unknown or revoked key; in the API and at /ui/login) one
+    # client address may make per minute; past it, that address's failures meet 429 until the
+    # minute is over. A valid key from the same address is still let in.
+    auth_failure_limit: int = 10
 
     # A request body must arrive within this time (slow clients), and a kept-alive connection
     # with no request is closed after idle_timeout_seconds.

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from app.alerts.crypto import SecretBox
 from app.alerts.router import router as alerts_router
 from app.audit.router import router as audit_router
-from app.auth.gate import Gate
+from app.auth.gate import FailedKeyChecks, Gate
 from app.chains.router import router as chains_router
 from app.claims import embeddings
 from app.claims.router import router as claims_router
@@ -98,6 +98,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Tracer", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
+    # One count per process for keys' rate limits and failed key checks, shared by the API's
+    # gate and the sign-in page.
+    app.state.counter = counter_for(settings.dialect)
+    app.state.failed_key_checks = FailedKeyChecks(
+        counter=app.state.counter, limit=settings.auth_failure_limit
+    )
     install_handlers(app)
     document_problems(app)
     # Outermost last: the log and the metrics see everything; the request line is checked
@@ -106,7 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyGuard)
     app.add_middleware(CancelOnDisconnect)
     app.add_middleware(BodySizeLimit, read_timeout=settings.body_read_timeout_seconds)
-    app.add_middleware(Gate, settings=settings, counter=counter_for(settings.dialect))
+    app.add_middleware(
+        Gate, settings=settings, counter=app.state.counter, failures=app.state.failed_key_checks
+    )
     app.add_middleware(RequestLineGuard)
     app.add_middleware(ObserveRequests, observers=[log_request, app.state.metrics.observe])
     app.add_middleware(RequestIdMiddleware)

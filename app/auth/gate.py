@@ -2,11 +2,14 @@
 
 A request under `/v1` is authenticated here, from its headers alone, and counted against its
 key's rate limit; a request without a valid key is counted against its address's limit for
-failed authentication. So a stranger's 10 MiB body is never read, a guesser of keys meets 429,
-and a routine reader learns from `RateLimit-*` headers how much room it has left.
+failed key checks. So a stranger's 10 MiB body is never read, a guesser of keys meets 429, and
+a routine reader learns from `RateLimit-*` headers how much room it has left. A valid key is
+always let in, whatever others at its address failed: one guesser behind a newsroom's shared
+address must not lock the newsroom out.
 """
 
 import logging
+import math
 import time
 
 from fastapi.responses import JSONResponse
@@ -31,9 +34,45 @@ def _presented_key(headers: Headers) -> str | None:
     return credentials.strip()
 
 
-def _client(scope: Scope) -> str:
+def client_address(scope: Scope) -> str:
+    """The caller's address, as the server took it (from trusted proxies' X-Forwarded-For)."""
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
+
+
+class FailedKeyChecks:
+    """Failed key checks counted per address, by the API's gate and the sign-in page alike.
+
+    An address past its limit is refused until its window ends; what it sends meanwhile is
+    not even counted, so a flood of guesses costs no writes. A valid key is checked first and
+    never meets this limit.
+    """
+
+    def __init__(self, *, counter: Counter, limit: int) -> None:
+        self.counter = counter
+        self.limit = limit
+        # Addresses over the limit, and until when (time.monotonic()).
+        self._blocked: dict[str, float] = {}
+
+    def blocked_for(self, address: str) -> int | None:
+        """Seconds the address stays refused, or None when it is not."""
+        until = self._blocked.get(address)
+        if until is None:
+            return None
+        if until <= time.monotonic():
+            del self._blocked[address]
+            return None
+        return max(1, math.ceil(until - time.monotonic()))
+
+    async def count(self, session: AsyncSession, address: str) -> Quota:
+        """Count one failed check from `address`; past the limit it is refused for a while."""
+        quota = await self.counter.hit(session, f"addr:{address}", self.limit)
+        if quota.exceeded:
+            if len(self._blocked) > 100_000:
+                now = time.monotonic()
+                self._blocked = {a: t for a, t in self._blocked.items() if t > now}
+            self._blocked[address] = time.monotonic() + quota.reset_seconds
+        return quota
 
 
 class Gate:
@@ -45,28 +84,21 @@ class Gate:
         *,
         settings: Settings,
         counter: Counter,
+        failures: FailedKeyChecks,
     ) -> None:
         self.app = app
         self.settings = settings
         self.counter = counter
-        # Addresses over their failed-authentication limit, and until when (time.monotonic()):
-        # refused at once, so a guesser's keys are not even looked up.
-        self._blocked: dict[str, float] = {}
+        self.failures = failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
             await self.app(scope, receive, send)
             return
-        address = _client(scope)
-        blocked_until = self._blocked.get(address)
-        if blocked_until is not None:
-            if blocked_until > time.monotonic():
-                retry = max(1, int(blocked_until - time.monotonic()))
-                await _too_many(retry, None)(scope, receive, send)
-                return
-            del self._blocked[address]
+        address = client_address(scope)
         sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.sessionmaker
         presented = _presented_key(Headers(scope=scope))
+        blocked = self.failures.blocked_for(address)
         try:
             async with sessionmaker() as session:
                 principal = None
@@ -75,13 +107,9 @@ class Gate:
                         session=session, presented=presented, bootstrap_key=self._bootstrap()
                     )
                 quota = None
-                if principal is None:
-                    quota = await self.counter.hit(
-                        session,
-                        f"addr:{address}",
-                        self.settings.auth_failure_limit,
-                    )
-                elif self.settings.rate_limit > 0:
+                if principal is None and blocked is None:
+                    quota = await self.failures.count(session, address)
+                elif principal is not None and self.settings.rate_limit > 0:
                     quota = await self.counter.hit(
                         session,
                         f"key:{principal.key_id or BOOTSTRAP_NAME}",
@@ -97,15 +125,19 @@ class Gate:
             )
             return
         if principal is None:
-            assert quota is not None
-            await self._refuse(scope, receive, send, address, quota, presented is None)
+            if quota is None or quota.exceeded:
+                await too_many(quota.reset_seconds if quota else blocked or 1, quota)(
+                    scope, receive, send
+                )
+                return
+            await self._refuse(scope, receive, send, quota, presented is None)
             return
         scope.setdefault("state", {})["principal"] = principal
         if quota is None:
             await self.app(scope, receive, send)
             return
         if quota.exceeded:
-            await _too_many(quota.reset_seconds, quota)(scope, receive, send)
+            await too_many(quota.reset_seconds, quota)(scope, receive, send)
             return
         await self.app(scope, receive, _with_headers(send, quota))
 
@@ -118,14 +150,9 @@ class Gate:
         scope: Scope,
         receive: Receive,
         send: Send,
-        address: str,
         quota: Quota,
         missing: bool,
     ) -> None:
-        if quota.exceeded:
-            self._blocked[address] = time.monotonic() + quota.reset_seconds
-            await _too_many(quota.reset_seconds, quota)(scope, receive, send)
-            return
         error = Unauthorized(
             "an API key is required: send `Authorization: Bearer <key>`"
             if missing
@@ -137,7 +164,7 @@ class Gate:
         await response(scope, receive, send)
 
 
-def _too_many(retry_after: int, quota: Quota | None) -> JSONResponse:
+def too_many(retry_after: int, quota: Quota | None) -> JSONResponse:
     body = problem_body(
         429,
         "rate-limited",

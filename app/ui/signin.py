@@ -10,6 +10,7 @@ from fastapi.responses import (
     Response,
 )
 
+from app.auth.gate import FailedKeyChecks, client_address
 from app.auth.service import authenticate
 from app.config import Settings
 from app.transactions import SessionDep
@@ -84,6 +85,12 @@ async def login(
         else None
     )
     if principal is None:
+        wait = await _refused_for(request, session)
+        if wait is not None:
+            message = f"Too many wrong keys from your address: try again in {wait} seconds."
+            page = render(request, "error.html", {"status": 429, "message": message}, 429)
+            page.headers["Retry-After"] = str(wait)
+            return page
         context = {
             "login_csrf": csrf_token,
             "next": _safe_next(next_),
@@ -96,6 +103,18 @@ async def login(
     _cookie(response, request, SESSION_COOKIE, token, int(lifetime.total_seconds()))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui", httponly=True, samesite="strict")
     return response
+
+
+async def _refused_for(request: Request, session: SessionDep) -> int | None:
+    """Count a wrong key at sign-in against its address, as the API does; the seconds to wait
+    once the address is past its limit, else None."""
+    failures: FailedKeyChecks = request.app.state.failed_key_checks
+    address = client_address(request.scope)
+    wait = failures.blocked_for(address)
+    if wait is None:
+        quota = await failures.count(session, address)
+        wait = quota.reset_seconds if quota.exceeded else None
+    return wait
 
 
 @router.post("/logout")

@@ -13,6 +13,7 @@ from app.main import create_app
 from tests.conftest import ADMIN_KEY, make_client
 from tests.problems import assert_problem
 from tests.processes import api_process, tracer_env
+from tests.ui.pages import sign_in
 
 
 @pytest.fixture
@@ -92,3 +93,40 @@ async def test_the_limit_holds_across_api_processes(
                 statuses.append((await http.get(f"{base}/v1/claims")).status_code)
     assert statuses.count(200) == 10
     assert statuses[10:] == [429] * 4
+
+
+async def test_a_valid_key_is_let_in_while_its_address_is_refused(limited: FastAPI) -> None:
+    """One guesser behind a newsroom's shared address must not lock the newsroom out."""
+    async with make_client(limited, "trk_guess") as guesser:
+        guesses = [(await guesser.get("/v1/claims")).status_code for _ in range(5)]
+    async with make_client(limited) as newsroom:
+        allowed = await newsroom.get("/v1/claims")
+    async with make_client(limited, "trk_guess_again") as guesser:
+        refused = await guesser.get("/v1/claims")
+    assert guesses == [401, 401, 401, 429, 429]
+    assert allowed.status_code == 200
+    assert_problem(refused, 429)
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+
+
+async def test_failed_key_checks_are_refused_past_ten_a_minute_by_default(app: FastAPI) -> None:
+    async with make_client(app, "trk_guess") as guesser:
+        answers = [(await guesser.get("/v1/claims")).status_code for _ in range(12)]
+    assert answers == [401] * 10 + [429] * 2
+
+
+async def test_wrong_keys_at_sign_in_meet_the_same_limit_and_a_valid_key_still_signs_in(
+    app: FastAPI,
+) -> None:
+    async with make_client(app, None) as browser:
+        wrong = [(await sign_in(browser, f"trk_wrong_{n}")).status_code for n in range(11)]
+        refused = await sign_in(browser, "trk_wrong_again")
+        valid = await sign_in(browser, ADMIN_KEY)
+        # The API counts the same address: its failures share the sign-in page's.
+        api_refused = await browser.get("/v1/claims", headers={"Authorization": "Bearer trk_x"})
+    assert wrong == [401] * 10 + [429]
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "Too many wrong keys" in refused.text
+    assert valid.status_code == 303
+    assert api_refused.status_code == 429

@@ -14,20 +14,7 @@ from app.sightings.models import Sighting
 from app.ui.models import UiSession
 from tests import factories
 from tests.conftest import ADMIN_KEY, make_client
-
-
-def _hidden(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert found, f"no hidden field {name}"
-    return found.group(1)
-
-
-async def sign_in(http: httpx.AsyncClient, key: str) -> httpx.Response:
-    page = await http.get("/ui/login")
-    return await http.post(
-        "/ui/login",
-        data={"api_key": key, "csrf_token": _hidden(page.text, "csrf_token"), "next": "/ui/claims"},
-    )
+from tests.ui.pages import hidden_field, sign_in
 
 
 @pytest.fixture
@@ -54,7 +41,7 @@ async def test_sign_in_opens_a_strict_session_and_sign_out_ends_it(
     page = await browser_like.get("/ui/claims")
     assert page.status_code == 200 and "Sign out" in page.text
     out = await browser_like.post(
-        "/ui/logout", data={"csrf_token": _hidden(page.text, "csrf_token")}
+        "/ui/logout", data={"csrf_token": hidden_field(page.text, "csrf_token")}
     )
     assert out.status_code == 303
     assert (await browser_like.get("/ui/claims")).status_code == 303
@@ -158,8 +145,8 @@ async def _form(http: httpx.AsyncClient, claim_id: str | None = None) -> dict[st
     page = await http.get("/ui/sightings/new", params={"claim_id": claim_id} if claim_id else {})
     assert page.status_code == 200
     fields = {
-        "csrf_token": _hidden(page.text, "csrf_token"),
-        "form_token": _hidden(page.text, "form_token"),
+        "csrf_token": hidden_field(page.text, "csrf_token"),
+        "form_token": hidden_field(page.text, "form_token"),
     }
     if claim_id:
         fields["claim_id"] = claim_id
@@ -310,7 +297,7 @@ async def test_correct_and_withdraw_from_the_sighting_page_with_a_reason(
     await sign_in(browser_like, await _key(client, "write"))
     page = await browser_like.get(f"/ui/sightings/{first['id']}")
     assert 'action="/ui/sightings/' in page.text and "Reason" in page.text
-    csrf = _hidden(page.text, "csrf_token")
+    csrf = hidden_field(page.text, "csrf_token")
     form = {
         "csrf_token": csrf,
         "revision": "1",
@@ -369,7 +356,7 @@ async def test_the_correct_form_moves_a_sighting_and_replaces_what_it_cites(
     page = await browser_like.get(f"/ui/sightings/{third['id']}")
     assert f'value="{claim["id"]}"' in page.text
     form = {
-        "csrf_token": _hidden(page.text, "csrf_token"),
+        "csrf_token": hidden_field(page.text, "csrf_token"),
         "revision": "1",
         "outlet": "blog",
         "url": "https://blog.example/3",
@@ -386,7 +373,7 @@ async def test_the_correct_form_moves_a_sighting_and_replaces_what_it_cites(
     assert sorted(api["cites"]) == sorted([first["id"], second["id"]])
 
     page = await browser_like.get(f"/ui/sightings/{third['id']}")
-    later = {**form, "csrf_token": _hidden(page.text, "csrf_token"), "revision": "2"}
+    later = {**form, "csrf_token": hidden_field(page.text, "csrf_token"), "revision": "2"}
     unknown = await browser_like.post(
         f"/ui/sightings/{third['id']}/correct", data={**later, "cites": "no-such-sighting"}
     )
@@ -412,7 +399,7 @@ async def test_a_read_key_sees_no_correction_forms_and_cannot_post_them(
     assert page.status_code == 200 and "/withdraw" not in page.text
     posted = await browser_like.post(
         f"/ui/sightings/{sighting['id']}/withdraw",
-        data={"csrf_token": _hidden(page.text, "csrf_token"), "reason": "x"},
+        data={"csrf_token": hidden_field(page.text, "csrf_token"), "reason": "x"},
     )
     assert posted.status_code == 403
 
