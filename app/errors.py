@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.db import is_transient
+from app.db import is_retryable, is_transient
 
 log = logging.getLogger("tracer.errors")
 
@@ -187,7 +187,8 @@ def install_handlers(app: FastAPI) -> None:
         )
 
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-        if not is_transient(exc):
+        # A collision is run again by app.collisions, outside these handlers.
+        if not is_transient(exc) or is_retryable(exc):
             raise exc
         # One line, the error's class and state only: its message can quote SQL and values.
         log.warning(

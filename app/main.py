@@ -12,6 +12,7 @@ from app.auth.gate import FailedKeyChecks, Gate
 from app.chains.router import router as chains_router
 from app.claims import embeddings
 from app.claims.router import router as claims_router
+from app.collisions import RetryCollisions
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.denials.router import router as denials_router
@@ -108,7 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_problems(app)
     # Outermost last: the log and the metrics see everything; the request line is checked
     # before the key is; the key and its rate limit before the body is read; the body's text
-    # after its size.
+    # after its size; a request whose transaction collided with another's is run again,
+    # innermost.
+    app.add_middleware(
+        RetryCollisions, retry_after_seconds=settings.unavailable_retry_after_seconds
+    )
     app.add_middleware(BodyGuard)
     app.add_middleware(CancelOnDisconnect)
     app.add_middleware(BodySizeLimit, read_timeout=settings.body_read_timeout_seconds)

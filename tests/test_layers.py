@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "observing",
             "db",
             "errors",
+            "collisions",
             "logs",
             "input_guard",
             "limits",
