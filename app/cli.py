@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.audit import service as audit
 from app.audit.models import AuditEntry
+from app.auth.models import ApiKey
 from app.auth.service import COMMAND_LINE, any_key_exists
 from app.claims import embeddings, matching
 from app.claims.models import Claim
@@ -22,10 +23,12 @@ from app.db import create_engine, create_sessionmaker
 from app.demo import loader as demo
 from app.demo.loader import DemoResult
 from app.enums import Scope
+from app.errors import NotFound
 from app.intake import importer
 from app.keys import service as keys
 from app.logs import configure_logging
 from app.migrate import is_at_head, upgrade_to_head
+from app.pagination import PageParams
 from app.schemas import utc_z
 from app.transactions import transaction
 from app.worker import run_worker
@@ -189,6 +192,66 @@ def keys_create(
     clear = asyncio.run(_create_key(settings, name, scope, only_if_none=False))
     typer.echo(f"created {scope.value} key {name!r}; it will not be shown again:")
     typer.echo(clear)
+
+
+async def _all_keys(settings: Settings) -> list[ApiKey]:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            found: list[ApiKey] = []
+            cursor = None
+            while True:
+                page, cursor = await keys.list_keys(
+                    session=session, page=PageParams(limit=500, cursor=cursor)
+                )
+                found += page
+                if cursor is None:
+                    return found
+    finally:
+        await engine.dispose()
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List every key, newest first, revoked ones included; never a key itself."""
+    settings = get_settings()
+    asyncio.run(_migrate(settings))
+    found = asyncio.run(_all_keys(settings))
+    if not found:
+        typer.echo("no keys yet: `tracer keys create --name NAME --scope SCOPE` makes one")
+        return
+    typer.echo(f"{'id':36}  {'scope':5}  {'prefix':12}  {'created (UTC)':19}  {'revoked':7}  name")
+    for key in found:
+        revoked = key.revoked_at.strftime("%Y-%m-%d") if key.revoked_at else "-"
+        created = key.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        typer.echo(
+            f"{key.id:36}  {key.scope.value:5}  {key.prefix:12}  {created:19}  {revoked:7}  "
+            f"{key.name}"
+        )
+
+
+async def _revoke_key(settings: Settings, key_id: str) -> None:
+    engine = create_engine(settings)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            await keys.revoke_key(session=session, key_id=key_id, actor=COMMAND_LINE)
+    finally:
+        await engine.dispose()
+
+
+@keys_cli.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (`tracer keys list`).")],
+) -> None:
+    """Revoke a key: it is refused from then on; revoking twice is harmless."""
+    settings = get_settings()
+    asyncio.run(_migrate(settings))
+    try:
+        asyncio.run(_revoke_key(settings, key_id))
+    except NotFound as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"revoked key {key_id}")
 
 
 async def _reindex(settings: Settings, batch: int) -> tuple[int, bool]:

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 
@@ -99,3 +100,46 @@ async def test_cli_prints_a_working_key_alone_on_its_last_line(
     async with make_client(app, key) as holder:
         assert (await holder.get("/v1/claims")).status_code == 200
         assert_problem(await holder.post("/v1/outlets", json=OUTLET), 403)
+
+
+def _cli(settings: Settings, *arguments: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TRACER_DATABASE_URL": settings.database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "app", "keys", *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _row(listing: str, key_id: str) -> list[str]:
+    """The listing's columns for one key: id, scope, prefix, created, revoked, name."""
+    line = next(line for line in listing.splitlines() if line.startswith(key_id))
+    return re.split(r"\s{2,}", line.strip())
+
+
+async def test_cli_lists_keys_without_their_secrets_and_revokes_one(
+    app: FastAPI, settings: Settings, client: httpx.AsyncClient
+) -> None:
+    created = (await client.post("/v1/keys", json={"name": "night desk", "scope": "write"})).json()
+    listed = await asyncio.to_thread(_cli, settings, "list")
+    assert listed.returncode == 0, listed.stderr
+    columns = _row(listed.stdout, created["id"])
+    assert columns[1:3] == ["write", created["prefix"]]
+    assert columns[4:] == ["-", "night desk"]
+    assert created["key"] not in listed.stdout
+
+    revoked = await asyncio.to_thread(_cli, settings, "revoke", created["id"])
+    assert revoked.returncode == 0, revoked.stderr
+    async with make_client(app, created["key"]) as holder:
+        assert_problem(await holder.get("/v1/claims"), 401)
+    listed_again = await asyncio.to_thread(_cli, settings, "list")
+    assert _row(listed_again.stdout, created["id"])[4] == created["created_at"][:10]
+    history = (await client.get("/v1/audit", params={"action": "revoked"})).json()["items"]
+    assert [(e["target_id"], e["key_name"]) for e in history] == [(created["id"], "command line")]
+
+    unknown = await asyncio.to_thread(_cli, settings, "revoke", "no-such-key")
+    assert unknown.returncode == 2
+    assert "no API key with id 'no-such-key'" in unknown.stderr
