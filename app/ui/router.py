@@ -23,6 +23,7 @@ from app.audit import service as audit
 from app.audit.schemas import Revision
 from app.audit.service import Target
 from app.auth.service import authenticate
+from app.chains import claimreview
 from app.chains.exports import ChainFormat
 from app.chains.outline import outline
 from app.chains.responses import chain_response
@@ -35,7 +36,6 @@ from app.denials import service as denials
 from app.enums import DenialStatus, OutletKind, Precision, Stance
 from app.errors import Gone, NotFound, TracerError
 from app.idempotency.service import IdempotencyGuard
-from app.intake import claimreview
 from app.outlets import service as outlets
 from app.pagination import PageParams
 from app.sightings import corrections
