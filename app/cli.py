@@ -12,11 +12,9 @@ import uvicorn
 from rich.progress import Progress
 from sqlalchemy import select
 
-from app.alerts.worker import run_worker
 from app.audit import service as audit
 from app.audit.models import AuditEntry
-from app.auth import service as keys
-from app.auth.service import COMMAND_LINE
+from app.auth.service import COMMAND_LINE, any_key_exists
 from app.claims import embeddings, matching
 from app.claims.models import Claim
 from app.config import Settings, get_settings
@@ -25,10 +23,12 @@ from app.demo import loader as demo
 from app.demo.loader import DemoResult
 from app.enums import Scope
 from app.intake import importer
+from app.keys import service as keys
 from app.logs import configure_logging
 from app.migrate import is_at_head, upgrade_to_head
 from app.schemas import utc_z
 from app.transactions import transaction
+from app.worker import run_worker
 
 cli = typer.Typer(help="Tracer: where a claim came from, where it went, and who denied it.")
 keys_cli = typer.Typer(help="API keys.")
@@ -57,7 +57,7 @@ async def _create_key(
     engine = create_engine(settings)
     try:
         async with transaction(create_sessionmaker(engine)) as session:
-            if only_if_none and await keys.any_key_exists(session=session):
+            if only_if_none and await any_key_exists(session=session):
                 return None
             _, clear = await keys.create_key(
                 session=session, name=name, scope=scope, actor=COMMAND_LINE

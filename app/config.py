@@ -1,8 +1,21 @@
+import json
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _version() -> str:
+    try:
+        return metadata.version("tracer")
+    except metadata.PackageNotFoundError:
+        return "dev"
+
+
+PROJECT_URL = "https://github.com/tracer-project/tracer"
 
 
 class Settings(BaseSettings):
@@ -87,6 +100,46 @@ class Settings(BaseSettings):
     # by the processes that deliver alerts, which look every retention_check_seconds.
     retention_days: int = 90
     retention_check_seconds: float = 3600.0
+
+    # Fetched bodies, uploads and WARC files, kept by content address: a folder, or
+    # `s3://bucket/prefix` with credentials and endpoint from the usual AWS_* variables.
+    evidence_store: str = "./evidence"
+    # Page fetches go to public addresses only unless this is true (a test or an intranet).
+    fetch_allow_private: bool = False
+    fetch_user_agent: str = f"Tracer/{_version()} (+{PROJECT_URL})"
+    # A captured source is fetched again these many days after its first capture; the last
+    # figure then repeats. Written `1,7,30,90` or as a JSON list.
+    recheck_days: Annotated[list[int], NoDecode] = [1, 7, 30, 90]
+    # False records sightings without fetching anything.
+    capture: bool = True
+    # One fetch, every redirect hop included, ends after this long; its body, after content
+    # decoding, may be this large; and a host is sent at most fetch_per_host requests at once
+    # by one process.
+    fetch_timeout_seconds: float = 15.0
+    fetch_max_bytes: int = 20 * 2**20
+    fetch_max_redirects: int = 5
+    fetch_per_host: int = 2
+
+    @field_validator("recheck_days", mode="before")
+    @classmethod
+    def _days_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as exc:
+                    message = "recheck_days is not a JSON list; write e.g. 1,7,30,90"
+                    raise ValueError(message) from exc
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("recheck_days")
+    @classmethod
+    def _days_positive(cls, value: list[int]) -> list[int]:
+        if not value or any(day < 1 for day in value):
+            raise ValueError("recheck_days must list whole days of at least 1, e.g. 1,7,30,90")
+        return value
 
     @property
     def is_sqlite(self) -> bool:

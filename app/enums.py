@@ -51,3 +51,15 @@ class MatchVerdict(StrEnum):
 class CitationBasis(StrEnum):
     cites = "cites"
     cites_outlet = "cites_outlet"
+
+
+class EventType(StrEnum):
+    claim_created = "claim.created"
+    sighting_recorded = "sighting.recorded"
+    denial_recorded = "denial.recorded"
+    claim_status_changed = "claim.status_changed"
+    claim_resurfaced = "claim.resurfaced"
+    claim_corrected = "claim.corrected"
+    claim_merged = "claim.merged"
+    sighting_corrected = "sighting.corrected"
+    sighting_withdrawn = "sighting.withdrawn"

@@ -7,12 +7,9 @@ from fastapi import FastAPI
 
 from app import front
 from app.alerts.crypto import SecretBox
-from app.alerts.delivery import build_client
 from app.alerts.router import router as alerts_router
-from app.alerts.worker import running_alerts
 from app.audit.router import router as audit_router
 from app.auth.gate import Gate
-from app.auth.router import router as keys_router
 from app.chains.router import router as chains_router
 from app.claims import embeddings
 from app.claims.router import router as claims_router
@@ -23,17 +20,20 @@ from app.errors import install_handlers
 from app.health import router as health_router
 from app.input_guard import BodyGuard, RequestLineGuard
 from app.intake.router import router as intake_router
+from app.keys.router import router as keys_router
 from app.limits import BodySizeLimit, CancelOnDisconnect
-from app.logs import AccessLog
-from app.metrics import HttpMetrics, MetricsMiddleware
+from app.logs import log_request
+from app.metrics import HttpMetrics
 from app.metrics import router as metrics_router
+from app.observing import ObserveRequests
 from app.openapi import document_problems
-from app.outbox.payloads import PAYLOADS, webhook_body
+from app.outbox.payloads import registered, webhook_body
 from app.outlets.router import router as outlets_router
 from app.ratelimit import counter_for
+from app.recording.router import router as sightings_router
 from app.request_ids import RequestIdMiddleware
-from app.sightings.router import router as sightings_router
 from app.ui import router as ui
+from app.worker import background
 
 DESCRIPTION = """Tracer records how a claim travels between outlets: who carried it, whom they
 took it from, and whether an official body has denied it.
@@ -42,7 +42,7 @@ Authenticate with `Authorization: Bearer <key>`."""
 
 def _document_webhooks(app: FastAPI) -> None:
     """List every event's payload under the OpenAPI document's `webhooks`."""
-    for payload in PAYLOADS:
+    for payload in registered():
         body_model = webhook_body(payload)
 
         def receive(body: body_model) -> None:  # type: ignore[valid-type]
@@ -84,16 +84,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.secret_box = SecretBox(settings)
         try:
-            async with (
-                build_client(settings) as webhook_client,
-                running_alerts(
-                    settings=settings,
-                    sessionmaker=app.state.sessionmaker,
-                    client=webhook_client,
-                    box=app.state.secret_box,
-                    deliver=settings.dispatch_in_app,
-                ) as wakeup,
-            ):
+            async with background(
+                settings=settings,
+                sessionmaker=app.state.sessionmaker,
+                box=app.state.secret_box,
+                work=settings.dispatch_in_app,
+            ) as wakeup:
                 app.state.wakeup = wakeup
                 with _collector_tuned():
                     yield
@@ -113,15 +109,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = HttpMetrics()
     install_handlers(app)
     document_problems(app)
-    # Outermost last: metrics see everything; the request line is checked before the key is;
-    # the key and its rate limit before the body is read; the body's text after its size.
+    # Outermost last: the log and the metrics see everything; the request line is checked
+    # before the key is; the key and its rate limit before the body is read; the body's text
+    # after its size.
     app.add_middleware(BodyGuard)
     app.add_middleware(CancelOnDisconnect)
     app.add_middleware(BodySizeLimit, read_timeout=settings.body_read_timeout_seconds)
     app.add_middleware(Gate, settings=settings, counter=counter_for(settings.dialect))
     app.add_middleware(RequestLineGuard)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(AccessLog)
+    app.add_middleware(ObserveRequests, observers=[log_request, app.state.metrics.observe])
     app.add_middleware(RequestIdMiddleware)
     for router in (
         health_router,

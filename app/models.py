@@ -1,6 +1,6 @@
 """Every model, imported in one place so Alembic and the app see the whole schema."""
 
-from app.alerts.models import Delivery, DeliveryAttempt, DispatchCursor, Event, Subscription
+from app.alerts.models import Delivery, DeliveryAttempt, DispatchCursor, Subscription
 from app.audit.models import AuditEntry
 from app.auth.models import ApiKey
 from app.claims.models import (
@@ -15,6 +15,7 @@ from app.claims.models import (
 )
 from app.db import Base
 from app.idempotency.models import IdempotencyRecord
+from app.outbox.models import Event
 from app.outlets.models import Outlet, outlet_versions
 from app.ratelimit import RateLimitWindow
 from app.sightings.models import (

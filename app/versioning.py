@@ -53,12 +53,20 @@ def _plain(column: Column[Any]) -> Any:
     return column.type
 
 
+# Every versioned model and its history table, filled as each domain declares its history.
+_HISTORIES: dict[type[Base], Table] = {}
+
+
 def history_of(model: type[Base], name: str, *, indexed: Sequence[str] = ()) -> Table:
-    """The history table of `model`: the same columns, keyed by its key and `valid_from`."""
+    """The history table of `model`: the same columns, keyed by its key and `valid_from`.
+
+    Declaring it registers the model as versioned, which is how reads of a past moment
+    (`app.ledger`) learn where its earlier rows are kept.
+    """
     table = model.__table__
     assert isinstance(table, Table)
     key = {c.name for c in table.primary_key.columns} | {"valid_from"}
-    return Table(
+    history = Table(
         name,
         table.metadata,
         *(
@@ -68,6 +76,18 @@ def history_of(model: type[Base], name: str, *, indexed: Sequence[str] = ()) -> 
         Column("valid_to", UTCDateTime(), nullable=False),
         *(Index(None, column) for column in indexed),
     )
+    _HISTORIES[model] = history
+    return history
+
+
+def history_table(model: type[Base]) -> Table:
+    """The history table `model` registered with `history_of`."""
+    try:
+        return _HISTORIES[model]
+    except KeyError:
+        raise LookupError(
+            f"{model.__name__} is not versioned: declare it with history_of"
+        ) from None
 
 
 async def lock_rows(session: AsyncSession, model: type[Base], where: ColumnElement[bool]) -> None:

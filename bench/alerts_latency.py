@@ -29,8 +29,8 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.enums import Scope
 from app.migrate import upgrade_to_head
-from app.sightings import service as sightings
-from app.sightings.schemas import SightingCreate
+from app.recording import service as recording
+from app.recording.schemas import SightingCreate
 from bench.harness import private_postgres_database
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -127,7 +127,7 @@ async def _measure(url: str, rate: float, seconds: float, burst: int, workers: i
 
         async def record(n: int) -> tuple[str, float]:
             async with sessionmaker() as session, session.begin():
-                sighting = await sightings.record(
+                sighting = await recording.record(
                     session=session, principal=principal, data=_denial(n)
                 )
             return sighting.id, time.monotonic()
@@ -149,7 +149,7 @@ async def _measure(url: str, rate: float, seconds: float, burst: int, workers: i
         burst_ids = set()
         async with sessionmaker() as session, session.begin():
             for n in range(burst):
-                sighting = await sightings.record(
+                sighting = await recording.record(
                     session=session, principal=principal, data=_denial(total + n)
                 )
                 burst_ids.add(sighting.id)

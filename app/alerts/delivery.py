@@ -12,8 +12,9 @@ import httpx
 from standardwebhooks import Webhook
 
 from app import netguard
-from app.alerts.models import AttemptOutcome, Event
+from app.alerts.models import AttemptOutcome
 from app.config import Settings
+from app.outbox.models import Event
 from app.schemas import utc_z
 
 # Enough of the receiver's answer to see that it ended; the rest is never read.

@@ -6,9 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import enum_column
 from app.db import Base, UTCDateTime, new_id, utcnow
-from app.outbox.models import Event, EventId, EventType
-
-__all__ = ["Event", "EventId", "EventType"]
+from app.outbox.models import Event, EventId
 
 
 class SubscriptionStatus(StrEnum):

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.alerts.models import Delivery, DeliveryAttempt, DeliveryStatus, Event
+from app.alerts.models import Delivery, DeliveryAttempt, DeliveryStatus
 from app.config import Settings
 from app.db import utcnow
 from app.idempotency.models import IdempotencyRecord
+from app.outbox.models import Event
 from app.ratelimit import WINDOW_SECONDS, RateLimitWindow
 
 log = logging.getLogger("tracer.retention")

@@ -6,7 +6,6 @@ from fastapi.responses import StreamingResponse
 
 from app.alerts import service
 from app.alerts.deps import SubscriptionDep
-from app.alerts.models import EventType
 from app.alerts.schemas import (
     Attempt,
     Delivery,
@@ -16,11 +15,11 @@ from app.alerts.schemas import (
     SubscriptionCreated,
     SubscriptionUpdate,
 )
-from app.alerts.stream import event_stream
+from app.alerts.stream import stream_response
 from app.auth.deps import AdminKey, ReadKey
 from app.auth.service import Principal
 from app.config import Settings
-from app.enums import Scope
+from app.enums import EventType, Scope
 from app.errors import Invalid
 from app.pagination import PageDep
 from app.schemas import Page
@@ -182,18 +181,4 @@ async def stream_events(
                 msg="not an event id",
             )
         after = int(last_event_id)
-    settings = _settings(request)
-    body = event_stream(
-        sessionmaker=request.app.state.sessionmaker,
-        wakeup=request.app.state.wakeup,
-        after=after,
-        types=types,
-        claim_id=claim_id,
-        heartbeat_seconds=settings.stream_heartbeat_seconds,
-        poll_seconds=settings.stream_poll_seconds,
-    )
-    return StreamingResponse(
-        body,
-        media_type="text/event-stream",
-        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
-    )
+    return stream_response(request, after=after, types=types, claim_id=claim_id)

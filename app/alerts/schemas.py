@@ -2,8 +2,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, StrictBool, StringConstraints
 
-from app.alerts.models import AttemptOutcome, DeliveryStatus, EventType, SubscriptionStatus
+from app.alerts.models import AttemptOutcome, DeliveryStatus, SubscriptionStatus
 from app.claims.schemas import Tag
+from app.enums import EventType
 from app.schemas import InputSchema, Schema, Timestamp
 from app.validators import WebUrl
 

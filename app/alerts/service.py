@@ -9,17 +9,18 @@ from app.alerts.models import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
-    Event,
-    EventType,
     Subscription,
     SubscriptionStatus,
 )
 from app.alerts.schemas import SubscriptionCreate, SubscriptionUpdate
 from app.audit import service as audit
 from app.audit.service import Action, Actor, Target
+from app.claims import merge as claim_merge
 from app.claims.models import Claim
 from app.db import insert_or_ignore, json_array_contains, new_id, utcnow
+from app.enums import EventType
 from app.errors import Invalid, NotFound
+from app.outbox.models import Event
 from app.pagination import PageParams, SortKey, paginate
 
 
@@ -227,6 +228,7 @@ async def events_after(
     return list((await session.scalars(statement)).all())
 
 
+@claim_merge.on_merge
 async def follow_merge(*, session: AsyncSession, merged_id: str, into_id: str) -> None:
     """Make subscriptions naming a merged claim name the claim it was merged into."""
     naming = await session.scalars(

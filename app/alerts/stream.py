@@ -4,12 +4,16 @@ import json
 import time
 from collections.abc import AsyncIterator, Sequence
 
+from fastapi import Request
+from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.alerts import service
-from app.alerts.models import Event, EventType
 from app.alerts.schemas import Event as EventOut
 from app.alerts.wakeup import Wakeup
+from app.config import Settings
+from app.enums import EventType
+from app.outbox.models import Event
 
 BATCH = 200
 # Browsers reconnect after this many milliseconds when the connection drops.
@@ -54,3 +58,25 @@ async def event_stream(
             last_sent = time.monotonic()
             quiet_for = 0.0
         await wakeup.wait(ticket, min(poll_seconds, heartbeat_seconds - quiet_for))
+
+
+def stream_response(
+    request: Request, *, after: int, types: Sequence[EventType], claim_id: str | None
+) -> StreamingResponse:
+    """The live event stream as an answer, served by the API and by the pages alike."""
+    settings: Settings = request.app.state.settings
+    body = event_stream(
+        sessionmaker=request.app.state.sessionmaker,
+        wakeup=request.app.state.wakeup,
+        after=after,
+        types=types,
+        claim_id=claim_id,
+        heartbeat_seconds=settings.stream_heartbeat_seconds,
+        poll_seconds=settings.stream_poll_seconds,
+    )
+    return StreamingResponse(
+        body,
+        media_type="text/event-stream",
+        # Proxies must pass each event on as it comes rather than buffer the stream.
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )

@@ -11,50 +11,37 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import timedelta
 
 import httpx
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import netguard
+from app.alerts import outcomes
 from app.alerts.crypto import InvalidToken, SecretBox
-from app.alerts.delivery import Answer, build_client, judge, payload, send, signed_headers
+from app.alerts.delivery import Answer, payload, send, signed_headers
 from app.alerts.models import (
-    AttemptOutcome,
     Delivery,
-    DeliveryAttempt,
     DeliveryStatus,
     DispatchCursor,
-    Event,
     Subscription,
     SubscriptionStatus,
 )
+from app.alerts.outcomes import Outcome
 from app.alerts.retention import keep_pruning
 from app.alerts.wakeup import Wakeup, listen_postgres, local_wakeup
 from app.config import Settings
-from app.db import create_engine, create_sessionmaker, insert_or_ignore, new_id, utcnow
+from app.db import insert_or_ignore, new_id, utcnow
+from app.outbox.models import Event
 
 log = logging.getLogger(__name__)
 
 CURSOR = "deliveries"
-_STATUS_AFTER = {
-    AttemptOutcome.succeeded: DeliveryStatus.succeeded,
-    AttemptOutcome.retrying: DeliveryStatus.pending,
-}
-
-
-class Outcome(NamedTuple):
-    delivery: Delivery
-    subscription: Subscription
-    answer: Answer
-    started: datetime
 
 
 def worker_name() -> str:
@@ -249,37 +236,8 @@ class Dispatcher:
             ids = list(claimed.all())
             cut_off = [candidates[i] for i in ids if candidates[i].lease_owner is not None]
             if cut_off:
-                await self._record_interrupted(session, cut_off, now)
+                await outcomes.record_interrupted(session, cut_off, now, settings=self.settings)
             return ids
-
-    async def _record_interrupted(
-        self, session: AsyncSession, rows: Sequence[Any], now: datetime
-    ) -> None:
-        lease = timedelta(seconds=self.settings.dispatch_lease_seconds)
-        deliveries = {
-            d.id: d
-            for d in await session.scalars(
-                select(Delivery).where(Delivery.id.in_([r.id for r in rows]))
-            )
-        }
-        for row in rows:
-            delivery = deliveries[row.id]
-            session.add(
-                DeliveryAttempt(
-                    delivery_id=delivery.id,
-                    subscription_id=delivery.subscription_id,
-                    event_id=delivery.event_id,
-                    attempt=row.attempts + 1,
-                    attempted_at=row.next_attempt_at - lease,
-                    duration_ms=0,
-                    status_code=None,
-                    error=f"interrupted: worker {row.lease_owner} stopped before the attempt "
-                    "ended; sending again",
-                    outcome=AttemptOutcome.interrupted,
-                    next_retry_at=now,
-                )
-            )
-            delivery.attempts = row.attempts + 1
 
     async def _leased(self, ids: Sequence[str]) -> list[tuple[Delivery, Event, Subscription]]:
         if not ids:
@@ -330,105 +288,18 @@ class Dispatcher:
         groups = [finished] if len(finished) == 1 else [finished, *([o] for o in finished)]
         for group in groups:
             try:
-                await self._record(group)
+                await outcomes.record(
+                    group,
+                    sessionmaker=self.sessionmaker,
+                    settings=self.settings,
+                    owner=self.name,
+                )
             except Exception:
                 # Unrecorded, the lease lapses and the delivery is sent again: at least once.
                 log.exception("recording %d webhook answer(s) failed", len(group))
             else:
                 if group is finished:
                     return
-
-    async def _record(self, finished: Sequence[Outcome]) -> None:
-        """Write down answers in one transaction, each only where the lease is still ours."""
-        now = utcnow()
-        outcomes: list[dict[str, Any]] = []
-        attempts: list[DeliveryAttempt] = []
-        changed: dict[str, AttemptOutcome] = {}
-        for delivery, subscription, answer, started in finished:
-            failures = 0 if answer.ok else delivery.failures + 1
-            verdict = judge(answer, failures=failures, settings=self.settings, now=now)
-            outcomes.append(
-                {
-                    "b_id": delivery.id,
-                    "b_status": _STATUS_AFTER.get(verdict.outcome, DeliveryStatus.failed),
-                    "b_failures": failures,
-                    "b_next": verdict.next_attempt_at,
-                    "b_code": answer.status_code,
-                    "b_error": verdict.error,
-                    "b_delivered": now if answer.ok else None,
-                }
-            )
-            attempts.append(
-                DeliveryAttempt(
-                    delivery_id=delivery.id,
-                    subscription_id=subscription.id,
-                    event_id=delivery.event_id,
-                    attempt=delivery.attempts + 1,
-                    attempted_at=started,
-                    duration_ms=answer.duration_ms,
-                    status_code=answer.status_code,
-                    error=verdict.error,
-                    outcome=verdict.outcome,
-                    next_retry_at=verdict.next_attempt_at,
-                )
-            )
-            quiet = verdict.outcome == AttemptOutcome.succeeded and (
-                subscription.status == SubscriptionStatus.active
-            )
-            if not quiet:
-                changed[subscription.id] = verdict.outcome
-        table = Delivery.__table__
-        assert isinstance(table, Table)
-        finish = (
-            update(table)
-            .where(
-                table.c.id == bindparam("b_id"),
-                table.c.lease_owner == self.name,
-                table.c.status == DeliveryStatus.pending,
-            )
-            .values(
-                status=bindparam("b_status"),
-                attempts=table.c.attempts + 1,
-                failures=bindparam("b_failures"),
-                next_attempt_at=bindparam("b_next"),
-                lease_owner=None,
-                last_status_code=bindparam("b_code"),
-                last_error=bindparam("b_error"),
-                delivered_at=bindparam("b_delivered"),
-            )
-        )
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(finish, outcomes)
-            session.add_all(attempts)
-            for subscription_id, outcome in changed.items():
-                await self._update_subscription(session, subscription_id, outcome)
-
-    async def _update_subscription(
-        self, session: AsyncSession, subscription_id: str, outcome: AttemptOutcome
-    ) -> None:
-        change: tuple[SubscriptionStatus, SubscriptionStatus, str | None] | None = {
-            AttemptOutcome.succeeded: (SubscriptionStatus.failing, SubscriptionStatus.active, None),
-            AttemptOutcome.failed: (
-                SubscriptionStatus.active,
-                SubscriptionStatus.failing,
-                "a delivery failed after every retry; redeliver it once the receiver is fixed",
-            ),
-        }.get(outcome)
-        statement = update(Subscription).where(Subscription.id == subscription_id)
-        if outcome == AttemptOutcome.gone:
-            statement = statement.where(Subscription.status != SubscriptionStatus.disabled).values(
-                status=SubscriptionStatus.disabled,
-                status_reason="the receiver answered 410 Gone",
-                updated_at=utcnow(),
-            )
-        elif change is not None:
-            before, after, reason = change
-            statement = statement.where(Subscription.status == before).values(
-                status=after, status_reason=reason, updated_at=utcnow()
-            )
-        else:
-            return
-        await session.execute(statement.execution_options(synchronize_session=False))
 
 
 @contextlib.asynccontextmanager
@@ -473,26 +344,3 @@ async def running_alerts(
             await asyncio.gather(
                 *(t for t in (listener, running) if t is not None), return_exceptions=True
             )
-
-
-async def run_worker(settings: Settings) -> None:
-    """`tracer worker`: deliver alerts until SIGINT or SIGTERM."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    engine = create_engine(settings)
-    try:
-        async with (
-            build_client(settings) as client,
-            running_alerts(
-                settings=settings,
-                sessionmaker=create_sessionmaker(engine),
-                client=client,
-                box=SecretBox(settings),
-                deliver=True,
-            ),
-        ):
-            await stop.wait()
-    finally:
-        await engine.dispose()

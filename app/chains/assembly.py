@@ -19,10 +19,10 @@ from app.chains import service
 from app.chains.paths import main_path
 from app.chains.schemas import Hop, Metrics
 from app.chains.service import Direction, Members
-from app.denials.rules import SPREADING, lag_seconds
 from app.enums import OutletKind, Stance
 from app.ledger import CURRENT, LedgerView
 from app.outlets.schemas import Outlet as OutletOut
+from app.sightings.rules import SPREADING, lag_seconds
 from app.streaming import stream_dicts, stream_rows
 
 # The basis as read, a plain string equal to its `CitationBasis`.

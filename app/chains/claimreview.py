@@ -17,12 +17,13 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims.models import Claim
-from app.denials import rules
 from app.enums import OutletKind, Precision, Stance
-from app.ledger import CURRENT, LedgerView, with_outlet
+from app.ledger import CURRENT, LedgerView
 from app.outlets.models import Outlet
 from app.schemas import utc_z
-from app.sightings.models import Sighting
+from app.sightings import rules
+from app.sightings.models import Citation, Sighting
+from app.sightings.service import with_outlet
 
 SCHEMA_ORG = "https://schema.org"
 LD_JSON = "application/ld+json"
@@ -143,9 +144,9 @@ def _review(
 def _judged_where(view: LedgerView) -> ColumnElement[bool]:
     """A superset, in SQL, of what `rules` calls a fact check or an official denial."""
     return or_(
-        and_(view.outlets.kind == OutletKind.official, view.sightings.stance == Stance.denies),
-        view.outlets.kind == OutletKind.fact_checker,
-        view.sightings.stance == Stance.debunks,
+        and_(view[Outlet].kind == OutletKind.official, view[Sighting].stance == Stance.denies),
+        view[Outlet].kind == OutletKind.fact_checker,
+        view[Sighting].stance == Stance.debunks,
     )
 
 
@@ -153,9 +154,9 @@ async def reviews(
     *, session: AsyncSession, claim: Claim, view: LedgerView = CURRENT
 ) -> list[dict[str, Any]]:
     """One ClaimReview per fact check or official denial of the claim, oldest first."""
-    sightings, outlets, citations = view.sightings, view.outlets, view.citations
+    sightings, outlets, citations = view[Sighting], view[Outlet], view[Citation]
     nodes = rules.in_time_order(
-        (await session.scalars(with_outlet(view).where(view.sightings.claim_id == claim.id)))
+        (await session.scalars(with_outlet(view).where(view[Sighting].claim_id == claim.id)))
         .unique()
         .all()
     )

@@ -17,9 +17,9 @@ from xml.sax.saxutils import escape, quoteattr
 from app.chains import service
 from app.chains.assembly import GraphReader
 from app.claims.schemas import Claim as ClaimOut
-from app.denials.rules import lag_seconds
 from app.outlets.schemas import Outlet as OutletOut
 from app.schemas import utc_z
+from app.sightings.rules import lag_seconds
 from app.streaming import CHUNK_ROWS, stream_rows
 
 

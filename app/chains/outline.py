@@ -16,16 +16,16 @@ from sqlalchemy import cast as cast_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.chains import spread
+from app.chains import denial_path, outlet_figures
 from app.chains.paths import main_path
 from app.chains.schemas import Metrics
 from app.chains.service import chain_members
 from app.claims.models import Claim
 from app.db import not_indexed
-from app.denials import rules
 from app.enums import OutletKind, Precision, Stance
 from app.ledger import CURRENT
 from app.outlets.models import Outlet
+from app.sightings import rules
 from app.sightings.models import Citation, Sighting
 
 
@@ -305,7 +305,7 @@ async def _cells(
     """Sightings per bucket for each of the `lanes` busiest outlets and the `kept` ones (by
     id), and for all the others together under OTHERS: what a picture of lanes can show."""
     # In the order the picture picks its lanes: most sightings first, then by slug.
-    busiest = spread.busiest_outlets(claim_id, lanes, ties_by_slug=True)
+    busiest = outlet_figures.busiest_outlets(claim_id, lanes, ties_by_slug=True)
     shown = or_(Sighting.outlet_id.in_(busiest), Sighting.outlet_id.in_(kept))
     lane = case((shown, Sighting.outlet_id), else_=literal(OTHERS)).label("lane")
     number = _bucket_number(session, Sighting.published_at, start, width).label("number")
@@ -333,11 +333,13 @@ async def _aggregated(
     session: AsyncSession, claim: Claim, shown: int, busiest: int, lanes: int
 ) -> Outline:
     members = chain_members(claim_id=claim.id)
-    carried = await spread.carried_by(session, CURRENT, members, counted_for=claim.id)
-    denial = await spread.first_denial(session, CURRENT, members)
-    metrics = await spread.metrics(session, CURRENT, members, carried, denial, projected=claim)
-    path, _ = await spread.main_path_of(session, CURRENT, members, denial)
-    flows = await spread.flows(session, CURRENT, members, busiest=busiest, counted_for=claim.id)
+    carried = await outlet_figures.carried_by(session, CURRENT, members, counted_for=claim.id)
+    denial = await denial_path.first_denial(session, CURRENT, members)
+    metrics = await denial_path.metrics(session, CURRENT, members, carried, denial, projected=claim)
+    path, _ = await denial_path.main_path_of(session, CURRENT, members, denial)
+    flows = await outlet_figures.flows(
+        session, CURRENT, members, busiest=busiest, counted_for=claim.id
+    )
     outlets = {
         row.slug: OutletRef(row.id, row.slug, row.name, row.kind, row.country, row.language)
         for row in await session.scalars(

@@ -8,11 +8,12 @@ from app.chains import claimreview, exports, service, spread
 from app.chains.documents import Shape
 from app.chains.exports import ChainFormat
 from app.chains.responses import chain_response, trace_response
-from app.chains.schemas import Chain, Spread, Trace
+from app.chains.schemas import Chain, CompactChain, Spread, Trace
 from app.chains.service import Direction
 from app.chains.spread import BucketSize
 from app.claims.deps import ClaimDep, ClaimInSnapshot
-from app.ledger import AsOf, as_of
+from app.deps import AsOf
+from app.ledger import as_of
 from app.sightings import service as sightings
 from app.streaming import respond
 from app.transactions import SessionDep, SessionmakerDep, SnapshotDep
@@ -22,7 +23,8 @@ router = APIRouter(tags=["chains"])
 
 @router.get(
     "/v1/claims/{claim_id}/chain",
-    response_model=Chain,
+    # Each shape answers its own document: outlets embedded, or named by slug and listed once.
+    response_model=Chain | CompactChain,
     responses=exports.RESPONSES,
 )
 async def get_chain(

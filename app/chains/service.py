@@ -23,8 +23,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.claims.models import Claim
 from app.db import Unindexed
 from app.ledger import CURRENT, LedgerView
+from app.outlets.models import Outlet
+from app.sightings.models import Citation, Sighting
 from app.sightings.presenter import SIGHTING_COLUMNS
 from app.streaming import columns_of, raw, time_order
 
@@ -42,7 +45,7 @@ def _claim_family(view: LedgerView, claim_id: str, include_variants: bool) -> Se
     """The claim's id, or with variants every claim linked to it by `variant_of` either way."""
     if not include_variants:
         return select(literal(claim_id, String(36)).label("id"))
-    claims = view.claims
+    claims = view[Claim]
     family = select(literal(claim_id, String(36)).label("id")).cte("family", recursive=True)
     # One recursive reference (all PostgreSQL allows) stepping both ways: to children through
     # the variant_of index, to the parent through the primary key. Each OR arm is index-backed
@@ -80,7 +83,7 @@ def trace_members(
     Depth limits are applied afterwards, to the edges between these members. With `within`,
     the walk steps only onto sightings that also belong there.
     """
-    citations = view.citations
+    citations = view[Citation]
     near, far = (
         (citations.citing_id, citations.cited_id)
         if direction is Direction.upstream
@@ -95,7 +98,7 @@ def trace_members(
         onward = select(far.label("id")).where(near == walk.c.id).offset(0).lateral("onward")
         step = select(onward.c.id).select_from(walk).join(onward, true())
         if within is not None:
-            reached_sighting = aliased(view.sightings)
+            reached_sighting = aliased(view[Sighting])
             member = (
                 select(literal(1).label("found"))
                 .where(reached_sighting.id == onward.c.id, within(reached_sighting))
@@ -107,7 +110,7 @@ def trace_members(
         # SQLite walks a recursive query one row at a time, each by key already.
         step = select(far).join(walk, near == walk.c.id)
         if within is not None:
-            reached_sighting = aliased(view.sightings)
+            reached_sighting = aliased(view[Sighting])
             step = step.join(reached_sighting, reached_sighting.id == far).where(
                 within(Unindexed(reached_sighting))
             )
@@ -126,7 +129,7 @@ def edges_statement(
     whether both ends lie in a walk, SQLite probes the citations index once per pair of walked
     sightings.
     """
-    citations, citing, cited = view.citations, aliased(view.sightings), aliased(view.sightings)
+    citations, citing, cited = view[Citation], aliased(view[Sighting]), aliased(view[Sighting])
     statement = (
         select(citations.citing_id, citations.cited_id, raw(citations.basis, "basis"))
         .join(citing, citing.id == citations.citing_id)
@@ -143,7 +146,7 @@ def edges_statement(
 
 def outlets_statement(view: LedgerView, members: Members) -> Select[Any]:
     """The outlets that carried some member, each once."""
-    sightings, outlets = view.sightings, view.outlets
+    sightings, outlets = view[Sighting], view[Outlet]
     carried = select(sightings.outlet_id).where(members(sightings))
     # Whole entities, a few hundred at most: the schema reads properties as well as columns.
     return (
@@ -161,7 +164,7 @@ def nodes_statement(
     session: AsyncSession, view: LedgerView, members: Members, *, outline_only: bool = False
 ) -> Select[Any]:
     """Every member's document columns (or only what a path and metrics read), in time order."""
-    sightings = view.sightings
+    sightings = view[Sighting]
     if outline_only:
         columns = [raw(getattr(sightings, name), name) for name in OUTLINE_COLUMNS]
     else:
@@ -175,9 +178,9 @@ def edge_rows_statement(
     """Citations between members, ordered by the citing end's time: for the cited end then the
     citing end, the `side` columns (a sighting's, or its outlet's as `outlet_*`), then the basis.
     """
-    citations = view.citations
-    cited, citing = aliased(view.sightings), aliased(view.sightings)
-    cited_outlet, citing_outlet = aliased(view.outlets), aliased(view.outlets)
+    citations = view[Citation]
+    cited, citing = aliased(view[Sighting]), aliased(view[Sighting])
+    cited_outlet, citing_outlet = aliased(view[Outlet]), aliased(view[Outlet])
     wanted = []
     for prefix, sighting, outlet in (("from", cited, cited_outlet), ("to", citing, citing_outlet)):
         for name in side:

@@ -6,8 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims import service
 from app.claims.models import Claim
+from app.deps import AsOf
 from app.errors import NotFound, Redirect
-from app.ledger import AsOf
 from app.transactions import SessionDep, SnapshotDep
 
 

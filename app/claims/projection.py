@@ -1,9 +1,11 @@
-"""A claim's counters, denial status and resurfacing: a projection of its current sightings.
+"""What a claim's sightings add up to: its counters, denial status, resurfacing, chain
+summaries and matching data.
 
-Whatever records, corrects, moves or withdraws a sighting calls `refresh_claim` for each claim
-it touched, under that claim's row lock, before its transaction commits.
+Whatever records, corrects, moves or withdraws sightings calls `sightings_changed` once, for
+every claim it touched, under those claims' row locks, before its transaction commits.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -11,15 +13,17 @@ from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import outbox
-from app.claims import chain_counts
+from app.claims import chain_counts, matching
+from app.claims import events as claim_events
 from app.claims.models import Claim, claim_versions
 from app.db import utcnow
-from app.denials import rules
 from app.enums import DenialStatus, OutletKind, Stance
-from app.ledger import with_outlet
-from app.outbox import payloads
+from app.outlets import service as outlets
 from app.outlets.models import Outlet
+from app.sightings import events as sighting_events
+from app.sightings import rules
 from app.sightings.models import Sighting
+from app.sightings.service import with_outlet
 from app.streaming import time_order_in
 from app.versioning import archive
 
@@ -126,7 +130,7 @@ async def refresh_claim(
     if claim.denial_status != status:
         await outbox.emit(
             session=session,
-            event=payloads.ClaimStatusChanged(
+            event=claim_events.ClaimStatusChanged(
                 claim_id=claim.id, old_status=claim.denial_status, new_status=status
             ),
             claim_id=claim.id,
@@ -146,9 +150,9 @@ async def refresh_claim(
         assert latest is not None
         await outbox.emit(
             session=session,
-            event=payloads.ClaimResurfaced(
+            event=claim_events.ClaimResurfaced(
                 claim_id=claim.id,
-                sighting=payloads.SightingSummary.of(latest),
+                sighting=sighting_events.SightingSummary.of(latest),
                 first_denial_at=first_denial_at,
                 sightings_after_denial=spread,
             ),
@@ -161,14 +165,41 @@ async def refresh_claim(
     await session.flush()
 
 
-async def refresh_claims_of_outlet(
-    *, session: AsyncSession, outlet_id: str, now: datetime | None = None
+async def sightings_changed(
+    *,
+    session: AsyncSession,
+    claim_ids: Iterable[str],
+    now: datetime,
+    tally: chain_counts.ChainTally | None = None,
+    recount: Iterable[str] = (),
+    reworded: Iterable[str] = (),
 ) -> None:
-    """Recompute every claim this outlet carried, after its kind changed."""
-    claim_ids = await session.scalars(
-        select(Sighting.claim_id).where(Sighting.outlet_id == outlet_id).distinct()
-    )
-    for claim_id in sorted(claim_ids.all()):
-        # Its sightings are counted by their outlet's kind.
+    """Bring claims whose sightings changed up to date.
+
+    `tally` holds what recording counted as it wrote, added to the chain summaries as it
+    stands; the claims in `recount` have their summaries counted again from their rows instead
+    (a correction can change any of them). The claims in `reworded` had sightings whose wording
+    changed or went: their matching terms are rebuilt. Every claim in `claim_ids` then has its
+    counters and status refreshed, and the matching vectors follow.
+    """
+    if tally is not None:
+        await tally.write(session)
+    for claim_id in sorted(set(recount)):
         await chain_counts.recount(session, claim_id)
+    for claim_id in sorted(set(reworded)):
+        await matching.reindex_claim(session=session, claim_id=claim_id, embed=False)
+    for claim_id in sorted(set(claim_ids)):
         await refresh_claim(session=session, claim_id=claim_id, now=now)
+    await matching.embed_pending(session=session)
+
+
+@outlets.on_kind_change
+async def _outlet_kind_changed(*, session: AsyncSession, outlet_id: str, now: datetime) -> None:
+    """Only official outlets count towards denial status, and summaries count sightings by their
+    outlet's kind: every claim the outlet carried is counted again."""
+    claim_ids = (
+        await session.scalars(
+            select(Sighting.claim_id).where(Sighting.outlet_id == outlet_id).distinct()
+        )
+    ).all()
+    await sightings_changed(session=session, claim_ids=claim_ids, now=now, recount=claim_ids)

@@ -3,12 +3,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from app.alerts import service as alerts
 from app.audit import service as audit
 from app.audit.schemas import Revision
 from app.audit.service import Target
 from app.auth.deps import ReadKey, WriteKey
-from app.claims import matching, service
+from app.claims import matching, merge, service
 from app.claims.deps import ClaimDep
 from app.claims.schemas import (
     Claim,
@@ -20,13 +19,12 @@ from app.claims.schemas import (
     ClaimUpdate,
 )
 from app.config import Settings
+from app.deps import AsOf, IfMatch
 from app.enums import DenialStatus
 from app.idempotency.service import IdempotencyDep
-from app.ledger import AsOf
 from app.pagination import PageDep
-from app.revisions import IfMatch, etag
+from app.revisions import etag
 from app.schemas import Page
-from app.sightings import corrections
 from app.transactions import SessionDep
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
@@ -126,7 +124,7 @@ async def merge_claim(
     response: Response,
 ) -> Claim:
     """Merge this duplicate claim into `into`; answers with the surviving claim."""
-    survivor = await corrections.merge_claims(
+    survivor = await merge.merge(
         session=session,
         actor=principal,
         claim_id=claim.id,
@@ -134,7 +132,6 @@ async def merge_claim(
         reason=body.reason,
         expected_revision=expected,
     )
-    await alerts.follow_merge(session=session, merged_id=claim.id, into_id=survivor.id)
     response.headers.update(etag(survivor.revision))
     return Claim.model_validate(survivor)
 

@@ -5,8 +5,8 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import outbox
-from app.audit import service as audit
 from app.audit.service import Action, Actor, Target
+from app.claims import events as claim_events
 from app.claims import matching
 from app.claims.models import Claim, ClaimMerge, ClaimTag, claim_versions
 from app.claims.normalize import fingerprint, normalize_statement
@@ -16,9 +16,8 @@ from app.db import insert_or_ignore, json_array_contains, utcnow
 from app.enums import DenialStatus
 from app.errors import Conflict, Invalid, NotFound
 from app.ledger import LedgerView, as_of
-from app.outbox import payloads
 from app.pagination import PageParams, SortKey, paginate
-from app.revisions import changed_fields, check_revision, revise, revised_values
+from app.revisions import changed_fields, check_revision, created, revise, revised_values
 from app.versioning import lock_rows
 
 # A variant_of chain longer than this is refused rather than walked.
@@ -39,8 +38,8 @@ async def get_or_404(
     else:
         view = as_of(moment)
         claim = await session.scalar(
-            select(view.claims)
-            .where(view.claims.id == claim_id)
+            select(view[Claim])
+            .where(view[Claim].id == claim_id)
             .execution_options(populate_existing=True)
         )
     if claim is None:
@@ -114,21 +113,15 @@ async def _insert(
         await matching.index_wordings(
             session=session, claim_id=new_id, texts=[data.statement, data.summary]
         )
-        await audit.log(
-            session=session,
-            actor=actor,
-            action=Action.created,
-            target_type=Target.claim,
-            target_id=new_id,
-            at=now,
-            revision=1,
-        )
         claim = await get_or_404(session=session, claim_id=new_id)
-        await outbox.emit(
-            session=session,
-            event=payloads.ClaimCreated(claim=ClaimOut.model_validate(claim)),
-            claim_id=new_id,
-            tags=tags,
+        created_event = claim_events.ClaimCreated(claim=ClaimOut.model_validate(claim))
+        await created(
+            session,
+            target=Target.claim,
+            record_id=new_id,
+            actor=actor,
+            now=now,
+            announcements=[outbox.Announcement(created_event, new_id, tags)],
         )
     return new_id, digest
 
@@ -169,7 +162,7 @@ async def get_or_create(
 def _filtered(
     view: LedgerView, q: str | None, status: DenialStatus | None, tag: str | None
 ) -> Select[Any]:
-    claims = view.claims
+    claims = view[Claim]
     statement = select(claims).execution_options(populate_existing=True)
     if q:
         needle = normalize_statement(q)
@@ -198,8 +191,8 @@ async def list_claims(
     """Claims, newest first, filtered by text, denial status and tag."""
     view = as_of(moment)
     keys = [
-        SortKey(view.claims.created_at, descending=True),
-        SortKey(view.claims.id, descending=True),
+        SortKey(view[Claim].created_at, descending=True),
+        SortKey(view[Claim].id, descending=True),
     ]
     return await paginate(session, _filtered(view, q, status, tag), keys, page)
 
@@ -252,6 +245,16 @@ async def correct(
     changes = changed_fields(claim, shown)
     if not changes:
         return claim
+
+    def announce(corrected: Claim) -> list[outbox.Announcement]:
+        event = claim_events.ClaimCorrected(
+            claim=claim_events.ClaimSummary.of(corrected),
+            revision=corrected.revision,
+            reason=data.reason,
+            changes=changes,
+        )
+        return [outbox.Announcement(event, corrected.id, corrected.tags)]
+
     await revise(
         session,
         claim,
@@ -263,6 +266,7 @@ async def correct(
         action=Action.corrected,
         reason=data.reason,
         changes=changes,
+        announce=announce,
     )
     if "tags" in changes:
         await session.execute(delete(ClaimTag).where(ClaimTag.claim_id == claim.id))
@@ -271,15 +275,4 @@ async def correct(
     if "statement" in changes or "summary" in changes:
         # The old wording stops finding the claim; the new one finds it from now on.
         await matching.reindex_claim(session=session, claim_id=claim.id)
-    await outbox.emit(
-        session=session,
-        event=payloads.ClaimCorrected(
-            claim=payloads.ClaimSummary.of(claim),
-            revision=claim.revision,
-            reason=data.reason,
-            changes=changes,
-        ),
-        claim_id=claim.id,
-        tags=claim.tags,
-    )
     return claim

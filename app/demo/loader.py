@@ -15,9 +15,9 @@ from app.claims.schemas import ClaimCreate
 from app.enums import Scope
 from app.outlets import service as outlets
 from app.outlets.schemas import OutletCreate
-from app.sightings import service as sightings
+from app.recording import service as recording
+from app.recording.schemas import SightingCreate
 from app.sightings.models import Sighting
-from app.sightings.schemas import SightingCreate
 
 DEMO_PRINCIPAL = Principal(key_id=None, name="tracer demo", scope=Scope.write)
 
@@ -70,7 +70,7 @@ async def load(*, session: AsyncSession) -> DemoResult:
                 url=url,
                 cites=[sighting_ids[ref] for ref in raw.get("cites", [])],
             )
-            recorded = await sightings.record(
+            recorded = await recording.record(
                 session=session, principal=DEMO_PRINCIPAL, data=request
             )
             existing = recorded.id

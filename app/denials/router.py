@@ -7,7 +7,7 @@ from app.claims.deps import ClaimInSnapshot
 from app.claims.schemas import Claim
 from app.denials import service
 from app.denials.schemas import Denial, DenialReport
-from app.ledger import AsOf
+from app.deps import AsOf
 from app.pagination import PageDep
 from app.schemas import Page, TimestampIn
 from app.sightings.presenter import present

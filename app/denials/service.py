@@ -19,13 +19,15 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims.models import Claim
-from app.denials import rules
 from app.enums import OutletKind, Stance
-from app.ledger import CURRENT, LedgerView, as_of, with_outlet
+from app.ledger import CURRENT, LedgerView, as_of
 from app.outlets.models import Outlet
 from app.outlets.schemas import Outlet as OutletOut
 from app.pagination import PageParams, SortKey, paginate
+from app.sightings import rules
+from app.sightings.models import Citation, Sighting
 from app.sightings.presenter import SIGHTING_COLUMNS
+from app.sightings.service import with_outlet
 from app.streaming import columns_of, encode, raw, stream_dicts, time_order_in
 
 # The outlet's columns its document is made from, read beside each sighting under a prefix.
@@ -43,7 +45,7 @@ LISTS = ("denials", "confirmations", "fact_checks")
 
 def _entry(view: LedgerView) -> ColumnElement[int | None]:
     """Which list a sighting belongs in (the `rules` predicates, in SQL); NULL for none."""
-    sightings, outlets = view.sightings, view.outlets
+    sightings, outlets = view[Sighting], view[Outlet]
     official = outlets.kind == OutletKind.official
     return case(
         (and_(official, sightings.stance == Stance.denies), 0),
@@ -54,18 +56,18 @@ def _entry(view: LedgerView) -> ColumnElement[int | None]:
 
 def _cited(view: LedgerView) -> ColumnElement[str | None]:
     """What each sighting cites, as one string of `id basis` pairs joined by commas."""
-    citations = view.citations
+    citations = view[Citation]
     pair = type_coerce(citations.cited_id, String) + " " + type_coerce(citations.basis, String)
     return (
         select(func.aggregate_strings(pair, ","))
-        .where(citations.citing_id == view.sightings.id)
+        .where(citations.citing_id == view[Sighting].id)
         .scalar_subquery()
     )
 
 
 def _word_statement(dialect: str, view: LedgerView) -> Select[Any]:
     """The claim's (`:claim_id`) official word in the report's order."""
-    sightings, outlets = view.sightings, view.outlets
+    sightings, outlets = view[Sighting], view[Outlet]
     entry = _entry(view)
     return (
         select(
@@ -185,9 +187,9 @@ async def list_denials(
 ) -> tuple[list[Any], str | None, LedgerView]:
     """Official denials, newest first; and the view they were read from."""
     view = as_of(moment)
-    sightings = view.sightings
+    sightings = view[Sighting]
     statement = with_outlet(view).where(
-        view.outlets.kind == OutletKind.official, sightings.stance == Stance.denies
+        view[Outlet].kind == OutletKind.official, sightings.stance == Stance.denies
     )
     if since is not None:
         statement = statement.where(sightings.published_at >= since)
@@ -203,7 +205,7 @@ async def claims_by_id(
     *, session: AsyncSession, claim_ids: list[str], view: LedgerView
 ) -> dict[str, Claim]:
     """These claims as the view holds them, fetched in one query."""
-    claims = view.claims
+    claims = view[Claim]
     rows = await session.scalars(
         select(claims)
         .where(claims.id.in_(set(claim_ids)))

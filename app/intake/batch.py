@@ -16,8 +16,8 @@ from app.claims.models import Claim
 from app.db import is_retryable, utcnow
 from app.errors import Conflict, Invalid, TracerError, problem_body
 from app.intake.schemas import BatchItem, ItemResult, ItemStatus
-from app.sightings.recorder import Recorder
-from app.sightings.schemas import SightingCreate
+from app.recording.recorder import Recorder
+from app.recording.schemas import SightingCreate
 
 Loc = list[str | int]
 # How often a batch is run again after losing a deadlock or a serialization conflict.

@@ -22,7 +22,7 @@ from app.enums import Scope
 from app.intake import claimreview
 from app.intake.batch import open_transaction, plan, record_item
 from app.intake.schemas import ItemResult, ItemStatus
-from app.sightings.recorder import Recorder
+from app.recording.recorder import Recorder
 from app.transactions import transaction
 
 # Rows per transaction: a crash loses at most this many rows' work, and a rerun redoes it.

@@ -3,8 +3,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, StrictBool, StringConstraints
 
+from app.recording.schemas import SightingCreate
 from app.schemas import InputSchema, Schema
-from app.sightings.schemas import SightingCreate
 
 MAX_BATCH_ITEMS = 1000
 

@@ -21,7 +21,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.outbox.models import Event, EventType
+from app.enums import EventType
+from app.outbox.models import Event
 from app.outbox.payloads import EventPayload
 
 EVENTS_CHANNEL = "tracer_events"
@@ -68,18 +69,6 @@ async def _write(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     event_ids = list(await session.scalars(statement, rows))
     # On PostgreSQL these ids are provisional: the events get their final ones in `commit`.
     session.info.setdefault(_PENDING, []).extend(event_ids)
-
-
-async def record_event(
-    *,
-    session: AsyncSession,
-    type: EventType,
-    data: dict[str, Any],
-    claim_id: str | None = None,
-    tags: Iterable[str] = (),
-) -> None:
-    """Write one event into the current transaction; `data` must be JSON-ready."""
-    await _write(session, [_row(type, data, claim_id, tags, utcnow())])
 
 
 async def emit(

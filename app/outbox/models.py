@@ -1,5 +1,4 @@
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, String
@@ -7,21 +6,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import enum_column
 from app.db import Base, UTCDateTime, utcnow
+from app.enums import EventType
 
 # SQLite only gives a column the rowid's auto-numbering when it is declared plain INTEGER.
 EventId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class EventType(StrEnum):
-    claim_created = "claim.created"
-    sighting_recorded = "sighting.recorded"
-    denial_recorded = "denial.recorded"
-    claim_status_changed = "claim.status_changed"
-    claim_resurfaced = "claim.resurfaced"
-    claim_corrected = "claim.corrected"
-    claim_merged = "claim.merged"
-    sighting_corrected = "sighting.corrected"
-    sighting_withdrawn = "sighting.withdrawn"
 
 
 class Event(Base):

@@ -7,13 +7,13 @@ from app.audit import service as audit
 from app.audit.schemas import Revision
 from app.audit.service import Target
 from app.auth.deps import ReadKey, WriteKey
+from app.deps import AsOf, IfMatch
 from app.enums import OutletKind
 from app.idempotency.service import IdempotencyDep
-from app.ledger import AsOf
 from app.outlets import service
 from app.outlets.schemas import Outlet, OutletCreate, OutletUpdate
 from app.pagination import PageDep
-from app.revisions import IfMatch, etag
+from app.revisions import etag
 from app.schemas import Page
 from app.transactions import SessionDep
 from app.validators import Slug

@@ -1,12 +1,10 @@
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import service as audit
 from app.audit.service import Action, Actor, Target
-from app.claims.projection import refresh_claims_of_outlet
 from app.db import insert_or_ignore, utcnow
 from app.enums import OutletKind
 from app.errors import Conflict, Invalid, NotFound
@@ -14,8 +12,25 @@ from app.ledger import LedgerView, as_of
 from app.outlets.models import Outlet, outlet_versions
 from app.outlets.schemas import OutletCreate, OutletUpdate
 from app.pagination import PageParams, SortKey, paginate
-from app.revisions import changed_fields, check_revision, revise, revised_values
+from app.revisions import changed_fields, check_revision, created, revise, revised_values
 from app.versioning import lock_rows
+
+
+class KindChangeHook(Protocol):
+    async def __call__(self, *, session: AsyncSession, outlet_id: str, now: datetime) -> None: ...
+
+
+_kind_change_hooks: list[KindChangeHook] = []
+
+
+def on_kind_change(hook: KindChangeHook) -> KindChangeHook:
+    """Run `hook` in the transaction of every correction that changes an outlet's kind.
+
+    What an outlet's kind changes lives above this domain (a claim's denial status counts only
+    official outlets); the domains that keep such things register here rather than being called.
+    """
+    _kind_change_hooks.append(hook)
+    return hook
 
 
 def _search_text(slug: str, name: str, aliases: list[str]) -> str:
@@ -44,8 +59,8 @@ async def get_or_404(*, session: AsyncSession, slug: str, moment: datetime | Non
     """The outlet with this slug (as it stood at `moment`, if given), or a 404."""
     view = as_of(moment)
     outlet = await session.scalar(
-        select(view.outlets)
-        .where(view.outlets.slug == slug)
+        select(view[Outlet])
+        .where(view[Outlet].slug == slug)
         .execution_options(populate_existing=True)
     )
     if outlet is None:
@@ -59,15 +74,7 @@ async def _insert(
 ) -> str | None:
     new_id = await insert_or_ignore(session, Outlet, _row_values(data, actor, now), ["slug"])
     if new_id is not None:
-        await audit.log(
-            session=session,
-            actor=actor,
-            action=Action.created,
-            target_type=Target.outlet,
-            target_id=new_id,
-            at=now,
-            revision=1,
-        )
+        await created(session, target=Target.outlet, record_id=new_id, actor=actor, now=now)
     return new_id
 
 
@@ -101,7 +108,7 @@ async def _load(session: AsyncSession, outlet_id: str) -> Outlet:
 def _filtered(
     view: LedgerView, kind: OutletKind | None, country: str | None, q: str | None
 ) -> Select[Any]:
-    outlets = view.outlets
+    outlets = view[Outlet]
     statement = select(outlets).execution_options(populate_existing=True)
     if kind is not None:
         statement = statement.where(outlets.kind == kind)
@@ -124,7 +131,7 @@ async def list_outlets(
     """Outlets in slug order, filtered by kind, country and a substring of slug, name or alias."""
     view = as_of(moment)
     statement = _filtered(view, kind, country, q)
-    return await paginate(session, statement, [SortKey(view.outlets.slug)], page)
+    return await paginate(session, statement, [SortKey(view[Outlet].slug)], page)
 
 
 async def correct(
@@ -170,6 +177,6 @@ async def correct(
         changes=changes,
     )
     if "kind" in changes:
-        # Only official outlets count towards denial status, so a change of kind can change it.
-        await refresh_claims_of_outlet(session=session, outlet_id=outlet.id, now=now)
+        for hook in _kind_change_hooks:
+            await hook(session=session, outlet_id=outlet.id, now=now)
     return outlet

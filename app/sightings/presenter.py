@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.enums import CitationBasis
 from app.ledger import CURRENT, LedgerView
 from app.outlets.schemas import Outlet as OutletOut
-from app.sightings.models import Sighting
+from app.sightings.models import Citation, Sighting
 from app.sightings.schemas import CitationOut
 from app.sightings.schemas import Sighting as SightingOut
 
@@ -44,7 +44,7 @@ async def citations_of(
         cited = {sid: [] for sid in sighting_ids}
         if not sighting_ids:
             return cited
-    citations = view.citations
+    citations = view[Citation]
     # Plain rows through the session's connection, without the ORM's per-row work: a report
     # may present tens of thousands.
     connection = await session.connection()

@@ -1,19 +1,30 @@
+"""Reading sightings: one by id (410 once withdrawn), or a page of them, now or at a past moment."""
+
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 
-from app.auth.service import Principal
-from app.db import utcnow
 from app.enums import Stance
 from app.errors import Gone, NotFound
-from app.ledger import as_of, with_outlet
+from app.ledger import CURRENT, LedgerView, as_of
+from app.outlets.models import Outlet
 from app.pagination import PageParams, SortKey, paginate
 from app.schemas import utc_z
 from app.sightings.models import Sighting, Withdrawal
-from app.sightings.recorder import Recorder
-from app.sightings.schemas import SightingCreate
+
+
+def with_outlet(view: LedgerView = CURRENT) -> Select[Any]:
+    """Sightings of the view, each with its outlet as the view holds it."""
+    sightings, outlets = view[Sighting], view[Outlet]
+    return (
+        select(sightings)
+        .join(outlets, outlets.id == sightings.outlet_id)
+        .options(contains_eager(sightings.outlet.of_type(outlets)))
+        .execution_options(populate_existing=True)
+    )
 
 
 async def _withdrawal(
@@ -30,7 +41,7 @@ async def get_or_404(
 ) -> Sighting:
     """The sighting with its outlet (as they stood at `moment`, if given); 410 once withdrawn."""
     view = as_of(moment)
-    sighting = await session.scalar(with_outlet(view).where(view.sightings.id == sighting_id))
+    sighting = await session.scalar(with_outlet(view).where(view[Sighting].id == sighting_id))
     if sighting is not None:
         assert isinstance(sighting, Sighting)
         return sighting
@@ -45,21 +56,6 @@ async def get_or_404(
     raise NotFound(f"no sighting with id {sighting_id!r}")
 
 
-async def record(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    data: SightingCreate,
-    now: datetime | None = None,
-) -> Sighting:
-    """Record one appearance of a claim in an outlet, with the sightings it took the claim from."""
-    recorder = Recorder(session=session, principal=principal, now=now or utcnow())
-    await recorder.lock_claims([data])
-    sighting_id = await recorder.record(data)
-    await recorder.finish()
-    return await get_or_404(session=session, sighting_id=sighting_id)
-
-
 async def list_sightings(
     *,
     session: AsyncSession,
@@ -72,12 +68,12 @@ async def list_sightings(
 ) -> tuple[list[Any], str | None]:
     """Sightings in publication order, filtered by claim, outlet slug, stance and start time."""
     view = as_of(moment)
-    sightings = view.sightings
+    sightings = view[Sighting]
     statement = with_outlet(view)
     if claim_id is not None:
         statement = statement.where(sightings.claim_id == claim_id)
     if outlet is not None:
-        statement = statement.where(view.outlets.slug == outlet)
+        statement = statement.where(view[Outlet].slug == outlet)
     if stance is not None:
         statement = statement.where(sightings.stance == stance)
     if since is not None:

@@ -1,4 +1,5 @@
-"""The "Log a sighting" form: from posted fields to a recording request, and errors to fields."""
+"""The pages' forms: from posted fields to service requests, and refusals to messages beside
+the fields they name. "Log a sighting" first, then a sighting's correct and withdraw forms."""
 
 import hashlib
 import json
@@ -9,8 +10,9 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from app.errors import Conflict, TracerError
-from app.sightings.schemas import SightingCreate
+from app.errors import CitedBy, Conflict, PreconditionFailed, TracerError
+from app.recording.schemas import SightingCreate, SightingPatch
+from app.sightings.schemas import Sighting
 
 TEXT_FIELDS = [
     "claim_text",
@@ -154,3 +156,111 @@ def problem_errors(exc: TracerError) -> dict[str, str]:
         return {"url": f"{exc.detail} (recorded already as {exc.existing_id})."}
     found = exc.extra.get("errors") or [{"loc": [], "msg": exc.detail}]
     return {_field_of(found[0]["loc"]): exc.detail}
+
+
+# The fields the correct form shows, as the sighting document names them.
+CORRECTED_REQUIRED = ["outlet", "url", "published_at", "published_at_precision", "stance"]
+CORRECTED_OPTIONAL = ["archive_url", "title", "attribution", "excerpt"]
+# Where the sighting sits in the chains: its claim (another id moves it) and what it cites.
+CORRECTED_PLACE = ["claim_id", "cites"]
+MAX_REASON = 500
+
+
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def current_values(sighting: Sighting) -> dict[str, str]:
+    """The correct form filled in with the sighting as it stands."""
+    values = {
+        "outlet": sighting.outlet.slug,
+        "url": sighting.url,
+        "published_at": sighting.published_at.strftime("%Y-%m-%dT%H:%M:%S"),
+        "published_at_precision": sighting.published_at_precision.value,
+        "stance": sighting.stance.value,
+        "revision": str(sighting.revision),
+        "claim_id": sighting.claim_id,
+        "cites": " ".join(sighting.cites),
+    }
+    for name in CORRECTED_OPTIONAL:
+        values[name] = getattr(sighting, name) or ""
+    return values
+
+
+def posted_correction(form: FormData) -> dict[str, str]:
+    return {
+        name: text(form, name)
+        for name in [
+            *CORRECTED_REQUIRED,
+            *CORRECTED_OPTIONAL,
+            *CORRECTED_PLACE,
+            "reason",
+            "revision",
+        ]
+    }
+
+
+def _ids(value: str) -> list[str]:
+    """Sighting ids as a person types them: separated by spaces, commas or new lines."""
+    return [part for part in value.replace(",", " ").split() if part]
+
+
+def expected_revision(form: FormData) -> int | None:
+    value = text(form, "revision")
+    return int(value) if value.isdigit() else None
+
+
+def correction(form: FormData, sighting: Sighting) -> SightingPatch:
+    """A merge patch of what the form changed, with its reason; an unchanged form is refused."""
+    now = current_values(sighting)
+    body: dict[str, Any] = {}
+    for name in CORRECTED_REQUIRED:
+        if text(form, name) != now[name]:
+            body[name] = text(form, name)
+    if "published_at" in body:
+        body["published_at"] = parse_published_at(body["published_at"])
+        if body["published_at"] == sighting.published_at:
+            del body["published_at"]
+    for name in CORRECTED_OPTIONAL:
+        if text(form, name) != now[name]:
+            # An emptied optional field is cleared, as `null` does in a merge patch.
+            body[name] = text(form, name) or None
+    if "claim_id" in form and text(form, "claim_id") != now["claim_id"]:
+        body["claim_id"] = text(form, "claim_id")
+    cites = _ids(text(form, "cites"))
+    if "cites" in form and sorted(cites) != sorted(_ids(now["cites"])):
+        body["cites"] = cites
+    errors = {}
+    if not body:
+        errors["form"] = "Nothing was changed: edit a field, then give the reason."
+    if not text(form, "reason"):
+        errors["reason"] = "Say why the sighting is corrected: the reason is kept in its history."
+    if errors:
+        raise FormErrors(errors)
+    try:
+        return SightingPatch.model_validate({**body, "reason": text(form, "reason")})
+    except ValidationError as exc:
+        raise FormErrors(validation_errors(exc)) from exc
+
+
+def withdrawal_reason(form: FormData) -> str:
+    reason = text(form, "reason")
+    if not reason:
+        raise FormErrors({"reason": "Say why the sighting is withdrawn: it stays in its history."})
+    if len(reason) > MAX_REASON:
+        raise FormErrors({"reason": f"At most {MAX_REASON} characters."})
+    return reason
+
+
+def refusal(exc: TracerError) -> dict[str, str]:
+    """A service's refusal of a correction or withdrawal, next to what it is about."""
+    if isinstance(exc, PreconditionFailed):
+        return {"form": "Someone changed this sighting since you opened it: reload to see it."}
+    if isinstance(exc, CitedBy):
+        count = len(exc.extra.get("cited_by", []))
+        return {
+            "relink": f"{count} sighting{'s' if count != 1 else ''} cite this one: tick the box "
+            "to make them cite what it cited, or withdraw them first."
+        }
+    return problem_errors(exc)

@@ -19,13 +19,11 @@ from markupsafe import Markup, escape
 
 from app.chains.outline import AXIS_MARGIN, OTHERS, Aggregate, Node, Outline, aggregate_of
 from app.enums import OutletKind, Precision, Stance
+from app.ui.marks import MARK_R, attrs, date_text, day, glyph, span_of
 
 # Past this many sightings, marks and arrows would hide each other and weigh megabytes.
 MAX_MARKS = 500
 MAX_LANES = 40
-# The worked example marks as approximate what its source dates only by the order of events;
-# a week around the recorded date is where such a sighting is drawn.
-APPROXIMATE_HALF_WIDTH = timedelta(days=3, hours=12)
 
 WIDTH = 1000
 LABEL_W = 210
@@ -34,7 +32,6 @@ TOP = 34
 LANE_H = 26
 GROUP_H = 18
 LEGEND_H = 54
-MARK_R = 6
 SPAN_H = 10
 
 KIND_ORDER = [
@@ -56,66 +53,6 @@ KIND_LABELS = {
     OutletKind.official: "Official bodies",
 }
 OTHERS_LANE = OTHERS
-
-
-def span_of(node: Node) -> tuple[datetime, datetime]:
-    """The stretch of time a sighting's date stands for, given how precisely it is known."""
-    at = node.published_at
-    if node.published_at_precision is Precision.day:
-        start = at.replace(hour=0, minute=0, second=0, microsecond=0)
-        return start, start + timedelta(days=1)
-    if node.published_at_precision is Precision.month:
-        start = at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        following = (start + timedelta(days=32)).replace(day=1)
-        return start, following
-    if node.published_at_precision is Precision.approximate:
-        return at - APPROXIMATE_HALF_WIDTH, at + APPROXIMATE_HALF_WIDTH
-    return at, at
-
-
-def glyph(stance: Stance, x: float, y: float, r: float = MARK_R) -> str:
-    """An SVG path for a stance: each stance its own shape, so colour is never needed to tell."""
-    if stance is Stance.asserts:
-        return f"M{x - r:.1f},{y:.1f}a{r},{r} 0 1,0 {2 * r},0a{r},{r} 0 1,0 {-2 * r},0Z"
-    if stance is Stance.reports:
-        return f"M{x - r:.1f},{y - r:.1f}h{2 * r}v{2 * r}h{-2 * r}Z"
-    if stance is Stance.questions:
-        return f"M{x:.1f},{y - r - 1:.1f}l{r + 1},{r + 1}l{-r - 1},{r + 1}l{-r - 1},{-r - 1}Z"
-    if stance is Stance.debunks:
-        return f"M{x - r:.1f},{y - r:.1f}h{2 * r}l{-r},{2 * r}Z"
-    if stance is Stance.confirms:
-        return f"M{x - r:.1f},{y + r:.1f}h{2 * r}l{-r},{-2 * r}Z"
-    if stance is Stance.denies:
-        return f"M{x - r:.1f},{y - r:.1f}l{2 * r},{2 * r}M{x + r:.1f},{y - r:.1f}l{-2 * r},{2 * r}"
-    return f"M{x - r:.1f},{y:.1f}h{2 * r}"
-
-
-def _attrs(**values: object) -> str:
-    parts = []
-    for name, value in values.items():
-        if value is None or value is False:
-            continue
-        attribute = name.rstrip("_").replace("_", "-")
-        # A flag is written `name=""`, so the markup stays well-formed XML as well as HTML.
-        shown = "" if value is True else escape(str(value))
-        parts.append(f'{attribute}="{shown}"')
-    return " ".join(parts)
-
-
-def _day(value: datetime) -> str:
-    return value.strftime("%d %b %Y")
-
-
-def _date_text(node: Node) -> str:
-    precision = node.published_at_precision
-    if precision is Precision.exact:
-        return node.published_at.strftime("%d %b %Y %H:%M UTC")
-    start, end = span_of(node)
-    if precision is Precision.day:
-        return f"{_day(start)} (day known)"
-    if precision is Precision.month:
-        return f"{start.strftime('%B %Y')} (month known)"
-    return f"about {_day(node.published_at)} (between {_day(start)} and {_day(end)})"
 
 
 @dataclass
@@ -181,7 +118,7 @@ def _place(lanes: list[Lane]) -> tuple[list[str], float]:
             y += GROUP_H
         lane.y = y + LANE_H / 2
         out.append(
-            f'<g class="lane" {_attrs(data_outlet=lane.key)}>'
+            f'<g class="lane" {attrs(data_outlet=lane.key)}>'
             f'<line class="lane-rule" x1="{LABEL_W}" x2="{WIDTH - RIGHT_PAD}" '
             f'y1="{lane.y}" y2="{lane.y}"/>'
             f'<text class="lane-label" x="14" y="{lane.y + 4}">{escape(_clip(lane.label))}</text>'
@@ -206,17 +143,17 @@ def _mark(
     stance = node.stance
     exact = node.published_at_precision is Precision.exact
     x = scale.x(node.published_at) if exact else (scale.x(start) + scale.x(end)) / 2
-    label = f"{node.outlet.name}, {_date_text(node)}, {stance.value}"
+    label = f"{node.outlet.name}, {date_text(node)}, {stance.value}"
     shapes = []
     if not exact:
         x0, x1 = scale.x(start), scale.x(end)
         shapes.append(
-            f'<rect class="span" {_attrs(data_precision=node.published_at_precision.value)} '
+            f'<rect class="span" {attrs(data_precision=node.published_at_precision.value)} '
             f'x="{x0:.1f}" y="{y - SPAN_H / 2:.1f}" width="{max(x1 - x0, 2):.1f}" '
             f'height="{SPAN_H}" rx="4"/>'
         )
     shapes.append(f'<path class="glyph" d="{glyph(stance, x, y)}"/>')
-    attributes = _attrs(
+    attributes = attrs(
         class_=" ".join(["mark", f"stance-{stance.value}", *classes]),
         href=f"#s-{node.id}",
         data_sighting_id=node.id,
@@ -239,7 +176,7 @@ def _arrow(
     # Stop short of the target so the arrowhead sits beside its mark, not under it.
     shorten = min(MARK_R + 3, length / 2)
     x2, y2 = x2 - (x2 - x1) / length * shorten, y2 - (y2 - y1) / length * shorten
-    attributes = _attrs(
+    attributes = attrs(
         class_="citation main-path" if main else "citation",
         data_from=source,
         data_to=target,
@@ -277,11 +214,11 @@ def _denial(denial: Node | None, scale: Scale, bottom: float) -> str:
     if denial is None:
         return ""
     x = scale.x(denial.published_at)
-    label = f"First official denial: {denial.outlet.name}, {_day(denial.published_at)}"
+    label = f"First official denial: {denial.outlet.name}, {day(denial.published_at)}"
     return (
         f'<rect class="after-denial-zone" x="{x:.1f}" y="{TOP - 8}" '
         f'width="{max(WIDTH - RIGHT_PAD - x, 0):.1f}" height="{bottom - TOP + 8:.1f}"/>'
-        f"<g {_attrs(class_='denial', data_first_denial=denial.id)}>"
+        f"<g {attrs(class_='denial', data_first_denial=denial.id)}>"
         f"<title>{escape(label)}</title>"
         f'<line class="denial-rule" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP - 8}" y2="{bottom:.1f}"/>'
         f'<text class="denial-label" x="{x + 4:.1f}" y="{TOP + 6}">'
@@ -316,8 +253,8 @@ def _svg(chain: Outline, height: float, body: Sequence[str], aggregated: bool) -
         f"{metrics.sightings:,} sightings in {metrics.outlets:,} outlets"
     )
     if metrics.first_denial_at:
-        summary += f"; first official denial on {_day(metrics.first_denial_at)}"
-    attributes = _attrs(
+        summary += f"; first official denial on {day(metrics.first_denial_at)}"
+    attributes = attrs(
         data_chain_timeline=True,
         data_aggregated="true" if aggregated else None,
         role="img",
@@ -358,8 +295,8 @@ def _marks_body(chain: Outline, lanes: list[Lane], scale: Scale, bottom: float) 
     return [_denial(denial, scale, bottom), *arrows, *marks]
 
 
-def _cell_attrs(key: str, count: int, start: datetime, level: int) -> str:
-    return _attrs(
+def _cellattrs(key: str, count: int, start: datetime, level: int) -> str:
+    return attrs(
         class_=f"cell level-{min(level, 5)}",
         data_outlet=key,
         data_count=count,
@@ -383,7 +320,7 @@ def _aggregated_body(
         level = 1 + int(4 * math.log(count) / math.log(busiest)) if busiest > 1 else 1
         text = f"{count:,} sightings in the {name} from {start.strftime('%d %b %Y %H:%M')}"
         cells.append(
-            f"<rect {_cell_attrs(key, count, start, level)} "
+            f"<rect {_cellattrs(key, count, start, level)} "
             f'x="{x0:.1f}" y="{lane_y[key] - 8:.1f}" width="{max(x1 - x0 - 0.5, 1):.1f}" '
             f'height="16"><title>{escape(text)}</title></rect>'
         )

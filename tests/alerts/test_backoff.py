@@ -15,8 +15,10 @@ from app.alerts.delivery import (
     send,
     signed_headers,
 )
-from app.alerts.models import AttemptOutcome, Event, EventType
+from app.alerts.models import AttemptOutcome
 from app.config import Settings
+from app.enums import EventType
+from app.outbox.models import Event
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

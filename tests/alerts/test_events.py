@@ -9,11 +9,21 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import outbox
-from app.alerts.models import Delivery, Event, EventType
-from app.outbox import record_event
+from app.alerts.models import Delivery
+from app.claims.events import ClaimStatusChanged
+from app.enums import DenialStatus, EventType
+from app.outbox.models import Event
 from app.transactions import transaction
 from tests.alerts.conftest import record_sighting, subscribe
 from tests.alerts.receiver import Receiver
+
+
+async def _note(session: AsyncSession, label: object, claim_id: str | None = None) -> None:
+    """Write one event whose payload carries `label`, to tell events apart by it."""
+    event = ClaimStatusChanged(
+        claim_id=str(label), old_status=DenialStatus.none, new_status=DenialStatus.denied
+    )
+    await outbox.emit(session=session, event=event, claim_id=claim_id)
 
 
 async def _events(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
@@ -104,7 +114,7 @@ async def test_a_rolled_back_write_announces_nothing(
     )
     assert response.status_code == 422
     async with sessionmaker() as session:
-        await record_event(session=session, type=EventType.claim_created, data={})
+        await _note(session, "never")
         await session.rollback()
     await asyncio.sleep(0.4)
     assert await _events(client) == []
@@ -121,20 +131,18 @@ async def test_event_feed_pages_in_order(
 ) -> None:
     async with transaction(sessionmaker) as session:
         for n in range(7):
-            await record_event(
-                session=session, type=EventType.claim_created, data={"n": n}, claim_id=f"c{n % 2}"
-            )
+            await _note(session, n, claim_id=f"c{n % 2}")
     first = (await reader.get("/v1/events", params={"limit": 3})).json()
-    assert [e["data"]["n"] for e in first["items"]] == [0, 1, 2]
+    assert [int(e["data"]["claim_id"]) for e in first["items"]] == [0, 1, 2]
     second = (
         await reader.get("/v1/events", params={"limit": 3, "cursor": first["next_cursor"]})
     ).json()
-    assert [e["data"]["n"] for e in second["items"]] == [3, 4, 5]
+    assert [int(e["data"]["claim_id"]) for e in second["items"]] == [3, 4, 5]
     after = first["items"][-1]["id"]
     resumed = await _events(reader, after=after)
-    assert [e["data"]["n"] for e in resumed] == [3, 4, 5, 6]
+    assert [int(e["data"]["claim_id"]) for e in resumed] == [3, 4, 5, 6]
     only_c1 = await _events(reader, claim_id="c1")
-    assert [e["data"]["n"] for e in only_c1] == [1, 3, 5]
+    assert [int(e["data"]["claim_id"]) for e in only_c1] == [1, 3, 5]
     assert await _events(reader, type="denial.recorded") == []
     bad = await reader.get("/v1/events", params={"type": "claim.deleted"})
     assert bad.status_code == 422
@@ -147,15 +155,15 @@ async def test_ids_follow_commit_order(
     if backend != "postgresql":
         pytest.skip("SQLite has one writer at a time: commit order is insertion order there")
     async with sessionmaker() as early, sessionmaker() as late:
-        await record_event(session=early, type=EventType.claim_created, data={"name": "early"})
-        await record_event(session=late, type=EventType.claim_created, data={"name": "late"})
-        await record_event(session=late, type=EventType.claim_created, data={"name": "late 2"})
+        await _note(early, "early")
+        await _note(late, "late")
+        await _note(late, "late 2")
         await outbox.commit(late)
         seen = await _events(client)
-        assert [e["data"]["name"] for e in seen] == ["late", "late 2"]
+        assert [e["data"]["claim_id"] for e in seen] == ["late", "late 2"]
         await outbox.commit(early)
     resumed = await _events(client, after=seen[-1]["id"])
-    assert [e["data"]["name"] for e in resumed] == ["early"]
+    assert [e["data"]["claim_id"] for e in resumed] == ["early"]
 
 
 async def test_events_follow_savepoints(
@@ -163,14 +171,14 @@ async def test_events_follow_savepoints(
 ) -> None:
     """Batch intake keeps the good items of a batch: a rolled-back item takes its events along."""
     async with transaction(sessionmaker) as session:
-        await record_event(session=session, type=EventType.claim_created, data={"n": 1})
+        await _note(session, 1)
         async with session.begin_nested():
-            await record_event(session=session, type=EventType.claim_created, data={"n": 2})
+            await _note(session, 2)
         savepoint = await session.begin_nested()
-        await record_event(session=session, type=EventType.claim_created, data={"n": 3})
+        await _note(session, 3)
         await savepoint.rollback()
-        await record_event(session=session, type=EventType.claim_created, data={"n": 4})
-    assert [e["data"]["n"] for e in await _events(client)] == [1, 2, 4]
+        await _note(session, 4)
+    assert [int(e["data"]["claim_id"]) for e in await _events(client)] == [1, 2, 4]
 
 
 async def test_a_batch_announces_what_it_stored_and_nothing_it_refused(

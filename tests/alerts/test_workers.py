@@ -15,13 +15,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import outbox
 from app.alerts.crypto import SecretBox
 from app.alerts.delivery import build_client
-from app.alerts.models import EventType
 from app.alerts.wakeup import local_wakeup
 from app.alerts.worker import Dispatcher
+from app.claims.events import ClaimStatusChanged
 from app.config import Settings
-from app.outbox import record_event
+from app.enums import DenialStatus
 from app.transactions import transaction
 from tests.alerts.conftest import SECRET_KEY, fast_settings, record_sighting, subscribe
 from tests.alerts.receiver import Receiver, Reply, eventually
@@ -104,7 +105,10 @@ async def test_a_killed_worker_loses_nothing(
 async def _record_events(sessionmaker: async_sessionmaker[AsyncSession], count: int) -> None:
     async with transaction(sessionmaker) as session:
         for n in range(count):
-            await record_event(session=session, type=EventType.claim_created, data={"n": n})
+            event = ClaimStatusChanged(
+                claim_id=str(n), old_status=DenialStatus.none, new_status=DenialStatus.denied
+            )
+            await outbox.emit(session=session, event=event)
 
 
 async def test_two_worker_processes_deliver_each_event_once(
@@ -119,7 +123,7 @@ async def test_two_worker_processes_deliver_each_event_once(
             "several worker processes are a PostgreSQL deployment; on SQLite two in-process "
             "dispatchers are tested instead"
         )
-    await subscribe(client, receiver.url, event_types=["claim.created"])
+    await subscribe(client, receiver.url, event_types=["claim.status_changed"])
     await _record_events(sessionmaker, 500)
     with worker_process(database_url), worker_process(database_url):
         await eventually(lambda: len({r.webhook_id for r in receiver.succeeded()}) == 500, 60)
@@ -155,7 +159,7 @@ async def test_two_dispatchers_never_double_send(
     sessionmaker: async_sessionmaker[AsyncSession],
     two_dispatchers: None,
 ) -> None:
-    await subscribe(client, receiver.url, event_types=["claim.created"])
+    await subscribe(client, receiver.url, event_types=["claim.status_changed"])
     for _ in range(4):
         await _record_events(sessionmaker, 25)
     await eventually(lambda: len({r.webhook_id for r in receiver.succeeded()}) == 100, 30)

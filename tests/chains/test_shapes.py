@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
 from tests.factories import claim, day, outlet, sighting
 from tests.problems import assert_problem
@@ -175,3 +176,17 @@ async def test_csv_cells_never_start_a_spreadsheet_formula(client: httpx.AsyncCl
     shown = [r["from_outlet_name"] for r in rows] + [rows[-1]["to_outlet_name"]]
     assert shown == [f"'{name}" for name in names[:4]] + ["Plain Name"]
     assert all(int(r["lag_seconds"]) == 86400 for r in rows)
+
+
+async def test_both_shapes_answer_what_the_openapi_document_declares(
+    client: httpx.AsyncClient, story: dict[str, Any]
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    operation = document["paths"]["/v1/claims/{claim_id}/chain"]["get"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    # The references point into the document's components, so they travel with the schema.
+    validator = Draft202012Validator({**schema, "components": document["components"]})
+    url = f"/v1/claims/{story['claim']['id']}/chain"
+    for shape in ("default", "compact"):
+        answer = (await client.get(url, params={"shape": shape})).json()
+        assert list(validator.iter_errors(answer)) == [], shape

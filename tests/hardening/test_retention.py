@@ -10,13 +10,13 @@ from app.alerts.models import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
-    Event,
-    EventType,
     Subscription,
 )
 from app.alerts.retention import prune
 from app.db import utcnow
+from app.enums import EventType
 from app.idempotency.models import IdempotencyRecord
+from app.outbox.models import Event
 
 
 async def _count(sessionmaker: async_sessionmaker[AsyncSession], model: type) -> int:

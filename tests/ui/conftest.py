@@ -8,11 +8,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from app.auth.service import COMMAND_LINE, create_key
+from app.auth.service import COMMAND_LINE
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.demo.loader import load
 from app.enums import Scope
+from app.keys.service import create_key
 from app.transactions import transaction
 from tests.conftest import (
     ADMIN_KEY,

@@ -7,15 +7,19 @@ from app.audit import service as audit
 from app.audit.schemas import Revision
 from app.audit.service import Target
 from app.auth.deps import ReadKey, WriteKey
+from app.deps import AsOf, IfMatch
 from app.enums import Stance
 from app.idempotency.service import IdempotencyDep
-from app.ledger import AsOf, as_of
+from app.ledger import as_of
 from app.pagination import PageDep
-from app.revisions import IfMatch, etag
+from app.recording import corrections
+from app.recording import service as recording
+from app.recording.schemas import SightingCreate, SightingPatch
+from app.revisions import etag
 from app.schemas import Page, Reason, TimestampIn
-from app.sightings import corrections, service
+from app.sightings import service
 from app.sightings.presenter import present
-from app.sightings.schemas import Sighting, SightingCreate, SightingPatch
+from app.sightings.schemas import Sighting
 from app.transactions import SessionDep
 from app.validators import Slug
 
@@ -40,7 +44,7 @@ async def record_sighting(
     body: SightingCreate, session: SessionDep, principal: WriteKey, guard: IdempotencyDep
 ) -> JSONResponse:
     async def produce() -> Sighting:
-        sighting = await service.record(session=session, principal=principal, data=body)
+        sighting = await recording.record(session=session, principal=principal, data=body)
         return (await present(session=session, sightings=[sighting]))[0]
 
     answer = await guard.respond(status.HTTP_201_CREATED, produce)

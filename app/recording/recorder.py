@@ -1,119 +1,58 @@
-"""Recording sightings: the citation rules and the claim lock, for one sighting or a batch."""
+"""Recording sightings under the citation rules and the claim lock, one or a batch at a time."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import outbox
-from app.audit import service as audit
-from app.audit.service import Action, Target
+from app.audit.service import Target
 from app.auth.service import Principal
+from app.claims import events as claim_events
 from app.claims import matching
 from app.claims import service as claims
 from app.claims.chain_counts import ChainTally
 from app.claims.models import Claim
 from app.claims.normalize import fingerprint, normalize_statement
-from app.claims.projection import refresh_claim
+from app.claims.projection import sightings_changed
 from app.db import insert_or_ignore, lock_names
-from app.denials import rules
-from app.enums import CitationBasis
 from app.errors import Conflict, Invalid
-from app.outbox import payloads
+from app.outbox.payloads import EventPayload
 from app.outlets import service as outlets
 from app.outlets.models import Outlet
 from app.outlets.schemas import OutletCreate
-from app.revisions import revised_values
+from app.recording.citations import (
+    FUTURE_TOLERANCE,
+    Cited,
+    resolve_cited_outlets,
+    resolve_cites,
+)
+from app.recording.schemas import SightingCreate
+from app.revisions import Journal, revised_values
+from app.sightings import events as sighting_events
+from app.sightings import rules
 from app.sightings.models import Citation, Sighting
-from app.sightings.schemas import SightingCreate
-
-# Clocks disagree; a little slack keeps honest clients from being refused.
-FUTURE_TOLERANCE = timedelta(minutes=5)
-
-
-class Cited(NamedTuple):
-    """A sighting to be cited, and what a claim's flows count of it."""
-
-    basis: CitationBasis
-    claim_id: str
-    outlet_id: str
-
-
-async def resolve_cites(
-    session: AsyncSession, ids: Sequence[str], published_at: datetime
-) -> dict[str, Cited]:
-    """The cited sightings, each of which must exist and be published no later than this one."""
-    found = {s.id: s for s in await session.scalars(select(Sighting).where(Sighting.id.in_(ids)))}
-    for index, cited_id in enumerate(ids):
-        cited = found.get(cited_id)
-        if cited is None:
-            raise Invalid(f"no sighting with id {cited_id!r}", loc=["cites", index])
-        if cited.published_at > published_at:
-            # Time never runs backwards along a chain, which is what keeps chains acyclic.
-            raise Invalid(
-                f"sighting {cited_id!r} was published after this one; a sighting can only cite "
-                "what came before it",
-                loc=["cites", index],
-            )
-    return {
-        cited_id: Cited(CitationBasis.cites, found[cited_id].claim_id, found[cited_id].outlet_id)
-        for cited_id in ids
-    }
-
-
-async def resolve_cited_outlets(
-    session: AsyncSession,
-    slugs: Sequence[str],
-    claim_id: str,
-    published_at: datetime,
-    citing_id: str | None = None,
-) -> dict[str, Cited]:
-    """Each named outlet's latest sighting of the claim published at or before this one."""
-    resolved: dict[str, Cited] = {}
-    for index, slug in enumerate(slugs):
-        latest = (
-            await session.execute(
-                select(Sighting.id, Sighting.outlet_id)
-                .join(Outlet, Outlet.id == Sighting.outlet_id)
-                .where(
-                    Outlet.slug == slug,
-                    Sighting.claim_id == claim_id,
-                    Sighting.published_at <= published_at,
-                    Sighting.id != (citing_id or ""),
-                )
-                .order_by(Sighting.published_at.desc(), Sighting.recorded_at.desc())
-                .limit(1)
-            )
-        ).first()
-        if latest is None:
-            raise Invalid(
-                f"outlet {slug!r} has no sighting of this claim published at or before this one; "
-                "record it first",
-                loc=["cites_outlets", index],
-            )
-        resolved[latest[0]] = Cited(CitationBasis.cites_outlet, claim_id, latest[1])
-    return resolved
 
 
 def announcements_of(sighting: Sighting, claim: Claim) -> list[outbox.Announcement]:
     """A new sighting's events: recorded (its outlet set), and the official denial it may be."""
-    summary = payloads.SightingSummary.of(sighting)
-    events: list[payloads.EventPayload] = [payloads.SightingRecorded(sighting=summary)]
+    summary = sighting_events.SightingSummary.of(sighting)
+    events: list[EventPayload] = [sighting_events.SightingRecorded(sighting=summary)]
     if rules.is_official_denial(sighting):
         events.append(
-            payloads.DenialRecorded(sighting=summary, claim=payloads.ClaimSummary.of(claim))
+            claim_events.DenialRecorded(sighting=summary, claim=claim_events.ClaimSummary.of(claim))
         )
     return [outbox.Announcement(event, claim.id, claim.tags) for event in events]
 
 
 async def announce_denial(
-    *, session: AsyncSession, summary: payloads.SightingSummary, claim: Claim
+    *, session: AsyncSession, summary: sighting_events.SightingSummary, claim: Claim
 ) -> None:
     """Announce an official denial; the claim's new status follows in claim.status_changed."""
-    event = payloads.DenialRecorded(sighting=summary, claim=payloads.ClaimSummary.of(claim))
+    event = claim_events.DenialRecorded(sighting=summary, claim=claim_events.ClaimSummary.of(claim))
     await outbox.emit(session=session, event=event, claim_id=claim.id, tags=claim.tags)
 
 
@@ -137,8 +76,7 @@ class Recorder:
     locked: set[str] = field(default_factory=set)
     touched: set[str] = field(default_factory=set)
     counts: ChainTally = field(default_factory=ChainTally)
-    audit_entries: list[dict[str, Any]] = field(default_factory=list)
-    announcements: list[outbox.Announcement] = field(default_factory=list)
+    journal: Journal = field(default_factory=Journal)
 
     def _known_claim(self, data: SightingCreate) -> Claim | None:
         if data.claim is not None:
@@ -297,17 +235,13 @@ class Recorder:
         recorded.outlet = outlet
         self.touched.add(claim.id)
         # Kept last: an item failing before this point leaves no entry, event or count behind.
-        self.audit_entries.append(
-            audit.entry(
-                actor=self.principal,
-                action=Action.created,
-                target_type=Target.sighting,
-                target_id=new_id,
-                at=self.now,
-                revision=1,
-            )
+        self.journal.created(
+            target=Target.sighting,
+            record_id=new_id,
+            actor=self.principal,
+            now=self.now,
+            announcements=announcements_of(recorded, claim),
         )
-        self.announcements += announcements_of(recorded, claim)
         self.counts.add_sighting(
             claim_id=claim.id,
             outlet_id=outlet.id,
@@ -329,13 +263,9 @@ class Recorder:
     async def finish(self) -> None:
         """Write what was kept for the end and bring every claim this batch touched up to date;
         call before committing."""
-        await audit.write(session=self.session, entries=self.audit_entries)
-        await outbox.emit_all(session=self.session, announcements=self.announcements)
-        self.audit_entries.clear()
-        self.announcements.clear()
-        await self.counts.write(self.session)
-        for claim_id in sorted(self.touched):
-            await refresh_claim(session=self.session, claim_id=claim_id, now=self.now)
-        await matching.embed_pending(session=self.session)
+        await self.journal.write(self.session)
+        await sightings_changed(
+            session=self.session, claim_ids=self.touched, now=self.now, tally=self.counts
+        )
         self.touched.clear()
         self.locked.clear()

@@ -1,8 +1,8 @@
 from fastapi import APIRouter, Response, status
 
-from app.auth import service
 from app.auth.deps import AdminKey
-from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+from app.keys import service
+from app.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from app.pagination import PageDep
 from app.schemas import Page
 from app.transactions import SessionDep

@@ -1,0 +1,1 @@
+"""Evidence: what a sighting's source said, read, kept and checked again."""

@@ -1,0 +1,27 @@
+"""Recording one sighting, as `POST /v1/sightings` does."""
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.service import Principal
+from app.db import utcnow
+from app.recording.recorder import Recorder
+from app.recording.schemas import SightingCreate
+from app.sightings.models import Sighting
+from app.sightings.service import get_or_404
+
+
+async def record(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    data: SightingCreate,
+    now: datetime | None = None,
+) -> Sighting:
+    """Record one appearance of a claim in an outlet, with the sightings it took the claim from."""
+    recorder = Recorder(session=session, principal=principal, now=now or utcnow())
+    await recorder.lock_claims([data])
+    sighting_id = await recorder.record(data)
+    await recorder.finish()
+    return await get_or_404(session=session, sighting_id=sighting_id)

@@ -1,0 +1,193 @@
+"""Logging a sighting: the form, the suggestions it offers as a person types, and recording it."""
+
+import json
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import (
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+)
+
+from app import outbox
+from app.claims import lexical, matching
+from app.claims import service as claims
+from app.config import Settings
+from app.enums import OutletKind, Precision, Stance
+from app.errors import TracerError
+from app.idempotency.service import IdempotencyGuard
+from app.outlets import service as outlets
+from app.pagination import PageParams
+from app.recording import service as recording
+from app.sightings import service as sightings
+from app.sightings.presenter import present
+from app.transactions import SessionDep
+from app.ui import forms
+from app.ui.deps import (
+    PostedForm,
+    Writer,
+)
+from app.ui.pages import render
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+SUGGESTIONS = 8
+CITE_CHOICES = 200
+
+
+@router.get("/sightings/new", response_class=HTMLResponse)
+async def new_sighting(
+    request: Request,
+    session: SessionDep,
+    _: Writer,
+    claim_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    form = forms.SightingForm(values={"form_token": secrets.token_urlsafe(24)})
+    chosen = await claims.get(session=session, claim_id=claim_id) if claim_id else None
+    if chosen is not None:
+        form.values["claim_id"] = chosen.id
+        form.values["claim_text"] = chosen.statement
+    return await _sighting_form(request, session, form, {})
+
+
+async def _sighting_form(
+    request: Request,
+    session: SessionDep,
+    form: forms.SightingForm,
+    errors: dict[str, str],
+    matches: list[matching.Match] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    claim_id = form.get("claim_id")
+    chosen = await claims.get(session=session, claim_id=claim_id) if claim_id else None
+    cite_choices = await _cite_choices(session, chosen.id) if chosen else []
+    context = {
+        "form": form,
+        "errors": errors,
+        "matches": matches or [],
+        "chosen": chosen,
+        "cite_choices": cite_choices,
+        "kinds": list(OutletKind),
+        "precisions": list(Precision),
+        "stances": list(Stance),
+    }
+    return render(request, "sighting_form.html", context, status_code=status_code)
+
+
+async def _cite_choices(session: SessionDep, claim_id: str) -> list[Any]:
+    """The claim's latest sightings, the ones a new sighting may cite."""
+    rows, _ = await sightings.list_sightings(
+        session=session, page=PageParams(limit=CITE_CHOICES, cursor=None), claim_id=claim_id
+    )
+    return rows
+
+
+@router.post("/sightings/new", response_class=HTMLResponse)
+async def record_sighting(
+    request: Request, session: SessionDep, principal: Writer, posted: PostedForm
+) -> Response:
+    form = forms.read(posted)
+    if not form.get("form_token"):
+        form.values["form_token"] = secrets.token_urlsafe(24)
+    claim_id = form.get("claim_id") or None
+    try:
+        if claim_id is None:
+            matches = await _offer_matches(session, form, request.app.state.settings)
+            if matches:
+                message = (
+                    "Claims like this one are tracked already: pick one below, "
+                    "or tick “This is a new claim”."
+                )
+                return await _sighting_form(
+                    request, session, form, {"claim": message}, matches, status_code=422
+                )
+        data = forms.request(form, claim_id=claim_id)
+        guard = IdempotencyGuard(
+            session=session,
+            principal=principal.idempotency_scope,
+            key=f"ui-sighting:{form.get('form_token')}",
+            request_hash=form.request_hash,
+        )
+
+        async def produce() -> Any:
+            recorded = await recording.record(session=session, principal=principal, data=data)
+            return (await present(session=session, sightings=[recorded]))[0]
+
+        answer = await guard.respond(201, produce)
+    except (forms.FormErrors, TracerError) as exc:
+        # Nothing of a refused form is kept: no inline outlet, no claim, no spent form token,
+        # and none of the events its recording had written.
+        await outbox.rollback(session)
+        errors = exc.errors if isinstance(exc, forms.FormErrors) else forms.problem_errors(exc)
+        return await _sighting_form(request, session, form, errors, status_code=422)
+    shown = json.loads(bytes(answer.body))
+    target = f"/ui/claims/{shown['claim_id']}?recorded={shown['id']}#s-{shown['id']}"
+    return RedirectResponse(target, status_code=303)
+
+
+async def _offer_matches(
+    session: SessionDep, form: forms.SightingForm, settings: Settings
+) -> list[matching.Match]:
+    """Tracked claims like the one typed, unless the person confirmed it is a new one."""
+    text = form.get("claim_text")
+    if not text:
+        raise forms.FormErrors({"claim": "Pick a claim, or type a new one."})
+    if form.get("new_claim"):
+        return []
+    found = await matching.match(session=session, text=text, limit=SUGGESTIONS, settings=settings)
+    if found and found[0].score >= 1.0:
+        form.values["claim_id"] = found[0].claim.id
+        return []
+    # A match safe to link without review is chosen in advance; sending the form again takes it.
+    same = [m for m in found if m.match == "same"]
+    if same:
+        form.values["claim_id"] = same[0].claim.id
+    return found
+
+
+@router.get("/fragments/claim-matches", response_class=HTMLResponse)
+async def claim_matches(
+    request: Request,
+    session: SessionDep,
+    _: Writer,
+    claim_text: Annotated[str, Query(max_length=5000)] = "",
+) -> HTMLResponse:
+    found: list[matching.Match] = []
+    if lexical.match_key(claim_text):
+        found = await matching.match(
+            session=session,
+            text=claim_text,
+            limit=SUGGESTIONS,
+            settings=request.app.state.settings,
+        )
+    context = {"matches": found, "typed": claim_text.strip(), "chosen_id": ""}
+    return render(request, "fragments/claim_matches.html", context)
+
+
+@router.get("/fragments/outlets", response_class=HTMLResponse)
+async def outlet_options(
+    request: Request,
+    session: SessionDep,
+    _: Writer,
+    outlet: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    found, _next = await outlets.list_outlets(
+        session=session, page=PageParams(limit=SUGGESTIONS, cursor=None), q=outlet.strip() or None
+    )
+    exists = any(o.slug == outlet.strip() for o in found)
+    context = {"outlets": found, "typed": outlet.strip(), "exists": exists}
+    return render(request, "fragments/outlets.html", context)
+
+
+@router.get("/fragments/cites", response_class=HTMLResponse)
+async def cite_options(
+    request: Request,
+    session: SessionDep,
+    _: Writer,
+    claim_id: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    choices = await _cite_choices(session, claim_id) if claim_id else []
+    context = {"cite_choices": choices, "picked": [], "claim_id": claim_id}
+    return render(request, "fragments/cites.html", context)

@@ -1,0 +1,131 @@
+"""A sighting's page, and correcting or withdrawing it from there."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import (
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+)
+
+from app import outbox
+from app.audit.service import Target
+from app.enums import Precision, Stance
+from app.errors import Gone, NotFound, TracerError
+from app.recording import corrections
+from app.sightings import service as sightings
+from app.sightings.presenter import present
+from app.sightings.schemas import Sighting as SightingOut
+from app.transactions import SessionDep
+from app.ui import forms
+from app.ui.claims import claim_or_404, history
+from app.ui.deps import (
+    PostedForm,
+    Reader,
+    Writer,
+)
+from app.ui.pages import PageError, render
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+async def _current(session: SessionDep, sighting_id: str) -> SightingOut:
+    try:
+        found = await sightings.get_or_404(session=session, sighting_id=sighting_id)
+    except Gone as exc:
+        raise PageError(410, exc.detail) from None
+    except NotFound:
+        raise PageError(404, "There is no sighting with this id.") from None
+    return (await present(session=session, sightings=[found]))[0]
+
+
+async def _sighting_page(
+    request: Request,
+    session: SessionDep,
+    sighting_id: str,
+    *,
+    correct: dict[str, str] | None = None,
+    errors: dict[str, dict[str, str]] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    revisions = await history(session, Target.sighting, sighting_id)
+    try:
+        shown = await _current(session, sighting_id)
+    except PageError as exc:
+        if exc.status != 410:
+            raise
+        gone: dict[str, Any] = {"sighting": None, "gone": exc.message, "history": revisions}
+        return render(request, "sighting.html", gone, status_code=410)
+    context: dict[str, Any] = {
+        "sighting": shown,
+        "claim": await claim_or_404(session, shown.claim_id),
+        "history": revisions,
+        "values": correct or forms.current_values(shown),
+        "errors": errors or {},
+        "precisions": list(Precision),
+        "stances": list(Stance),
+        "notice": request.query_params.get("corrected"),
+    }
+    return render(request, "sighting.html", context, status_code=status_code)
+
+
+@router.get("/sightings/{sighting_id}", response_class=HTMLResponse)
+async def sighting_page(
+    request: Request, session: SessionDep, _: Reader, sighting_id: str
+) -> HTMLResponse:
+    return await _sighting_page(request, session, sighting_id)
+
+
+async def _refused(
+    request: Request,
+    session: SessionDep,
+    sighting_id: str,
+    which: str,
+    exc: forms.FormErrors | TracerError,
+    values: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The page again with the refused form's messages beside its fields; nothing kept."""
+    await outbox.rollback(session)
+    errors = exc.errors if isinstance(exc, forms.FormErrors) else forms.refusal(exc)
+    return await _sighting_page(
+        request, session, sighting_id, correct=values, errors={which: errors}, status_code=422
+    )
+
+
+@router.post("/sightings/{sighting_id}/correct", response_class=HTMLResponse)
+async def correct_sighting(
+    request: Request, session: SessionDep, principal: Writer, posted: PostedForm, sighting_id: str
+) -> Response:
+    shown = await _current(session, sighting_id)
+    try:
+        await corrections.correct(
+            session=session,
+            actor=principal,
+            sighting_id=sighting_id,
+            patch=forms.correction(posted, shown),
+            expected_revision=forms.expected_revision(posted),
+        )
+    except (forms.FormErrors, TracerError) as exc:
+        values = forms.posted_correction(posted)
+        return await _refused(request, session, sighting_id, "correct", exc, values)
+    return RedirectResponse(f"/ui/sightings/{sighting_id}?corrected=1", status_code=303)
+
+
+@router.post("/sightings/{sighting_id}/withdraw", response_class=HTMLResponse)
+async def withdraw_sighting(
+    request: Request, session: SessionDep, principal: Writer, posted: PostedForm, sighting_id: str
+) -> Response:
+    shown = await _current(session, sighting_id)
+    try:
+        await corrections.withdraw(
+            session=session,
+            actor=principal,
+            sighting_id=sighting_id,
+            reason=forms.withdrawal_reason(posted),
+            relink=forms.text(posted, "relink") == "1",
+            expected_revision=forms.expected_revision(posted),
+        )
+    except (forms.FormErrors, TracerError) as exc:
+        return await _refused(request, session, sighting_id, "withdraw", exc)
+    return RedirectResponse(f"/ui/claims/{shown.claim_id}?withdrawn=1", status_code=303)

@@ -1,0 +1,58 @@
+"""The background work of a Tracer process, in `tracer serve` or in any number of
+`tracer worker` processes sharing one database: alert delivery and retention."""
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.alerts.crypto import SecretBox
+from app.alerts.delivery import build_client
+from app.alerts.wakeup import Wakeup
+from app.alerts.worker import running_alerts
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+
+
+@asynccontextmanager
+async def background(
+    *,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    box: SecretBox,
+    work: bool,
+) -> AsyncIterator[Wakeup]:
+    """This process's wake-ups on new events, and, when `work`, its share of the background work;
+    everything started here is stopped when the block ends."""
+    async with (
+        build_client(settings) as webhook_client,
+        running_alerts(
+            settings=settings,
+            sessionmaker=sessionmaker,
+            client=webhook_client,
+            box=box,
+            deliver=work,
+        ) as wakeup,
+    ):
+        yield wakeup
+
+
+async def run_worker(settings: Settings) -> None:
+    """`tracer worker`: do the background work until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    engine = create_engine(settings)
+    try:
+        async with background(
+            settings=settings,
+            sessionmaker=create_sessionmaker(engine),
+            box=SecretBox(settings),
+            work=True,
+        ):
+            await stop.wait()
+    finally:
+        await engine.dispose()
