@@ -29,7 +29,7 @@ help: ## List the targets
 install: $(VENV)/.installed ## Create .venv and install Tracer
 
 .PHONY: run
-run: $(VENV)/.installed ## Migrate the embedded SQLite database and serve on port 8000
+run: $(VENV)/.installed ## Migrate the embedded SQLite database and serve (HOST=127.0.0.1 PORT=8000)
 	$(BIN)/tracer serve --host $(HOST) --port $(PORT)
 
 .PHONY: migrate
@@ -39,6 +39,10 @@ migrate: $(VENV)/.installed ## Apply database migrations
 .PHONY: demo
 demo: $(VENV)/.installed ## Load the worked example (the "100,000 troops" chain)
 	$(BIN)/tracer demo
+
+.PHONY: tracer
+tracer: $(VENV)/.installed ## Run any tracer command: make tracer ARGS="keys create --name desk --scope write"
+	$(BIN)/tracer $(ARGS)
 
 .PHONY: test
 test: $(VENV)/.installed-dev ## Run the whole suite (also on PostgreSQL when TRACER_TEST_POSTGRES_URL is set; browser tests need Chromium)

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
 
+from app import front
 from app.alerts.crypto import SecretBox
 from app.alerts.router import router as alerts_router
 from app.audit.router import router as audit_router
@@ -96,7 +97,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await engine.dispose()
 
-    app = FastAPI(title="Tracer", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc are served by app.front, from the package's own copies of their scripts.
+    app = FastAPI(
+        title="Tracer",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
     # One count per process for keys' rate limits and failed key checks, shared by the API's
@@ -139,4 +148,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     _document_webhooks(app)
     ui.install(app)
+    front.install(app)
     return app

@@ -51,7 +51,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     ("delivery", ["alerts"]),
     ("pages", ["ui", "demo"]),
-    ("shell", ["worker", "health", "main", "cli", "models", "__main__"]),
+    ("shell", ["worker", "health", "front", "main", "cli", "models", "__main__"]),
 ]
 ORDER = [unit for _, units in LAYERS for unit in units]
 

@@ -26,9 +26,15 @@ from app.pagination import PageParams, SortKey, paginate
 
 async def _check_url(url: str, allow_private: bool) -> None:
     try:
-        await netguard.check_url(url, allow_private=allow_private)
+        # What no setting lifts first (an http or https URL with a host), then the addresses.
+        await netguard.check_url(url, allow_private=True)
     except netguard.UnsafeUrl as exc:
         raise Invalid(str(exc), loc=["url"]) from None
+    try:
+        await netguard.check_url(url, allow_private=allow_private)
+    except netguard.UnsafeUrl as exc:
+        hint = "a server may allow such addresses with TRACER_WEBHOOK_ALLOW_PRIVATE=true"
+        raise Invalid(f"{exc} ({hint})", loc=["url"]) from None
 
 
 async def _check_claims(session: AsyncSession, claim_ids: Sequence[str]) -> None:

@@ -59,7 +59,9 @@ NODE_ATTRIBUTES = [
 EDGE_ATTRIBUTES = [("basis", "string"), ("lag_seconds", "long")]
 GRAPH_ATTRIBUTES = ["claim_id", "claim", "denial_status"]
 
-CSV_SIDE = ["id", "outlet", "outlet_name", "kind", "country", "stance", "published_at", "url"]
+CSV_SIDE = ["id", "outlet", "outlet_name", "kind", "country", "stance", "published_at"]
+# How precisely each end's date is known sits beside the date it qualifies.
+CSV_SIDE += ["published_at_precision", "url"]
 CSV_COLUMNS = [
     *(f"from_{name}" for name in CSV_SIDE),
     *(f"to_{name}" for name in CSV_SIDE),
@@ -219,7 +221,7 @@ def neutralised(value: Any) -> Any:
 
 # The columns of one end of an edge, in the CSV's order, as `edge_rows_statement` names them.
 _CSV_SIDE_COLUMNS = ["id", "outlet_slug", "outlet_name", "outlet_kind", "outlet_country"]
-_CSV_SIDE_COLUMNS += ["stance", "published_at", "url"]
+_CSV_SIDE_COLUMNS += ["stance", "published_at", "published_at_precision", "url"]
 _CHANGED = ("outlet_name", "outlet_country", "published_at", "url")
 
 

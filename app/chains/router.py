@@ -1,10 +1,10 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.auth.deps import ReadKey
-from app.chains import exports, service, spread
+from app.chains import claimreview, exports, service, spread
 from app.chains.documents import Shape
 from app.chains.exports import ChainFormat
 from app.chains.responses import chain_response, trace_response
@@ -101,3 +101,22 @@ async def get_spread(
         view=as_of(moment),
     )
     return await respond(body, "application/json")
+
+
+@router.get(
+    "/v1/claims/{claim_id}/claimreview",
+    response_class=JSONResponse,
+    responses={
+        200: {
+            "content": {claimreview.LD_JSON: {}},
+            "description": "schema.org ClaimReview objects: fact checks in the fact-check form, "
+            "official denials with the official body as reviewer and its own word as rating.",
+        }
+    },
+)
+async def get_claimreview(
+    claim: ClaimDep, session: SessionDep, _: ReadKey, moment: AsOf
+) -> JSONResponse:
+    """Every fact check and official denial of the claim, as schema.org ClaimReview JSON-LD."""
+    reviews = await claimreview.reviews(session=session, claim=claim, view=as_of(moment))
+    return JSONResponse(reviews, media_type=claimreview.LD_JSON)

@@ -1,169 +1,25 @@
-"""schema.org ClaimReview: the format search engines and fact-check aggregators read and write.
+"""Reading schema.org ClaimReview, the format fact-checkers publish their verdicts in.
 
-Out: one ClaimReview per fact check or official denial of a claim. In: ClaimReview objects
-(one, a list, or an `@graph`) turned into sightings that the batch machinery records.
+ClaimReview objects (one, a list, an `@graph` or a feed) become sightings that the batch
+machinery records. Writing a claim's own reviews is an export of its chain
+(`app.chains.claimreview`).
 """
 
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from app.claims.models import Claim
 from app.enums import OutletKind, Precision, Stance
-from app.ledger import CURRENT, LedgerView
-from app.outlets.models import Outlet
-from app.schemas import utc_z
-from app.sightings import rules
-from app.sightings.models import Citation, Sighting
-from app.sightings.service import with_outlet
 
-SCHEMA_ORG = "https://schema.org"
-
-# alternateName, ratingValue on a 1 (false) to 5 (true) scale, for each stance a review can take.
-RATINGS: dict[Stance, tuple[str, int | None]] = {
-    Stance.denies: ("False", 1),
-    Stance.debunks: ("False", 1),
-    Stance.retracts: ("Retracted", None),
-    Stance.questions: ("Unproven", 3),
-    Stance.confirms: ("True", 5),
-    Stance.asserts: ("True", 5),
-    Stance.reports: ("Unrated", None),
-}
-
-
-def schema_date(moment: datetime, precision: Precision) -> str:
-    """A schema.org Date or DateTime: a bare date unless the time is known exactly."""
-    if precision is Precision.exact:
-        return utc_z(moment)
-    return moment.astimezone(UTC).date().isoformat()
-
-
-def _organization(outlet: Outlet) -> dict[str, Any]:
-    kind = "GovernmentOrganization" if outlet.kind is OutletKind.official else "Organization"
-    shown: dict[str, Any] = {"@type": kind, "name": outlet.name, "identifier": outlet.slug}
-    if outlet.url:
-        shown["url"] = outlet.url
-    return shown
-
-
-def _creative_work(sighting: Sighting) -> dict[str, Any]:
-    work: dict[str, Any] = {
-        "@type": "CreativeWork",
-        "url": sighting.url,
-        "datePublished": schema_date(sighting.published_at, sighting.published_at_precision),
-        "author": _organization(sighting.outlet),
-    }
-    if sighting.title:
-        work["headline"] = sighting.title
-    return work
-
-
-def _first_appearance(nodes: Sequence[Sighting]) -> Sighting | None:
-    """The earliest sighting that carried the claim rather than judged it."""
-    carriers = [n for n in nodes if not rules.is_fact_check(n) and not rules.is_official_verdict(n)]
-    candidates = carriers or list(nodes)
-    return candidates[0] if candidates else None
-
-
-def _rating(review: Sighting) -> dict[str, Any]:
-    name, value = RATINGS[review.stance]
-    rating: dict[str, Any] = {"@type": "Rating", "alternateName": name}
-    if value is not None:
-        rating |= {"ratingValue": value, "bestRating": 5, "worstRating": 1}
-    if rules.is_official_denial(review):
-        rating["ratingExplanation"] = f"Officially denied by {review.outlet.name}."
-    return rating
-
-
-def _review(
-    claim: Claim,
-    review: Sighting,
-    first: Sighting | None,
-    answered: Sequence[Sighting],
-) -> dict[str, Any]:
-    item: dict[str, Any] = {"@type": "Claim"}
-    if first is not None:
-        item |= {
-            "author": _organization(first.outlet),
-            "datePublished": schema_date(first.published_at, first.published_at_precision),
-            "firstAppearance": _creative_work(first),
-        }
-    if answered:
-        item["appearance"] = [_creative_work(s) for s in answered]
-    shown: dict[str, Any] = {
-        "@context": SCHEMA_ORG,
-        "@type": "ClaimReview",
-        "url": review.url,
-        "claimReviewed": claim.statement,
-        "datePublished": schema_date(review.published_at, review.published_at_precision),
-        "author": _organization(review.outlet),
-        "reviewRating": _rating(review),
-        "itemReviewed": item,
-    }
-    if review.title:
-        shown["headline"] = review.title
-    if language := review.language or review.outlet.language:
-        shown["inLanguage"] = language
-    return shown
-
-
-def _judged_where(view: LedgerView) -> ColumnElement[bool]:
-    """A superset, in SQL, of what `rules` calls a fact check or an official denial."""
-    return or_(
-        and_(view[Outlet].kind == OutletKind.official, view[Sighting].stance == Stance.denies),
-        view[Outlet].kind == OutletKind.fact_checker,
-        view[Sighting].stance == Stance.debunks,
-    )
-
-
-async def reviews(
-    *, session: AsyncSession, claim: Claim, view: LedgerView = CURRENT
-) -> list[dict[str, Any]]:
-    """One ClaimReview per fact check or official denial of the claim, oldest first."""
-    sightings, outlets, citations = view[Sighting], view[Outlet], view[Citation]
-    nodes = rules.in_time_order(
-        (await session.scalars(with_outlet(view).where(view[Sighting].claim_id == claim.id)))
-        .unique()
-        .all()
-    )
-    judged = [n for n in nodes if rules.is_fact_check(n) or rules.is_official_denial(n)]
-    answered: dict[str, list[str]] = {n.id: [] for n in judged}
-    # What the reviews answer, joined rather than listed: a claim may have more reviews than a
-    # statement may carry parameters.
-    statement = (
-        select(citations.citing_id, citations.cited_id)
-        .join(sightings, sightings.id == citations.citing_id)
-        .join(outlets, outlets.id == sightings.outlet_id)
-        .where(sightings.claim_id == claim.id, _judged_where(view))
-    )
-    for citing_id, cited_id in await session.execute(statement):
-        if citing_id in answered:
-            answered[citing_id].append(cited_id)
-    by_id = {n.id: n for n in nodes}
-    first = _first_appearance(nodes)
-    return [
-        _review(
-            claim,
-            review,
-            first,
-            rules.in_time_order(by_id[i] for i in answered[review.id] if i in by_id),
-        )
-        for review in judged
-    ]
-
-
-# Reading ClaimReview: plain JSON-LD as publishers write it, with schema.org as the vocabulary.
+# Plain JSON-LD as publishers write it, with schema.org as the vocabulary.
 
 FALSE_WORDS = re.compile(
-    r"false|fake|pants on fire|incorrect|wrong|fabricat|hoax|misleading|not true|"
+    r"false|fake|pants on fire|incorrect|wrong|fabricat|hoax|misleading|not true|denied|"
     r"неправда|фейк|ложь|хибн|брехня|неправдив|manipul|маніпул|манипул",
     re.IGNORECASE,
 )
@@ -236,6 +92,11 @@ def slug_for(name: str | None, url: str | None) -> str | None:
             basis = "outlet-" + hashlib.sha256(name.encode()).hexdigest()[:10]
     slug = re.sub(r"[^a-z0-9]+", "-", basis.lower()).strip("-")[:63]
     return slug or None
+
+
+def _is_government(author: Any) -> bool:
+    author = _first(author)
+    return isinstance(author, Mapping) and "GovernmentOrganization" in _type_names(author)
 
 
 def _outlet(author: Any, kind: OutletKind) -> dict[str, Any] | None:
@@ -311,7 +172,12 @@ def entries_from_review(number: int, review: Mapping[str, Any]) -> list[Entry]:
     statement = _text(review.get("claimReviewed"))
     url = _text(review.get("url"))
     when = _moment(review.get("datePublished"))
-    author = _outlet(review.get("author"), OutletKind.fact_checker)
+    # A government body's review is its official word on the claim, not a fact check: read back
+    # as such, a denial exported by Tracer (or published by a ministry) counts as one again.
+    official = _is_government(review.get("author"))
+    author = _outlet(
+        review.get("author"), OutletKind.official if official else OutletKind.fact_checker
+    )
     missing = [
         name
         for name, value in (
@@ -327,6 +193,8 @@ def entries_from_review(number: int, review: Mapping[str, Any]) -> list[Entry]:
     assert statement and url and when and author
     claim: dict[str, Any] = {"statement": statement}
     stance, rating_name = _verdict(review.get("reviewRating"))
+    if official and stance is Stance.debunks:
+        stance = Stance.denies
     entries: list[Entry] = []
     cited: list[str] = []
     item = _first(review.get("itemReviewed"))

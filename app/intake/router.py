@@ -1,21 +1,14 @@
-from typing import Any
-
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
-from app.auth.deps import ReadKey, WriteKey
-from app.claims.deps import ClaimDep
-from app.deps import AsOf
+from app.auth.deps import WriteKey
 from app.errors import PayloadTooLarge
 from app.idempotency.service import IdempotencyDep
-from app.intake import batch, claimreview
+from app.intake import batch
 from app.intake.schemas import MAX_BATCH_ITEMS, BatchCreate, BatchResult
-from app.ledger import as_of
 from app.transactions import SessionDep
 
 router = APIRouter(tags=["intake"])
-
-LD_JSON = "application/ld+json"
 
 
 @router.post(
@@ -42,18 +35,3 @@ async def record_batch(
         return BatchResult(results=results)
 
     return await guard.respond(status.HTTP_200_OK, produce)
-
-
-@router.get(
-    "/v1/claims/{claim_id}/claimreview",
-    response_class=JSONResponse,
-    responses={200: {"content": {LD_JSON: {}}, "description": "schema.org ClaimReview objects."}},
-)
-async def get_claimreview(
-    claim: ClaimDep, session: SessionDep, _: ReadKey, moment: AsOf
-) -> JSONResponse:
-    """Every fact check and official denial of the claim, as schema.org ClaimReview JSON-LD."""
-    reviews: list[dict[str, Any]] = await claimreview.reviews(
-        session=session, claim=claim, view=as_of(moment)
-    )
-    return JSONResponse(reviews, media_type=LD_JSON)

@@ -11,6 +11,15 @@ MAX_BATCH_ITEMS = 1000
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
+# The worked example's first two sightings, as `tracer demo` records them: both were seen in
+# the article that tells the story, which links to neither appearance.
+EXAMPLE_STATEMENT = "North Korea offered to send up to 100,000 troops to fight for the DPR and LPR"
+EXAMPLE_URL = (
+    "https://journal-neo.org/2022/08/25/"
+    "are-north-korean-military-construction-workers-being-sent-to-the-dlnr/"
+)
+
+
 class BatchItem(SightingCreate):
     """One sighting of a batch: the fields of `POST /v1/sightings`, plus references to its peers."""
 
@@ -35,21 +44,22 @@ class BatchCreate(InputSchema):
         examples=[
             [
                 {
-                    "ref": "first",
-                    "claim": {"statement": "North Korea offered 100,000 troops to the DPR"},
+                    "ref": "laundress",
+                    "claim": {"statement": EXAMPLE_STATEMENT},
                     "outlet": "kremlin-laundress",
-                    "url": "https://t.me/kremlin_laundress/2022",
-                    "published_at": "2022-08-01T09:00:00Z",
+                    "url": EXAMPLE_URL,
+                    "published_at": "2022-08-01T00:00:00Z",
+                    "published_at_precision": "day",
                     "stance": "asserts",
                 },
                 {
-                    "claim": {"statement": "North Korea offered 100,000 troops to the DPR"},
-                    "outlet": "channel-one",
-                    "url": "https://www.1tv.ru/shows/vremya-pokazhet/2022-08-04",
-                    "published_at": "2022-08-04T00:00:00Z",
+                    "claim": {"statement": EXAMPLE_STATEMENT},
+                    "outlet": "channel-one-russia",
+                    "url": EXAMPLE_URL,
+                    "published_at": "2022-08-02T00:00:00Z",
                     "published_at_precision": "approximate",
                     "stance": "reports",
-                    "cites_refs": ["first"],
+                    "cites_refs": ["laundress"],
                 },
             ]
         ],

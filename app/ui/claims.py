@@ -14,6 +14,7 @@ from fastapi.responses import (
 from app.audit import service as audit
 from app.audit.schemas import Revision
 from app.audit.service import Target
+from app.chains import claimreview
 from app.chains.exports import ChainFormat
 from app.chains.outline import outline
 from app.chains.responses import chain_response
@@ -21,7 +22,6 @@ from app.claims import service as claims
 from app.claims.models import Claim
 from app.denials import service as denials
 from app.enums import DenialStatus
-from app.intake import claimreview
 from app.pagination import PageParams
 from app.sightings.schemas import Sighting as SightingOut
 from app.transactions import SessionDep

@@ -152,6 +152,21 @@ async def test_private_addresses_are_refused(guarded: httpx.AsyncClient, url: st
     assert_problem(await guarded.post("/v1/subscriptions", json=body), 422, "url")
 
 
+async def test_a_private_address_refusal_names_the_setting_that_allows_it(
+    guarded: httpx.AsyncClient,
+) -> None:
+    private = {"url": "http://127.0.0.1:9000/hook", "event_types": ["denial.recorded"]}
+    not_web = {"url": "ftp://example.org/hook", "event_types": ["denial.recorded"]}
+
+    refused = assert_problem(await guarded.post("/v1/subscriptions", json=private), 422, "url")
+    malformed = assert_problem(await guarded.post("/v1/subscriptions", json=not_web), 422, "url")
+
+    assert "TRACER_WEBHOOK_ALLOW_PRIVATE=true" in refused["detail"]
+    assert "TRACER_WEBHOOK_ALLOW_PRIVATE" in refused["errors"][0]["msg"]
+    # No setting makes an ftp URL a webhook: the refusal does not suggest one.
+    assert "TRACER_WEBHOOK_ALLOW_PRIVATE" not in malformed["detail"]
+
+
 async def test_a_public_address_is_accepted(guarded: httpx.AsyncClient) -> None:
     body = {"url": "https://93.184.215.14/hook", "event_types": ["denial.recorded"]}
     response = await guarded.post("/v1/subscriptions", json=body)

@@ -31,3 +31,24 @@ async def test_a_wrong_method_names_every_method_the_path_serves(
     response = await client.put("/v1/outlets/some-outlet")
     assert response.status_code == 405
     assert {"GET", "PATCH"} <= set(response.headers["allow"].split(", "))
+
+
+async def test_every_reference_names_a_schema_the_document_has(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    # A dangling $ref stops Redoc from drawing any of the document.
+    spec = (await anonymous.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+
+    def references(node: object) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+            return found + [ref for value in node.values() for ref in references(value)]
+        if isinstance(node, list):
+            return [ref for value in node for ref in references(value)]
+        return []
+
+    found = references(spec)
+    assert found
+    dangling = {ref for ref in found if ref.removeprefix("#/components/schemas/") not in schemas}
+    assert dangling == set()

@@ -10,6 +10,18 @@ import pytest
 
 from tests.problems import assert_problem
 
+# One end's columns as the CSV has always had them, in order.
+SIDE_BEFORE_PRECISION = [
+    "id",
+    "outlet",
+    "outlet_name",
+    "kind",
+    "country",
+    "stance",
+    "published_at",
+    "url",
+]
+
 
 async def chain_and_file(
     reader: httpx.AsyncClient, claim_id: str, file_format: str
@@ -73,6 +85,30 @@ async def test_csv_has_one_row_per_edge_with_both_outlets_and_times(
     assert denial["to_published_at"] == "2022-08-11T12:00:00Z"
     assert denial["from_published_at"] == "2022-08-06T00:00:00Z"
     assert int(denial["lag_seconds"]) == 5 * 86400 + 12 * 3600
+    assert denial["to_published_at_precision"] == "day"
+    assert denial["from_published_at_precision"] == "approximate"
+
+
+async def test_csv_keeps_each_date_precision_beside_its_date(
+    worked_example: dict[str, Any], reader: httpx.AsyncClient
+) -> None:
+    _, exported = await chain_and_file(reader, worked_example["troops"], "csv")
+
+    header = next(csv.reader(io.StringIO(exported.text)))
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+
+    earlier = [
+        *(f"{end}_{name}" for end in ("from", "to") for name in SIDE_BEFORE_PRECISION),
+        "basis",
+        "lag_seconds",
+    ]
+    assert [name for name in header if not name.endswith("_precision")] == earlier
+    for end in ("from", "to"):
+        date_at = header.index(f"{end}_published_at")
+        assert header[date_at + 1] == f"{end}_published_at_precision"
+    precisions = {(r["from_outlet"], r["from_published_at_precision"]) for r in rows}
+    assert ("kremlin-laundress", "day") in precisions
+    assert ("channel-one", "approximate") in precisions
 
 
 async def test_json_stays_the_default_and_an_unknown_format_is_named(

@@ -2,32 +2,19 @@
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from app.cli import cli
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.intake import importer
 from app.sightings.models import Sighting
 from tests.intake.conftest import TROOPS
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "sightings.csv"
-
-
-@pytest.fixture
-def tracer(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Runs the `tracer` command against the test database."""
-    monkeypatch.setenv("TRACER_DATABASE_URL", settings.database_url)
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(cli, [str(a) for a in args])
-    get_settings.cache_clear()
 
 
 def sightings(settings: Settings) -> list[tuple[str, str, str]]:
@@ -64,14 +51,14 @@ def test_sample_csv_imports_once_and_a_rerun_creates_nothing(
 ) -> None:
     first = tracer("import", SAMPLE)
     assert first.exit_code == 0, first.output
-    assert "7 created, 0 duplicates, 0 errors" in first.output
+    assert "9 created, 0 duplicates, 0 errors" in first.output
     stored = sightings(settings)
-    assert len(stored) == 7
+    assert len(stored) == 9
     assert {by for _, _, by in stored} == {"import:sightings.csv"}
 
     again = tracer("import", SAMPLE)
     assert again.exit_code == 0, again.output
-    assert "0 created, 7 duplicates, 0 errors" in again.output
+    assert "0 created, 9 duplicates, 0 errors" in again.output
     assert sightings(settings) == stored
 
 
@@ -273,8 +260,8 @@ def test_an_import_that_breaks_off_says_where_and_a_rerun_finishes_it(
 
     monkeypatch.setattr(importer, "record_item", record_item)
     rerun = tracer("import", SAMPLE)
-    assert "5 created, 2 duplicates, 0 errors" in rerun.output
-    assert count(settings) == 7
+    assert "7 created, 2 duplicates, 0 errors" in rerun.output
+    assert count(settings) == 9
 
 
 def test_control_characters_in_a_file_are_refused_on_their_line(
