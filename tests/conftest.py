@@ -10,6 +10,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,11 +19,14 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from typer.testing import CliRunner
 
-from app.config import Settings
+from app.cli import cli
+from app.config import Settings, get_settings
 from app.db import Base, create_engine
 from app.main import create_app
 from app.migrate import upgrade_to_head
+from tests.story import WORKED_EXAMPLE
 
 POSTGRES_URL = os.environ.get("TRACER_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
@@ -173,3 +177,26 @@ async def reader(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[httpx
     created = await client.post("/v1/keys", json={"name": "dashboard", "scope": "read"})
     async with make_client(app, created.json()["key"]) as http:
         yield http
+
+
+@pytest.fixture
+async def worked_example(writer: httpx.AsyncClient) -> dict[str, Any]:
+    """Both claims of the worked example; `ids` maps each item's ref to its sighting id."""
+    response = await writer.post("/v1/sightings/batch", json={"items": WORKED_EXAMPLE})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["created"] * len(WORKED_EXAMPLE), results
+    ids = {r["ref"]: r["id"] for r in results}
+    troops = (await writer.get(f"/v1/sightings/{ids['laundress']}")).json()["claim_id"]
+    workers = (await writer.get(f"/v1/sightings/{ids['daily-nk']}")).json()["claim_id"]
+    return {"ids": ids, "troops": troops, "workers": workers}
+
+
+@pytest.fixture
+def tracer(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Runs the `tracer` command against the test database."""
+    monkeypatch.setenv("TRACER_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(cli, [str(a) for a in args])
+    get_settings.cache_clear()

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.sightings.models import Sighting
-from tests.intake.conftest import LAUNDRESS, TROOPS, WORKED_EXAMPLE
 from tests.problems import assert_problem
+from tests.story import LAUNDRESS, TROOPS, WORKED_EXAMPLE
 
 
 def item(url: str, **fields: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pyld import jsonld
 from app.chains.claimreview import SCHEMA_ORG
 from app.intake.claimreview import entries_from_review
 from tests.factories import record_worked_example
-from tests.intake.conftest import TROOPS
+from tests.story import TROOPS
 
 S = "http://schema.org/"
 

@@ -12,7 +12,7 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.intake import importer
 from app.sightings.models import Sighting
-from tests.intake.conftest import TROOPS
+from tests.story import TROOPS
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "sightings.csv"
 

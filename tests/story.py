@@ -1,14 +1,6 @@
-"""The worked example's two claims, recorded through the batch endpoint."""
+"""The worked example's two claims as batch items, shared by the intake, claims and chains tests."""
 
-from collections.abc import Iterator
 from typing import Any
-
-import httpx
-import pytest
-from typer.testing import CliRunner
-
-from app.cli import cli
-from app.config import Settings, get_settings
 
 TROOPS = "North Korea offered up to 100,000 troops to the DPR and LPR"
 WORKERS = "About a thousand North Korean construction workers are to be sent to Donbass"
@@ -100,26 +92,3 @@ WORKED_EXAMPLE: list[dict[str, Any]] = [
         "attribution": "citing unnamed sources",
     },
 ]
-
-
-@pytest.fixture
-async def worked_example(writer: httpx.AsyncClient) -> dict[str, Any]:
-    """Both claims of the worked example; `ids` maps each item's ref to its sighting id."""
-    response = await writer.post("/v1/sightings/batch", json={"items": WORKED_EXAMPLE})
-    assert response.status_code == 200, response.text
-    results = response.json()["results"]
-    assert [r["status"] for r in results] == ["created"] * len(WORKED_EXAMPLE), results
-    ids = {r["ref"]: r["id"] for r in results}
-    troops = (await writer.get(f"/v1/sightings/{ids['laundress']}")).json()["claim_id"]
-    workers = (await writer.get(f"/v1/sightings/{ids['daily-nk']}")).json()["claim_id"]
-    return {"ids": ids, "troops": troops, "workers": workers}
-
-
-@pytest.fixture
-def tracer(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Runs the `tracer` command against the test database."""
-    monkeypatch.setenv("TRACER_DATABASE_URL", settings.database_url)
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(cli, [str(a) for a in args])
-    get_settings.cache_clear()

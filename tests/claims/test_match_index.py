@@ -24,7 +24,7 @@ from app.db import create_engine, create_sessionmaker
 from app.main import create_app
 from app.sightings.models import Sighting
 from tests.conftest import make_client
-from tests.intake.conftest import ASIA_TIMES, TROOPS, WORKERS
+from tests.story import ASIA_TIMES, TROOPS, WORKERS
 
 # Told in Ukrainian, so that only the sentence vectors can make it "same" as the English record.
 UKRAINIAN_TROOPS = "Північна Корея запропонувала ДНР і ЛНР до 100 тисяч військових"

@@ -5,8 +5,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.intake.conftest import TROOPS, WORKERS
 from tests.problems import assert_problem
+from tests.story import TROOPS, WORKERS
 
 DISTRACTORS = [
     "Ukraine sold Western weapons on the black market to buyers in the Middle East",
