@@ -15,6 +15,7 @@ from app.claims.models import (
 )
 from app.db import Base
 from app.idempotency.models import IdempotencyRecord
+from app.network.models import OutletDay, OutletFlow
 from app.outbox.models import Event
 from app.outlets.models import Outlet, outlet_versions
 from app.ratelimit import RateLimitWindow
@@ -45,6 +46,8 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Outlet",
+    "OutletDay",
+    "OutletFlow",
     "RateLimitWindow",
     "Sighting",
     "Subscription",

@@ -47,7 +47,17 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     (
         "domains",
-        ["outlets", "sightings", "claims", "recording", "denials", "chains", "intake", "evidence"],
+        [
+            "outlets",
+            "sightings",
+            "claims",
+            "recording",
+            "denials",
+            "chains",
+            "network",
+            "intake",
+            "evidence",
+        ],
     ),
     ("delivery", ["alerts"]),
     ("pages", ["ui", "demo"]),
