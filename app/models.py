@@ -15,7 +15,7 @@ from app.claims.models import (
 )
 from app.db import Base
 from app.idempotency.models import IdempotencyRecord
-from app.network.models import OutletDay, OutletFlow
+from app.network.models import OutletDay, OutletFlow, OutletLink, OutletTotal
 from app.outbox.models import Event
 from app.outlets.models import Outlet, outlet_versions
 from app.ratelimit import RateLimitWindow
@@ -48,6 +48,8 @@ __all__ = [
     "Outlet",
     "OutletDay",
     "OutletFlow",
+    "OutletLink",
+    "OutletTotal",
     "RateLimitWindow",
     "Sighting",
     "Subscription",

@@ -30,6 +30,11 @@ class Selection:
     kinds: tuple[OutletKind, ...] = field(default=())
 
     @property
+    def everything(self) -> bool:
+        """Whether every claim on every day is selected: the outlets' totals answer then."""
+        return not (self.since or self.until or self.tag or self.claim_ids)
+
+    @property
     def key(self) -> str:
         """The selection in one canonical line, the same for the same selection."""
         days = [day.date().isoformat() if day else "" for day in (self.first_day, self.last_day)]

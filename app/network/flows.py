@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from app.claims import projection
 from app.enums import OutletKind, Stance
+from app.network import totals
 from app.network.models import OutletDay, OutletFlow
 from app.outlets.models import Outlet
 from app.sightings import rules
@@ -113,11 +114,13 @@ def _flows(dialect: str, claim_ids: list[str]) -> Any:
 
 
 async def recount(session: AsyncSession, claim_ids: Iterable[str]) -> None:
-    """Count the claims' outlet days and flows again from their current sightings."""
+    """Count the claims' outlet days and flows again from their current sightings, and move
+    the outlets' totals by the difference."""
     dialect = session.get_bind().dialect.name
     ordered = sorted(set(claim_ids))
     for start in range(0, len(ordered), _CLAIMS_PER_STATEMENT):
         chunk = ordered[start : start + _CLAIMS_PER_STATEMENT]
+        before = await totals.figures_of(session, chunk)
         for model in (OutletDay, OutletFlow):
             await session.execute(delete(model).where(model.claim_id.in_(chunk)))
         await session.execute(
@@ -148,6 +151,7 @@ async def recount(session: AsyncSession, claim_ids: Iterable[str]) -> None:
                 _flows(dialect, chunk),
             )
         )
+        await totals.apply(session, before, await totals.figures_of(session, chunk))
 
 
 @projection.on_sightings_changed

@@ -64,3 +64,36 @@ class OutletFlow(Base):
     # When the first and the last citing sighting of the day were published.
     first_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutletTotal(Base):
+    """What `outlet_days` adds up to for one outlet over every claim and day: the network's
+    nodes when nothing narrows it, read without summing a million rows."""
+
+    __tablename__ = "outlet_totals"
+
+    outlet_id: Mapped[str] = mapped_column(
+        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
+    )
+    claims: Mapped[int] = mapped_column(Integer)
+    sightings: Mapped[int] = mapped_column(Integer)
+    first_to_carry: Mapped[int] = mapped_column(Integer)
+    after_denial: Mapped[int] = mapped_column(Integer)
+
+
+class OutletLink(Base):
+    """What `outlet_flows` adds up to for one pair of outlets over every claim and day: the
+    network's edges when nothing narrows it."""
+
+    __tablename__ = "outlet_links"
+
+    source_outlet_id: Mapped[str] = mapped_column(
+        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
+    )
+    target_outlet_id: Mapped[str] = mapped_column(
+        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
+    )
+    citations: Mapped[int] = mapped_column(Integer)
+    claims: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -9,9 +9,10 @@ from sqlalchemy import Select, case, distinct, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.claims.models import Claim
 from app.enums import Stance
 from app.network.filters import Selection
-from app.network.models import OutletDay, OutletFlow
+from app.network.models import OutletDay, OutletFlow, OutletLink, OutletTotal
 from app.network.schemas import AfterDenial, Counterpart, Lag, Month, Record
 from app.outlets.models import Outlet
 from app.outlets.schemas import Outlet as OutletOut
@@ -144,9 +145,10 @@ async def record(*, session: AsyncSession, outlet: Any, selection: Selection) ->
     )
 
 
-def node_statement(selection: Selection) -> Select[Any]:
-    """One row per outlet that carried a selected claim on a selected day, most claims first."""
-    figures = (
+def _node_figures(selection: Selection) -> Any:
+    if selection.everything:
+        return select(OutletTotal).where(OutletTotal.sightings > 0).subquery()
+    return (
         select(
             OutletDay.outlet_id,
             func.count(distinct(OutletDay.claim_id)).label("claims"),
@@ -158,6 +160,11 @@ def node_statement(selection: Selection) -> Select[Any]:
         .group_by(OutletDay.outlet_id)
         .subquery()
     )
+
+
+def node_statement(selection: Selection) -> Select[Any]:
+    """One row per outlet that carried a selected claim on a selected day, most claims first."""
+    figures = _node_figures(selection)
     statement = (
         select(
             Outlet.id.label("id"),
@@ -178,10 +185,11 @@ def node_statement(selection: Selection) -> Select[Any]:
     return statement
 
 
-def edge_statement(selection: Selection, min_citations: int = 1) -> Select[Any]:
-    """One row per pair of outlets a selected claim went between, most citations first."""
+def _edge_figures(selection: Selection, min_citations: int) -> Any:
+    if selection.everything:
+        return select(OutletLink).where(OutletLink.citations >= min_citations).subquery()
     citations = func.sum(OutletFlow.citations)
-    flows = (
+    return (
         select(
             OutletFlow.source_outlet_id,
             OutletFlow.target_outlet_id,
@@ -195,6 +203,11 @@ def edge_statement(selection: Selection, min_citations: int = 1) -> Select[Any]:
         .having(citations >= literal(min_citations))
         .subquery()
     )
+
+
+def edge_statement(selection: Selection, min_citations: int = 1) -> Select[Any]:
+    """One row per pair of outlets a selected claim went between, most citations first."""
+    flows = _edge_figures(selection, min_citations)
     source, target = aliased(Outlet), aliased(Outlet)
     statement = (
         select(
@@ -214,3 +227,20 @@ def edge_statement(selection: Selection, min_citations: int = 1) -> Select[Any]:
             source.kind.in_(selection.kinds), target.kind.in_(selection.kinds)
         )
     return statement
+
+
+async def repeated_after_denial(
+    *, session: AsyncSession, outlet_id: str, limit: int
+) -> list[tuple[str, str, int]]:
+    """The claims the outlet went on asserting or reporting after their first official denial:
+    (claim id, statement, how many such sightings), most first."""
+    repeated = func.sum(OutletDay.after_denial)
+    rows = await session.execute(
+        select(Claim.id, Claim.statement, repeated)
+        .join(Claim, Claim.id == OutletDay.claim_id)
+        .where(OutletDay.outlet_id == outlet_id, OutletDay.after_denial > 0)
+        .group_by(Claim.id, Claim.statement)
+        .order_by(repeated.desc(), Claim.id)
+        .limit(limit)
+    )
+    return [(claim_id, statement, count) for claim_id, statement, count in rows]

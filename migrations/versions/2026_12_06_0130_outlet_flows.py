@@ -1,4 +1,4 @@
-"""outlet flows: every claim's sightings and citations per outlet and UTC day
+"""outlet flows: every claim's sightings and citations per outlet and UTC day, and their totals
 
 Revision ID: 3b7f0d9e2a61
 Revises: 7d2e9a4c6b15
@@ -87,6 +87,42 @@ def upgrade() -> None:
     op.create_index(
         "ix_outlet_flows_target_outlet_id_day", "outlet_flows", ["target_outlet_id", "day"]
     )
+    op.create_table(
+        "outlet_totals",
+        sa.Column("outlet_id", sa.String(length=36), nullable=False),
+        sa.Column("claims", sa.Integer(), nullable=False),
+        sa.Column("sightings", sa.Integer(), nullable=False),
+        sa.Column("first_to_carry", sa.Integer(), nullable=False),
+        sa.Column("after_denial", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["outlet_id"],
+            ["outlets.id"],
+            name=op.f("fk_outlet_totals_outlet_id_outlets"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("outlet_id", name=op.f("pk_outlet_totals")),
+    )
+    op.create_table(
+        "outlet_links",
+        sa.Column("source_outlet_id", sa.String(length=36), nullable=False),
+        sa.Column("target_outlet_id", sa.String(length=36), nullable=False),
+        sa.Column("citations", sa.Integer(), nullable=False),
+        sa.Column("claims", sa.Integer(), nullable=False),
+        sa.Column("first_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
+        *[
+            sa.ForeignKeyConstraint(
+                [column],
+                ["outlets.id"],
+                name=op.f(f"fk_outlet_links_{column}_outlets"),
+                ondelete="RESTRICT",
+            )
+            for column in ("source_outlet_id", "target_outlet_id")
+        ],
+        sa.PrimaryKeyConstraint(
+            "source_outlet_id", "target_outlet_id", name=op.f("pk_outlet_links")
+        ),
+    )
     _backfill()
 
 
@@ -134,8 +170,22 @@ def _backfill() -> None:
         f"GROUP BY citing.claim_id, cited.outlet_id, citing.outlet_id, "
         f"{day('citing.published_at')}"
     )
+    op.execute(
+        "INSERT INTO outlet_totals (outlet_id, claims, sightings, first_to_carry, after_denial) "
+        "SELECT outlet_id, count(DISTINCT claim_id), sum(sightings), sum(carried_first), "
+        "sum(after_denial) FROM outlet_days GROUP BY outlet_id"
+    )
+    op.execute(
+        "INSERT INTO outlet_links "
+        "(source_outlet_id, target_outlet_id, citations, claims, first_at, last_at) "
+        "SELECT source_outlet_id, target_outlet_id, sum(citations), count(DISTINCT claim_id), "
+        "min(first_at), max(last_at) FROM outlet_flows "
+        "GROUP BY source_outlet_id, target_outlet_id"
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("outlet_links")
+    op.drop_table("outlet_totals")
     op.drop_table("outlet_flows")
     op.drop_table("outlet_days")
