@@ -54,7 +54,7 @@ async def create_claim(
     return answer
 
 
-@router.get("")
+@router.get("", responses={404: {"description": "`outlet` names no outlet."}})
 async def list_claims(
     session: SessionDep,
     page: PageDep,
