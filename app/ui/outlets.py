@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from app.claims import service as claims
 from app.claims.schemas import Claim as ClaimOut
 from app.enums import OutletKind
+from app.errors import NotFound
 from app.network import service as network
 from app.network.filters import Selection
 from app.outlets import service as outlets
@@ -62,9 +63,10 @@ async def outlets_page(
 
 @router.get("/outlets/{slug}", response_class=HTMLResponse)
 async def outlet_page(request: Request, session: SessionDep, _: Reader, slug: str) -> HTMLResponse:
-    outlet = await outlets.get_by_slug(session=session, slug=slug)
-    if outlet is None:
-        raise PageError(404, "There is no such outlet.")
+    try:
+        outlet = await outlets.get_or_404(session=session, slug=slug)
+    except NotFound:
+        raise PageError(404, "There is no such outlet.") from None
     record = await network.record(session=session, outlet=outlet, selection=Selection())
     carried, more_claims = await claims.list_claims(
         session=session, page=PageParams(limit=CLAIMS_SHOWN, cursor=None), outlet_id=outlet.id
@@ -73,7 +75,7 @@ async def outlet_page(request: Request, session: SessionDep, _: Reader, slug: st
         session=session, outlet_id=outlet.id, limit=CLAIMS_SHOWN
     )
     # Domains arrive with the outlets' addresses; until then the section says there are none.
-    domains: list[str] = list(getattr(outlet, "domains", None) or [])
+    domains: list[str] = list(getattr(record.outlet, "domains", None) or [])
     context: dict[str, Any] = {
         "outlet": record.outlet,
         "record": record,
