@@ -97,19 +97,22 @@ async def _add(session: AsyncSession, model: type[Base], rows: list[dict[str, An
     last times only ever move outwards here."""
     if not rows:
         return
-    upsert = dialect_insert(session)(model)
-    table, new = inspect(model).columns, upsert.excluded
+    table = inspect(model).columns
     keys = list(inspect(model).primary_key)
-    update: dict[str, ColumnElement[Any]] = {}
-    for name in rows[0]:
-        if name in ("first_at", "last_at"):
-            earlier = new[name] < table[name] if name == "first_at" else new[name] > table[name]
-            update[name] = case((earlier, new[name]), else_=table[name])
-        elif name not in {key.name for key in keys}:
-            update[name] = table[name] + new[name]
-    statement = upsert.on_conflict_do_update(index_elements=keys, set_=update)
     for chunk in _in_chunks(rows):
-        await session.execute(statement, chunk)
+        # One statement of many rows: as many single-row statements cost a round trip each.
+        upsert = dialect_insert(session)(model).values(chunk)
+        new = upsert.excluded
+        update: dict[str, ColumnElement[Any]] = {}
+        for name in chunk[0]:
+            if name in ("first_at", "last_at"):
+                outwards = (
+                    new[name] < table[name] if name == "first_at" else new[name] > table[name]
+                )
+                update[name] = case((outwards, new[name]), else_=table[name])
+            elif name not in {key.name for key in keys}:
+                update[name] = table[name] + new[name]
+        await session.execute(upsert.on_conflict_do_update(index_elements=keys, set_=update))
 
 
 async def _reread_times(session: AsyncSession, pairs: list[Pair]) -> None:

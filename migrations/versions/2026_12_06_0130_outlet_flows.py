@@ -129,6 +129,9 @@ def upgrade() -> None:
 def _backfill() -> None:
     """Every claim recorded so far, counted as app.network.flows counts a claim."""
     if op.get_bind().dialect.name == "postgresql":
+        # A ledger of a million sightings takes minutes to count: longer than the service lets a
+        # request's statement run, which is no limit for an upgrade that runs once.
+        op.execute("SET LOCAL statement_timeout = 0")
 
         def day(column: str) -> str:
             return f"timezone('UTC', date_trunc('day', timezone('UTC', {column})))"
