@@ -17,6 +17,7 @@ from app.audit.models import AuditEntry
 from app.auth.models import ApiKey
 from app.auth.service import COMMAND_LINE, any_key_exists
 from app.claims import embeddings, matching
+from app.claims import service as claims
 from app.claims.models import Claim
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
@@ -29,9 +30,9 @@ from app.keys import service as keys
 from app.logs import configure_logging
 from app.migrate import is_at_head, upgrade_to_head
 
-# Loaded for what it registers: `tracer import` and `tracer demo` record sightings, and the
-# outlet flows follow every change of sightings.
-from app.network import flows as _outlet_flows  # noqa: F401
+# Also loaded for what it registers: `tracer import` and `tracer demo` record sightings, and
+# the outlet flows follow every change of sightings.
+from app.network import flows as _outlet_flows
 from app.pagination import PageParams
 from app.schemas import utc_z
 from app.transactions import transaction
@@ -268,7 +269,11 @@ async def _reindex(settings: Settings, batch: int) -> tuple[int, bool]:
             task = progress.add_task(f"reindexing {len(claim_ids)} claims", total=len(claim_ids))
             for start in range(0, len(claim_ids), batch):
                 async with sessionmaker() as session, session.begin():
-                    for claim_id in claim_ids[start : start + batch]:
+                    chunk = claim_ids[start : start + batch]
+                    # Under the claims' locks, as every change of their sightings counts them.
+                    await claims.lock(session=session, claim_ids=set(chunk))
+                    await _outlet_flows.recount(session, chunk)
+                    for claim_id in chunk:
                         await matching.reindex_claim(
                             session=session, claim_id=claim_id, embed=False
                         )
@@ -283,7 +288,8 @@ async def _reindex(settings: Settings, batch: int) -> tuple[int, bool]:
 def reindex(
     batch: Annotated[int, typer.Option(help="Claims rebuilt per transaction.", min=1)] = 100,
 ) -> None:
-    """Rebuild what claim matching keeps of every claim (its words and sentence vectors)."""
+    """Rebuild what claim matching keeps of every claim (its words and sentence vectors), and
+    count every claim's outlet flows again."""
     settings = get_settings()
     asyncio.run(_migrate(settings))
     embeddings.configure(

@@ -1,12 +1,15 @@
 """Outlet records and the network read from the outlet flows, against the worked example."""
 
+import asyncio
 from typing import Any
 
 import httpx
 from alembic import command
+from sqlalchemy import delete
 from sqlalchemy.engine import Connection
 
 from app.migrate import alembic_config
+from app.network.models import OutletDay, OutletFlow, OutletLink, OutletTotal
 from tests.problems import assert_problem
 
 ALL = "/v1/network"
@@ -126,3 +129,19 @@ async def test_the_migration_counts_what_was_recorded_before_it(
         await connection.run_sync(_downgrade_and_upgrade)
     assert (await reader.get(ALL)).json() == before
     assert (await reader.get("/v1/outlets/asia-times/record")).json() == record
+
+
+async def test_reindex_counts_the_outlet_flows_again(
+    reader: httpx.AsyncClient,
+    worked_example: dict[str, Any],
+    sessionmaker: Any,
+    tracer: Any,
+) -> None:
+    before = (await reader.get(ALL)).json()
+    async with sessionmaker() as session, session.begin():
+        for model in (OutletDay, OutletFlow, OutletLink, OutletTotal):
+            await session.execute(delete(model))
+    assert (await reader.get(ALL)).json() == {"nodes": [], "edges": []}
+    result = await asyncio.to_thread(tracer, "reindex")
+    assert result.exit_code == 0, result.output
+    assert (await reader.get(ALL)).json() == before
