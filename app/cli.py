@@ -19,6 +19,7 @@ from app.auth.service import COMMAND_LINE, any_key_exists
 from app.claims import embeddings, matching
 from app.claims.models import Claim
 from app.config import Settings, get_settings
+from app.connections import connections_allowed, guarded_protocol
 from app.db import create_engine, create_sessionmaker
 from app.demo import loader as demo
 from app.demo.loader import DemoResult
@@ -128,6 +129,7 @@ def serve(
         f"  More keys:  {_program()} keys create --name NAME --scope read|write|admin\n"
     )
     configure_logging(settings.log_level)
+    max_connections = connections_allowed(settings.max_connections)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -135,8 +137,13 @@ def serve(
         port=port,
         log_config=None,
         access_log=False,
-        timeout_keep_alive=int(settings.idle_timeout_seconds),
-        limit_concurrency=settings.max_connections,
+        http=guarded_protocol(
+            max_connections=max_connections,
+            idle_timeout=settings.idle_timeout_seconds,
+            header_timeout=settings.header_timeout_seconds,
+        ),
+        # A burst of connections waits in the kernel's queue rather than being turned away.
+        backlog=min(max_connections, 65_535),
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )

@@ -86,12 +86,16 @@ class Settings(BaseSettings):
     # minute is over. A valid key from the same address is still let in.
     auth_failure_limit: int = 10
 
-    # A request body must arrive within this time (slow clients), and a kept-alive connection
-    # with no request is closed after idle_timeout_seconds.
-    body_read_timeout_seconds: float = 30.0
+    # A connection waiting for a request is closed after idle_timeout_seconds without a byte
+    # of one, or header_timeout_seconds after its first byte if the headers are still not
+    # complete; a request body must then arrive within body_read_timeout_seconds (else 408).
     idle_timeout_seconds: float = 5.0
-    # Connections one `tracer serve` process takes at once; past it, new ones get 503.
-    max_connections: int = 1000
+    header_timeout_seconds: float = 10.0
+    body_read_timeout_seconds: float = 30.0
+    # Connections one `tracer serve` process holds at once (also bounded by its open-file
+    # limit). At the limit, the connection that has waited longest for a request is closed to
+    # make room; a new one is refused only when every connection has a request under way.
+    max_connections: int = 10_000
     log_level: str = "INFO"
     # Proxies whose X-Forwarded-For is believed: the client address that failed-authentication
     # limits count by. Behind a load balancer, its address (or "*" on a private network).

@@ -22,7 +22,7 @@ from app.health import router as health_router
 from app.input_guard import BodyGuard, RequestLineGuard
 from app.intake.router import router as intake_router
 from app.keys.router import router as keys_router
-from app.limits import BodySizeLimit, CancelOnDisconnect
+from app.limits import BodySizeLimit, CancelOnDisconnect, UnknownRoutes
 from app.logs import log_request
 from app.metrics import HttpMetrics
 from app.metrics import router as metrics_router
@@ -117,15 +117,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     document_problems(app)
     # Outermost last: the log and the metrics see everything; the request line is checked
-    # before the key is; the key and its rate limit before the body is read; the body's text
-    # after its size; a request whose transaction collided with another's is run again,
-    # innermost.
+    # before the key is; the key and its rate limit, then whether any route serves the path,
+    # before the body is read; the body's text after its size; a request whose transaction
+    # collided with another's is run again, innermost.
     app.add_middleware(
         RetryCollisions, retry_after_seconds=settings.unavailable_retry_after_seconds
     )
     app.add_middleware(BodyGuard)
     app.add_middleware(CancelOnDisconnect)
     app.add_middleware(BodySizeLimit, read_timeout=settings.body_read_timeout_seconds)
+    app.add_middleware(UnknownRoutes, routes=app.router.routes)
     app.add_middleware(
         Gate, settings=settings, counter=app.state.counter, failures=app.state.failed_key_checks
     )

@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "logs",
             "input_guard",
             "limits",
+            "connections",
             "openapi",
             "schemas",
             "deps",
