@@ -77,6 +77,7 @@ bench: $(VENV)/.installed-dev ## Run the benchmarks and print their figures
 	$(BIN)/python -m bench.api_overhead
 	$(BIN)/python -m bench.corrections
 	$(BIN)/python -m bench.claim_page
+	$(BIN)/python -m bench.connections
 
 .PHONY: screenshots
 screenshots: $(VENV)/.installed-dev ## Photograph the pages for the README (needs Chromium)

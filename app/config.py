@@ -86,9 +86,10 @@ class Settings(BaseSettings):
     # minute is over. A valid key from the same address is still let in.
     auth_failure_limit: int = 10
 
-    # A connection waiting for a request is closed after idle_timeout_seconds without a byte
-    # of one, or header_timeout_seconds after its first byte if the headers are still not
-    # complete; a request body must then arrive within body_read_timeout_seconds (else 408).
+    # A connection waiting for a request (new, or kept alive after an answer) is closed after
+    # idle_timeout_seconds without a byte of one, and answered 408 if the request's headers are
+    # not complete header_timeout_seconds after it began to wait; a request body must then
+    # arrive within body_read_timeout_seconds (else 408).
     idle_timeout_seconds: float = 5.0
     header_timeout_seconds: float = 10.0
     body_read_timeout_seconds: float = 30.0

@@ -3,8 +3,9 @@
 Uvicorn counts every open socket against its concurrency limit and times out neither a client
 that connects and says nothing nor one that sends its headers a byte at a time: a thousand such
 sockets from one address left every other client answered 503. Here each connection, while it
-waits for a request, runs against a clock (`idle_timeout` until its first byte, then
-`header_timeout` for the rest of the headers), and a process that reaches `max_connections`
+waits for a request, runs against two clocks (closed after `idle_timeout` without a byte of a
+request, and answered 408 if its headers are not complete `header_timeout` after it began to
+wait), and a process that reaches `max_connections`
 makes room by closing the connection that has waited longest, rather than refusing newcomers.
 A request once under way is never cut off by these: its body has its own timeout
 (app.limits), and its answer takes the time it takes.
@@ -79,6 +80,7 @@ class GuardedConnection(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._heard_from = False
+        self._waiting_since = 0.0
         self._counted = False
         self._lingering = False
 
@@ -102,9 +104,13 @@ class GuardedConnection(HttpToolsProtocol):
         if self._lingering:
             return  # the rest of a body nobody will read
         if not self._heard_from and self._deadline is not None:
-            # The request has begun: from now on its headers have `header_timeout` to arrive.
+            # The request has begun: its headers must be complete within `header_timeout` of
+            # the moment the connection began to wait for it.
             self._heard_from = True
-            self._arm(self.budget.header_timeout, self._headers_too_slow)
+            self._disarm()
+            self._deadline = self.loop.call_at(
+                self._waiting_since + self.budget.header_timeout, self._headers_too_slow
+            )
         super().data_received(data)
 
     def on_headers_complete(self) -> None:
@@ -132,6 +138,7 @@ class GuardedConnection(HttpToolsProtocol):
 
     def _wait_for_request(self) -> None:
         self._heard_from = False
+        self._waiting_since = self.loop.time()
         self.budget.waiting(self)
         self._arm(self.budget.idle_timeout, self.drop)
 
