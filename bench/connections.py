@@ -10,7 +10,9 @@ Starts `tracer serve` on a private SQLite database, then, from 127.0.0.1 like ev
   authenticated `GET /v1/claims`, and records how long each answer took (goal: within 1 s);
 - records when the server closed each idle connection (goal: within 10 s) and each slow one.
 
-Prints latency percentiles, failures, close times and the server's resident memory. `--before`
+Prints latency percentiles, failures, close times and the server's resident memory. First,
+`--bodies` (20) bodies of 10 MiB are sent at once to a path no route serves, and the server's
+memory is watched while they are answered. `--before`
 runs the server as `tracer serve` ran it until now (uvicorn's `limit_concurrency=1000`,
 keep-alive timeout only), for comparison; `--max-connections N` sets a lower connection limit
 than the flood, to see the longest-waiting connections make room.
@@ -166,9 +168,38 @@ def _closes(name: str, count: int, closed_after: list[float]) -> str:
     )
 
 
-async def _flood(port: int, pid: int, idle: int, slow: int, seconds: float) -> None:
+async def _unread_bodies(base: str, pid: int, count: int) -> None:
+    """`count` bodies of 10 MiB at once to a path no route serves."""
+    body = b"[" + b" " * (10 * 2**20 - 2) + b"]"
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"}
+    rss_before = peak = _rss_mb(pid)
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+
+        async def send() -> str:
+            try:
+                response = await http.post("/v1/nowhere/batch", content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                return type(exc).__name__
+            return str(response.status_code)
+
+        sending = asyncio.gather(*(send() for _ in range(count)))
+        while not sending.done():
+            peak = max(peak, _rss_mb(pid))
+            await asyncio.sleep(0.05)
+    answers = sending.result()
+    print(
+        f"{count} bodies of 10 MiB at once to an unknown path: answers "
+        f"{ {a: answers.count(a) for a in set(answers)} } in {time.monotonic() - started:.1f} s; "
+        f"server memory {rss_before:.0f} MB before, {peak:.0f} MB at the peak"
+    )
+
+
+async def _flood(port: int, pid: int, idle: int, slow: int, seconds: float, bodies: int) -> None:
     base = f"http://127.0.0.1:{port}"
     await _wait_ready(base)
+    if bodies:
+        await _unread_bodies(base, pid, bodies)
     rss_before = _rss_mb(pid)
     stop = asyncio.Event()
     idle_closed: list[float] = []
@@ -200,6 +231,7 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=2000)
     parser.add_argument("--slow", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--bodies", type=int, default=20, help="10 MiB bodies to an unknown path")
     parser.add_argument("--before", action="store_true", help="serve as before this change")
     parser.add_argument(
         "--max-connections", type=int, help="TRACER_MAX_CONNECTIONS (default: the server's)"
@@ -213,7 +245,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         server = _start(Path(folder), port, args.before, args.max_connections)
         try:
-            asyncio.run(_flood(port, server.pid, args.idle, args.slow, args.seconds))
+            asyncio.run(_flood(port, server.pid, args.idle, args.slow, args.seconds, args.bodies))
         finally:
             server.terminate()
             server.wait(timeout=30)
