@@ -5,10 +5,9 @@ that connects and says nothing nor one that sends its headers a byte at a time: 
 sockets from one address left every other client answered 503. Here each connection, while it
 waits for a request, runs against two clocks (closed after `idle_timeout` without a byte of a
 request, and answered 408 if its headers are not complete `header_timeout` after it began to
-wait), and a process that reaches `max_connections`
-makes room by closing the connection that has waited longest, rather than refusing newcomers.
-A request once under way is never cut off by these: its body has its own timeout
-(app.limits), and its answer takes the time it takes.
+wait), and a process that reaches `max_connections` makes room by closing the connection that
+has waited longest, rather than refusing newcomers. A request once under way is never cut off
+by these: its body has its own timeout (app.limits), and its answer takes the time it takes.
 """
 
 import asyncio
@@ -44,7 +43,7 @@ class ConnectionBudget:
         # Insertion-ordered, so the first is the one that has waited longest.
         self._waiting: dict[GuardedConnection, None] = {}
 
-    def opened(self, connection: "GuardedConnection") -> bool:
+    def opened(self) -> bool:
         """Count a new connection in; False when no room can be made for it."""
         self.open += 1
         if self.open <= self.max_connections:
@@ -66,10 +65,6 @@ class ConnectionBudget:
     def stop_waiting(self, connection: "GuardedConnection") -> None:
         self._waiting.pop(connection, None)
 
-    @property
-    def waiting_count(self) -> int:
-        return len(self._waiting)
-
 
 class GuardedConnection(HttpToolsProtocol):
     """Uvicorn's HTTP/1.1 connection, with clocks on the time it waits for a request."""
@@ -87,7 +82,7 @@ class GuardedConnection(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._counted = True
-        if not self.budget.opened(self):
+        if not self.budget.opened():
             transport.write(_REFUSED)
             transport.close()
             return
