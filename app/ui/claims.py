@@ -121,6 +121,8 @@ async def claim_page(
         "denial_at": denial.published_at if denial else None,
         "recorded": recorded,
         "withdrawn": request.query_params.get("withdrawn"),
+        "corrected": request.query_params.get("corrected"),
+        "merged": request.query_params.get("merged"),
         "history": await history(session, Target.claim, claim.id),
         "formats": ["json", "csv", "graphml", "gexf", "claimreview"],
     }
