@@ -71,7 +71,7 @@
     window.cytoscape({
       container: holder,
       elements: { nodes: elements.nodes, edges: elements.edges },
-      layout: { name: "dagre", rankDir: "LR", nodeSep: 30, rankSep: 110 },
+      layout: { name: "dagre", rankDir: "LR", nodeSep: 70, rankSep: 110 },
       wheelSensitivity: 0.3,
       style: [
         { selector: "node", style: { "label": "data(label)", "font-size": 9, "text-wrap": "wrap", "text-max-width": 90,
