@@ -34,6 +34,29 @@ from app.ui.pages import render, when
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 SUGGESTIONS = 8
+# How the summary of a refused form names each field: by its label, as the form shows it.
+FIELD_LABELS = {
+    "claim": "Claim",
+    "summary": "Summary",
+    "tags": "Tags",
+    "outlet": "Outlet",
+    "new_outlet_name": "New outlet's name",
+    "new_outlet_kind": "New outlet's kind",
+    "new_outlet_country": "New outlet's country",
+    "url": "URL",
+    "published_at": "Published at",
+    "published_at_precision": "Date precision",
+    "stance": "Stance",
+    "cites": "Cites",
+    "cites_outlets": "Cites outlets",
+    "title": "Title",
+    "language": "Language",
+    "attribution": "Attribution",
+    "excerpt": "Excerpt",
+    "archive_url": "Archive URL",
+    "content_sha256": "Content SHA-256",
+    "form": "The form",
+}
 CITE_CHOICES = 200
 
 
@@ -70,6 +93,7 @@ async def _sighting_form(
         "chosen": chosen,
         "cite_choices": cite_choices,
         "outlet_choices": _outlets_of(cite_choices),
+        "labels": FIELD_LABELS,
         "kinds": list(OutletKind),
         "precisions": list(Precision),
         "stances": list(Stance),
