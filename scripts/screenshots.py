@@ -2,7 +2,8 @@
 
 Loads the worked example into a fresh SQLite database, serves it on a free local port, and
 photographs in Debian's Chromium the claim page, its timeline and graph, the "Log a sighting"
-form (filled in, and refused with two wrong fields) and a sighting's correction form.
+form (filled in, and refused with two wrong fields), a sighting's correction form and a claim's
+merge page.
 `--prefix before-` names the files for a comparison with an earlier version of the pages.
 """
 
@@ -94,6 +95,11 @@ def _correct_form(page: Any, claims: dict[str, str], prefix: str) -> None:
     _section(page, "Correct this sighting").screenshot(path=str(OUT / f"{prefix}correct-form.png"))
 
 
+def _merge_page(page: Any, claims: dict[str, str]) -> None:
+    page.goto(f"/ui/claims/{claims['workers']}/merge?q=North+Korean+workers")
+    page.screenshot(path=str(OUT / "claim-merge.png"), full_page=True)
+
+
 def _shoot(browser: Any, base_url: str, cookie: str, claims: dict[str, str], prefix: str) -> None:
     context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
     context.add_cookies([{"name": "tracer_session", "value": cookie, "url": base_url + "/ui"}])
@@ -102,6 +108,8 @@ def _shoot(browser: Any, base_url: str, cookie: str, claims: dict[str, str], pre
     _claim_page(page, claims, prefix)
     _sighting_form(page, claims, prefix)
     _correct_form(page, claims, prefix)
+    if not prefix:
+        _merge_page(page, claims)
     context.close()
 
 
