@@ -261,9 +261,34 @@ def problem_errors(
             "cites_outlets": "An outlet you chose has no sighting of this claim published "
             "before this one: record that one first."
         }
-    if name == "published_at" and "future" in detail:
-        return {"published_at": "This date is in the future: give the date it was published."}
-    return {name: detail[:1].upper() + detail[1:] + ("" if detail.endswith(".") else ".")}
+    return {name: _said(name, detail)}
+
+
+# A service's own words for these refusals quote ids; a person is told what they mean instead.
+PLAIN_WORDS = [
+    ("published_at", "future", "This date is in the future: give the date it was published."),
+    (
+        "published_at",
+        "published after the new date",
+        "It cites a sighting published after this date: a sighting can only cite what came "
+        "before it.",
+    ),
+    (
+        "published_at",
+        "published before the new date",
+        "Sightings citing this one were published before this date: time never runs backwards "
+        "along a chain.",
+    ),
+    ("claim", "no claim", "That claim is no longer tracked: search for it again."),
+    ("outlet", "no outlet", "There is no outlet with this slug: pick one from the list."),
+]
+
+
+def _said(name: str, detail: str) -> str:
+    for where, words, plain in PLAIN_WORDS:
+        if name == where and words in detail:
+            return plain
+    return detail[:1].upper() + detail[1:] + ("" if detail.endswith(".") else ".")
 
 
 def refusal(

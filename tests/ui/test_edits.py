@@ -199,6 +199,23 @@ async def test_the_correction_form_names_sightings_and_claims_never_bare_ids(
         r'<dt>Cites</dt><dd><a href="/ui/sightings/[^"]+">The Paper, 01 Aug 2022', details
     )
 
+    # A refusal that the service words with ids is told by what it means.
+    page = (await browser_like.get(f"/ui/sightings/{first['id']}")).text
+    moved_later = {
+        "csrf_token": hidden_field(page, "csrf_token"),
+        "revision": "1",
+        "outlet": "paper",
+        "url": first["url"],
+        "published_at": "2022-08-05 12:00",
+        "published_at_precision": "exact",
+        "stance": "reports",
+        "claim_id": claim["id"],
+        "reason": "the date was wrong",
+    }
+    refused = await browser_like.post(f"/ui/sightings/{first['id']}/correct", data=moved_later)
+    message = _errors(refused.text)["published_at"]
+    assert "time never runs backwards" in message and not re.search(UUID, message)
+
 
 async def test_the_claim_page_explains_its_drawings(
     browser_like: httpx.AsyncClient, client: httpx.AsyncClient
