@@ -73,7 +73,8 @@ async def read_url(
 
 async def _read(url: str, fetcher: Fetcher) -> tuple[PageInfo | None, str | None]:
     # A Telegram post's own address serves a script-built page; its embed page has the post.
-    target = telegram_embed_url(url) or url
+    # A fragment is never sent, so the address fetched is the one without it.
+    target = telegram_embed_url(url) or url.split("#", 1)[0]
     try:
         async with asyncio.timeout(ANSWER_SECONDS):
             result = await fetcher.fetch(target)
