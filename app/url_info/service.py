@@ -32,7 +32,9 @@ ANSWER_SECONDS = 9.0
 MAX_BYTES = 5 * 2**20
 SIGHTINGS_SHOWN = 50
 MATCHES = 5
-MATCH_TEXT = 2000
+# The title and the start of the text: a headline states the claim, if anything does, and the
+# matcher's cost grows with the length of what it embeds (about 4x from 80 to 350 characters).
+MATCH_TEXT = 200
 
 
 def page_fetcher(settings: Settings) -> Fetcher:
