@@ -1,13 +1,21 @@
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.columns import enum_column
 from app.db import Base, UTCDateTime, new_id, utcnow
 from app.enums import CitationBasis, Precision, Stance
 from app.outlets.models import Outlet
+from app.urls import canonical_url
 from app.versioning import Revised, history_of
+
+
+def _canonical_of_row(context: DefaultExecutionContext) -> str:
+    row: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return canonical_url(row["url"])
 
 
 class Sighting(Revised, Base):
@@ -36,8 +44,9 @@ class Sighting(Revised, Base):
     claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
     outlet_id: Mapped[str] = mapped_column(ForeignKey("outlets.id", ondelete="RESTRICT"))
     url: Mapped[str] = mapped_column(Text)
-    # `url` in the one form every equivalent form shares (app.urls.canonical_url).
-    canonical_url: Mapped[str] = mapped_column(Text, index=True)
+    # `url` in the one form every equivalent form shares; computed on insert when not given,
+    # so that no way of writing rows can leave it out.
+    canonical_url: Mapped[str] = mapped_column(Text, index=True, default=_canonical_of_row)
     duplicate_of: Mapped[str | None] = mapped_column(String(36))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
     published_at_precision: Mapped[Precision] = mapped_column(

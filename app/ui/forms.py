@@ -114,7 +114,8 @@ def _outlet(form: SightingForm) -> str | dict[str, Any]:
 def request(form: SightingForm, *, claim_id: str | None) -> SightingCreate:
     """The recording request the form describes; a claim is created inline without an id."""
     body: dict[str, Any] = {
-        "outlet": _outlet(form),
+        # No outlet named: the one whose domains match the URL, if any.
+        "outlet": _outlet(form) or None,
         "url": form.get("url"),
         "published_at": parse_published_at(form.get("published_at")),
         "published_at_precision": form.get("published_at_precision") or "exact",
