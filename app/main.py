@@ -34,6 +34,8 @@ from app.ratelimit import counter_for
 from app.recording.router import router as sightings_router
 from app.request_ids import RequestIdMiddleware
 from app.ui import router as ui
+from app.url_info import service as url_info
+from app.url_info.router import router as url_info_router
 from app.worker import background
 
 DESCRIPTION = """Tracer records how a claim travels between outlets: who carried it, whom they
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.secret_box = SecretBox(settings)
+        app.state.page_fetcher = url_info.page_fetcher(settings)
         try:
             async with background(
                 settings=settings,
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with _collector_tuned():
                     yield
         finally:
+            await app.state.page_fetcher.aclose()
             await engine.dispose()
 
     # /docs and /redoc are served by app.front, from the package's own copies of their scripts.
@@ -145,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         intake_router,
         alerts_router,
         audit_router,
+        url_info_router,
     ):
         app.include_router(router)
     _document_webhooks(app)

@@ -16,7 +16,7 @@ from app.claims.models import (
 from app.db import Base
 from app.idempotency.models import IdempotencyRecord
 from app.outbox.models import Event
-from app.outlets.models import Outlet, outlet_versions
+from app.outlets.models import Outlet, OutletDomain, outlet_versions
 from app.ratelimit import RateLimitWindow
 from app.sightings.models import (
     Citation,
@@ -45,6 +45,7 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Outlet",
+    "OutletDomain",
     "RateLimitWindow",
     "Sighting",
     "Subscription",

@@ -15,6 +15,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from app.urls import canonical_domain_entry, check_web_url
+
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 # BCP 47's shape: subtags of letters and digits joined by hyphens, the first of letters.
 _BCP47_SHAPE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
@@ -78,3 +80,23 @@ WebUrl = Annotated[
     WithJsonSchema({"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://", "maxLength": 2048}),
 ]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+# Where a claim was seen: refused with the reason a person can act on (credentials, control
+# characters, other schemes, overlong), as app.urls checks it.
+PageUrl = Annotated[
+    str,
+    StringConstraints(max_length=2048),
+    AfterValidator(check_web_url),
+    WithJsonSchema({"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://", "maxLength": 2048}),
+]
+
+
+def _distinct(entries: list[str]) -> list[str]:
+    # Two spellings of one address are one entry.
+    return list(dict.fromkeys(entries))
+
+
+DomainEntry = Annotated[
+    str, StringConstraints(min_length=1, max_length=2048), AfterValidator(canonical_domain_entry)
+]
+# An outlet's addresses: hosts, or hosts with a path prefix, stored canonical.
+DomainEntries = Annotated[list[DomainEntry], AfterValidator(_distinct)]

@@ -48,7 +48,17 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     (
         "domains",
-        ["outlets", "sightings", "claims", "recording", "denials", "chains", "intake", "evidence"],
+        [
+            "outlets",
+            "sightings",
+            "claims",
+            "recording",
+            "denials",
+            "chains",
+            "intake",
+            "evidence",
+            "url_info",
+        ],
     ),
     ("delivery", ["alerts"]),
     ("pages", ["ui", "demo"]),

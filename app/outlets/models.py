@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import enum_column
@@ -20,6 +20,8 @@ class Outlet(Revised, Base):
     language: Mapped[str | None] = mapped_column(String(35))
     url: Mapped[str | None] = mapped_column(Text)
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The addresses it publishes under, canonical (app.urls); `outlet_domains` indexes them.
+    domains: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     # Case-folded slug, name and aliases: one portable column for `?q=` substring search.
     search_text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -33,3 +35,17 @@ class Outlet(Revised, Base):
 
 
 outlet_versions = history_of(Outlet, "outlet_versions", indexed=["slug"])
+
+
+class OutletDomain(Base):
+    """One address an outlet publishes under: the key that finds an outlet from a URL.
+
+    The outlet's `domains` list is what it shows and versions; this table holds the same
+    entries once each across all outlets, so that a taken entry is a conflict and a URL's
+    candidate entries are found with one indexed lookup.
+    """
+
+    __tablename__ = "outlet_domains"
+
+    entry: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    outlet_id: Mapped[str] = mapped_column(ForeignKey("outlets.id", ondelete="CASCADE"), index=True)

@@ -17,6 +17,10 @@ class Sighting(Revisioned):
     claim_id: str
     outlet: Outlet
     url: str
+    canonical_url: str = Field(
+        description="`url` in the one form its equivalent forms share: the duplicate rule and "
+        "`?url=` compare this."
+    )
     published_at: Timestamp
     published_at_precision: Precision
     stance: Stance

@@ -190,7 +190,8 @@ def request(form: SightingForm, *, claim_id: str | None) -> SightingCreate:
     except WhenError as exc:
         raise FormErrors({"published_at": str(exc)}) from None
     body: dict[str, Any] = {
-        "outlet": _outlet(form),
+        # No outlet named: the one whose domains match the URL, if any.
+        "outlet": _outlet(form) or None,
         "url": form.get("url"),
         "published_at": published_at,
         "published_at_precision": precision,
