@@ -47,7 +47,16 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     (
         "domains",
-        ["outlets", "sightings", "claims", "recording", "denials", "chains", "intake", "evidence"],
+        [
+            "outlets",
+            "sightings",
+            "claims",
+            "evidence",
+            "recording",
+            "denials",
+            "chains",
+            "intake",
+        ],
     ),
     ("delivery", ["alerts"]),
     ("pages", ["ui", "demo"]),
