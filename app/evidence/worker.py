@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.db import create_engine, create_sessionmaker
 from app.enums import EvidenceStatus
 from app.evidence import queue
 from app.evidence.capturing import Capturer
@@ -170,3 +171,14 @@ async def running_captures(
                 await asyncio.wait_for(asyncio.shield(task), grace)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+async def capture_pending(settings: Settings) -> dict[str, int]:
+    """`tracer capture --pending`: capture every sighting not fetched yet, in this process."""
+    engine = create_engine(settings)
+    try:
+        maker = create_sessionmaker(engine)
+        async with capture_worker(settings=settings, sessionmaker=maker) as worker:
+            return await worker.capture_pending()
+    finally:
+        await engine.dispose()

@@ -2,13 +2,19 @@
 
 import asyncio
 import gzip
+import hashlib
+import http.server
 import io
 import ipaddress
+import json
+import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from warcio.archiveiterator import ArchiveIterator
@@ -16,6 +22,8 @@ from warcio.archiveiterator import ArchiveIterator
 from app import netguard
 from app.config import Settings
 from app.evidence.worker import CaptureWorker, capture_worker
+from app.main import create_app
+from tests.conftest import make_client
 from tests.evidence.pages import Pages, page, redirect
 from tests.factories import claim, day, outlet, sighting
 
@@ -64,11 +72,6 @@ async def events(client: httpx.AsyncClient, kind: str) -> list[dict[str, Any]]:
 async def test_a_recorded_sighting_is_captured_in_the_background_and_served_safely(
     settings: Settings, pages: Pages
 ) -> None:
-    from asgi_lifespan import LifespanManager
-
-    from app.main import create_app
-    from tests.conftest import make_client
-
     pages.routes["/story"] = redirect("/article")
     pages.routes["/article"] = page(ARTICLE)
     application: FastAPI = create_app(capturing(settings, capture=True))
@@ -99,8 +102,6 @@ async def test_a_recorded_sighting_is_captured_in_the_background_and_served_safe
         assert content.headers["content-disposition"].startswith("attachment")
         assert content.headers["x-content-type-options"] == "nosniff"
         assert content.headers["content-security-policy"] == "sandbox"
-        import hashlib
-
         assert hashlib.sha256(content.content).hexdigest() == latest["sha256"]
 
         text = await client.get(f"/v1/captures/{latest['id']}/text")
@@ -269,3 +270,48 @@ async def test_a_redirect_to_a_private_address_is_not_captured(
     evidence = (await client.get(f"/v1/sightings/{recorded['id']}")).json()["evidence"]
     assert evidence["status"] == "failed" and evidence["problem"] == "refused address"
     assert inside.seen == []
+
+
+class _Article(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/html; charset=utf-8")
+        self.send_header("content-length", str(len(ARTICLE)))
+        self.end_headers()
+        self.wfile.write(ARTICLE)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_capture_pending_fetches_sightings_recorded_without_capture(
+    tracer: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Article)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        rows = [
+            {
+                "claim": {"statement": f"North Korea offered troops, take {n}"},
+                "outlet": {"slug": "paper", "name": "Paper", "kind": "news_outlet"},
+                "url": f"{base}/story/{n}",
+                "published_at": day(2),
+                "stance": "reports",
+            }
+            for n in range(3)
+        ]
+        source = tmp_path / "sightings.ndjson"
+        source.write_text("\n".join(json.dumps(row) for row in rows))
+        monkeypatch.setenv("TRACER_FETCH_ALLOW_PRIVATE", "true")
+        monkeypatch.setenv("TRACER_EVIDENCE_STORE", str(tmp_path / "evidence"))
+        assert tracer("import", source).exit_code == 0
+        done = tracer("capture", "--pending")
+        assert done.exit_code == 0, done.output
+        assert "3 captured" in done.output
+        again = tracer("capture", "--pending")
+        assert "0 captured" in again.output
+        assert tracer("capture").exit_code == 2
+    finally:
+        server.shutdown()
+        server.server_close()
