@@ -43,7 +43,7 @@ def _disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-async def _served(
+async def serve_bytes(
     store: EvidenceStore, sha256: str | None, *, media_type: str, name: str
 ) -> StreamingResponse:
     if sha256 is None:
@@ -60,7 +60,7 @@ async def _served(
     return StreamingResponse(stored.chunks, media_type=media_type, headers=headers)
 
 
-def _store(request: Request) -> EvidenceStore:
+def store_of(request: Request) -> EvidenceStore:
     store: EvidenceStore = request.app.state.evidence_store
     return store
 
@@ -131,7 +131,7 @@ async def capture_now(
             raise Invalid("a multipart field `file` holding the evidence is required", loc=["file"])
         capture = await uploads.keep_upload(
             session=session,
-            store=_store(request),
+            store=store_of(request),
             sighting=sighting,
             file=upload.file,
             filename=upload.filename,
@@ -150,7 +150,7 @@ async def get_capture(capture_id: str, session: SessionDep, _: ReadKey) -> Captu
     )
 
 
-def _name(capture: Capture, suffix: str) -> str:
+def download_name(capture: Capture, suffix: str) -> str:
     return capture.filename if capture.filename and not suffix else f"capture-{capture.id}{suffix}"
 
 
@@ -161,7 +161,9 @@ async def capture_content(
     """The body as received, as an attachment in its own content type."""
     capture = await service.get_capture(session=session, capture_id=capture_id)
     kind = uploads.media_type(capture.content_type)
-    return await _served(_store(request), capture.sha256, media_type=kind, name=_name(capture, ""))
+    return await serve_bytes(
+        store_of(request), capture.sha256, media_type=kind, name=download_name(capture, "")
+    )
 
 
 @router.get(
@@ -174,11 +176,11 @@ async def capture_warc(
 ) -> StreamingResponse:
     """The fetch as a gzipped WARC 1.1 file: a request and a response record for every hop."""
     capture = await service.get_capture(session=session, capture_id=capture_id)
-    return await _served(
-        _store(request),
+    return await serve_bytes(
+        store_of(request),
         capture.warc_sha256,
         media_type="application/warc",
-        name=_name(capture, ".warc.gz"),
+        name=download_name(capture, ".warc.gz"),
     )
 
 
@@ -192,11 +194,11 @@ async def capture_text(
 ) -> StreamingResponse:
     """The main text read from the capture; 404 when it had none."""
     capture = await service.get_capture(session=session, capture_id=capture_id)
-    response = await _served(
-        _store(request),
+    response = await serve_bytes(
+        store_of(request),
         capture.text_sha256,
         media_type="text/plain; charset=utf-8",
-        name=_name(capture, ".txt"),
+        name=download_name(capture, ".txt"),
     )
     response.headers["Content-Disposition"] = response.headers["Content-Disposition"].replace(
         "attachment", "inline", 1

@@ -10,6 +10,7 @@ from sqlalchemy.orm import aliased
 from app.enums import EvidenceStatus
 from app.errors import NotFound
 from app.evidence.models import Capture, SightingEvidence
+from app.evidence.store import EvidenceStore, MissingEvidence
 from app.pagination import PageParams, SortKey, paginate
 from app.sightings.presenter import shown_with
 from app.sightings.schemas import Capture as CaptureOut
@@ -101,3 +102,20 @@ async def get_capture(*, session: AsyncSession, capture_id: str) -> Capture:
     if capture is None:
         raise NotFound(f"no capture with id {capture_id!r}")
     return capture
+
+
+async def text_preview(
+    store: EvidenceStore, capture: CaptureOut | None, *, limit: int
+) -> str | None:
+    """The start of a capture's main text, at most `limit` bytes of it; None when it has none."""
+    if capture is None or capture.text_sha256 is None:
+        return None
+    kept = bytearray()
+    try:
+        async for chunk in store.stream(capture.text_sha256):
+            kept += chunk[: limit - len(kept)]
+            if len(kept) >= limit:
+                break
+    except MissingEvidence:
+        return None
+    return kept.decode("utf-8", "ignore")

@@ -4,7 +4,7 @@ services, as the API's routes are."""
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.ui import claims, denials, pages, recording, sightings, signin
+from app.ui import claims, denials, evidence, pages, recording, sightings, signin
 from app.ui.security import PageHeaders
 
 
@@ -13,6 +13,6 @@ def install(app: FastAPI) -> None:
     pages.install(app)
     app.add_middleware(PageHeaders)
     # /ui/sightings/new before /ui/sightings/{id}: the first route that matches answers.
-    for module in (signin, claims, recording, sightings, denials):
+    for module in (signin, claims, recording, sightings, evidence, denials):
         app.include_router(module.router)
     app.mount(pages.STATIC_URL, StaticFiles(directory=pages.STATIC), name="ui-static")

@@ -26,6 +26,7 @@ from app.main import create_app
 from tests.conftest import make_client
 from tests.evidence.pages import Pages, page, redirect
 from tests.factories import claim, day, outlet, sighting
+from tests.ui.pages import hidden_field, sign_in
 
 ARTICLE = b"""<!doctype html><html><head><title>Troops offered</title></head><body><article>
 <h1>Troops offered</h1>
@@ -315,3 +316,38 @@ def test_capture_pending_fetches_sightings_recorded_without_capture(
     finally:
         server.shutdown()
         server.server_close()
+
+
+async def test_the_sighting_page_shows_its_evidence_and_takes_more(
+    app: FastAPI, client: httpx.AsyncClient, pages: Pages, worker: CaptureWorker
+) -> None:
+    pages.routes["/post"] = page(ARTICLE)
+    recorded = await record(client, pages.url("/post"))
+    await run(worker)
+    created = await client.post("/v1/keys", json={"name": "desk", "scope": "write"})
+    async with make_client(app, key=None) as browser:
+        await sign_in(browser, created.json()["key"])
+        shown = await browser.get(f"/ui/sightings/{recorded['id']}")
+        latest = (await client.get(f"/v1/sightings/{recorded['id']}")).json()["evidence"]["latest"]
+        assert 'data-evidence-status="captured"' in shown.text
+        assert latest["sha256"] in shown.text and "100,000 troops" in shown.text
+        warc = await browser.get(f"/ui/captures/{latest['id']}/warc")
+        assert warc.status_code == 200 and warc.headers["content-type"] == "application/warc"
+        csrf = hidden_field(shown.text, "csrf_token")
+
+        files = {"file": ("shot.png", b"\x89PNG not really", "image/png")}
+        forged = await browser.post(
+            f"/ui/sightings/{recorded['id']}/captures", data={"csrf_token": "x"}, files=files
+        )
+        assert forged.status_code == 403
+        uploaded = await browser.post(
+            f"/ui/sightings/{recorded['id']}/captures", data={"csrf_token": csrf}, files=files
+        )
+        assert uploaded.status_code == 303
+        again = await browser.post(
+            f"/ui/sightings/{recorded['id']}/capture", data={"csrf_token": csrf}
+        )
+        assert again.status_code == 303
+    listed = (await client.get(f"/v1/sightings/{recorded['id']}/captures")).json()["items"]
+    assert [c["source"] for c in listed] == ["upload", "fetch"]
+    assert await worker.lease(5) == [recorded["id"]]
