@@ -9,9 +9,11 @@ space, never correctness.
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from multiprocessing import get_context
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -101,10 +103,17 @@ async def source_of(session: AsyncSession, sighting_id: str) -> Source | None:
     )
 
 
-# Reading text is CPU work and the largest allocation of a capture: one at a time per process,
-# always on the same thread, so the allocator reuses one arena instead of keeping the memory
-# of every worker thread that once read a page.
-_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-read")
+# Reading text is CPU work and the largest allocation of a capture: it runs in processes of
+# its own, two pages at a time (the cores of a small server), so that it neither holds the
+# API's interpreter lock while requests wait nor leaves its peak memory in the serving process.
+_readers: ProcessPoolExecutor | None = None
+
+
+def _reader() -> ProcessPoolExecutor:
+    global _readers
+    if _readers is None:
+        _readers = ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn"))
+    return _readers
 
 
 def _read(path: Path, url: str, content_type: str | None) -> tuple[str | None, str | None]:
@@ -117,9 +126,16 @@ def _read(path: Path, url: str, content_type: str | None) -> tuple[str | None, s
 async def read_body(
     path: Path, *, url: str, content_type: str | None
 ) -> tuple[str | None, str | None]:
-    """(title, main text) of a body, read from its first megabyte."""
+    """(title, main text) of a body, read from its first megabyte; nothing when the reading
+    process died on it (the body is kept all the same)."""
+    global _readers
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_reader, _read, path, url, content_type)
+    try:
+        return await loop.run_in_executor(_reader(), _read, path, url, content_type)
+    except BrokenProcessPool:
+        log.warning("the page reader stopped while reading %s; a new one is started", url)
+        _readers = None
+        return None, None
 
 
 async def put_bytes(store: EvidenceStore, data: bytes, temp_dir: Path | None = None) -> str:
