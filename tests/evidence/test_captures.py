@@ -21,6 +21,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from app import netguard
 from app.config import Settings
+from app.evidence.store import open_store
 from app.evidence.worker import CaptureWorker, capture_worker
 from app.main import create_app
 from tests.conftest import make_client
@@ -351,3 +352,39 @@ async def test_the_sighting_page_shows_its_evidence_and_takes_more(
     listed = (await client.get(f"/v1/sightings/{recorded['id']}/captures")).json()["items"]
     assert [c["source"] for c in listed] == ["upload", "fetch"]
     assert await worker.lease(5) == [recorded["id"]]
+
+
+async def test_captures_are_kept_in_and_served_from_an_s3_bucket(
+    app: FastAPI,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient,
+    pages: Pages,
+    s3_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "eu-central-1",
+        "AWS_ENDPOINT_URL": s3_endpoint,
+    }.items():
+        monkeypatch.setenv(name, value)
+    bucket = "s3://evidence/captures-test"
+    app.state.evidence_store = open_store(bucket)
+    pages.routes["/post"] = page(ARTICLE)
+    recorded = await record(client, pages.url("/post"))
+    stored = capturing(settings, evidence_store=bucket)
+    async with capture_worker(settings=stored, sessionmaker=sessionmaker) as remote:
+        await run(remote)
+    latest = (await client.get(f"/v1/sightings/{recorded['id']}")).json()["evidence"]["latest"]
+    content = await client.get(f"/v1/captures/{latest['id']}/content")
+    assert content.content == ARTICLE
+    warc = await client.get(f"/v1/captures/{latest['id']}/warc")
+    assert [r.rec_type for r in ArchiveIterator(io.BytesIO(warc.content))][1:] == [
+        "request",
+        "response",
+    ]
+    async with httpx.AsyncClient() as s3:
+        listed = await s3.get(f"{s3_endpoint}/evidence?list-type=2&prefix=captures-test/sha256/")
+    assert latest["sha256"] in listed.text
