@@ -25,6 +25,7 @@ from app.demo import loader as demo
 from app.demo.loader import DemoResult
 from app.enums import Scope
 from app.errors import NotFound
+from app.evidence.worker import capture_pending
 from app.intake import importer
 from app.keys import service as keys
 from app.logs import configure_logging
@@ -186,6 +187,21 @@ def worker() -> None:
     typer.echo("delivering alerts; stop with Ctrl-C")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_worker(settings))
+
+
+@cli.command()
+def capture(
+    pending: Annotated[bool, typer.Option("--pending", help="Sightings not fetched yet.")] = False,
+) -> None:
+    """Capture the sources of sightings not fetched yet: recorded before captures existed or
+    while TRACER_CAPTURE was false."""
+    if not pending:
+        typer.echo("say which sightings to capture: tracer capture --pending", err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    asyncio.run(_migrate(settings))
+    counts = asyncio.run(capture_pending(settings))
+    typer.echo(", ".join(f"{count} {status}" for status, count in counts.items()))
 
 
 @keys_cli.command("create")

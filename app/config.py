@@ -125,6 +125,16 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = 20 * 2**20
     fetch_max_redirects: int = 5
     fetch_per_host: int = 2
+    # A failed fetch is tried this many times in all, waiting these many seconds before each
+    # new try (the last figure repeats); then the source waits for its next re-check.
+    capture_tries: int = 3
+    capture_retry_seconds: list[float] = [60, 600]
+    # Fetches one process runs at once (fetch_per_host still bounds each host), and how long
+    # a leased capture waits before another worker may take it over.
+    capture_concurrency: int = 16
+    capture_lease_seconds: float = 120.0
+    # How often an idle process looks for captures that came due (new sightings wake it).
+    capture_poll_seconds: float = 1.0
 
     @field_validator("recheck_days", mode="before")
     @classmethod

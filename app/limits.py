@@ -11,10 +11,17 @@ from app.errors import PayloadTooLarge, problem_body, problem_response
 MiB = 1024 * 1024
 DEFAULT_LIMIT = 1 * MiB
 BATCH_LIMIT = 10 * MiB
+# Evidence uploads: a 50 MiB file and its multipart framing.
+UPLOAD_LIMIT = 51 * MiB
 
 
 def limit_for(path: str) -> int:
-    return BATCH_LIMIT if path.rstrip("/").endswith("/batch") else DEFAULT_LIMIT
+    path = path.rstrip("/")
+    if path.endswith("/batch"):
+        return BATCH_LIMIT
+    if path.startswith(("/v1/sightings/", "/ui/sightings/")) and path.endswith("/captures"):
+        return UPLOAD_LIMIT
+    return DEFAULT_LIMIT
 
 
 _BODILESS = ("GET", "HEAD", "OPTIONS", "DELETE")

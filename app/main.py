@@ -18,6 +18,8 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.denials.router import router as denials_router
 from app.errors import install_handlers
+from app.evidence.router import router as evidence_router
+from app.evidence.store import open_store
 from app.health import router as health_router
 from app.input_guard import BodyGuard, RequestLineGuard
 from app.intake.router import router as intake_router
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.secret_box = SecretBox(settings)
         app.state.page_fetcher = url_info.page_fetcher(settings)
+        app.state.evidence_store = open_store(settings.evidence_store)
         try:
             async with background(
                 settings=settings,
@@ -144,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         outlets_router,
         claims_router,
         sightings_router,
+        evidence_router,
         chains_router,
         denials_router,
         intake_router,

@@ -14,6 +14,7 @@ from app.claims.models import (
     claim_versions,
 )
 from app.db import Base
+from app.evidence.models import Capture, EvidenceCursor, SightingEvidence
 from app.idempotency.models import IdempotencyRecord
 from app.outbox.models import Event
 from app.outlets.models import Outlet, OutletDomain, outlet_versions
@@ -31,6 +32,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Base",
+    "Capture",
     "Citation",
     "Claim",
     "ClaimFlow",
@@ -43,11 +45,13 @@ __all__ = [
     "DeliveryAttempt",
     "DispatchCursor",
     "Event",
+    "EvidenceCursor",
     "IdempotencyRecord",
     "Outlet",
     "OutletDomain",
     "RateLimitWindow",
     "Sighting",
+    "SightingEvidence",
     "Subscription",
     "UiSession",
     "Withdrawal",

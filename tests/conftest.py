@@ -126,6 +126,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         # Load tests make more requests with one key than a minute's default allows; the
         # limit itself is tested with its own small settings (tests/hardening).
         rate_limit=1_000_000,
+        # Nothing is fetched unless a test asks for it (tests/evidence serves its own pages).
+        capture=False,
+        evidence_store=str(tmp_path / "evidence"),
     )
 
 

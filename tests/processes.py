@@ -30,6 +30,8 @@ def tracer_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str
         "TRACER_WEBHOOK_ALLOW_PRIVATE": "true",
         "TRACER_SECRET_KEY_FILE": str(tmp_path / "secret-key"),
         "TRACER_ADMIN_KEY_FILE": str(tmp_path / "admin-key"),
+        "TRACER_CAPTURE": "false",
+        "TRACER_EVIDENCE_STORE": str(tmp_path / "evidence"),
         **extra,
     }
 

@@ -13,6 +13,7 @@ from app import outbox
 from app.audit.service import Target
 from app.enums import Precision, Stance
 from app.errors import Gone, NotFound, TracerError
+from app.evidence.service import text_preview
 from app.pagination import PageParams
 from app.recording import corrections
 from app.sightings import service as sightings
@@ -31,6 +32,8 @@ from app.ui.pages import PageError, render, when
 CITE_CHOICES = 200
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+# The page shows the start of the kept text; the whole of it is a download away.
+TEXT_SHOWN = 20_000
 
 
 async def _current(session: SessionDep, sighting_id: str) -> SightingOut:
@@ -74,6 +77,10 @@ async def _sighting_page(
         "precisions": list(Precision),
         "stances": list(Stance),
         "notice": request.query_params.get("corrected"),
+        "evidence_notice": request.query_params.get("evidence"),
+        "evidence_text": await text_preview(
+            request.app.state.evidence_store, shown.evidence.latest, limit=TEXT_SHOWN
+        ),
     }
     return render(request, "sighting.html", context, status_code=status_code)
 
