@@ -72,6 +72,7 @@ bench: $(VENV)/.installed-dev ## Run the benchmarks and print their figures
 	$(BIN)/python -m bench.chain_scaling
 	$(BIN)/python -m bench.batch_vs_single
 	$(BIN)/python -m bench.chain_at_scale
+	$(BIN)/python -m bench.network
 	$(BIN)/python -m bench.match_eval
 	$(BIN)/python -m bench.url_info
 	$(BIN)/python -m bench.captures

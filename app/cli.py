@@ -30,6 +30,10 @@ from app.intake import importer
 from app.keys import service as keys
 from app.logs import configure_logging
 from app.migrate import is_at_head, upgrade_to_head
+
+# Loaded for what it registers: `tracer import` and `tracer demo` record sightings, and the
+# outlet flows follow every change of sightings.
+from app.network import flows as _outlet_flows  # noqa: F401
 from app.pagination import PageParams
 from app.schemas import utc_z
 from app.transactions import transaction

@@ -28,6 +28,7 @@ from app.limits import BodySizeLimit, CancelOnDisconnect, UnknownRoutes
 from app.logs import log_request
 from app.metrics import HttpMetrics
 from app.metrics import router as metrics_router
+from app.network.router import router as network_router
 from app.observing import ObserveRequests
 from app.openapi import document_problems
 from app.outbox.payloads import registered, webhook_body
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sightings_router,
         evidence_router,
         chains_router,
+        network_router,
         denials_router,
         intake_router,
         alerts_router,

@@ -16,6 +16,7 @@ from app.claims.models import (
 from app.db import Base
 from app.evidence.models import Capture, EvidenceCursor, SightingEvidence
 from app.idempotency.models import IdempotencyRecord
+from app.network.models import OutletDay, OutletFlow, OutletLink, OutletTotal
 from app.outbox.models import Event
 from app.outlets.models import Outlet, OutletDomain, outlet_versions
 from app.ratelimit import RateLimitWindow
@@ -48,7 +49,11 @@ __all__ = [
     "EvidenceCursor",
     "IdempotencyRecord",
     "Outlet",
+    "OutletDay",
     "OutletDomain",
+    "OutletFlow",
+    "OutletLink",
+    "OutletTotal",
     "RateLimitWindow",
     "Sighting",
     "SightingEvidence",

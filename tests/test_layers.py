@@ -56,6 +56,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "recording",
             "denials",
             "chains",
+            "network",
             "intake",
             "url_info",
         ],

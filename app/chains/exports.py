@@ -28,18 +28,20 @@ class ChainFormat(StrEnum):
     graphml = "graphml"
     gexf = "gexf"
     csv = "csv"
+    stix = "stix"
 
 
 MEDIA_TYPES = {
     ChainFormat.graphml: "application/graphml+xml",
     ChainFormat.gexf: "application/gexf+xml",
     ChainFormat.csv: "text/csv; charset=utf-8",
+    ChainFormat.stix: "application/stix+json;version=2.1",
 }
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The chain as JSON (`?shape=compact` lists each outlet once), "
-        "or as a file with `?format=`.",
+        "or as a file with `?format=` (`stix`: a STIX 2.1 bundle, see docs/stix.md).",
         "content": {media: {} for media in MEDIA_TYPES.values()},
     }
 }

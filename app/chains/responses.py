@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Callable
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.chains import exports, service
+from app.chains import exports, service, stix
 from app.chains.assembly import GraphReader
 from app.chains.documents import Shape, chain_json, trace_json
 from app.chains.exports import ChainFormat
@@ -42,6 +42,23 @@ def _streamed(
     return body()
 
 
+async def _bundle(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    members: service.Members,
+    view: LedgerView,
+    claim: ClaimOut,
+) -> AsyncIterator[bytes]:
+    async with snapshot(sessionmaker) as session:
+        bundle = stix.Bundle(session, view, members)
+        async for part in bundle.write(
+            key=f"chain:{claim.id}",
+            name=claim.statement,
+            description=claim.summary,
+            published=claim.created_at,
+        ):
+            yield part
+
+
 def chain_response(
     *,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -63,6 +80,12 @@ def chain_response(
     if file_format is ChainFormat.json:
         body = _streamed(sessionmaker, members, lambda r: chain_json(r, shown, shape), view)
         return StreamingResponse(body, media_type=JSON, headers=headers)
+    if file_format is ChainFormat.stix:
+        return StreamingResponse(
+            _bundle(sessionmaker, members, view, shown),
+            media_type=exports.MEDIA_TYPES[file_format],
+            headers=headers,
+        )
     writers: dict[ChainFormat, Callable[[GraphReader], AsyncIterator[bytes]]] = {
         ChainFormat.graphml: lambda r: exports.graphml(r, shown),
         ChainFormat.gexf: lambda r: exports.gexf(r, shown),

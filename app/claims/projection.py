@@ -7,7 +7,7 @@ every claim it touched, under those claims' row locks, before its transaction co
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,26 @@ from app.sightings.models import Sighting
 from app.sightings.service import with_outlet
 from app.streaming import time_order_in
 from app.versioning import archive
+
+
+class SightingsChangedHook(Protocol):
+    async def __call__(
+        self, *, session: AsyncSession, claim_ids: frozenset[str], now: datetime
+    ) -> None: ...
+
+
+_sightings_changed_hooks: list[SightingsChangedHook] = []
+
+
+def on_sightings_changed(hook: SightingsChangedHook) -> SightingsChangedHook:
+    """Run `hook` in every transaction that changes sightings, with every claim whose sightings
+    changed (a merged claim's too), after this domain's own projections are up to date.
+
+    What is read across claims (outlet records, the network) lives above this domain and keeps
+    its own projections by registering here rather than being called.
+    """
+    _sightings_changed_hooks.append(hook)
+    return hook
 
 
 def _official_verdicts(dialect: str, claim_id: str) -> Select[Any]:
@@ -184,16 +204,19 @@ async def sightings_changed(
     claim (titles of new sightings, a merged duplicate's statement). Every claim in `claim_ids`
     then has its counters and status refreshed, and the matching vectors follow.
     """
+    changed, recounted = frozenset(claim_ids), frozenset(recount)
     if tally is not None:
         await tally.write(session)
-    for claim_id in sorted(set(recount)):
+    for claim_id in sorted(recounted):
         await chain_counts.recount(session, claim_id)
     for claim_id in sorted(set(reworded)):
         await matching.reindex_claim(session=session, claim_id=claim_id, embed=False)
     for claim_id, texts in sorted((wordings or {}).items()):
         await matching.index_wordings(session=session, claim_id=claim_id, texts=list(texts))
-    for claim_id in sorted(set(claim_ids)):
+    for claim_id in sorted(changed):
         await refresh_claim(session=session, claim_id=claim_id, now=now)
+    for hook in _sightings_changed_hooks:
+        await hook(session=session, claim_ids=changed | recounted, now=now)
     await matching.embed_pending(session=session)
 
 

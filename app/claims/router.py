@@ -22,10 +22,12 @@ from app.config import Settings
 from app.deps import AsOf, IfMatch
 from app.enums import DenialStatus
 from app.idempotency.service import IdempotencyDep
+from app.outlets import service as outlets
 from app.pagination import PageDep
 from app.revisions import etag
 from app.schemas import Page
 from app.transactions import SessionDep
+from app.validators import Slug
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
@@ -52,7 +54,7 @@ async def create_claim(
     return answer
 
 
-@router.get("")
+@router.get("", responses={404: {"description": "`outlet` names no outlet."}})
 async def list_claims(
     session: SessionDep,
     page: PageDep,
@@ -63,9 +65,21 @@ async def list_claims(
     ] = None,
     status: DenialStatus | None = None,
     tag: Annotated[str | None, Query(max_length=100)] = None,
+    outlet: Annotated[
+        Slug | None, Query(description="Only claims this outlet carried (its slug).")
+    ] = None,
 ) -> Page[Claim]:
+    outlet_id = None
+    if outlet is not None:
+        outlet_id = (await outlets.get_or_404(session=session, slug=outlet, moment=moment)).id
     claims, next_cursor = await service.list_claims(
-        session=session, page=page, q=q, status=status, tag=tag, moment=moment
+        session=session,
+        page=page,
+        q=q,
+        status=status,
+        tag=tag,
+        outlet_id=outlet_id,
+        moment=moment,
     )
     return Page(items=[Claim.model_validate(c) for c in claims], next_cursor=next_cursor)
 

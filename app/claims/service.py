@@ -18,6 +18,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.ledger import LedgerView, as_of
 from app.pagination import PageParams, SortKey, paginate
 from app.revisions import changed_fields, check_revision, created, revise, revised_values
+from app.sightings.models import Sighting
 from app.versioning import lock_rows
 
 # A variant_of chain longer than this is refused rather than walked.
@@ -160,7 +161,11 @@ async def get_or_create(
 
 
 def _filtered(
-    view: LedgerView, q: str | None, status: DenialStatus | None, tag: str | None
+    view: LedgerView,
+    q: str | None,
+    status: DenialStatus | None,
+    tag: str | None,
+    outlet_id: str | None = None,
 ) -> Select[Any]:
     claims = view[Claim]
     statement = select(claims).execution_options(populate_existing=True)
@@ -176,6 +181,11 @@ def _filtered(
     elif tag:
         # The tag index holds today's tags; a past moment reads the tags its rows carried.
         statement = statement.where(json_array_contains(claims.tags, tag))
+    if outlet_id is not None:
+        # Read from the outlet's own sightings (an index range), sized by what it carried.
+        sightings = view[Sighting]
+        carried = select(sightings.claim_id).where(sightings.outlet_id == outlet_id)
+        statement = statement.where(claims.id.in_(carried))
     return statement
 
 
@@ -186,15 +196,17 @@ async def list_claims(
     q: str | None = None,
     status: DenialStatus | None = None,
     tag: str | None = None,
+    outlet_id: str | None = None,
     moment: datetime | None = None,
 ) -> tuple[list[Claim], str | None]:
-    """Claims, newest first, filtered by text, denial status and tag."""
+    """Claims, newest first, filtered by text, denial status, tag and an outlet that carried
+    them."""
     view = as_of(moment)
     keys = [
         SortKey(view[Claim].created_at, descending=True),
         SortKey(view[Claim].id, descending=True),
     ]
-    return await paginate(session, _filtered(view, q, status, tag), keys, page)
+    return await paginate(session, _filtered(view, q, status, tag, outlet_id), keys, page)
 
 
 async def lock(*, session: AsyncSession, claim_ids: set[str]) -> None:

@@ -9,6 +9,8 @@ from app.ui import (
     claims,
     denials,
     evidence,
+    network,
+    outlets,
     pages,
     recording,
     sightings,
@@ -23,6 +25,17 @@ def install(app: FastAPI) -> None:
     pages.install(app)
     app.add_middleware(PageHeaders)
     # /ui/sightings/new before /ui/sightings/{id}: the first route that matches answers.
-    for module in (signin, claims, claim_edits, recording, url_fill, sightings, evidence, denials):
+    for module in (
+        signin,
+        claims,
+        claim_edits,
+        recording,
+        url_fill,
+        sightings,
+        evidence,
+        denials,
+        outlets,
+        network,
+    ):
         app.include_router(module.router)
     app.mount(pages.STATIC_URL, StaticFiles(directory=pages.STATIC), name="ui-static")

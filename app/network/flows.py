@@ -1,0 +1,161 @@
+"""Keeping `outlet_days` and `outlet_flows` equal to what the claims' sightings say.
+
+Registered with the claims' one entry point for a change of sightings, so that recording,
+corrections, moves, withdrawals, merges and a change of an outlet's kind all bring them up to
+date in their own transaction, under the claims' row locks. A claim's rows are counted again
+from its sightings as a whole: which outlet carried it first, and which sightings came after its
+first official denial, are facts about the whole claim that one new sighting can change.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.claims import projection
+from app.enums import OutletKind, Stance
+from app.network import totals
+from app.network.models import OutletDay, OutletFlow
+from app.outlets.models import Outlet
+from app.sightings import rules
+from app.sightings.models import Citation, Sighting
+from app.streaming import time_order_in
+
+# Claims counted per statement: their ids are bound parameters, well under both engines' limits.
+_CLAIMS_PER_STATEMENT = 500
+
+
+def day_of(dialect: str, moment: Any) -> ColumnElement[Any]:
+    """The start of the UTC day of a stored time, as the engine stores a time."""
+    if dialect == "postgresql":
+        return func.timezone("UTC", func.date_trunc("day", func.timezone("UTC", moment)))
+    # SQLite keeps times as naive UTC text with microseconds, which this keeps comparable.
+    return func.strftime("%Y-%m-%d 00:00:00.000000", moment)
+
+
+def _days(dialect: str, claim_ids: list[str]) -> Any:
+    first_denial = (
+        select(Sighting.claim_id, func.min(Sighting.published_at).label("at"))
+        .join(Outlet, Outlet.id == Sighting.outlet_id)
+        .where(
+            Sighting.claim_id.in_(claim_ids),
+            Outlet.kind == OutletKind.official,
+            Sighting.stance == Stance.denies,
+        )
+        .group_by(Sighting.claim_id)
+        .subquery()
+    )
+    rank = func.row_number().over(
+        partition_by=Sighting.claim_id, order_by=time_order_in(dialect, Sighting)
+    )
+    ranked = (
+        select(
+            Sighting.claim_id,
+            Sighting.outlet_id,
+            day_of(dialect, Sighting.published_at).label("day"),
+            Sighting.stance,
+            Sighting.published_at,
+            rank.label("position"),
+        )
+        .where(Sighting.claim_id.in_(claim_ids))
+        .subquery()
+    )
+    after = case(
+        (
+            ranked.c.stance.in_([s.value for s in rules.SPREADING])
+            & (ranked.c.published_at > first_denial.c.at),
+            1,
+        ),
+        else_=0,
+    )
+    return (
+        select(
+            ranked.c.claim_id,
+            ranked.c.outlet_id,
+            ranked.c.day,
+            ranked.c.stance,
+            func.count(),
+            func.sum(after),
+            func.sum(case((ranked.c.position == 1, 1), else_=0)),
+        )
+        .select_from(ranked)
+        .outerjoin(first_denial, first_denial.c.claim_id == ranked.c.claim_id)
+        .group_by(ranked.c.claim_id, ranked.c.outlet_id, ranked.c.day, ranked.c.stance)
+    )
+
+
+def _flows(dialect: str, claim_ids: list[str]) -> Any:
+    citing, cited = aliased(Sighting), aliased(Sighting)
+    day = day_of(dialect, citing.published_at)
+    return (
+        select(
+            citing.claim_id,
+            cited.outlet_id,
+            citing.outlet_id,
+            day,
+            func.count(),
+            func.min(citing.published_at),
+            func.max(citing.published_at),
+        )
+        .select_from(citing)
+        .join(Citation, Citation.citing_id == citing.id)
+        .join(cited, cited.id == Citation.cited_id)
+        .where(
+            citing.claim_id.in_(claim_ids),
+            cited.claim_id == citing.claim_id,
+            # An outlet following up its own story is no flow between outlets.
+            cited.outlet_id != citing.outlet_id,
+        )
+        .group_by(citing.claim_id, cited.outlet_id, citing.outlet_id, day)
+    )
+
+
+async def recount(session: AsyncSession, claim_ids: Iterable[str]) -> None:
+    """Count the claims' outlet days and flows again from their current sightings, and move
+    the outlets' totals by the difference."""
+    dialect = session.get_bind().dialect.name
+    ordered = sorted(set(claim_ids))
+    for start in range(0, len(ordered), _CLAIMS_PER_STATEMENT):
+        chunk = ordered[start : start + _CLAIMS_PER_STATEMENT]
+        before = await totals.figures_of(session, chunk)
+        for model in (OutletDay, OutletFlow):
+            await session.execute(delete(model).where(model.claim_id.in_(chunk)))
+        await session.execute(
+            insert(OutletDay).from_select(
+                [
+                    "claim_id",
+                    "outlet_id",
+                    "day",
+                    "stance",
+                    "sightings",
+                    "after_denial",
+                    "carried_first",
+                ],
+                _days(dialect, chunk),
+            )
+        )
+        await session.execute(
+            insert(OutletFlow).from_select(
+                [
+                    "claim_id",
+                    "source_outlet_id",
+                    "target_outlet_id",
+                    "day",
+                    "citations",
+                    "first_at",
+                    "last_at",
+                ],
+                _flows(dialect, chunk),
+            )
+        )
+        await totals.apply(session, before, await totals.figures_of(session, chunk))
+
+
+@projection.on_sightings_changed
+async def _sightings_changed(
+    *, session: AsyncSession, claim_ids: frozenset[str], now: datetime
+) -> None:
+    await recount(session, claim_ids)

@@ -1,0 +1,246 @@
+"""An outlet's record across claims, and the outlet network, read from the outlet flows."""
+
+import math
+import statistics
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, case, distinct, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.claims.models import Claim
+from app.enums import Stance
+from app.network.filters import Selection
+from app.network.models import OutletDay, OutletFlow, OutletLink, OutletTotal
+from app.network.schemas import AfterDenial, Counterpart, Lag, Month, Record
+from app.outlets.models import Outlet
+from app.outlets.schemas import Outlet as OutletOut
+from app.sightings.models import Citation, Sighting
+from app.streaming import raw
+
+# An outlet's own word against a claim: what it counts as `denials`.
+OWN_DENIALS = (Stance.denies, Stance.debunks, Stance.retracts)
+# The contract's cap on whom an outlet took from and gave to.
+COUNTERPARTS = 20
+
+
+def _as_utc(value: datetime) -> datetime:
+    # SQLite hands back aggregated times as naive UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _days(outlet_id: str, selection: Selection) -> Any:
+    return (
+        OutletDay.outlet_id == outlet_id,
+        selection.days(OutletDay.day),
+        selection.claims(OutletDay.claim_id),
+    )
+
+
+async def _counterparts(
+    session: AsyncSession, outlet_id: str, selection: Selection, *, took: bool
+) -> list[Counterpart]:
+    own, other = (
+        (OutletFlow.target_outlet_id, OutletFlow.source_outlet_id)
+        if took
+        else (OutletFlow.source_outlet_id, OutletFlow.target_outlet_id)
+    )
+    citations = func.sum(OutletFlow.citations)
+    claims = func.count(distinct(OutletFlow.claim_id))
+    rows = await session.execute(
+        select(Outlet.slug, citations, claims)
+        .join(Outlet, Outlet.id == other)
+        .where(
+            own == outlet_id,
+            selection.days(OutletFlow.day),
+            selection.claims(OutletFlow.claim_id),
+        )
+        .group_by(Outlet.slug)
+        .order_by(citations.desc(), claims.desc(), Outlet.slug)
+        .limit(COUNTERPARTS)
+    )
+    return [Counterpart(outlet=slug, citations=c, claims=n) for slug, c, n in rows]
+
+
+def _percentile(ordered: list[float], share: float) -> float:
+    """Nearest rank: the smallest lag at least `share` of the lags do not exceed."""
+    return ordered[max(math.ceil(share * len(ordered)) - 1, 0)]
+
+
+async def _lags(session: AsyncSession, outlet_id: str, selection: Selection) -> Lag | None:
+    """From each sighting the outlet's sightings cite to the citing sighting, read from the
+    outlet's own citations: bounded by what the outlet carried, not by the ledger."""
+    citing, cited = aliased(Sighting), aliased(Sighting)
+    rows = await session.execute(
+        select(citing.published_at, cited.published_at)
+        .select_from(citing)
+        .join(Citation, Citation.citing_id == citing.id)
+        .join(cited, cited.id == Citation.cited_id)
+        .where(
+            citing.outlet_id == outlet_id,
+            selection.published(citing.published_at),
+            selection.claims(citing.claim_id),
+        )
+    )
+    lags = sorted((_as_utc(end) - _as_utc(start)).total_seconds() for end, start in rows.all())
+    if not lags:
+        return None
+    return Lag(median=statistics.median(lags), p90=_percentile(lags, 0.9))
+
+
+def _month(day: datetime) -> datetime:
+    return _as_utc(day).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+async def record(*, session: AsyncSession, outlet: Any, selection: Selection) -> Record:
+    """What the outlet carried across the selected claims and days, and with whom."""
+    where = _days(outlet.id, selection)
+    by_stance: dict[str, int] = {}
+    sightings = first = after = 0
+    for stance, count, carried_first, after_denial in await session.execute(
+        select(
+            raw(OutletDay.stance, "stance"),
+            func.sum(OutletDay.sightings),
+            func.sum(OutletDay.carried_first),
+            func.sum(OutletDay.after_denial),
+        )
+        .where(*where)
+        .group_by(OutletDay.stance)
+        .order_by(OutletDay.stance)
+    ):
+        by_stance[stance] = count
+        sightings, first, after = sightings + count, first + carried_first, after + after_denial
+    claims, claims_after = (
+        await session.execute(
+            select(
+                func.count(distinct(OutletDay.claim_id)),
+                func.count(distinct(case((OutletDay.after_denial > 0, OutletDay.claim_id)))),
+            ).where(*where)
+        )
+    ).one()
+    months: dict[datetime, Month] = {}
+    for day, count, after_denial in await session.execute(
+        select(OutletDay.day, func.sum(OutletDay.sightings), func.sum(OutletDay.after_denial))
+        .where(*where)
+        .group_by(OutletDay.day)
+        .order_by(OutletDay.day)
+    ):
+        start = _month(day)
+        month = months.setdefault(start, Month(start=start, sightings=0, after_denial=0))
+        month.sightings += count
+        month.after_denial += after_denial
+    return Record(
+        outlet=OutletOut.model_validate(outlet),
+        claims=claims,
+        sightings=sightings,
+        first_to_carry=first,
+        after_denial=AfterDenial(sightings=after, claims=claims_after),
+        denials=sum(by_stance.get(stance, 0) for stance in OWN_DENIALS),
+        by_stance=by_stance,
+        lag_seconds=await _lags(session, outlet.id, selection),
+        took_from=await _counterparts(session, outlet.id, selection, took=True),
+        gave_to=await _counterparts(session, outlet.id, selection, took=False),
+        timeline=list(months.values()),
+    )
+
+
+def _node_figures(selection: Selection) -> Any:
+    if selection.everything:
+        return select(OutletTotal).where(OutletTotal.sightings > 0).subquery()
+    return (
+        select(
+            OutletDay.outlet_id,
+            func.count(distinct(OutletDay.claim_id)).label("claims"),
+            func.sum(OutletDay.sightings).label("sightings"),
+            func.sum(OutletDay.carried_first).label("first_to_carry"),
+            func.sum(OutletDay.after_denial).label("after_denial"),
+        )
+        .where(selection.days(OutletDay.day), selection.claims(OutletDay.claim_id))
+        .group_by(OutletDay.outlet_id)
+        .subquery()
+    )
+
+
+def node_statement(selection: Selection) -> Select[Any]:
+    """One row per outlet that carried a selected claim on a selected day, most claims first."""
+    figures = _node_figures(selection)
+    statement = (
+        select(
+            Outlet.id.label("id"),
+            Outlet.slug.label("slug"),
+            Outlet.name.label("name"),
+            raw(Outlet.kind, "kind"),
+            Outlet.country.label("country"),
+            figures.c.claims,
+            figures.c.sightings,
+            figures.c.first_to_carry,
+            figures.c.after_denial,
+        )
+        .join(figures, figures.c.outlet_id == Outlet.id)
+        .order_by(figures.c.claims.desc(), Outlet.slug)
+    )
+    if selection.kinds:
+        statement = statement.where(Outlet.kind.in_(selection.kinds))
+    return statement
+
+
+def _edge_figures(selection: Selection, min_citations: int) -> Any:
+    if selection.everything:
+        return select(OutletLink).where(OutletLink.citations >= min_citations).subquery()
+    citations = func.sum(OutletFlow.citations)
+    return (
+        select(
+            OutletFlow.source_outlet_id,
+            OutletFlow.target_outlet_id,
+            citations.label("citations"),
+            func.count(distinct(OutletFlow.claim_id)).label("claims"),
+            func.min(OutletFlow.first_at).label("first_at"),
+            func.max(OutletFlow.last_at).label("last_at"),
+        )
+        .where(selection.days(OutletFlow.day), selection.claims(OutletFlow.claim_id))
+        .group_by(OutletFlow.source_outlet_id, OutletFlow.target_outlet_id)
+        .having(citations >= literal(min_citations))
+        .subquery()
+    )
+
+
+def edge_statement(selection: Selection, min_citations: int = 1) -> Select[Any]:
+    """One row per pair of outlets a selected claim went between, most citations first."""
+    flows = _edge_figures(selection, min_citations)
+    source, target = aliased(Outlet), aliased(Outlet)
+    statement = (
+        select(
+            source.slug.label("from_outlet"),
+            target.slug.label("to_outlet"),
+            flows.c.citations,
+            flows.c.claims,
+            flows.c.first_at,
+            flows.c.last_at,
+        )
+        .join(source, source.id == flows.c.source_outlet_id)
+        .join(target, target.id == flows.c.target_outlet_id)
+        .order_by(flows.c.citations.desc(), source.slug, target.slug)
+    )
+    if selection.kinds:
+        statement = statement.where(
+            source.kind.in_(selection.kinds), target.kind.in_(selection.kinds)
+        )
+    return statement
+
+
+async def repeated_after_denial(
+    *, session: AsyncSession, outlet_id: str, limit: int
+) -> list[tuple[str, str, int]]:
+    """The claims the outlet went on asserting or reporting after their first official denial:
+    (claim id, statement, how many such sightings), most first."""
+    repeated = func.sum(OutletDay.after_denial)
+    rows = await session.execute(
+        select(Claim.id, Claim.statement, repeated)
+        .join(Claim, Claim.id == OutletDay.claim_id)
+        .where(OutletDay.outlet_id == outlet_id, OutletDay.after_denial > 0)
+        .group_by(Claim.id, Claim.statement)
+        .order_by(repeated.desc(), Claim.id)
+        .limit(limit)
+    )
+    return [(claim_id, statement, count) for claim_id, statement, count in rows]

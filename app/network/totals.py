@@ -1,0 +1,191 @@
+"""Keeping `outlet_totals` and `outlet_links` equal to the sums of the outlet days and flows.
+
+A claim counted again changes the totals of its outlets and pairs by the difference between its
+rows before and after; differences add up whatever order concurrent writers commit in, so two
+transactions touching one pair never lose each other's counts. Only a first or last time that
+went away (a correction, withdrawal or move) is read again from the flows of that pair.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    case,
+    delete,
+    distinct,
+    func,
+    inspect,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import Base, dialect_insert
+from app.network.models import OutletDay, OutletFlow, OutletLink, OutletTotal
+
+# Keys per statement: two parameters each, well under both engines' limits.
+_KEYS_PER_STATEMENT = 400
+
+Pair = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Link:
+    citations: int
+    claims: int
+    first_at: datetime | None
+    last_at: datetime | None
+
+
+NO_LINK = Link(0, 0, None, None)
+NO_TOTAL = (0, 0, 0, 0)
+
+
+@dataclass
+class Figures:
+    """A set of claims' contribution to the totals, read before and after they are recounted."""
+
+    links: dict[Pair, Link]
+    totals: dict[str, tuple[int, int, int, int]]
+
+
+async def figures_of(session: AsyncSession, claim_ids: Sequence[str]) -> Figures:
+    """What these claims' rows add to each outlet's total and each pair's link."""
+    links = {
+        (source, target): Link(citations, claims, first_at, last_at)
+        for source, target, citations, claims, first_at, last_at in await session.execute(
+            select(
+                OutletFlow.source_outlet_id,
+                OutletFlow.target_outlet_id,
+                func.sum(OutletFlow.citations),
+                func.count(distinct(OutletFlow.claim_id)),
+                func.min(OutletFlow.first_at),
+                func.max(OutletFlow.last_at),
+            )
+            .where(OutletFlow.claim_id.in_(claim_ids))
+            .group_by(OutletFlow.source_outlet_id, OutletFlow.target_outlet_id)
+        )
+    }
+    totals = {
+        outlet_id: (claims, sightings, first, after)
+        for outlet_id, claims, sightings, first, after in await session.execute(
+            select(
+                OutletDay.outlet_id,
+                func.count(distinct(OutletDay.claim_id)),
+                func.sum(OutletDay.sightings),
+                func.sum(OutletDay.carried_first),
+                func.sum(OutletDay.after_denial),
+            )
+            .where(OutletDay.claim_id.in_(claim_ids))
+            .group_by(OutletDay.outlet_id)
+        )
+    }
+    return Figures(links=links, totals=totals)
+
+
+def _in_chunks(rows: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(rows), _KEYS_PER_STATEMENT):
+        yield rows[start : start + _KEYS_PER_STATEMENT]
+
+
+async def _add(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Add the rows' figures to those under their keys (a new key starts from them); first and
+    last times only ever move outwards here."""
+    if not rows:
+        return
+    table = inspect(model).columns
+    keys = list(inspect(model).primary_key)
+    for chunk in _in_chunks(rows):
+        # One statement of many rows: as many single-row statements cost a round trip each.
+        upsert = dialect_insert(session)(model).values(chunk)
+        new = upsert.excluded
+        update: dict[str, ColumnElement[Any]] = {}
+        for name in chunk[0]:
+            if name in ("first_at", "last_at"):
+                outwards = (
+                    new[name] < table[name] if name == "first_at" else new[name] > table[name]
+                )
+                update[name] = case((outwards, new[name]), else_=table[name])
+            elif name not in {key.name for key in keys}:
+                update[name] = table[name] + new[name]
+        await session.execute(upsert.on_conflict_do_update(index_elements=keys, set_=update))
+
+
+async def _reread_times(session: AsyncSession, pairs: list[Pair]) -> None:
+    """The first and last times of these pairs, read again from their flows."""
+    pair = tuple_(OutletFlow.source_outlet_id, OutletFlow.target_outlet_id)
+    for chunk in _in_chunks(pairs):
+        rows = await session.execute(
+            select(
+                OutletFlow.source_outlet_id,
+                OutletFlow.target_outlet_id,
+                func.min(OutletFlow.first_at),
+                func.max(OutletFlow.last_at),
+            )
+            .where(pair.in_(chunk))
+            .group_by(OutletFlow.source_outlet_id, OutletFlow.target_outlet_id)
+        )
+        for source, target, first_at, last_at in rows.all():
+            await session.execute(
+                update(OutletLink)
+                .where(OutletLink.source_outlet_id == source, OutletLink.target_outlet_id == target)
+                .values(first_at=first_at, last_at=last_at)
+            )
+
+
+def _shrunk(old: Link, new: Link) -> bool:
+    """Whether the pair's first or last time may have come from rows that went."""
+    if old.first_at is None or old.last_at is None:
+        return False
+    if new.first_at is None or new.last_at is None:
+        return True
+    return new.first_at > old.first_at or new.last_at < old.last_at
+
+
+async def apply(session: AsyncSession, before: Figures, after: Figures) -> None:
+    """Move the totals by what the recounted claims changed."""
+    links: list[dict[str, Any]] = []
+    shrunk: list[Pair] = []
+    for key in sorted(before.links.keys() | after.links.keys()):
+        old, new = before.links.get(key, NO_LINK), after.links.get(key, NO_LINK)
+        if old == new:
+            continue
+        links.append(
+            {
+                "source_outlet_id": key[0],
+                "target_outlet_id": key[1],
+                "citations": new.citations - old.citations,
+                "claims": new.claims - old.claims,
+                "first_at": new.first_at or old.first_at,
+                "last_at": new.last_at or old.last_at,
+            }
+        )
+        if _shrunk(old, new):
+            shrunk.append(key)
+    totals: list[dict[str, Any]] = []
+    for outlet_id in sorted(before.totals.keys() | after.totals.keys()):
+        old_total = before.totals.get(outlet_id, NO_TOTAL)
+        new_total = after.totals.get(outlet_id, NO_TOTAL)
+        if old_total == new_total:
+            continue
+        delta = [n - o for n, o in zip(new_total, old_total, strict=True)]
+        names = ["claims", "sightings", "first_to_carry", "after_denial"]
+        totals.append({"outlet_id": outlet_id, **dict(zip(names, delta, strict=True))})
+    await _add(session, OutletLink, links)
+    await _add(session, OutletTotal, totals)
+    if shrunk:
+        await _reread_times(session, shrunk)
+    # Pairs and outlets left with nothing go, so the network lists only what was carried.
+    gone_pairs = [key for key in shrunk if key not in after.links]
+    pair = tuple_(OutletLink.source_outlet_id, OutletLink.target_outlet_id)
+    for chunk in _in_chunks(gone_pairs):
+        await session.execute(delete(OutletLink).where(pair.in_(chunk), OutletLink.citations <= 0))
+    gone = [key for key in before.totals if key not in after.totals]
+    for chunk in _in_chunks(gone):
+        await session.execute(
+            delete(OutletTotal).where(OutletTotal.outlet_id.in_(chunk), OutletTotal.sightings <= 0)
+        )
