@@ -9,6 +9,7 @@ from app import front
 from app.alerts.crypto import SecretBox
 from app.alerts.router import router as alerts_router
 from app.audit.router import router as audit_router
+from app.auth.cache import VerifiedKeys
 from app.auth.gate import FailedKeyChecks, Gate
 from app.chains.router import router as chains_router
 from app.claims import embeddings
@@ -17,6 +18,7 @@ from app.collisions import RetryCollisions
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.denials.router import router as denials_router
+from app.derived import DerivedDocuments
 from app.errors import install_handlers
 from app.health import router as health_router
 from app.input_guard import BodyGuard, RequestLineGuard
@@ -83,6 +85,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.derived = DerivedDocuments(
+            engine=engine,
+            max_bytes=settings.document_cache_bytes,
+            max_document_bytes=settings.document_cache_max_bytes,
+        )
         app.state.secret_box = SecretBox(settings)
         try:
             async with background(
@@ -114,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.failed_key_checks = FailedKeyChecks(
         counter=app.state.counter, limit=settings.auth_failure_limit
     )
+    app.state.verified_keys = VerifiedKeys(seconds=settings.key_cache_seconds)
     install_handlers(app)
     document_problems(app)
     # Outermost last: the log and the metrics see everything; the request line is checked
@@ -127,7 +135,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CancelOnDisconnect)
     app.add_middleware(BodySizeLimit, read_timeout=settings.body_read_timeout_seconds)
     app.add_middleware(
-        Gate, settings=settings, counter=app.state.counter, failures=app.state.failed_key_checks
+        Gate,
+        settings=settings,
+        counter=app.state.counter,
+        failures=app.state.failed_key_checks,
+        keys=app.state.verified_keys,
     )
     app.add_middleware(RequestLineGuard)
     app.add_middleware(ObserveRequests, observers=[log_request, app.state.metrics.observe])

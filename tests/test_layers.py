@@ -43,7 +43,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     (
         "platform",
-        ["outbox", "transactions", "auth", "audit", "keys", "idempotency", "revisions"],
+        ["outbox", "transactions", "derived", "auth", "audit", "keys", "idempotency", "revisions"],
     ),
     (
         "domains",

@@ -1,0 +1,294 @@
+"""Documents derived from a claim's records (its denial report, chain, spread), kept in memory
+by each process and answered again, with an `ETag`, until the outbox says the claim changed.
+
+Dashboards poll the same few documents over and over. Building one takes a snapshot and
+several queries; answering a kept one takes only the check that it is still current. That
+check reads the outbox: every change to what such a document shows writes an event in the
+change's own transaction, and event ids grow in commit order (app.outbox), so the events after
+the last one seen name every claim changed since, whichever process changed it. A record shown
+inside many claims' documents whose changes write no event (an outlet's correction) declares
+its history table here, and a new row there drops every document.
+
+A request is answered from memory only after a check that began after the request arrived, so
+a change committed before a request is never hidden from it. Requests arriving together share
+one check: its cost is a small query per batch of requests, not per request.
+"""
+
+import asyncio
+import hashlib
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Hashable
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    String,
+    Table,
+    bindparam,
+    func,
+    literal,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.enums import EventType
+from app.outbox.models import Event
+
+log = logging.getLogger("tracer.derived")
+
+# Events whose effects stay within the claim they name: only that claim's documents go. Any
+# other event (a merge, a correction that may move a sighting to another claim, a type added
+# later) drops every document, which is never wrong, only slower.
+WITHIN_ITS_CLAIM = frozenset(
+    event_type.value
+    for event_type in (
+        EventType.claim_created,
+        EventType.sighting_recorded,
+        EventType.denial_recorded,
+        EventType.claim_status_changed,
+        EventType.claim_resurfaced,
+        EventType.claim_corrected,
+        EventType.sighting_withdrawn,
+    )
+)
+# Events read per check; a longer backlog drops every document and goes on from there.
+EVENTS_PER_CHECK = 500
+# Claims remembered as dropped since a document began to be built; past it, all count.
+MAX_DROPPED = 10_000
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: `If-None-Match` named the document's current `ETag`."}
+}
+
+_counted_tables: list[Table] = []
+
+
+def changes_every_document(history: Table) -> None:
+    """Declare a history table whose every new row may change any claim's documents."""
+    _counted_tables.append(history)
+
+
+class _OutboxWatch:
+    """Checks of the outbox, each shared by every request waiting when it begins."""
+
+    def __init__(self, engine: AsyncEngine, apply: Callable[[int, list[Any], bool], None]) -> None:
+        # Read outside a transaction: one statement needs no snapshot of its own.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._apply = apply
+        self._waiting: list[asyncio.Future[int | None]] = []
+        self._running: asyncio.Task[None] | None = None
+        self._seen: int | None = None
+        self._tally: int | None = None
+        self.checks = 0
+
+    async def current(self) -> int | None:
+        """The number of a check that began after this call, or None if it failed."""
+        waiting: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiting)
+        if self._running is None:
+            self._running = asyncio.create_task(self._run())
+        return await waiting
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    number: int | None = await self._check()
+                except Exception as exc:
+                    # The request goes on to the database itself, and says why it cannot.
+                    log.warning("outbox check failed", extra={"error": type(exc).__name__})
+                    number = None
+                for waiting in batch:
+                    if not waiting.done():
+                        waiting.set_result(number)
+        finally:
+            self._running = None
+
+    async def _check(self) -> int:
+        # Past the first check, the events since the last one seen; at the first, none, only
+        # where the outbox stands.
+        after = self._seen if self._seen is not None else _NONE_YET
+        async with self._engine.connect() as connection:
+            head, *events = await connection.execute(_check_statement(), {"after": after})
+        latest, tally = head.id, head.tally
+        moved = self._tally is not None and tally != self._tally
+        everything = moved or len(events) == EVENTS_PER_CHECK
+        self.checks += 1
+        self._apply(self.checks, events, everything)
+        if self._seen is None or everything:
+            self._seen = latest or 0
+        elif events:
+            self._seen = events[-1].id
+        self._tally = tally
+        return self.checks
+
+
+# Larger than any event id: the first check reads no events.
+_NONE_YET = 2**62
+
+
+@cache
+def _check_statement() -> CompoundSelect[Any]:
+    """One row saying where the outbox stands and how many rows the declared tables hold,
+    then the events after `:after`, in order: one statement, so one round trip and one view
+    of the database."""
+    tally: ColumnElement[int] = literal(0)
+    for table in _counted_tables:
+        tally = tally + select(func.count()).select_from(table).scalar_subquery()
+    head = select(
+        literal(0).label("part"),
+        select(func.max(Event.id)).scalar_subquery().label("id"),
+        null().label("type"),
+        null().label("claim_id"),
+        tally.label("tally"),
+    )
+    page = (
+        # As text: a type this process does not know yet drops everything.
+        select(Event.id, type_coerce(Event.type, String).label("type"), Event.claim_id)
+        .where(Event.id > bindparam("after"))
+        .order_by(Event.id)
+        .limit(EVENTS_PER_CHECK)
+        .subquery()
+    )
+    tail = select(literal(1), page.c.id, page.c.type, page.c.claim_id, null())
+    return union_all(head, tail).order_by("part", "id")
+
+
+@dataclass(frozen=True)
+class _Kept:
+    claim_id: str
+    body: bytes
+    etag: str
+
+
+class DerivedDocuments:
+    """The documents this process built lately, by request, for as long as they are current."""
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        max_bytes: int,
+        max_document_bytes: int,
+        media_type: str = "application/json",
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_document_bytes = max_document_bytes
+        self.media_type = media_type
+        self._watch = _OutboxWatch(engine, self._drop)
+        self._kept: OrderedDict[Hashable, _Kept] = OrderedDict()
+        self._by_claim: dict[str, set[Hashable]] = {}
+        self._size = 0
+        # The check that last dropped each claim's documents, or every claim's: a document
+        # built after an earlier check may already be out of date, and is not kept.
+        self._dropped_at: dict[str, int] = {}
+        self._all_dropped_at = 0
+
+    async def answer(
+        self,
+        request: Request,
+        *,
+        claim_id: str,
+        key: Hashable,
+        build: Callable[[], AsyncIterator[bytes]],
+    ) -> Response:
+        """The document `key` of the claim: kept, or built by `build` and kept; 304 when the
+        request's `If-None-Match` names it. One too large to keep is streamed as it is built."""
+        check = await self._watch.current()
+        kept = self._kept.get(key) if check is not None else None
+        if kept is not None:
+            self._kept.move_to_end(key)
+            return self._reply(request, kept.body, kept.etag)
+        parts = build()
+        buffered: list[bytes] = []
+        size = 0
+        async for part in parts:
+            buffered.append(part)
+            size += len(part)
+            if size > self.max_document_bytes:
+                return StreamingResponse(_rest(buffered, parts), media_type=self.media_type)
+        body = b"".join(buffered)
+        etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+        if check is not None:
+            self._keep(check, key, _Kept(claim_id, body, etag))
+        return self._reply(request, body, etag)
+
+    def _reply(self, request: Request, body: bytes, etag: str) -> Response:
+        headers = {"ETag": etag}
+        if _names(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type=self.media_type, headers=headers)
+
+    def _keep(self, check: int, key: Hashable, kept: _Kept) -> None:
+        if max(self._all_dropped_at, self._dropped_at.get(kept.claim_id, 0)) > check:
+            return
+        if len(kept.body) > self.max_bytes:
+            return
+        self._forget(key)
+        self._kept[key] = kept
+        self._by_claim.setdefault(kept.claim_id, set()).add(key)
+        self._size += len(kept.body)
+        while self._size > self.max_bytes:
+            self._forget(next(iter(self._kept)))
+
+    def _forget(self, key: Hashable) -> None:
+        kept = self._kept.pop(key, None)
+        if kept is None:
+            return
+        self._size -= len(kept.body)
+        keys = self._by_claim.get(kept.claim_id)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_claim[kept.claim_id]
+
+    def _drop(self, check: int, events: list[Any], everything: bool) -> None:
+        """What the events since the last check change, dropped as of check `check`."""
+        claims = set()
+        for _, _, event_type, claim_id, _ in events:
+            if event_type not in WITHIN_ITS_CLAIM or claim_id is None:
+                everything = True
+                break
+            claims.add(claim_id)
+        if everything or len(self._dropped_at) + len(claims) > MAX_DROPPED:
+            self._kept.clear()
+            self._by_claim.clear()
+            self._size = 0
+            self._dropped_at.clear()
+            self._all_dropped_at = check
+            return
+        for claim_id in claims:
+            self._dropped_at[claim_id] = check
+            for key in list(self._by_claim.get(claim_id, ())):
+                self._forget(key)
+
+
+async def _rest(buffered: list[bytes], parts: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield b"".join(buffered)
+    async for part in parts:
+        yield part
+
+
+def _names(if_none_match: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names this ETag (weak comparison, RFC 9110)."""
+    if not if_none_match:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return etag in tags or "*" in tags
+
+
+async def _derived(request: Request) -> DerivedDocuments:
+    documents: DerivedDocuments = request.app.state.derived
+    return documents
+
+
+Documents = Annotated[DerivedDocuments, Depends(_derived)]
