@@ -18,27 +18,18 @@ import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import (
-    ColumnElement,
-    CompoundSelect,
-    String,
-    Table,
-    bindparam,
-    func,
-    literal,
-    null,
-    select,
-    type_coerce,
-    union_all,
-)
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Table, TextClause, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.enums import EventType
 from app.outbox.models import Event
@@ -80,9 +71,11 @@ class _OutboxWatch:
     """Checks of the outbox, each shared by every request waiting when it begins."""
 
     def __init__(self, engine: AsyncEngine, apply: Callable[[int, list[Any], bool], None]) -> None:
-        # Read outside a transaction: one statement needs no snapshot of its own.
+        # Outside a transaction: a single statement needs no snapshot of its own, and a held
+        # connection must not keep one open between checks.
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._apply = apply
+        self._held: AsyncConnection | None = None
         self._waiting: list[asyncio.Future[int | None]] = []
         self._running: asyncio.Task[None] | None = None
         self._seen: int | None = None
@@ -97,6 +90,11 @@ class _OutboxWatch:
             self._running = asyncio.create_task(self._run())
         return await waiting
 
+    async def close(self) -> None:
+        if self._running is not None:
+            await self._running
+        await self._release()
+
     async def _run(self) -> None:
         try:
             while self._waiting:
@@ -106,6 +104,7 @@ class _OutboxWatch:
                 except Exception as exc:
                     # The request goes on to the database itself, and says why it cannot.
                     log.warning("outbox check failed", extra={"error": type(exc).__name__})
+                    await self._release()
                     number = None
                 for waiting in batch:
                     if not waiting.done():
@@ -113,12 +112,21 @@ class _OutboxWatch:
         finally:
             self._running = None
 
+    async def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            with suppress(Exception):
+                await held.close()
+
     async def _check(self) -> int:
+        # One connection kept for the checks: taking one from the pool and giving it back
+        # costs more round trips than the check itself.
+        if self._held is None:
+            self._held = await self._engine.connect()
         # Past the first check, the events since the last one seen; at the first, none, only
         # where the outbox stands.
         after = self._seen if self._seen is not None else _NONE_YET
-        async with self._engine.connect() as connection:
-            head, *events = await connection.execute(_check_statement(), {"after": after})
+        head, *events = await self._held.execute(_check_statement(), {"after": after})
         latest, tally = head.id, head.tally
         moved = self._tally is not None and tally != self._tally
         everything = moved or len(events) == EVENTS_PER_CHECK
@@ -137,30 +145,22 @@ _NONE_YET = 2**62
 
 
 @cache
-def _check_statement() -> CompoundSelect[Any]:
+def _check_statement() -> TextClause:
     """One row saying where the outbox stands and how many rows the declared tables hold,
     then the events after `:after`, in order: one statement, so one round trip and one view
-    of the database."""
-    tally: ColumnElement[int] = literal(0)
-    for table in _counted_tables:
-        tally = tally + select(func.count()).select_from(table).scalar_subquery()
-    head = select(
-        literal(0).label("part"),
-        select(func.max(Event.id)).scalar_subquery().label("id"),
-        null().label("type"),
-        null().label("claim_id"),
-        tally.label("tally"),
+    of the database. Written out, since it runs all the time: a constructed statement costs
+    more to look up in the compiled cache than this one costs to run."""
+    events = Event.__tablename__
+    tally = " + ".join(["0", *(f"(SELECT count(*) FROM {t.name})" for t in _counted_tables)])
+    return text(
+        f"SELECT 0 AS part, (SELECT max(id) FROM {events}) AS id, NULL AS type, "
+        f"NULL AS claim_id, {tally} AS tally "
+        "UNION ALL "
+        "SELECT 1, page.id, page.type, page.claim_id, NULL FROM ("
+        f"SELECT id, type, claim_id FROM {events} WHERE id > :after ORDER BY id "
+        f"LIMIT {EVENTS_PER_CHECK}) AS page "
+        "ORDER BY part, id"
     )
-    page = (
-        # As text: a type this process does not know yet drops everything.
-        select(Event.id, type_coerce(Event.type, String).label("type"), Event.claim_id)
-        .where(Event.id > bindparam("after"))
-        .order_by(Event.id)
-        .limit(EVENTS_PER_CHECK)
-        .subquery()
-    )
-    tail = select(literal(1), page.c.id, page.c.type, page.c.claim_id, null())
-    return union_all(head, tail).order_by("part", "id")
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,16 @@ class _Kept:
     claim_id: str
     body: bytes
     etag: str
+    # The route that built it, for the metrics of answers given before routing.
+    route: Any
+
+
+Key = tuple[str, bytes]
+"""A document is known by the path and query it was asked for."""
+
+
+def _key(scope: Scope) -> Key:
+    return scope["path"], scope["query_string"]
 
 
 class DerivedDocuments:
@@ -185,29 +195,49 @@ class DerivedDocuments:
         self.max_document_bytes = max_document_bytes
         self.media_type = media_type
         self._watch = _OutboxWatch(engine, self._drop)
-        self._kept: OrderedDict[Hashable, _Kept] = OrderedDict()
-        self._by_claim: dict[str, set[Hashable]] = {}
+        self._kept: OrderedDict[Key, _Kept] = OrderedDict()
+        self._by_claim: dict[str, set[Key]] = {}
         self._size = 0
         # The check that last dropped each claim's documents, or every claim's: a document
         # built after an earlier check may already be out of date, and is not kept.
         self._dropped_at: dict[str, int] = {}
         self._all_dropped_at = 0
 
+    def keeps(self, scope: Scope) -> bool:
+        """Whether a document was kept for this request (current or not: the check says)."""
+        return _key(scope) in self._kept
+
+    async def kept(self, scope: Scope) -> Response | None:
+        """The kept answer to this request once a check says it is current, else None."""
+        key = _key(scope)
+        if await self._watch.current() is None:
+            return None
+        kept = self._kept.get(key)
+        if kept is None:
+            return None
+        self._kept.move_to_end(key)
+        scope["route"] = kept.route
+        return self._reply(scope, kept.body, kept.etag)
+
+    async def close(self) -> None:
+        """Give back the connection the checks hold."""
+        await self._watch.close()
+
     async def answer(
-        self,
-        request: Request,
-        *,
-        claim_id: str,
-        key: Hashable,
-        build: Callable[[], AsyncIterator[bytes]],
+        self, request: Request, *, claim_id: str, build: Callable[[], AsyncIterator[bytes]]
     ) -> Response:
-        """The document `key` of the claim: kept, or built by `build` and kept; 304 when the
-        request's `If-None-Match` names it. One too large to keep is streamed as it is built."""
+        """The claim's document this request asks for: kept, or built by `build` and kept; 304
+        when its `If-None-Match` names it. One too large to keep is streamed as it is built.
+
+        The route decides what is kept: a document that other claims' changes would change
+        too is built anew every time instead.
+        """
+        scope = request.scope
         check = await self._watch.current()
-        kept = self._kept.get(key) if check is not None else None
+        kept = self._kept.get(_key(scope)) if check is not None else None
         if kept is not None:
-            self._kept.move_to_end(key)
-            return self._reply(request, kept.body, kept.etag)
+            self._kept.move_to_end(_key(scope))
+            return self._reply(scope, kept.body, kept.etag)
         parts = build()
         buffered: list[bytes] = []
         size = 0
@@ -219,16 +249,16 @@ class DerivedDocuments:
         body = b"".join(buffered)
         etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
         if check is not None:
-            self._keep(check, key, _Kept(claim_id, body, etag))
-        return self._reply(request, body, etag)
+            self._keep(check, _key(scope), _Kept(claim_id, body, etag, scope.get("route")))
+        return self._reply(scope, body, etag)
 
-    def _reply(self, request: Request, body: bytes, etag: str) -> Response:
+    def _reply(self, scope: Scope, body: bytes, etag: str) -> Response:
         headers = {"ETag": etag}
-        if _names(request.headers.get("if-none-match"), etag):
+        if _names(Headers(scope=scope).get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         return Response(body, media_type=self.media_type, headers=headers)
 
-    def _keep(self, check: int, key: Hashable, kept: _Kept) -> None:
+    def _keep(self, check: int, key: Key, kept: _Kept) -> None:
         if max(self._all_dropped_at, self._dropped_at.get(kept.claim_id, 0)) > check:
             return
         if len(kept.body) > self.max_bytes:
@@ -240,7 +270,7 @@ class DerivedDocuments:
         while self._size > self.max_bytes:
             self._forget(next(iter(self._kept)))
 
-    def _forget(self, key: Hashable) -> None:
+    def _forget(self, key: Key) -> None:
         kept = self._kept.pop(key, None)
         if kept is None:
             return
@@ -270,6 +300,33 @@ class DerivedDocuments:
             self._dropped_at[claim_id] = check
             for key in list(self._by_claim.get(claim_id, ())):
                 self._forget(key)
+
+
+class AnswerKept:
+    """Answers a GET of a kept document before routing, once a check says it is current.
+
+    A document is kept only after its route answered 200 to the same path and query for an
+    admitted key (every key may read), so routing and the route's own checks would decide
+    the same again: a dashboard's poll skips them, and the session, and goes to the check
+    shared with the requests beside it. Anything not kept, or no longer current, goes on.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        documents: DerivedDocuments | None = getattr(scope["app"].state, "derived", None)
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and documents is not None
+            and documents.keeps(scope)
+        ):
+            response = await documents.kept(scope)
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 async def _rest(buffered: list[bytes], parts: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

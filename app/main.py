@@ -18,7 +18,7 @@ from app.collisions import RetryCollisions
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.denials.router import router as denials_router
-from app.derived import DerivedDocuments
+from app.derived import AnswerKept, DerivedDocuments
 from app.errors import install_handlers
 from app.health import router as health_router
 from app.input_guard import BodyGuard, RequestLineGuard
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with _collector_tuned():
                     yield
         finally:
+            await app.state.derived.close()
             await engine.dispose()
 
     # /docs and /redoc are served by app.front, from the package's own copies of their scripts.
@@ -125,15 +126,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     document_problems(app)
     # Outermost last: the log and the metrics see everything; the request line is checked
-    # before the key is; the key and its rate limit before the body is read; the body's text
-    # after its size; a request whose transaction collided with another's is run again,
-    # innermost.
+    # before the key is; the key and its rate limit before the body is read; a kept document
+    # is answered right after them, before routing (app.derived); the body's text after its
+    # size; a request whose transaction collided with another's is run again, innermost.
     app.add_middleware(
         RetryCollisions, retry_after_seconds=settings.unavailable_retry_after_seconds
     )
     app.add_middleware(BodyGuard)
     app.add_middleware(CancelOnDisconnect)
     app.add_middleware(BodySizeLimit, read_timeout=settings.body_read_timeout_seconds)
+    app.add_middleware(AnswerKept)
     app.add_middleware(
         Gate,
         settings=settings,

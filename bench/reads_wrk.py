@@ -165,7 +165,7 @@ async def _measure(url: str, args: argparse.Namespace) -> dict[str, tuple[float,
             }
             bodies = {}
             async with httpx.AsyncClient(headers=auth, timeout=60) as http:
-                for name, (target, _) in targets.items():
+                for name, (target, _) in list(targets.items()):
                     answer = await http.get(target)
                     answer.raise_for_status()
                     bodies[name] = answer.content

@@ -60,8 +60,7 @@ async def get_chain(
             async for part in chain_document(session=session, claim=claim, shape=shape, view=view):
                 yield part
 
-        key = ("chain", claim_id, shape, moment)
-        return await documents.answer(request, claim_id=claim_id, key=key, build=build)
+        return await documents.answer(request, claim_id=claim_id, build=build)
     claim = await claim_or_redirect(claim_id, request, await snapshot.session(), moment)
     return chain_response(
         sessionmaker=sessionmaker,
@@ -130,8 +129,7 @@ async def get_spread(
     if include_variants:
         # Other claims' changes would change it too: built anew each time.
         return await respond(build(), "application/json")
-    key = ("spread", claim_id, bucket, moment)
-    return await documents.answer(request, claim_id=claim_id, key=key, build=build)
+    return await documents.answer(request, claim_id=claim_id, build=build)
 
 
 @router.get(

@@ -35,8 +35,7 @@ async def get_denial(
         async for part in service.report_document(session=session, claim=claim, moment=moment):
             yield part
 
-    key = ("denial", claim_id, moment)
-    return await documents.answer(request, claim_id=claim_id, key=key, build=build)
+    return await documents.answer(request, claim_id=claim_id, build=build)
 
 
 @router.get("/v1/denials")
