@@ -68,16 +68,26 @@ def changes_every_document(history: Table) -> None:
 
 
 class _OutboxWatch:
-    """Checks of the outbox, each shared by every request waiting when it begins."""
+    """Checks of the outbox, each shared by every request waiting when it begins.
+
+    A request waits for a check that begins after it arrives. On PostgreSQL a few checks may
+    run at once, each on a connection kept for checks, so a request waits about one round
+    trip instead of the rest of a check under way and then its own.
+    """
 
     def __init__(self, engine: AsyncEngine, apply: Callable[[int, list[Any], bool], None]) -> None:
-        # Outside a transaction: a single statement needs no snapshot of its own, and a held
-        # connection must not keep one open between checks.
+        # Outside a transaction: a single statement needs no snapshot of its own, and a kept
+        # connection must not hold one open between checks.
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._apply = apply
-        self._held: AsyncConnection | None = None
+        self._overlap = OVERLAP.get(engine.dialect.name, 1)
+        self._idle: list[AsyncConnection] = []
         self._waiting: list[asyncio.Future[int | None]] = []
-        self._running: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._begun = 0
+        # Which check (by the order they began) was applied last: an older one finishing
+        # later saw nothing newer.
+        self._applied = 0
         self._seen: int | None = None
         self._tally: int | None = None
         self.checks = 0
@@ -86,51 +96,60 @@ class _OutboxWatch:
         """The number of a check that began after this call, or None if it failed."""
         waiting: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         self._waiting.append(waiting)
-        if self._running is None:
-            self._running = asyncio.create_task(self._run())
+        if len(self._tasks) < self._overlap:
+            self._begin()
         return await waiting
 
     async def close(self) -> None:
-        if self._running is not None:
-            await self._running
-        await self._release()
-
-    async def _run(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
-                try:
-                    number: int | None = await self._check()
-                except Exception as exc:
-                    # The request goes on to the database itself, and says why it cannot.
-                    log.warning("outbox check failed", extra={"error": type(exc).__name__})
-                    await self._release()
-                    number = None
-                for waiting in batch:
-                    if not waiting.done():
-                        waiting.set_result(number)
-        finally:
-            self._running = None
-
-    async def _release(self) -> None:
-        held, self._held = self._held, None
-        if held is not None:
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        idle, self._idle = self._idle, []
+        for connection in idle:
             with suppress(Exception):
-                await held.close()
+                await connection.close()
 
-    async def _check(self) -> int:
+    def _begin(self) -> None:
+        batch, self._waiting = self._waiting, []
+        self._begun += 1
+        task = asyncio.create_task(self._run(self._begun, batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._waiting and len(self._tasks) < self._overlap:
+            self._begin()
+
+    async def _run(self, begun: int, batch: list[asyncio.Future[int | None]]) -> None:
+        try:
+            number: int | None = await self._check(begun)
+        except Exception as exc:
+            # The request goes on to the database itself, and says why it cannot.
+            log.warning("outbox check failed", extra={"error": type(exc).__name__})
+            number = None
+        for waiting in batch:
+            if not waiting.done():
+                waiting.set_result(number)
+
+    async def _check(self, begun: int) -> int:
         # Past the first check, the events since the last one seen; at the first, none, only
         # where the outbox stands.
         after = self._seen if self._seen is not None else _NONE_YET
         (_, latest, _, _, tally), *events = await self._read(after)
+        if begun < self._applied:
+            # A check begun later was applied already: it saw all this one saw, and more.
+            return self.checks
+        self._applied = begun
         moved = self._tally is not None and tally != self._tally
-        everything = moved or len(events) == EVENTS_PER_CHECK
+        # A first look that another check overtook cannot say what changed in between.
+        overtaken = after == _NONE_YET and self._seen is not None
+        everything = moved or overtaken or len(events) == EVENTS_PER_CHECK
         self.checks += 1
         self._apply(self.checks, events, everything)
         if self._seen is None or everything:
-            self._seen = latest or 0
+            self._seen = max(self._seen or 0, latest or 0)
         elif events:
-            self._seen = events[-1][1]
+            self._seen = max(self._seen, events[-1][1])
         self._tally = tally
         return self.checks
 
@@ -138,15 +157,24 @@ class _OutboxWatch:
         """The check's rows, read on a connection kept for the checks, through the driver
         itself: taking a connection from the pool and going through the engine cost more
         than the statement, which runs as often as requests come."""
-        if self._held is None:
-            self._held = await self._engine.connect()
-        raw = await self._held.get_raw_connection()
-        driver: Any = raw.driver_connection
-        if self._held.dialect.name == "postgresql":
-            return list(await driver.fetch(_check_statement("$1"), after))
-        return list(await driver.execute_fetchall(_check_statement("?"), (after,)))
+        connection = self._idle.pop() if self._idle else await self._engine.connect()
+        try:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            if connection.dialect.name == "postgresql":
+                rows = list(await driver.fetch(_check_statement("$1"), after))
+            else:
+                rows = list(await driver.execute_fetchall(_check_statement("?"), (after,)))
+        except BaseException:
+            with suppress(Exception):
+                await connection.close()
+            raise
+        self._idle.append(connection)
+        return rows
 
 
+# Checks that may run at once: PostgreSQL answers each over the network, SQLite in-process.
+OVERLAP = {"postgresql": 3}
 # Larger than any event id: the first check reads no events.
 _NONE_YET = 2**62
 
