@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     # client address may make per minute; past it, that address's failures meet 429 until the
     # minute is over. A valid key from the same address is still let in.
     auth_failure_limit: int = 10
+    # A key found valid is trusted this many seconds without asking the database again, so a
+    # revoked key is refused by every process within this time (at once by the one revoking).
+    key_cache_seconds: float = 5.0
+    # Denial reports, chains and spreads kept in memory by each process, in all and at most
+    # one of this size; larger ones are built and streamed on every request.
+    document_cache_bytes: int = 64 * 2**20
+    document_cache_max_bytes: int = 4 * 2**20
 
     # A connection waiting for a request (new, or kept alive after an answer) is closed after
     # idle_timeout_seconds without a byte of one, and answered 408 if the request's headers are

@@ -44,7 +44,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     (
         "platform",
-        ["outbox", "transactions", "auth", "audit", "keys", "idempotency", "revisions"],
+        ["outbox", "transactions", "derived", "auth", "audit", "keys", "idempotency", "revisions"],
     ),
     (
         "domains",
