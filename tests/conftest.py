@@ -135,7 +135,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    async with LifespanManager(application):
+    # The first start in a worker loads the matching model: more than asgi-lifespan's default
+    # five seconds when the machine is busy.
+    async with LifespanManager(application, startup_timeout=60):
         yield application
 
 
