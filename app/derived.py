@@ -60,11 +60,18 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
 }
 
 _counted_tables: list[Table] = []
+_latest_columns: list[tuple[str, str]] = []
 
 
 def changes_every_document(history: Table) -> None:
     """Declare a history table whose every new row may change any claim's documents."""
     _counted_tables.append(history)
+
+
+def moves_every_document(table: str, column: str) -> None:
+    """Declare an indexed column whose newest value moves with every change to `table` that
+    writes no event and may change any claim's documents."""
+    _latest_columns.append((table, column))
 
 
 class _OutboxWatch:
@@ -185,7 +192,16 @@ def _check_statement(placeholder: str) -> str:
     then the events after the given id, in order: one statement, so one round trip and one
     view of the database."""
     events = Event.__tablename__
-    tally = " + ".join(["0", *(f"(SELECT count(*) FROM {t.name})" for t in _counted_tables)])
+    counted = " + ".join(["0", *(f"(SELECT count(*) FROM {t.name})" for t in _counted_tables)])
+    tally = " || '/' || ".join(
+        [
+            f"CAST({counted} AS TEXT)",
+            *(
+                f"COALESCE(CAST((SELECT max({c}) FROM {t}) AS TEXT), '')"
+                for t, c in _latest_columns
+            ),
+        ]
+    )
     return (
         f"SELECT 0 AS part, (SELECT max(id) FROM {events}) AS id, NULL AS type, "
         f"NULL AS claim_id, {tally} AS tally "

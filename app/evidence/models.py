@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import enum_column
 from app.db import Base, UTCDateTime, new_id, utcnow
+from app.derived import moves_every_document
 from app.enums import CaptureSource, EvidenceStatus
 from app.outbox.models import EventId
 
@@ -46,7 +47,8 @@ class SightingEvidence(Base):
     status: Mapped[EvidenceStatus] = mapped_column(
         enum_column(EvidenceStatus, "evidence_status"), default=EvidenceStatus.pending
     )
-    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by every check, which may change what a sighting shows without writing an event.
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     problem: Mapped[str | None] = mapped_column(Text)
     captures: Mapped[int] = mapped_column(Integer, default=0)
     latest_capture_id: Mapped[str | None] = mapped_column(String(36))
@@ -59,6 +61,11 @@ class SightingEvidence(Base):
     # Failed tries of the fetch in progress, for its back-off.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
+
+
+# A check that changes only the status or its problem (a failed fetch) writes no event, yet
+# every chain showing the sighting shows its evidence.
+moves_every_document(SightingEvidence.__tablename__, "checked_at")
 
 
 class EvidenceCursor(Base):

@@ -115,6 +115,12 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_sighting_evidence_due_at"), "sighting_evidence", ["due_at"], unique=False
     )
+    op.create_index(
+        op.f("ix_sighting_evidence_checked_at"),
+        "sighting_evidence",
+        ["checked_at"],
+        unique=False,
+    )
     op.create_table(
         "evidence_cursors",
         sa.Column("name", sa.String(length=50), nullable=False),
@@ -125,6 +131,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("evidence_cursors")
+    op.drop_index(op.f("ix_sighting_evidence_checked_at"), table_name="sighting_evidence")
     op.drop_index(op.f("ix_sighting_evidence_due_at"), table_name="sighting_evidence")
     op.drop_table("sighting_evidence")
     op.drop_index("ix_captures_sighting_id_captured_at", table_name="captures")

@@ -215,12 +215,19 @@ async def test_a_body_too_large_fails_after_its_tries(
 ) -> None:
     pages.routes["/huge"] = page(b"x" * 5000, content_type="application/octet-stream")
     recorded = await record(client, pages.url("/huge"))
+    chain = f"/v1/claims/{recorded['claim_id']}/chain"
+    kept = await client.get(chain)
+    assert [n["evidence"]["status"] for n in kept.json()["nodes"]] == ["pending"]
     small = capturing(settings, fetch_max_bytes=1000)
     async with capture_worker(settings=small, sessionmaker=sessionmaker) as limited:
         for _ in range(4):
             await run(limited)
     evidence = (await client.get(f"/v1/sightings/{recorded['id']}")).json()["evidence"]
     assert evidence["status"] == "failed" and evidence["problem"] == "too large"
+    # A failed fetch writes no event, yet the chain kept in memory shows it at once.
+    polled = await client.get(chain, headers={"If-None-Match": kept.headers["etag"]})
+    assert polled.status_code == 200
+    assert [n["evidence"]["status"] for n in polled.json()["nodes"]] == ["failed"]
     assert evidence["latest"] is None
     assert pages.paths().count("/huge") == 3
 
