@@ -74,10 +74,13 @@ bench: $(VENV)/.installed-dev ## Run the benchmarks and print their figures
 	$(BIN)/python -m bench.chain_at_scale
 	$(BIN)/python -m bench.network
 	$(BIN)/python -m bench.match_eval
+	$(BIN)/python -m bench.url_info
+	$(BIN)/python -m bench.captures
 	$(BIN)/python -m bench.alerts_latency
 	$(BIN)/python -m bench.api_overhead
 	$(BIN)/python -m bench.corrections
 	$(BIN)/python -m bench.claim_page
+	$(BIN)/python -m bench.connections
 
 .PHONY: screenshots
 screenshots: $(VENV)/.installed-dev ## Photograph the pages for the README (needs Chromium)

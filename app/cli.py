@@ -20,11 +20,13 @@ from app.claims import embeddings, matching
 from app.claims import service as claims
 from app.claims.models import Claim
 from app.config import Settings, get_settings
+from app.connections import connections_allowed, guarded_protocol
 from app.db import create_engine, create_sessionmaker
 from app.demo import loader as demo
 from app.demo.loader import DemoResult
 from app.enums import Scope
 from app.errors import NotFound
+from app.evidence.worker import capture_pending
 from app.intake import importer
 from app.keys import service as keys
 from app.logs import configure_logging
@@ -133,6 +135,7 @@ def serve(
         f"  More keys:  {_program()} keys create --name NAME --scope read|write|admin\n"
     )
     configure_logging(settings.log_level)
+    max_connections = connections_allowed(settings.max_connections)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -140,8 +143,13 @@ def serve(
         port=port,
         log_config=None,
         access_log=False,
-        timeout_keep_alive=int(settings.idle_timeout_seconds),
-        limit_concurrency=settings.max_connections,
+        http=guarded_protocol(
+            max_connections=max_connections,
+            idle_timeout=settings.idle_timeout_seconds,
+            header_timeout=settings.header_timeout_seconds,
+        ),
+        # A burst of connections waits in the kernel's queue rather than being turned away.
+        backlog=min(max_connections, 65_535),
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
@@ -184,6 +192,21 @@ def worker() -> None:
     typer.echo("delivering alerts; stop with Ctrl-C")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_worker(settings))
+
+
+@cli.command()
+def capture(
+    pending: Annotated[bool, typer.Option("--pending", help="Sightings not fetched yet.")] = False,
+) -> None:
+    """Capture the sources of sightings not fetched yet: recorded before captures existed or
+    while TRACER_CAPTURE was false."""
+    if not pending:
+        typer.echo("say which sightings to capture: tracer capture --pending", err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    asyncio.run(_migrate(settings))
+    counts = asyncio.run(capture_pending(settings))
+    typer.echo(", ".join(f"{count} {status}" for status, count in counts.items()))
 
 
 @keys_cli.command("create")

@@ -85,13 +85,25 @@ class Settings(BaseSettings):
     # client address may make per minute; past it, that address's failures meet 429 until the
     # minute is over. A valid key from the same address is still let in.
     auth_failure_limit: int = 10
+    # A key found valid is trusted this many seconds without asking the database again, so a
+    # revoked key is refused by every process within this time (at once by the one revoking).
+    key_cache_seconds: float = 5.0
+    # Denial reports, chains and spreads kept in memory by each process, in all and at most
+    # one of this size; larger ones are built and streamed on every request.
+    document_cache_bytes: int = 64 * 2**20
+    document_cache_max_bytes: int = 4 * 2**20
 
-    # A request body must arrive within this time (slow clients), and a kept-alive connection
-    # with no request is closed after idle_timeout_seconds.
-    body_read_timeout_seconds: float = 30.0
+    # A connection waiting for a request (new, or kept alive after an answer) is closed after
+    # idle_timeout_seconds without a byte of one, and answered 408 if the request's headers are
+    # not complete header_timeout_seconds after it began to wait; a request body must then
+    # arrive within body_read_timeout_seconds (else 408).
     idle_timeout_seconds: float = 5.0
-    # Connections one `tracer serve` process takes at once; past it, new ones get 503.
-    max_connections: int = 1000
+    header_timeout_seconds: float = 10.0
+    body_read_timeout_seconds: float = 30.0
+    # Connections one `tracer serve` process holds at once (also bounded by its open-file
+    # limit). At the limit, the connection that has waited longest for a request is closed to
+    # make room; a new one is refused only when every connection has a request under way.
+    max_connections: int = 10_000
     log_level: str = "INFO"
     # Proxies whose X-Forwarded-For is believed: the client address that failed-authentication
     # limits count by. Behind a load balancer, its address (or "*" on a private network).
@@ -120,6 +132,16 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = 20 * 2**20
     fetch_max_redirects: int = 5
     fetch_per_host: int = 2
+    # A failed fetch is tried this many times in all, waiting these many seconds before each
+    # new try (the last figure repeats); then the source waits for its next re-check.
+    capture_tries: int = 3
+    capture_retry_seconds: list[float] = [60, 600]
+    # Fetches one process runs at once (fetch_per_host still bounds each host), and how long
+    # a leased capture waits before another worker may take it over.
+    capture_concurrency: int = 16
+    capture_lease_seconds: float = 120.0
+    # How often an idle process looks for captures that came due (new sightings wake it).
+    capture_poll_seconds: float = 1.0
 
     @field_validator("recheck_days", mode="before")
     @classmethod

@@ -4,7 +4,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, MetaData, Table, event, text
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    DateTime,
+    MetaData,
+    Table,
+    TextClause,
+    event,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -221,12 +230,17 @@ async def insert_many_or_ignore(
 
 
 async def insert_or_ignore(
-    session: AsyncSession, model: type[Base], values: dict[str, Any], conflict_on: list[str]
+    session: AsyncSession,
+    model: type[Base],
+    values: dict[str, Any],
+    conflict_on: list[str],
+    where: ColumnElement[bool] | TextClause | None = None,
 ) -> str | None:
     """Insert a row unless one with the same `conflict_on` values exists; return its key.
 
     Concurrent creators of the same slug or statement both succeed this way: the loser's
-    insert waits for the winner, does nothing, and the caller reads the winner's row.
+    insert waits for the winner, does nothing, and the caller reads the winner's row. `where`
+    names a partial unique index by its condition.
     """
     insert = dialect_insert(session)
     table = model.__table__
@@ -235,7 +249,7 @@ async def insert_or_ignore(
     statement = (
         insert(table)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=conflict_on)
+        .on_conflict_do_nothing(index_elements=conflict_on, index_where=where)
         .returning(first_key)
     )
     inserted: str | None = await session.scalar(statement)

@@ -63,3 +63,18 @@ class EventType(StrEnum):
     claim_merged = "claim.merged"
     sighting_corrected = "sighting.corrected"
     sighting_withdrawn = "sighting.withdrawn"
+    evidence_captured = "evidence.captured"
+    source_changed = "source.changed"
+    source_gone = "source.gone"
+
+
+class EvidenceStatus(StrEnum):
+    pending = "pending"
+    captured = "captured"
+    failed = "failed"
+    gone = "gone"
+
+
+class CaptureSource(StrEnum):
+    fetch = "fetch"
+    upload = "upload"

@@ -9,6 +9,7 @@ from app import front
 from app.alerts.crypto import SecretBox
 from app.alerts.router import router as alerts_router
 from app.audit.router import router as audit_router
+from app.auth.cache import VerifiedKeys
 from app.auth.gate import FailedKeyChecks, Gate
 from app.chains.router import router as chains_router
 from app.claims import embeddings
@@ -17,12 +18,15 @@ from app.collisions import RetryCollisions
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.denials.router import router as denials_router
+from app.derived import AnswerKept, DerivedDocuments
 from app.errors import install_handlers
+from app.evidence.router import router as evidence_router
+from app.evidence.store import open_store
 from app.health import router as health_router
 from app.input_guard import BodyGuard, RequestLineGuard
 from app.intake.router import router as intake_router
 from app.keys.router import router as keys_router
-from app.limits import BodySizeLimit, CancelOnDisconnect
+from app.limits import BodySizeLimit, CancelOnDisconnect, UnknownRoutes
 from app.logs import log_request
 from app.metrics import HttpMetrics
 from app.metrics import router as metrics_router
@@ -35,6 +39,8 @@ from app.ratelimit import counter_for
 from app.recording.router import router as sightings_router
 from app.request_ids import RequestIdMiddleware
 from app.ui import router as ui
+from app.url_info import service as url_info
+from app.url_info.router import router as url_info_router
 from app.worker import background
 
 DESCRIPTION = """Tracer records how a claim travels between outlets: who carried it, whom they
@@ -84,7 +90,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.derived = DerivedDocuments(
+            engine=engine,
+            max_bytes=settings.document_cache_bytes,
+            max_document_bytes=settings.document_cache_max_bytes,
+        )
         app.state.secret_box = SecretBox(settings)
+        app.state.page_fetcher = url_info.page_fetcher(settings)
+        app.state.evidence_store = open_store(settings.evidence_store)
         try:
             async with background(
                 settings=settings,
@@ -96,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with _collector_tuned():
                     yield
         finally:
+            await app.state.page_fetcher.aclose()
+            await app.state.derived.close()
             await engine.dispose()
 
     # /docs and /redoc are served by app.front, from the package's own copies of their scripts.
@@ -115,20 +130,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.failed_key_checks = FailedKeyChecks(
         counter=app.state.counter, limit=settings.auth_failure_limit
     )
+    app.state.verified_keys = VerifiedKeys(seconds=settings.key_cache_seconds)
     install_handlers(app)
     document_problems(app)
     # Outermost last: the log and the metrics see everything; the request line is checked
-    # before the key is; the key and its rate limit before the body is read; the body's text
-    # after its size; a request whose transaction collided with another's is run again,
-    # innermost.
+    # before the key is; the key and its rate limit, a kept document (app.derived) and whether
+    # any route serves the path, all before the body is read; the body's text after its size;
+    # a request whose transaction collided with another's is run again, innermost.
     app.add_middleware(
         RetryCollisions, retry_after_seconds=settings.unavailable_retry_after_seconds
     )
     app.add_middleware(BodyGuard)
     app.add_middleware(CancelOnDisconnect)
     app.add_middleware(BodySizeLimit, read_timeout=settings.body_read_timeout_seconds)
+    app.add_middleware(UnknownRoutes, routes=app.router.routes)
+    app.add_middleware(AnswerKept)
     app.add_middleware(
-        Gate, settings=settings, counter=app.state.counter, failures=app.state.failed_key_checks
+        Gate,
+        settings=settings,
+        counter=app.state.counter,
+        failures=app.state.failed_key_checks,
+        keys=app.state.verified_keys,
     )
     app.add_middleware(RequestLineGuard)
     app.add_middleware(ObserveRequests, observers=[log_request, app.state.metrics.observe])
@@ -140,12 +162,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         outlets_router,
         claims_router,
         sightings_router,
+        evidence_router,
         chains_router,
         network_router,
         denials_router,
         intake_router,
         alerts_router,
         audit_router,
+        url_info_router,
     ):
         app.include_router(router)
     _document_webhooks(app)

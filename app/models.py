@@ -14,10 +14,11 @@ from app.claims.models import (
     claim_versions,
 )
 from app.db import Base
+from app.evidence.models import Capture, EvidenceCursor, SightingEvidence
 from app.idempotency.models import IdempotencyRecord
 from app.network.models import OutletDay, OutletFlow, OutletLink, OutletTotal
 from app.outbox.models import Event
-from app.outlets.models import Outlet, outlet_versions
+from app.outlets.models import Outlet, OutletDomain, outlet_versions
 from app.ratelimit import RateLimitWindow
 from app.sightings.models import (
     Citation,
@@ -32,6 +33,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Base",
+    "Capture",
     "Citation",
     "Claim",
     "ClaimFlow",
@@ -44,14 +46,17 @@ __all__ = [
     "DeliveryAttempt",
     "DispatchCursor",
     "Event",
+    "EvidenceCursor",
     "IdempotencyRecord",
     "Outlet",
     "OutletDay",
+    "OutletDomain",
     "OutletFlow",
     "OutletLink",
     "OutletTotal",
     "RateLimitWindow",
     "Sighting",
+    "SightingEvidence",
     "Subscription",
     "UiSession",
     "Withdrawal",

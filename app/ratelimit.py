@@ -8,6 +8,7 @@ process, so its counts stay in that process's memory rather than adding a write 
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,8 +60,12 @@ def _window(now: float) -> tuple[int, int]:
     return window, max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
 
 
+SessionSource = Callable[[], AsyncSession]
+"""The session a count is written through, opened only when a count needs the database."""
+
+
 class Counter(Protocol):
-    async def hit(self, session: AsyncSession, bucket: str, limit: int) -> Quota:
+    async def hit(self, session: SessionSource, bucket: str, limit: int) -> Quota:
         """Count one request for `bucket` and say where it stands."""
         ...
 
@@ -71,7 +76,7 @@ class MemoryCounter:
     def __init__(self) -> None:
         self._counts: dict[str, tuple[int, int]] = {}
 
-    async def hit(self, session: AsyncSession, bucket: str, limit: int) -> Quota:
+    async def hit(self, session: SessionSource, bucket: str, limit: int) -> Quota:
         window, reset = _window(time.time())
         seen_window, count = self._counts.get(bucket, (window, 0))
         count = count + 1 if seen_window == window else 1
@@ -119,7 +124,7 @@ class PostgresCounter:
     def __init__(self) -> None:
         self._buckets: dict[str, _Shared] = {}
 
-    async def hit(self, session: AsyncSession, bucket: str, limit: int) -> Quota:
+    async def hit(self, session: SessionSource, bucket: str, limit: int) -> Quota:
         now = time.time()
         window, reset = _window(now)
         shared = self._buckets.get(bucket)
@@ -132,7 +137,7 @@ class PostgresCounter:
         near = limit - used <= max(10, limit // 10)
         if near or now - shared.synced_at >= self.SYNC_SECONDS:
             adding, shared.pending, shared.synced_at = shared.pending, 0, now
-            connection = await session.connection()
+            connection = await session().connection()
             result = await connection.execute(
                 _HIT, {"bucket": bucket, "window": window, "adding": adding}
             )

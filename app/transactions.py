@@ -1,7 +1,7 @@
 """Transactions: one per request, committed through the outbox so its events keep commit order."""
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -74,3 +74,34 @@ async def get_snapshot(request: Request) -> AsyncIterator[AsyncSession]:
 
 # scope="request": closed after the response, so a streamed body reads through it to the end.
 SnapshotDep = Annotated[AsyncSession, Depends(get_snapshot, scope="request")]
+
+
+class OnDemandSnapshot:
+    """A snapshot session opened on first use: a read answered from memory opens none."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self._opened: AbstractAsyncContextManager[AsyncSession] | None = None
+        self._session: AsyncSession | None = None
+
+    async def session(self) -> AsyncSession:
+        if self._session is None:
+            self._opened = snapshot(self._sessionmaker)
+            self._session = await self._opened.__aenter__()
+        return self._session
+
+    async def close(self) -> None:
+        if self._opened is not None:
+            await self._opened.__aexit__(None, None, None)
+
+
+async def get_snapshot_on_demand(request: Request) -> AsyncIterator[OnDemandSnapshot]:
+    on_demand = OnDemandSnapshot(request.app.state.sessionmaker)
+    try:
+        yield on_demand
+    finally:
+        await on_demand.close()
+
+
+# Like SnapshotDep, closed after the response has been sent, streamed or not.
+SnapshotOnDemand = Annotated[OnDemandSnapshot, Depends(get_snapshot_on_demand, scope="request")]

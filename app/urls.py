@@ -41,8 +41,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _OUTER_SPACE = "".join(chr(c) for c in range(0x21))
 # t.me/s/<channel>[/<n>] is the web preview of t.me/<channel>[/<n>].
 _TELEGRAM_PREVIEW = re.compile(r"/s(/[^/]+.*)")
-# After another segment only: t.me/amp is a channel, not an AMP copy of the home page.
-_TRAILING_AMP = re.compile(r"(?<=[^/])(?:/amp)+/?$")
+# After another segment only: t.me/amp is a channel, not an AMP copy of the home page. The
+# slash after it stays: `/story/amp/` is the AMP copy of `/story/`, as WordPress writes them.
+_TRAILING_AMP = re.compile(r"(?<=[^/])(?:/amp)+(/?)$")
 
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 # Characters that mean the same written or escaped in a path: RFC 3986's unreserved ones and the
@@ -105,7 +106,7 @@ def canonical_url(url: str) -> str:
     # w3lib for the query (raw bytes of any charset kept, pairs sorted); the path by escape, so
     # that a prefix of a canonical path is canonical too (see domain_candidates).
     encoded = urlsplit(canonicalize_url(f"https://{netloc}/{query}"))
-    path = _TRAILING_AMP.sub("", _ESCAPE.sub(_normal_escape, parts.path)) or "/"
+    path = _TRAILING_AMP.sub(r"\1", _ESCAPE.sub(_normal_escape, parts.path)) or "/"
     while host == "t.me" and (preview := _TELEGRAM_PREVIEW.fullmatch(path)):
         path = preview[1]
     kept = [pair for pair in encoded.query.split("&") if pair and not _is_tracking(pair)]

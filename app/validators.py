@@ -1,11 +1,13 @@
 """Field types with the checks the contract names: slugs, ISO countries, BCP 47 tags, web URLs."""
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 import langcodes
 import pycountry
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     HttpUrl,
     StringConstraints,
     TypeAdapter,
@@ -13,9 +15,25 @@ from pydantic import (
     WithJsonSchema,
 )
 
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+from app.urls import canonical_domain_entry, check_web_url
 
-Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+# BCP 47's shape: subtags of letters and digits joined by hyphens, the first of letters.
+_BCP47_SHAPE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+
+
+def _as_sent(value: Any) -> Any:
+    """Refuses an identifier with whitespace around it.
+
+    Request schemas strip text (app.schemas.InputSchema): a slug sent as "a\n" would be stored
+    as "a", and its sender would never learn that it is not the one they sent.
+    """
+    if isinstance(value, str) and value != value.strip():
+        raise ValueError("must not begin or end with whitespace")
+    return value
+
+
+Slug = Annotated[str, BeforeValidator(_as_sent), StringConstraints(pattern=SLUG_PATTERN)]
 
 
 def _country(value: str) -> str:
@@ -26,8 +44,11 @@ def _country(value: str) -> str:
 
 
 def _language(value: str) -> str:
-    if not langcodes.tag_is_valid(value):
-        raise ValueError("must be a BCP 47 language tag, such as 'en', 'ru' or 'uk-UA'")
+    # langcodes also reads "en_US" and would store it as "en-US"; the tag is refused instead.
+    if not _BCP47_SHAPE.fullmatch(value) or not langcodes.tag_is_valid(value):
+        raise ValueError(
+            "must be a BCP 47 language tag written with hyphens, such as 'en', 'ru' or 'uk-UA'"
+        )
     return langcodes.standardize_tag(value)
 
 
@@ -43,10 +64,13 @@ def _web_url(value: str) -> str:
 
 Country = Annotated[
     str,
+    BeforeValidator(_as_sent),
     AfterValidator(_country),
     WithJsonSchema({"type": "string", "pattern": "^[A-Za-z]{2}$"}),
 ]
-Language = Annotated[str, StringConstraints(max_length=35), AfterValidator(_language)]
+Language = Annotated[
+    str, BeforeValidator(_as_sent), StringConstraints(max_length=35), AfterValidator(_language)
+]
 # http or https only; stored as text in its normalised form so duplicates compare equal.
 WebUrl = Annotated[
     str,
@@ -56,3 +80,23 @@ WebUrl = Annotated[
     WithJsonSchema({"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://", "maxLength": 2048}),
 ]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+# Where a claim was seen: refused with the reason a person can act on (credentials, control
+# characters, other schemes, overlong), as app.urls checks it.
+PageUrl = Annotated[
+    str,
+    StringConstraints(max_length=2048),
+    AfterValidator(check_web_url),
+    WithJsonSchema({"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://", "maxLength": 2048}),
+]
+
+
+def _distinct(entries: list[str]) -> list[str]:
+    # Two spellings of one address are one entry.
+    return list(dict.fromkeys(entries))
+
+
+DomainEntry = Annotated[
+    str, StringConstraints(min_length=1, max_length=2048), AfterValidator(canonical_domain_entry)
+]
+# An outlet's addresses: hosts, or hosts with a path prefix, stored canonical.
+DomainEntries = Annotated[list[DomainEntry], AfterValidator(_distinct)]

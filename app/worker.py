@@ -1,10 +1,10 @@
 """The background work of a Tracer process, in `tracer serve` or in any number of
-`tracer worker` processes sharing one database: alert delivery and retention."""
+`tracer worker` processes sharing one database: alert delivery, retention and evidence capture."""
 
 import asyncio
 import signal
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -14,6 +14,7 @@ from app.alerts.wakeup import Wakeup
 from app.alerts.worker import running_alerts
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
+from app.evidence.worker import running_captures
 
 
 @asynccontextmanager
@@ -35,7 +36,12 @@ async def background(
             box=box,
             deliver=work,
         ) as wakeup,
+        AsyncExitStack() as stack,
     ):
+        if work and settings.capture:
+            await stack.enter_async_context(
+                running_captures(settings=settings, sessionmaker=sessionmaker, waking=wakeup)
+            )
         yield wakeup
 
 

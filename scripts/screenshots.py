@@ -1,9 +1,13 @@
-"""Screenshots of the pages for the README, from the worked example: `make screenshots`.
+"""Screenshots of the pages for the documentation, from the worked example: `make screenshots`.
 
 Loads the worked example into a fresh SQLite database, serves it on a free local port, and
-photographs the claim page and the "Log a sighting" form in Debian's Chromium.
+photographs in Debian's Chromium the claim page, its timeline and graph, the "Log a sighting"
+form (filled in, and refused with two wrong fields), a sighting's correction form and a claim's
+merge page.
+`--prefix before-` names the files for a comparison with an earlier version of the pages.
 """
 
+import argparse
 import asyncio
 import re
 import tempfile
@@ -41,28 +45,78 @@ def _cookie(base_url: str) -> str:
         return str(http.cookies["tracer_session"])
 
 
-def _shoot(browser: Any, base_url: str, cookie: str, claims: dict[str, str]) -> None:
+def _section(page: Any, heading: str) -> Any:
+    return page.locator("section").filter(has=page.get_by_role("heading", name=heading))
+
+
+def _claim_page(page: Any, claims: dict[str, str], prefix: str) -> None:
+    page.goto(f"/ui/claims/{claims['troops']}")
+    page.locator("#graph[data-drawn=true]").wait_for()
+    page.wait_for_timeout(300)
+    _section(page, "Propagation timeline").screenshot(path=str(OUT / f"{prefix}timeline.png"))
+    _section(page, "Citation graph").screenshot(path=str(OUT / f"{prefix}graph.png"))
+    if not prefix:
+        page.locator("svg[data-chain-timeline] a.mark").nth(1).focus()
+        page.screenshot(path=str(OUT / "claim-page.png"), full_page=True)
+
+
+def _sighting_form(page: Any, claims: dict[str, str], prefix: str) -> None:
+    if not prefix:
+        page.goto("/ui/sightings/new")
+        page.get_by_label("Claim", exact=True).fill(
+            "КНДР предложила ДНР и ЛНР 100 тысяч добровольцев"
+        )
+        page.get_by_role("radio").first.check()
+        page.locator("#cite-choices input").first.wait_for()
+        page.get_by_label("Outlet", exact=True).fill("asia-times")
+        page.get_by_label("URL", exact=True).fill("https://asiatimes.com/2022/08/example/")
+        page.get_by_label("Published at", exact=True).fill("2022-08-04T09:00:00")
+        page.get_by_label("Date precision").select_option("day")
+        page.get_by_label("Stance").select_option("reports")
+        page.screenshot(path=str(OUT / "log-a-sighting.png"), full_page=True)
+    # Two wrong fields: a web address without its scheme and a country written out.
+    page.goto(f"/ui/sightings/new?claim_id={claims['troops']}")
+    page.get_by_label("Outlet", exact=True).fill("kyiv-evening")
+    page.get_by_label("New outlet's name").fill("Kyiv Evening")
+    page.get_by_label("New outlet's kind").select_option("news_outlet")
+    page.get_by_label("New outlet's country").fill("Ukraine")
+    page.get_by_label("URL", exact=True).fill("kyiv-evening.example/troops")
+    page.get_by_label("Published at", exact=True).fill("2022-08-07T10:00:00")
+    page.get_by_label("Stance").select_option("reports")
+    page.get_by_role("button", name="Record").click()
+    page.wait_for_load_state()
+    page.screenshot(path=str(OUT / f"{prefix}form-errors.png"), full_page=True)
+
+
+def _correct_form(page: Any, claims: dict[str, str], prefix: str) -> None:
+    page.goto(f"/ui/claims/{claims['troops']}")
+    mark = page.locator('svg[data-chain-timeline] a.mark[data-outlet="asia-times"]')
+    page.goto(f"/ui/sightings/{mark.get_attribute('data-sighting-id')}")
+    _section(page, "Correct this sighting").screenshot(path=str(OUT / f"{prefix}correct-form.png"))
+
+
+def _merge_page(page: Any, claims: dict[str, str]) -> None:
+    page.goto(f"/ui/claims/{claims['workers']}/merge?q=North+Korean+workers")
+    page.screenshot(path=str(OUT / "claim-merge.png"), full_page=True)
+
+
+def _shoot(browser: Any, base_url: str, cookie: str, claims: dict[str, str], prefix: str) -> None:
     context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
     context.add_cookies([{"name": "tracer_session", "value": cookie, "url": base_url + "/ui"}])
     page = context.new_page()
-    page.goto(f"/ui/claims/{claims['troops']}")
-    page.locator("#graph[data-drawn=true]").wait_for()
-    page.locator("svg[data-chain-timeline] a.mark").nth(1).focus()
-    page.screenshot(path=str(OUT / "claim-page.png"), full_page=True)
-    page.goto("/ui/sightings/new")
-    page.get_by_label("Claim", exact=True).fill("КНДР предложила ДНР и ЛНР 100 тысяч добровольцев")
-    page.get_by_role("radio").first.check()
-    page.locator("#cite-choices input").first.wait_for()
-    page.get_by_label("Outlet", exact=True).fill("asia-times")
-    page.get_by_label("URL", exact=True).fill("https://asiatimes.com/2022/08/example/")
-    page.get_by_label("Published at", exact=True).fill("2022-08-04T09:00:00")
-    page.get_by_label("Date precision").select_option("day")
-    page.get_by_label("Stance").select_option("reports")
-    page.screenshot(path=str(OUT / "log-a-sighting.png"), full_page=True)
+    page.set_default_timeout(15_000)
+    _claim_page(page, claims, prefix)
+    _sighting_form(page, claims, prefix)
+    _correct_form(page, claims, prefix)
+    if not prefix:
+        _merge_page(page, claims)
     context.close()
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prefix", default="", help="prefix of the file names, e.g. before-")
+    prefix = parser.parse_args().prefix
     path = chromium_path()
     if path is None:
         raise SystemExit("Chromium is not installed (apt-get install chromium)")
@@ -82,9 +136,9 @@ def main() -> None:
 
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=str(path), args=CHROMIUM_ARGS)
-                _shoot(browser, base_url, cookie, claims)
+                _shoot(browser, base_url, cookie, claims, prefix)
                 browser.close()
-    print(f"wrote {OUT / 'claim-page.png'} and {OUT / 'log-a-sighting.png'}")
+    print(f"wrote the screenshots to {OUT}")
 
 
 if __name__ == "__main__":

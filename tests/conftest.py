@@ -126,13 +126,18 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         # Load tests make more requests with one key than a minute's default allows; the
         # limit itself is tested with its own small settings (tests/hardening).
         rate_limit=1_000_000,
+        # Nothing is fetched unless a test asks for it (tests/evidence serves its own pages).
+        capture=False,
+        evidence_store=str(tmp_path / "evidence"),
     )
 
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    async with LifespanManager(application):
+    # The first start in a worker loads the matching model: more than asgi-lifespan's default
+    # five seconds when the machine is busy.
+    async with LifespanManager(application, startup_timeout=60):
         yield application
 
 

@@ -30,6 +30,8 @@ def tracer_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str
         "TRACER_WEBHOOK_ALLOW_PRIVATE": "true",
         "TRACER_SECRET_KEY_FILE": str(tmp_path / "secret-key"),
         "TRACER_ADMIN_KEY_FILE": str(tmp_path / "admin-key"),
+        "TRACER_CAPTURE": "false",
+        "TRACER_EVIDENCE_STORE": str(tmp_path / "evidence"),
         **extra,
     }
 
@@ -39,11 +41,28 @@ def api_process(env: dict[str, str], *, ready_timeout: float = 30) -> Iterator[s
     """An API process on a free port, serving the already migrated database; its base URL."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
+    with _serving(
+        [*command, "--port", str(port), "--log-level", "warning"], env, port, ready_timeout
+    ) as base:
+        yield base
+
+
+@contextmanager
+def serve_process(env: dict[str, str], *, ready_timeout: float = 60) -> Iterator[str]:
+    """`tracer serve` on a free port, as a deployment runs it; its base URL."""
+    port = free_port()
+    with _serving(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)], env, port, ready_timeout
+    ) as base:
+        yield base
+
+
+@contextmanager
+def _serving(
+    command: list[str], env: dict[str, str], port: int, ready_timeout: float
+) -> Iterator[str]:
     process = subprocess.Popen(
-        [*command, "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -52,7 +52,8 @@ async def _serve_until_ready(env: dict[str, str], port: int, key_file: Path) -> 
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            for _ in range(150):
+            # A start loads the matching model: on a busy machine, well over fifteen seconds.
+            for _ in range(600):
                 try:
                     if (await http.get("/readyz")).status_code == 200:
                         break

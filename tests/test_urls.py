@@ -49,7 +49,7 @@ _WEB_URL: TypeAdapter[str] = TypeAdapter(WebUrl)
         ("https://example.com/?UTM_Source=x&id=7", "https://example.com/?id=7"),
         # A trailing /amp segment goes.
         ("https://example.com/news/story/amp", "https://example.com/news/story"),
-        ("https://example.com/news/story/amp/", "https://example.com/news/story"),
+        ("https://example.com/news/story/amp/", "https://example.com/news/story/"),
         # Telegram's preview form is the post.
         ("https://t.me/s/kremlinlaundress/1200", "https://t.me/kremlinlaundress/1200"),
         ("http://www.t.me/s/kremlinlaundress/1200", "https://t.me/kremlinlaundress/1200"),

@@ -17,11 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth.service import BOOTSTRAP_NAME, Principal, authenticate
+from app.auth.cache import VerifiedKeys
+from app.auth.service import BOOTSTRAP_NAME, Principal, bootstrap_principal, hash_key
+from app.auth.service import principal_of_hash as stored_principal
 from app.config import Settings
 from app.db import is_transient
 from app.errors import Unauthorized, problem_body, problem_response, unavailable_response
-from app.ratelimit import Counter, Quota
+from app.ratelimit import Counter, Quota, SessionSource
 
 PROTECTED_PREFIX = "/v1/"
 log = logging.getLogger("tracer.gate")
@@ -64,7 +66,7 @@ class FailedKeyChecks:
             return None
         return max(1, math.ceil(until - time.monotonic()))
 
-    async def count(self, session: AsyncSession, address: str) -> Quota:
+    async def count(self, session: SessionSource, address: str) -> Quota:
         """Count one failed check from `address`; past the limit it is refused for a while."""
         quota = await self.counter.hit(session, f"addr:{address}", self.limit)
         if quota.exceeded:
@@ -73,6 +75,29 @@ class FailedKeyChecks:
                 self._blocked = {a: t for a, t in self._blocked.items() if t > now}
             self._blocked[address] = time.monotonic() + quota.reset_seconds
         return quota
+
+
+class _OnDemand:
+    """A session opened only when something needs the database: most requests present a key
+    verified moments ago and are counted in memory, and opening a session for nothing costs
+    a read as much as its own query."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self._session: AsyncSession | None = None
+
+    def __call__(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._sessionmaker()
+        return self._session
+
+    async def commit(self) -> None:
+        if self._session is not None:
+            await self._session.commit()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
 
 class Gate:
@@ -85,27 +110,27 @@ class Gate:
         settings: Settings,
         counter: Counter,
         failures: FailedKeyChecks,
+        keys: VerifiedKeys,
     ) -> None:
         self.app = app
         self.settings = settings
         self.counter = counter
         self.failures = failures
+        self.keys = keys
+        bootstrap = settings.bootstrap_admin_key
+        self._bootstrap = bootstrap.get_secret_value() if bootstrap else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
             await self.app(scope, receive, send)
             return
         address = client_address(scope)
-        sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.sessionmaker
         presented = _presented_key(Headers(scope=scope))
         blocked = self.failures.blocked_for(address)
+        session = _OnDemand(scope["app"].state.sessionmaker)
         try:
-            async with sessionmaker() as session:
-                principal = None
-                if presented is not None:
-                    principal = await authenticate(
-                        session=session, presented=presented, bootstrap_key=self._bootstrap()
-                    )
+            try:
+                principal = await self._principal(session, presented)
                 quota = None
                 if principal is None and blocked is None:
                     quota = await self.failures.count(session, address)
@@ -116,6 +141,8 @@ class Gate:
                         self.settings.rate_limit,
                     )
                 await session.commit()
+            finally:
+                await session.close()
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -141,9 +168,17 @@ class Gate:
             return
         await self.app(scope, receive, _with_headers(send, quota))
 
-    def _bootstrap(self) -> str | None:
-        key = self.settings.bootstrap_admin_key
-        return key.get_secret_value() if key else None
+    async def _principal(self, session: SessionSource, presented: str | None) -> Principal | None:
+        """Who presents this key: from memory when it was verified moments ago."""
+        if presented is None:
+            return None
+        digest = hash_key(presented)
+        principal = bootstrap_principal(digest, self._bootstrap) or self.keys.get(digest)
+        if principal is None:
+            principal = await stored_principal(session=session(), digest=digest)
+            if principal is not None:
+                self.keys.keep(digest, principal)
+        return principal
 
     async def _refuse(
         self,

@@ -44,13 +44,25 @@ def generate_key() -> str:
 COMMAND_LINE = Principal(key_id=None, name="command line", scope=Scope.admin)
 
 
+def bootstrap_principal(digest: str, bootstrap_key: str | None) -> Principal | None:
+    """The bootstrap admin, when `digest` is the hash of the bootstrap key."""
+    if bootstrap_key and hmac.compare_digest(digest, hash_key(bootstrap_key)):
+        return Principal(key_id=None, name=BOOTSTRAP_NAME, scope=Scope.admin)
+    return None
+
+
 async def authenticate(
     *, session: AsyncSession, presented: str, bootstrap_key: str | None
 ) -> Principal | None:
     """The principal behind a presented key, or None when it is unknown or revoked."""
     digest = hash_key(presented)
-    if bootstrap_key and hmac.compare_digest(digest, hash_key(bootstrap_key)):
-        return Principal(key_id=None, name=BOOTSTRAP_NAME, scope=Scope.admin)
+    return bootstrap_principal(digest, bootstrap_key) or await principal_of_hash(
+        session=session, digest=digest
+    )
+
+
+async def principal_of_hash(*, session: AsyncSession, digest: str) -> Principal | None:
+    """The principal behind a stored key hash, or None when it is unknown or revoked."""
     api_key = await session.scalar(
         select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
     )

@@ -20,6 +20,7 @@ from app.chains.paths import main_path
 from app.chains.schemas import Hop, Metrics
 from app.chains.service import Direction, Members
 from app.enums import OutletKind, Stance
+from app.evidence.service import evidence_document
 from app.ledger import CURRENT, LedgerView
 from app.outlets.schemas import Outlet as OutletOut
 from app.sightings.rules import SPREADING, lag_seconds
@@ -155,6 +156,8 @@ class GraphReader:
                 outlet_ids.append(node["outlet_id"])
                 stances.append(node["stance"])
                 languages.append(node["language"])
+                if "evidence_status" in node:
+                    node["evidence"] = evidence_document(node)
                 if with_citations:
                     cited = cites.get(sighting_id, ())
                     node["cites"] = [cited_id for cited_id, _ in cited]

@@ -59,6 +59,17 @@ async def _bundle(
             yield part
 
 
+async def chain_document(
+    *, session: AsyncSession, claim: Claim, shape: Shape, view: LedgerView = CURRENT
+) -> AsyncIterator[bytes]:
+    """The claim's own chain (no variants) as JSON, read in `session` as it is written."""
+    members = service.chain_members(view=view, claim_id=claim.id, include_variants=False)
+    reader = GraphReader(session=session, members=members, view=view)
+    await reader.load()
+    async for part in chain_json(reader, ClaimOut.model_validate(claim), shape):
+        yield part
+
+
 def chain_response(
     *,
     sessionmaker: async_sessionmaker[AsyncSession],

@@ -1,22 +1,24 @@
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.auth.deps import ReadKey
 from app.chains import claimreview, exports, service, spread
 from app.chains.documents import Shape
 from app.chains.exports import ChainFormat
-from app.chains.responses import chain_response, trace_response
+from app.chains.responses import chain_document, chain_response, trace_response
 from app.chains.schemas import Chain, CompactChain, Spread, Trace
 from app.chains.service import Direction
 from app.chains.spread import BucketSize
-from app.claims.deps import ClaimDep, ClaimInSnapshot
+from app.claims.deps import ClaimDep, claim_or_redirect
 from app.deps import AsOf
+from app.derived import NOT_MODIFIED, Documents
 from app.ledger import as_of
 from app.sightings import service as sightings
 from app.streaming import respond
-from app.transactions import SessionDep, SessionmakerDep, SnapshotDep
+from app.transactions import SessionDep, SessionmakerDep, SnapshotOnDemand
 
 router = APIRouter(tags=["chains"])
 
@@ -25,10 +27,13 @@ router = APIRouter(tags=["chains"])
     "/v1/claims/{claim_id}/chain",
     # Each shape answers its own document: outlets embedded, or named by slug and listed once.
     response_model=Chain | CompactChain,
-    responses=exports.RESPONSES,
+    responses={**exports.RESPONSES, **NOT_MODIFIED},
 )
 async def get_chain(
-    claim: ClaimDep,
+    claim_id: str,
+    request: Request,
+    snapshot: SnapshotOnDemand,
+    documents: Documents,
     sessionmaker: SessionmakerDep,
     _: ReadKey,
     moment: AsOf,
@@ -43,15 +48,27 @@ async def get_chain(
         Shape,
         Query(description="`compact`: nodes name their outlet by slug; `outlets` lists each once."),
     ] = Shape.default,
-) -> StreamingResponse:
+) -> Response:
     """The claim's propagation chain, streamed as it is read."""
+    view = as_of(moment)
+    if file_format is ChainFormat.json and not include_variants:
+        # What dashboards poll: kept by the process until the claim changes.
+
+        async def build() -> AsyncIterator[bytes]:
+            session = await snapshot.session()
+            claim = await claim_or_redirect(claim_id, request, session, moment)
+            async for part in chain_document(session=session, claim=claim, shape=shape, view=view):
+                yield part
+
+        return await documents.answer(request, claim_id=claim_id, build=build)
+    claim = await claim_or_redirect(claim_id, request, await snapshot.session(), moment)
     return chain_response(
         sessionmaker=sessionmaker,
         claim=claim,
         file_format=file_format,
         shape=shape,
         include_variants=include_variants,
-        view=as_of(moment),
+        view=view,
     )
 
 
@@ -77,10 +94,12 @@ async def trace(
     )
 
 
-@router.get("/v1/claims/{claim_id}/spread", response_model=Spread)
+@router.get("/v1/claims/{claim_id}/spread", response_model=Spread, responses=NOT_MODIFIED)
 async def get_spread(
-    claim: ClaimInSnapshot,
-    session: SnapshotDep,
+    claim_id: str,
+    request: Request,
+    snapshot: SnapshotOnDemand,
+    documents: Documents,
     _: ReadKey,
     moment: AsOf,
     bucket: Annotated[
@@ -91,16 +110,26 @@ async def get_spread(
     ] = False,
 ) -> Response:
     """The chain summarised by outlet, outlet-to-outlet flow and time bucket."""
+
     # Sized by outlets, but outlets squared can be tens of thousands of flows: the body is
     # written as they are read, from one snapshot that stays open until it is sent.
-    body = spread.spread_document(
-        session=session,
-        claim=claim,
-        bucket=bucket,
-        include_variants=include_variants,
-        view=as_of(moment),
-    )
-    return await respond(body, "application/json")
+    async def build() -> AsyncIterator[bytes]:
+        session = await snapshot.session()
+        claim = await claim_or_redirect(claim_id, request, session, moment)
+        body = spread.spread_document(
+            session=session,
+            claim=claim,
+            bucket=bucket,
+            include_variants=include_variants,
+            view=as_of(moment),
+        )
+        async for part in body:
+            yield part
+
+    if include_variants:
+        # Other claims' changes would change it too: built anew each time.
+        return await respond(build(), "application/json")
+    return await documents.answer(request, claim_id=claim_id, build=build)
 
 
 @router.get(

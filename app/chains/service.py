@@ -25,6 +25,7 @@ from sqlalchemy.orm import aliased
 
 from app.claims.models import Claim
 from app.db import Unindexed
+from app.evidence.service import with_evidence
 from app.ledger import CURRENT, LedgerView
 from app.outlets.models import Outlet
 from app.sightings.models import Citation, Sighting
@@ -167,9 +168,10 @@ def nodes_statement(
     sightings = view[Sighting]
     if outline_only:
         columns = [raw(getattr(sightings, name), name) for name in OUTLINE_COLUMNS]
-    else:
-        columns = columns_of(sightings, SIGHTING_COLUMNS)
-    return select(*columns).where(members(sightings)).order_by(*time_order(session, sightings))
+        return select(*columns).where(members(sightings)).order_by(*time_order(session, sightings))
+    columns = columns_of(sightings, SIGHTING_COLUMNS)
+    statement = with_evidence(select(*columns), sightings)
+    return statement.where(members(sightings)).order_by(*time_order(session, sightings))
 
 
 def edge_rows_statement(

@@ -47,8 +47,17 @@ async def _withdraw_duplicates(
     pairs = (
         await session.execute(
             select(Sighting.id, twin.id)
-            .join(twin, (twin.outlet_id == Sighting.outlet_id) & (twin.url == Sighting.url))
-            .where(Sighting.claim_id == merged_id, twin.claim_id == into_id)
+            .join(
+                twin,
+                (twin.outlet_id == Sighting.outlet_id)
+                & (twin.canonical_url == Sighting.canonical_url),
+            )
+            .where(
+                Sighting.claim_id == merged_id,
+                twin.claim_id == into_id,
+                Sighting.duplicate_of.is_(None),
+                twin.duplicate_of.is_(None),
+            )
         )
     ).all()
     for duplicate_id, twin_id in pairs:

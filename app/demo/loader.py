@@ -18,6 +18,7 @@ from app.outlets.schemas import OutletCreate
 from app.recording import service as recording
 from app.recording.schemas import SightingCreate
 from app.sightings.models import Sighting
+from app.urls import canonical_url
 
 DEMO_PRINCIPAL = Principal(key_id=None, name="tracer demo", scope=Scope.write)
 
@@ -60,7 +61,7 @@ async def load(*, session: AsyncSession) -> DemoResult:
             select(Sighting.id).where(
                 Sighting.claim_id == claim_ids[raw["claim"]],
                 Sighting.outlet_id == outlet.id,
-                Sighting.url == url,
+                Sighting.canonical_url == canonical_url(url),
             )
         )
         if existing is None:

@@ -1,30 +1,41 @@
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.auth.deps import ReadKey
-from app.claims.deps import ClaimInSnapshot
+from app.claims.deps import claim_or_redirect
 from app.claims.schemas import Claim
 from app.denials import service
 from app.denials.schemas import Denial, DenialReport
 from app.deps import AsOf
+from app.derived import NOT_MODIFIED, Documents
 from app.pagination import PageDep
 from app.schemas import Page, TimestampIn
 from app.sightings.presenter import present
-from app.streaming import respond
-from app.transactions import SessionDep, SnapshotDep
+from app.transactions import SessionDep, SnapshotOnDemand
 
 router = APIRouter(tags=["denials"])
 
 
-@router.get("/v1/claims/{claim_id}/denial", response_model=DenialReport)
+@router.get("/v1/claims/{claim_id}/denial", response_model=DenialReport, responses=NOT_MODIFIED)
 async def get_denial(
-    claim: ClaimInSnapshot, session: SnapshotDep, _: ReadKey, moment: AsOf
+    claim_id: str,
+    request: Request,
+    snapshot: SnapshotOnDemand,
+    documents: Documents,
+    _: ReadKey,
+    moment: AsOf,
 ) -> Response:
     # A claim denied tens of thousands of times makes a report of tens of MB, streamed. The
     # claim and its report are read in one snapshot, which stays open until the body is sent.
-    body = service.report_document(session=session, claim=claim, moment=moment)
-    return await respond(body, "application/json")
+    async def build() -> AsyncIterator[bytes]:
+        session = await snapshot.session()
+        claim = await claim_or_redirect(claim_id, request, session, moment)
+        async for part in service.report_document(session=session, claim=claim, moment=moment):
+            yield part
+
+    return await documents.answer(request, claim_id=claim_id, build=build)
 
 
 @router.get("/v1/denials")

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims.models import Claim
 from app.enums import OutletKind, Stance
+from app.evidence.service import evidence_document, with_evidence
 from app.ledger import CURRENT, LedgerView, as_of
 from app.outlets.models import Outlet
 from app.outlets.schemas import Outlet as OutletOut
@@ -69,14 +70,14 @@ def _word_statement(dialect: str, view: LedgerView) -> Select[Any]:
     """The claim's (`:claim_id`) official word in the report's order."""
     sightings, outlets = view[Sighting], view[Outlet]
     entry = _entry(view)
+    chosen = select(
+        *columns_of(sightings, SIGHTING_COLUMNS),
+        *(raw(getattr(outlets, name), OUTLET_PREFIX + name) for name in OUTLET_COLUMNS),
+        entry.label("entry"),
+        _cited(view).label("cited"),
+    ).join(outlets, outlets.id == sightings.outlet_id)
     return (
-        select(
-            *columns_of(sightings, SIGHTING_COLUMNS),
-            *(raw(getattr(outlets, name), OUTLET_PREFIX + name) for name in OUTLET_COLUMNS),
-            entry.label("entry"),
-            _cited(view).label("cited"),
-        )
-        .join(outlets, outlets.id == sightings.outlet_id)
+        with_evidence(chosen, sightings)
         .where(sightings.claim_id == bindparam("claim_id"), entry.is_not(None))
         .order_by(entry, *time_order_in(dialect, sightings))
     )
@@ -107,6 +108,7 @@ def _document(row: dict[str, Any], outlet: dict[str, Any]) -> dict[str, Any]:
     pairs = sorted(tuple(pair.split(" ")) for pair in (row.pop("cited") or "").split(",") if pair)
     del row["outlet_id"]
     row["outlet"] = outlet
+    row["evidence"] = evidence_document(row)
     row["cites"] = [cited_id for cited_id, _ in pairs]
     row["citations"] = [{"sighting_id": cited_id, "basis": basis} for cited_id, basis in pairs]
     return row

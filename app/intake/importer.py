@@ -36,6 +36,7 @@ OUTLET_COLUMNS = {
     "outlet_language": "language",
     "outlet_url": "url",
     "outlet_aliases": "aliases",
+    "outlet_domains": "domains",
 }
 CLAIM_COLUMNS = {
     "claim": "statement",
@@ -44,7 +45,14 @@ CLAIM_COLUMNS = {
     "claim_tags": "tags",
     "claim_variant_of": "variant_of",
 }
-LIST_COLUMNS = {"cites", "cites_outlets", "cites_refs", "claim_tags", "outlet_aliases"}
+LIST_COLUMNS = {
+    "cites",
+    "cites_outlets",
+    "cites_refs",
+    "claim_tags",
+    "outlet_aliases",
+    "outlet_domains",
+}
 PLAIN_COLUMNS = {
     "claim_id",
     "outlet",
@@ -64,7 +72,8 @@ PLAIN_COLUMNS = {
     "cites_refs",
 }
 CSV_COLUMNS = PLAIN_COLUMNS | OUTLET_COLUMNS.keys() | CLAIM_COLUMNS.keys()
-REQUIRED_COLUMNS = {"outlet", "url", "published_at", "stance"}
+# `outlet` may be left out where the outlets' domains name each row's outlet by its URL.
+REQUIRED_COLUMNS = {"url", "published_at", "stance"}
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

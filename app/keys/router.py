@@ -1,4 +1,4 @@
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.auth.deps import AdminKey
 from app.keys import service
@@ -25,6 +25,10 @@ async def list_keys(session: SessionDep, page: PageDep, _: AdminKey) -> Page[Api
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_key(key_id: str, session: SessionDep, principal: AdminKey) -> Response:
+async def revoke_key(
+    key_id: str, request: Request, session: SessionDep, principal: AdminKey
+) -> Response:
     await service.revoke_key(session=session, key_id=key_id, actor=principal)
+    # Other processes stop trusting the key within key_cache_seconds; this one at once.
+    request.app.state.verified_keys.forget(key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

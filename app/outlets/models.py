@@ -1,10 +1,11 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import enum_column
 from app.db import Base, UTCDateTime, new_id, utcnow
+from app.derived import changes_every_document
 from app.enums import OutletKind
 from app.versioning import Revised, history_of
 
@@ -20,6 +21,8 @@ class Outlet(Revised, Base):
     language: Mapped[str | None] = mapped_column(String(35))
     url: Mapped[str | None] = mapped_column(Text)
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The addresses it publishes under, canonical (app.urls); `outlet_domains` indexes them.
+    domains: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     # Case-folded slug, name and aliases: one portable column for `?q=` substring search.
     search_text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -33,3 +36,20 @@ class Outlet(Revised, Base):
 
 
 outlet_versions = history_of(Outlet, "outlet_versions", indexed=["slug"])
+# An outlet is shown inside the documents of every claim it carried, and its corrections write
+# no event: each one (a row here) drops the documents every process keeps.
+changes_every_document(outlet_versions)
+
+
+class OutletDomain(Base):
+    """One address an outlet publishes under: the key that finds an outlet from a URL.
+
+    The outlet's `domains` list is what it shows and versions; this table holds the same
+    entries once each across all outlets, so that a taken entry is a conflict and a URL's
+    candidate entries are found with one indexed lookup.
+    """
+
+    __tablename__ = "outlet_domains"
+
+    entry: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    outlet_id: Mapped[str] = mapped_column(ForeignKey("outlets.id", ondelete="CASCADE"), index=True)

@@ -10,13 +10,13 @@ from app.auth.deps import ReadKey, WriteKey
 from app.deps import AsOf, IfMatch
 from app.enums import OutletKind
 from app.idempotency.service import IdempotencyDep
-from app.outlets import service
+from app.outlets import domains, service
 from app.outlets.schemas import Outlet, OutletCreate, OutletUpdate
 from app.pagination import PageDep
 from app.revisions import etag
 from app.schemas import Page
 from app.transactions import SessionDep
-from app.validators import Slug
+from app.validators import PageUrl, Slug
 
 router = APIRouter(prefix="/v1/outlets", tags=["outlets"])
 
@@ -48,6 +48,16 @@ async def list_outlets(
         session=session, page=page, kind=kind, country=country, q=q, moment=moment
     )
     return Page(items=[Outlet.model_validate(o) for o in outlets], next_cursor=next_cursor)
+
+
+@router.get("/resolve", responses={404: {"description": "No outlet's domains match the URL."}})
+async def resolve_outlet(
+    session: SessionDep,
+    _: ReadKey,
+    url: Annotated[PageUrl, Query(description="A URL in any of its forms.")],
+) -> Outlet:
+    """The outlet a URL belongs to: the one with the longest domain entry matching it."""
+    return Outlet.model_validate(await domains.resolve_or_404(session=session, url=url))
 
 
 @router.get("/{slug}")

@@ -9,6 +9,7 @@ from app.db import insert_or_ignore, utcnow
 from app.enums import OutletKind
 from app.errors import Conflict, Invalid, NotFound
 from app.ledger import LedgerView, as_of
+from app.outlets import domains
 from app.outlets.models import Outlet, outlet_versions
 from app.outlets.schemas import OutletCreate, OutletUpdate
 from app.pagination import PageParams, SortKey, paginate
@@ -74,6 +75,8 @@ async def _insert(
 ) -> str | None:
     new_id = await insert_or_ignore(session, Outlet, _row_values(data, actor, now), ["slug"])
     if new_id is not None:
+        if data.domains:
+            await domains.assign(session=session, outlet_id=new_id, entries=data.domains)
         await created(session, target=Target.outlet, record_id=new_id, actor=actor, now=now)
     return new_id
 
@@ -153,12 +156,14 @@ async def correct(
     assert outlet is not None
     check_revision(outlet.revision, expected_revision)
     sent = data.model_dump(exclude_unset=True, exclude={"reason"})
-    for required in ("name", "kind", "aliases"):
+    for required in ("name", "kind", "aliases", "domains"):
         if required in sent and sent[required] is None:
             raise Invalid(f"{required} cannot be cleared", loc=[required])
     changes = changed_fields(outlet, sent)
     if not changes:
         return outlet
+    if "domains" in changes:
+        await domains.assign(session=session, outlet_id=outlet.id, entries=sent["domains"])
     shown = {"slug": outlet.slug, "name": outlet.name, "aliases": outlet.aliases} | sent
     await revise(
         session,

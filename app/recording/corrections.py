@@ -18,11 +18,11 @@ from app.claims import service as claims
 from app.claims.projection import sightings_changed
 from app.db import utcnow
 from app.enums import CitationBasis
-from app.errors import CitedBy, Conflict, Invalid
+from app.errors import CitedBy, Invalid
 from app.outbox.payloads import Changes, EventPayload
 from app.outlets import service as outlets
 from app.outlets.models import Outlet
-from app.recording import citations
+from app.recording import addresses, citations
 from app.recording.citations import FUTURE_TOLERANCE, resolve_cited_outlets, resolve_cites
 from app.recording.schemas import SightingPatch
 from app.revisions import check_revision, jsonable, revise
@@ -169,19 +169,25 @@ async def correct(
     if published_at != sighting.published_at:
         await citations.check_citers_later(session, sighting.id, published_at)
     await citations.check_no_cycle(session, sighting.id, set(cited), published_at)
-    url = values.get("url", sighting.url)
-    duplicate = await session.scalar(
-        select(Sighting.id).where(
-            Sighting.claim_id == claim_id,
-            Sighting.outlet_id == outlet.id,
-            Sighting.url == url,
-            Sighting.id != sighting.id,
+    canonical = addresses.canonical_of(values.get("url", sighting.url))
+    key: dict[str, str | None] = {
+        "claim_id": claim_id,
+        "outlet_id": outlet.id,
+        "canonical_url": canonical,
+    }
+    if key != {name: getattr(sighting, name) for name in key}:
+        existing = await addresses.recorded_at(
+            session=session,
+            claim_id=claim_id,
+            outlet_id=outlet.id,
+            canonical=canonical,
+            other_than=sighting.id,
         )
-    )
-    if duplicate is not None:
-        raise Conflict(
-            "this claim is already recorded in this outlet at this url", existing_id=duplicate
-        )
+        if existing is not None:
+            raise addresses.duplicate(existing)
+        # At an address of its own now, a sighting found duplicated by the migration that
+        # brought canonical URLs rejoins the duplicate rule.
+        key["duplicate_of"] = None
     was_denial = rules.is_official_denial(sighting)
     before = _state(sighting, await changes.citations_of(session, sighting.id), sighting.outlet)
     after = before | values | {"claim_id": claim_id, "outlet": outlet.slug} | _cited_fields(cited)
@@ -211,7 +217,7 @@ async def correct(
         session,
         sighting,
         sighting_versions,
-        values=values | {"claim_id": claim_id, "outlet": outlet},
+        values=values | key | {"outlet": outlet},
         actor=actor,
         now=now,
         target=Target.sighting,

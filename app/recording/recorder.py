@@ -18,11 +18,12 @@ from app.claims.models import Claim
 from app.claims.normalize import fingerprint, normalize_statement
 from app.claims.projection import sightings_changed
 from app.db import insert_or_ignore, lock_names
-from app.errors import Conflict, Invalid
+from app.errors import Invalid
 from app.outbox.payloads import EventPayload
 from app.outlets import service as outlets
 from app.outlets.models import Outlet
 from app.outlets.schemas import OutletCreate
+from app.recording import addresses
 from app.recording.citations import (
     FUTURE_TOLERANCE,
     Cited,
@@ -33,7 +34,7 @@ from app.recording.schemas import SightingCreate
 from app.revisions import Journal, revised_values
 from app.sightings import events as sighting_events
 from app.sightings import rules
-from app.sightings.models import Citation, Sighting
+from app.sightings.models import DUPLICATE_KEY, DUPLICATE_KEY_WHERE, Citation, Sighting
 
 
 def announcements_of(sighting: Sighting, claim: Claim) -> list[outbox.Announcement]:
@@ -85,12 +86,14 @@ class Recorder:
         return self.claims.get(data.claim_id or "")
 
     def _known_outlet(self, data: SightingCreate) -> Outlet | None:
+        if data.outlet is None:
+            return None
         return self.outlets.get(data.outlet if isinstance(data.outlet, str) else data.outlet.slug)
 
     def creates_something(self, data: SightingCreate) -> bool:
         """Whether recording this item may create a claim or an outlet inline."""
         return (data.claim is not None and self._known_claim(data) is None) or (
-            not isinstance(data.outlet, str) and self._known_outlet(data) is None
+            isinstance(data.outlet, OutletCreate) and self._known_outlet(data) is None
         )
 
     def forget(self) -> None:
@@ -122,6 +125,8 @@ class Recorder:
         return claim
 
     async def _outlet(self, data: SightingCreate) -> Outlet:
+        if data.outlet is None:
+            return await addresses.outlet_from_url(session=self.session, url=data.url)
         outlet = self._known_outlet(data)
         if outlet is None:
             if isinstance(data.outlet, str):
@@ -193,26 +198,24 @@ class Recorder:
         values |= {
             "claim_id": claim.id,
             "outlet_id": outlet.id,
+            "canonical_url": addresses.canonical_of(data.url),
             "recorded_at": self.now,
             "recorded_by": self.principal.name,
             "recorded_by_key_id": self.principal.key_id,
             **revised_values(self.principal, self.now, revision=1),
         }
         new_id = await insert_or_ignore(
-            self.session, Sighting, values, ["claim_id", "outlet_id", "url"]
+            self.session, Sighting, values, DUPLICATE_KEY, where=DUPLICATE_KEY_WHERE
         )
         if new_id is None:
-            existing = await self.session.scalar(
-                select(Sighting.id).where(
-                    Sighting.claim_id == claim.id,
-                    Sighting.outlet_id == outlet.id,
-                    Sighting.url == data.url,
-                )
+            existing = await addresses.recorded_at(
+                session=self.session,
+                claim_id=claim.id,
+                outlet_id=outlet.id,
+                canonical=values["canonical_url"],
             )
             assert existing is not None
-            raise Conflict(
-                "this claim is already recorded in this outlet at this url", existing_id=existing
-            )
+            raise addresses.duplicate(existing)
         if cited:
             await self.session.execute(
                 insert(Citation),

@@ -21,7 +21,7 @@ from app.sightings import service
 from app.sightings.presenter import present
 from app.sightings.schemas import Sighting
 from app.transactions import SessionDep
-from app.validators import Slug
+from app.validators import PageUrl, Slug
 
 router = APIRouter(prefix="/v1/sightings", tags=["sightings"])
 
@@ -63,6 +63,9 @@ async def list_sightings(
     outlet: Annotated[Slug | None, Query(description="An outlet's slug.")] = None,
     stance: Stance | None = None,
     since: Annotated[TimestampIn | None, Query(description="Published at or after.")] = None,
+    url: Annotated[
+        PageUrl | None, Query(description="Seen at this URL, in any of its forms.")
+    ] = None,
 ) -> Page[Sighting]:
     rows, next_cursor = await service.list_sightings(
         session=session,
@@ -71,6 +74,7 @@ async def list_sightings(
         outlet=outlet,
         stance=stance,
         since=since,
+        url=url,
         moment=moment,
     )
     shown = await present(session=session, sightings=rows, view=as_of(moment))

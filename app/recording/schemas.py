@@ -8,7 +8,7 @@ from app.claims.schemas import ClaimCreate
 from app.enums import Precision, Stance
 from app.outlets.schemas import OutletCreate
 from app.schemas import InputSchema, Reason, TimestampIn
-from app.validators import Language, Slug, WebUrl
+from app.validators import Language, PageUrl, Slug
 
 Text = Annotated[str, StringConstraints(max_length=20000)]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
@@ -21,11 +21,12 @@ class SightingCreate(InputSchema):
         default=None,
         description="A claim to create inline; an existing normalised match is reused.",
     )
-    outlet: Slug | OutletCreate = Field(
+    outlet: Slug | OutletCreate | None = Field(
+        default=None,
         description="An existing outlet's slug, or an outlet to create inline "
-        "(an existing slug is reused)."
+        "(an existing slug is reused); left out, the outlet whose domains match `url`.",
     )
-    url: WebUrl
+    url: PageUrl
     published_at: TimestampIn
     published_at_precision: Precision = Precision.exact
     stance: Stance
@@ -35,7 +36,7 @@ class SightingCreate(InputSchema):
     title: Text | None = None
     excerpt: Text | None = None
     language: Language | None = None
-    archive_url: WebUrl | None = None
+    archive_url: PageUrl | None = None
     content_sha256: Sha256 | None = None
 
 
@@ -47,7 +48,7 @@ class SightingPatch(InputSchema):
 
     claim_id: Id | None = Field(default=None, description="Move the sighting to this claim.")
     outlet: Slug | OutletCreate | None = None
-    url: WebUrl | None = None
+    url: PageUrl | None = None
     published_at: TimestampIn | None = None
     published_at_precision: Precision | None = None
     stance: Stance | None = None
@@ -57,6 +58,6 @@ class SightingPatch(InputSchema):
     title: Text | None = None
     excerpt: Text | None = None
     language: Language | None = None
-    archive_url: WebUrl | None = None
+    archive_url: PageUrl | None = None
     content_sha256: Sha256 | None = None
     reason: Reason = Field(description="Why the sighting is corrected, for its history.")

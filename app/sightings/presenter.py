@@ -1,6 +1,7 @@
-"""Sightings as the API shows them: each with its outlet and the sightings it cites."""
+"""Sightings as the API shows them: each with its outlet and the sightings it cites, and
+whatever higher floors add to every sighting (its evidence) through `shown_with`."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Select, inspect, select
@@ -19,6 +20,33 @@ SIGHTING_FIELDS = list(SightingOut.model_fields)
 # The columns a sighting's document is written from: its fields that are columns, and the
 # outlet's id, which becomes its `outlet`.
 SIGHTING_COLUMNS = [*SIGHTING_FIELDS, "outlet_id"]
+
+
+class Addition(Protocol):
+    """Loads one added field for many sightings at once: {sighting id: value}."""
+
+    async def __call__(
+        self, *, session: AsyncSession, sighting_ids: Sequence[str] | Select[Any]
+    ) -> Mapping[str, Any]: ...
+
+
+_additions: dict[str, Addition] = {}
+
+
+def shown_with(field: str, load: Addition) -> None:
+    """Every sighting shown carries `field`, loaded by `load` for a page at a time; a sighting
+    it gives nothing for keeps the schema's default."""
+    _additions[field] = load
+
+
+async def additions(
+    *, session: AsyncSession, sighting_ids: Sequence[str] | Select[Any]
+) -> dict[str, Mapping[str, Any]]:
+    """Each added field, {field: {sighting id: value}}, one query per field."""
+    return {
+        field: await load(session=session, sighting_ids=sighting_ids)
+        for field, load in _additions.items()
+    }
 
 
 class Cited(Protocol):
@@ -59,17 +87,27 @@ async def citations_of(
 
 
 def present_one(
-    sighting: Sighting, citations: Sequence[Cited], outlet: OutletOut | None = None
+    sighting: Sighting,
+    citations: Sequence[Cited],
+    outlet: OutletOut | None = None,
+    added: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SightingOut:
-    """One sighting; `outlet`, its outlet already validated, when many share it."""
+    """One sighting; `outlet`, its outlet already validated, when many share it; `added`, the
+    fields higher floors add, as `additions` loads them."""
     # Every mapped column, so columns added to the model reach the response without edits here.
     columns = inspect(sighting).mapper.column_attrs
+    extra = {
+        field: values[sighting.id]
+        for field, values in (added or {}).items()
+        if sighting.id in values
+    }
     return SightingOut.model_validate(
         {
             **{c.key: getattr(sighting, c.key) for c in columns},
             "outlet": outlet or sighting.outlet,
             "cites": [c.cited_id for c in citations],
             "citations": [CitationOut(sighting_id=c.cited_id, basis=c.basis) for c in citations],
+            **extra,
         }
     )
 
@@ -83,13 +121,11 @@ async def present(
 ) -> list[SightingOut]:
     """Sightings as the API shows them, with their citations fetched in one query; `ids`, the
     statement that selected them, when there may be more than a page of them."""
-    cited = await citations_of(
-        session=session,
-        sighting_ids=ids if ids is not None else [s.id for s in sightings],
-        view=view,
-    )
+    selected = ids if ids is not None else [s.id for s in sightings]
+    cited = await citations_of(session=session, sighting_ids=selected, view=view)
+    added = await additions(session=session, sighting_ids=selected) if sightings else {}
     outlets: dict[str, OutletOut] = {}
     for s in sightings:
         if s.outlet_id not in outlets:
             outlets[s.outlet_id] = OutletOut.model_validate(s.outlet)
-    return [present_one(s, cited.get(s.id, []), outlets[s.outlet_id]) for s in sightings]
+    return [present_one(s, cited.get(s.id, []), outlets[s.outlet_id], added) for s in sightings]

@@ -14,6 +14,7 @@ from app.outlets.models import Outlet
 from app.pagination import PageParams, SortKey, paginate
 from app.schemas import utc_z
 from app.sightings.models import Sighting, Withdrawal
+from app.urls import canonical_url
 
 
 def with_outlet(view: LedgerView = CURRENT) -> Select[Any]:
@@ -64,9 +65,11 @@ async def list_sightings(
     outlet: str | None = None,
     stance: Stance | None = None,
     since: datetime | None = None,
+    url: str | None = None,
     moment: datetime | None = None,
 ) -> tuple[list[Any], str | None]:
-    """Sightings in publication order, filtered by claim, outlet slug, stance and start time."""
+    """Sightings in publication order, filtered by claim, outlet slug, stance, start time and
+    URL (any of its forms)."""
     view = as_of(moment)
     sightings = view[Sighting]
     statement = with_outlet(view)
@@ -78,5 +81,7 @@ async def list_sightings(
         statement = statement.where(sightings.stance == stance)
     if since is not None:
         statement = statement.where(sightings.published_at >= since)
+    if url is not None:
+        statement = statement.where(sightings.canonical_url == canonical_url(url))
     keys = [SortKey(sightings.published_at), SortKey(sightings.id)]
     return await paginate(session, statement, keys, page)

@@ -16,7 +16,7 @@ from app.audit.schemas import Revision
 from app.audit.service import Target
 from app.chains import claimreview
 from app.chains.exports import ChainFormat
-from app.chains.outline import outline
+from app.chains.outline import Outline, outline
 from app.chains.responses import chain_response
 from app.claims import service as claims
 from app.claims.models import Claim
@@ -25,7 +25,7 @@ from app.enums import DenialStatus
 from app.pagination import PageParams
 from app.sightings.schemas import Sighting as SightingOut
 from app.transactions import SessionDep
-from app.ui import graph, timeline
+from app.ui import graph, legend, timeline
 from app.ui.deps import (
     Reader,
 )
@@ -102,22 +102,45 @@ async def claim_page(
         session=session, claim=claim, limit=OFFICIAL_WORD_SHOWN
     )
     denial = chain.first_denial
+    drawing = timeline.draw(chain)
+    elements = graph.elements(chain)
     context = {
         "claim": claim,
         "chain": chain,
         "word": [SightingOut.model_validate(s) for s in word],
         "word_total": word_total,
-        "svg": timeline.render(chain),
-        "graph": graph.elements(chain),
+        "svg": drawing.svg,
+        "legend": legend.timeline(drawing.drawn),
+        "first_mark": _first_mark(chain),
+        "graph": elements,
+        "graph_legend": legend.graph(
+            {n.stance for n in chain.nodes}, by_sighting=elements["level"] == "sighting"
+        ),
         "rows": chain.nodes[:TABLE_ROWS],
         "on_path": set(chain.path),
         "denial_at": denial.published_at if denial else None,
         "recorded": recorded,
         "withdrawn": request.query_params.get("withdrawn"),
+        "corrected": request.query_params.get("corrected"),
+        "merged": request.query_params.get("merged"),
         "history": await history(session, Target.claim, claim.id),
         "formats": ["json", "csv", "graphml", "gexf", "claimreview"],
     }
     return render(request, "claim.html", context)
+
+
+def _first_mark(chain: Outline) -> dict[str, str] | None:
+    """What the details box shows before a mark is chosen: where the main path starts."""
+    starts = [n for n in chain.nodes if chain.path and n.id == chain.path[0]] or chain.nodes[:1]
+    if not starts:
+        return None
+    node = starts[0]
+    return {
+        "id": node.id,
+        "label": timeline.mark_label(node),
+        "url": node.url,
+        "archive_url": node.archive_url or "",
+    }
 
 
 @router.get("/claims/{claim_id}/export/{file_format}")

@@ -1,23 +1,27 @@
 """The pages' forms: from posted fields to service requests, and refusals to messages beside
-the fields they name. "Log a sighting" first, then a sighting's correct and withdraw forms."""
+the fields they name, in a person's words. "Log a sighting" here; the correction forms of
+sightings and claims in `revising`."""
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from app.errors import CitedBy, Conflict, PreconditionFailed, TracerError
-from app.recording.schemas import SightingCreate, SightingPatch
-from app.sightings.schemas import Sighting
+from app.recording.schemas import SightingCreate
+from app.ui import fields
+from app.ui.fields import MESSAGES, WhenError
 
 TEXT_FIELDS = [
     "claim_text",
     "claim_id",
     "new_claim",
+    "summary",
+    "tags",
     "outlet",
     "new_outlet_name",
     "new_outlet_kind",
@@ -28,28 +32,47 @@ TEXT_FIELDS = [
     "stance",
     "archive_url",
     "title",
+    "language",
     "excerpt",
     "attribution",
     "content_sha256",
     "form_token",
 ]
+LIST_FIELDS = ["cites", "cites_outlets"]
 MAX_CITES = 200
-# Where each field of the recording request is shown on the form.
+# Where each field of a request is shown on the forms: an inline outlet's and an inline claim's
+# fields each beside their own input.
 FORM_FIELD = {
     "claim_id": "claim",
     "claim": "claim",
-    "outlet": "outlet",
-    "url": "url",
-    "published_at": "published_at",
-    "published_at_precision": "published_at_precision",
-    "stance": "stance",
-    "cites": "cites",
-    "cites_outlets": "cites",
-    "archive_url": "archive_url",
-    "title": "title",
-    "excerpt": "excerpt",
-    "attribution": "attribution",
-    "content_sha256": "content_sha256",
+    "claim.statement": "claim",
+    "claim.summary": "summary",
+    "claim.tags": "tags",
+    "outlet.name": "new_outlet_name",
+    "outlet.kind": "new_outlet_kind",
+    "outlet.country": "new_outlet_country",
+    "outlet.slug": "outlet",
+    "into": "into",
+    "variant_of": "variant_of",
+}
+SHOWN_FIELDS = {
+    "outlet",
+    "url",
+    "published_at",
+    "published_at_precision",
+    "stance",
+    "cites",
+    "cites_outlets",
+    "archive_url",
+    "title",
+    "language",
+    "excerpt",
+    "attribution",
+    "content_sha256",
+    "statement",
+    "summary",
+    "tags",
+    "reason",
 }
 
 
@@ -65,6 +88,7 @@ class FormErrors(Exception):
 class SightingForm:
     values: dict[str, str] = field(default_factory=dict)
     cites: list[str] = field(default_factory=list)
+    cites_outlets: list[str] = field(default_factory=list)
 
     def get(self, name: str) -> str:
         return self.values.get(name, "")
@@ -73,28 +97,66 @@ class SightingForm:
     def request_hash(self) -> str:
         """What the form said, for telling a resubmission from a changed one."""
         said = {k: v for k, v in self.values.items() if k != "form_token"}
-        canonical = json.dumps([said, sorted(self.cites)], sort_keys=True)
+        lists = [sorted(self.cites), sorted(self.cites_outlets)]
+        canonical = json.dumps([said, lists], sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def listed(form: FormData, name: str) -> list[str]:
+    return [v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip()][:MAX_CITES]
+
+
 def read(form: FormData) -> SightingForm:
-    values = {}
-    for name in TEXT_FIELDS:
-        value = form.get(name)
-        values[name] = value.strip() if isinstance(value, str) else ""
-    cites = [c for c in form.getlist("cites") if isinstance(c, str) and c][:MAX_CITES]
-    return SightingForm(values=values, cites=cites)
+    values = {name: text(form, name) for name in TEXT_FIELDS}
+    return SightingForm(
+        values=values, cites=listed(form, "cites"), cites_outlets=listed(form, "cites_outlets")
+    )
 
 
-def parse_published_at(text: str) -> datetime | str:
-    """The form's date, read as UTC: the field says so, and datetime-local carries no offset."""
-    if not text:
-        return text
+def _new_outlet(form: SightingForm) -> dict[str, str]:
+    errors = {}
+    if not form.get("new_outlet_name"):
+        errors["new_outlet_name"] = MESSAGES["new_outlet_name"]
+    if not fields.valid("new_outlet_kind", form.get("new_outlet_kind")):
+        errors["new_outlet_kind"] = MESSAGES["new_outlet_kind"]
+    return errors
+
+
+def check(form: SightingForm) -> dict[str, str]:
+    """Every field of "Log a sighting" checked on its own: all wrong fields named at once."""
+    errors: dict[str, str] = {}
+    if not form.get("claim_id") and not form.get("claim_text"):
+        errors["claim"] = MESSAGES["claim"]
+    outlet = form.get("outlet")
+    if not outlet:
+        errors["outlet"] = "Give the outlet: pick a known one, or type a new slug below."
+    elif not fields.valid("outlet", outlet):
+        errors["outlet"] = MESSAGES["outlet"]
+    if form.get("new_outlet_name") or form.get("new_outlet_kind"):
+        errors |= _new_outlet(form)
+    url = form.get("url")
+    if not url:
+        errors["url"] = "Give the web address where it was seen."
+    elif not fields.valid("url", url):
+        errors["url"] = MESSAGES["url"]
+    precision = form.get("published_at_precision") or "exact"
+    if not fields.valid("published_at_precision", precision):
+        errors["published_at_precision"] = MESSAGES["published_at_precision"]
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return text
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        fields.parse_when(form.get("published_at"), precision)
+    except WhenError as exc:
+        errors["published_at"] = str(exc)
+    if not fields.valid("stance", form.get("stance")):
+        errors["stance"] = MESSAGES["stance"]
+    if not fields.valid("cites_outlets", form.cites_outlets):
+        errors["cites_outlets"] = MESSAGES["cites_outlets"]
+    optional = ["new_outlet_country", "archive_url", "language", "content_sha256", "tags"]
+    return errors | fields.check_optional(form.values, optional)
 
 
 def _outlet(form: SightingForm) -> str | dict[str, Any]:
@@ -111,156 +173,135 @@ def _outlet(form: SightingForm) -> str | dict[str, Any]:
     return outlet
 
 
+def _claim(form: SightingForm) -> dict[str, Any]:
+    claim: dict[str, Any] = {"statement": form.get("claim_text")}
+    if form.get("summary"):
+        claim["summary"] = form.get("summary")
+    if form.get("tags"):
+        claim["tags"] = fields.split_list(form.get("tags"))
+    return claim
+
+
 def request(form: SightingForm, *, claim_id: str | None) -> SightingCreate:
     """The recording request the form describes; a claim is created inline without an id."""
+    precision = form.get("published_at_precision") or "exact"
+    try:
+        published_at = fields.parse_when(form.get("published_at"), precision)
+    except WhenError as exc:
+        raise FormErrors({"published_at": str(exc)}) from None
     body: dict[str, Any] = {
-        "outlet": _outlet(form),
+        # No outlet named: the one whose domains match the URL, if any.
+        "outlet": _outlet(form) or None,
         "url": form.get("url"),
-        "published_at": parse_published_at(form.get("published_at")),
-        "published_at_precision": form.get("published_at_precision") or "exact",
+        "published_at": published_at,
+        "published_at_precision": precision,
         "stance": form.get("stance"),
         "cites": form.cites,
+        "cites_outlets": form.cites_outlets,
     }
     if claim_id:
         body["claim_id"] = claim_id
     else:
-        body["claim"] = {"statement": form.get("claim_text")}
-    for optional in ("archive_url", "title", "excerpt", "attribution", "content_sha256"):
-        if form.get(optional):
-            body[optional] = form.get(optional)
+        body["claim"] = _claim(form)
+    optional = ("archive_url", "title", "language", "excerpt", "attribution", "content_sha256")
+    for name in optional:
+        if form.get(name):
+            body[name] = form.get(name)
     try:
         return SightingCreate.model_validate(body)
     except ValidationError as exc:
         raise FormErrors(validation_errors(exc)) from exc
 
 
-def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
-    names = [part for part in loc if isinstance(part, str) and part != "body"]
-    return FORM_FIELD.get(names[0], "form") if names else "form"
+def field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    """The form field a request's error location points at."""
+    names = [part for part in loc if isinstance(part, str) and part not in ("body", "query")]
+    if not names:
+        return "form"
+    dotted = ".".join(names[:2])
+    if dotted in FORM_FIELD:
+        return FORM_FIELD[dotted]
+    if names[0] in FORM_FIELD:
+        return FORM_FIELD[names[0]]
+    return names[0] if names[0] in SHOWN_FIELDS else "form"
 
 
 def validation_errors(exc: ValidationError) -> dict[str, str]:
+    """A validator's refusals, each said in the form's own words for its field."""
     errors: dict[str, str] = {}
     for error in exc.errors():
-        name = _field_of(error["loc"])
-        message = error["msg"]
-        if error["type"] == "missing" or error.get("input") == "":
-            message = "This field is required."
-        errors.setdefault(name, message)
+        name = field_of(error["loc"])
+        errors.setdefault(name, MESSAGES.get(name, "This value cannot be taken; check it."))
     return errors
 
 
-def problem_errors(exc: TracerError) -> dict[str, str]:
-    """A service's refusal, placed next to the field it names."""
+def problem_errors(
+    exc: TracerError, names: Mapping[str, str] | None = None, cites: Sequence[str] = ()
+) -> dict[str, str]:
+    """A service's refusal, said beside the field it names, sightings named by what they are:
+    `names` of sightings by id, `cites` the ids the request cited, in order."""
+    names = names or {}
     if isinstance(exc, Conflict):
-        return {"url": f"{exc.detail} (recorded already as {exc.existing_id})."}
+        return {"url": "This sighting is recorded already: same claim, outlet and address."}
     found = exc.extra.get("errors") or [{"loc": [], "msg": exc.detail}]
-    return {_field_of(found[0]["loc"]): exc.detail}
+    loc = found[0]["loc"]
+    name = field_of(loc)
+    index = next((p for p in loc if isinstance(p, int)), None)
+    detail = exc.detail
+    if name == "cites" and "published after" in detail:
+        cited = cites[index] if index is not None and index < len(cites) else ""
+        which = names.get(cited, "A chosen sighting")
+        return {
+            "cites": f"{which} was published after this one: a sighting can only cite "
+            "what came before it."
+        }
+    if name == "cites" and "no sighting" in detail:
+        return {"cites": "One of the chosen sightings is no longer recorded: reload the form."}
+    if name == "cites_outlets" and "record it first" in detail:
+        return {
+            "cites_outlets": "An outlet you chose has no sighting of this claim published "
+            "before this one: record that one first."
+        }
+    return {name: _said(name, detail)}
 
 
-# The fields the correct form shows, as the sighting document names them.
-CORRECTED_REQUIRED = ["outlet", "url", "published_at", "published_at_precision", "stance"]
-CORRECTED_OPTIONAL = ["archive_url", "title", "attribution", "excerpt"]
-# Where the sighting sits in the chains: its claim (another id moves it) and what it cites.
-CORRECTED_PLACE = ["claim_id", "cites"]
-MAX_REASON = 500
+# A service's own words for these refusals quote ids; a person is told what they mean instead.
+PLAIN_WORDS = [
+    ("published_at", "future", "This date is in the future: give the date it was published."),
+    (
+        "published_at",
+        "published after the new date",
+        "It cites a sighting published after this date: a sighting can only cite what came "
+        "before it.",
+    ),
+    (
+        "published_at",
+        "published before the new date",
+        "Sightings citing this one were published before this date: time never runs backwards "
+        "along a chain.",
+    ),
+    ("claim", "no claim", "That claim is no longer tracked: search for it again."),
+    ("outlet", "no outlet", "There is no outlet with this slug: pick one from the list."),
+]
 
 
-def text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+def _said(name: str, detail: str) -> str:
+    for where, words, plain in PLAIN_WORDS:
+        if name == where and words in detail:
+            return plain
+    return detail[:1].upper() + detail[1:] + ("" if detail.endswith(".") else ".")
 
 
-def current_values(sighting: Sighting) -> dict[str, str]:
-    """The correct form filled in with the sighting as it stands."""
-    values = {
-        "outlet": sighting.outlet.slug,
-        "url": sighting.url,
-        "published_at": sighting.published_at.strftime("%Y-%m-%dT%H:%M:%S"),
-        "published_at_precision": sighting.published_at_precision.value,
-        "stance": sighting.stance.value,
-        "revision": str(sighting.revision),
-        "claim_id": sighting.claim_id,
-        "cites": " ".join(sighting.cites),
-    }
-    for name in CORRECTED_OPTIONAL:
-        values[name] = getattr(sighting, name) or ""
-    return values
-
-
-def posted_correction(form: FormData) -> dict[str, str]:
-    return {
-        name: text(form, name)
-        for name in [
-            *CORRECTED_REQUIRED,
-            *CORRECTED_OPTIONAL,
-            *CORRECTED_PLACE,
-            "reason",
-            "revision",
-        ]
-    }
-
-
-def _ids(value: str) -> list[str]:
-    """Sighting ids as a person types them: separated by spaces, commas or new lines."""
-    return [part for part in value.replace(",", " ").split() if part]
-
-
-def expected_revision(form: FormData) -> int | None:
-    value = text(form, "revision")
-    return int(value) if value.isdigit() else None
-
-
-def correction(form: FormData, sighting: Sighting) -> SightingPatch:
-    """A merge patch of what the form changed, with its reason; an unchanged form is refused."""
-    now = current_values(sighting)
-    body: dict[str, Any] = {}
-    for name in CORRECTED_REQUIRED:
-        if text(form, name) != now[name]:
-            body[name] = text(form, name)
-    if "published_at" in body:
-        body["published_at"] = parse_published_at(body["published_at"])
-        if body["published_at"] == sighting.published_at:
-            del body["published_at"]
-    for name in CORRECTED_OPTIONAL:
-        if text(form, name) != now[name]:
-            # An emptied optional field is cleared, as `null` does in a merge patch.
-            body[name] = text(form, name) or None
-    if "claim_id" in form and text(form, "claim_id") != now["claim_id"]:
-        body["claim_id"] = text(form, "claim_id")
-    cites = _ids(text(form, "cites"))
-    if "cites" in form and sorted(cites) != sorted(_ids(now["cites"])):
-        body["cites"] = cites
-    errors = {}
-    if not body:
-        errors["form"] = "Nothing was changed: edit a field, then give the reason."
-    if not text(form, "reason"):
-        errors["reason"] = "Say why the sighting is corrected: the reason is kept in its history."
-    if errors:
-        raise FormErrors(errors)
-    try:
-        return SightingPatch.model_validate({**body, "reason": text(form, "reason")})
-    except ValidationError as exc:
-        raise FormErrors(validation_errors(exc)) from exc
-
-
-def withdrawal_reason(form: FormData) -> str:
-    reason = text(form, "reason")
-    if not reason:
-        raise FormErrors({"reason": "Say why the sighting is withdrawn: it stays in its history."})
-    if len(reason) > MAX_REASON:
-        raise FormErrors({"reason": f"At most {MAX_REASON} characters."})
-    return reason
-
-
-def refusal(exc: TracerError) -> dict[str, str]:
+def refusal(
+    exc: TracerError, names: Mapping[str, str] | None = None, cites: Sequence[str] = ()
+) -> dict[str, str]:
     """A service's refusal of a correction or withdrawal, next to what it is about."""
     if isinstance(exc, PreconditionFailed):
-        return {"form": "Someone changed this sighting since you opened it: reload to see it."}
+        return {"form": "Someone changed this record since you opened it: reload to see it."}
     if isinstance(exc, CitedBy):
         count = len(exc.extra.get("cited_by", []))
         return {
             "relink": f"{count} sighting{'s' if count != 1 else ''} cite this one: tick the box "
             "to make them cite what it cited, or withdraw them first."
         }
-    return problem_errors(exc)
+    return problem_errors(exc, names, cites)

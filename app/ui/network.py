@@ -13,8 +13,9 @@ from app.network.filters import Selection
 from app.streaming import respond, stream_dicts
 from app.transactions import SessionDep, SnapshotDep
 from app.ui.deps import Reader
+from app.ui.legend import KIND_LABELS
 from app.ui.pages import PageError, render
-from app.ui.timeline import KIND_LABELS, KIND_ORDER
+from app.ui.timeline import KIND_ORDER
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

@@ -17,8 +17,8 @@ from app.outlets.schemas import Outlet as OutletOut
 from app.pagination import PageParams
 from app.transactions import SessionDep
 from app.ui.deps import Reader
+from app.ui.legend import KIND_LABELS
 from app.ui.pages import PageError, render
-from app.ui.timeline import KIND_LABELS
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

@@ -24,16 +24,39 @@ from app.recording import service as recording
 from app.sightings import service as sightings
 from app.sightings.presenter import present
 from app.transactions import SessionDep
-from app.ui import forms
+from app.ui import fields, forms
 from app.ui.deps import (
     PostedForm,
     Writer,
 )
-from app.ui.pages import render
+from app.ui.pages import render, when
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 SUGGESTIONS = 8
+# How the summary of a refused form names each field: by its label, as the form shows it.
+FIELD_LABELS = {
+    "claim": "Claim",
+    "summary": "Summary",
+    "tags": "Tags",
+    "outlet": "Outlet",
+    "new_outlet_name": "New outlet's name",
+    "new_outlet_kind": "New outlet's kind",
+    "new_outlet_country": "New outlet's country",
+    "url": "URL",
+    "published_at": "Published at",
+    "published_at_precision": "Date precision",
+    "stance": "Stance",
+    "cites": "Cites",
+    "cites_outlets": "Cites outlets",
+    "title": "Title",
+    "language": "Language",
+    "attribution": "Attribution",
+    "excerpt": "Excerpt",
+    "archive_url": "Archive URL",
+    "content_sha256": "Content SHA-256",
+    "form": "The form",
+}
 CITE_CHOICES = 200
 
 
@@ -69,11 +92,18 @@ async def _sighting_form(
         "matches": matches or [],
         "chosen": chosen,
         "cite_choices": cite_choices,
+        "outlet_choices": _outlets_of(cite_choices),
+        "labels": FIELD_LABELS,
         "kinds": list(OutletKind),
         "precisions": list(Precision),
         "stances": list(Stance),
     }
     return render(request, "sighting_form.html", context, status_code=status_code)
+
+
+def _outlets_of(choices: list[Any]) -> list[Any]:
+    """The outlets that carried the claim, the ones a new sighting may name as its source."""
+    return list({s.outlet.slug: s.outlet for s in choices}.values())
 
 
 async def _cite_choices(session: SessionDep, claim_id: str) -> list[Any]:
@@ -91,19 +121,21 @@ async def record_sighting(
     form = forms.read(posted)
     if not form.get("form_token"):
         form.values["form_token"] = secrets.token_urlsafe(24)
-    claim_id = form.get("claim_id") or None
+    # Every field is checked before anything is looked up or recorded, so that a refused form
+    # names all its wrong fields at once rather than one per round.
+    errors = forms.check(form) | await _unknown_outlet(session, form)
+    matches: list[matching.Match] = []
+    if "claim" not in errors and not form.get("claim_id"):
+        matches = await _offer_matches(session, form, request.app.state.settings)
+        if matches:
+            errors["claim"] = (
+                "Claims like this one are tracked already: pick one below, "
+                "or tick “This is a new claim”."
+            )
+    if errors:
+        return await _sighting_form(request, session, form, errors, matches, status_code=422)
     try:
-        if claim_id is None:
-            matches = await _offer_matches(session, form, request.app.state.settings)
-            if matches:
-                message = (
-                    "Claims like this one are tracked already: pick one below, "
-                    "or tick “This is a new claim”."
-                )
-                return await _sighting_form(
-                    request, session, form, {"claim": message}, matches, status_code=422
-                )
-        data = forms.request(form, claim_id=claim_id)
+        data = forms.request(form, claim_id=form.get("claim_id") or None)
         guard = IdempotencyGuard(
             session=session,
             principal=principal.idempotency_scope,
@@ -120,22 +152,42 @@ async def record_sighting(
         # Nothing of a refused form is kept: no inline outlet, no claim, no spent form token,
         # and none of the events its recording had written.
         await outbox.rollback(session)
-        errors = exc.errors if isinstance(exc, forms.FormErrors) else forms.problem_errors(exc)
+        if isinstance(exc, forms.FormErrors):
+            errors = exc.errors
+        else:
+            chosen = form.get("claim_id")
+            choices = await _cite_choices(session, chosen) if chosen else []
+            names = {s.id: _named(s) for s in choices}
+            errors = forms.problem_errors(exc, names, form.cites)
         return await _sighting_form(request, session, form, errors, status_code=422)
     shown = json.loads(bytes(answer.body))
     target = f"/ui/claims/{shown['claim_id']}?recorded={shown['id']}#s-{shown['id']}"
     return RedirectResponse(target, status_code=303)
 
 
+def _named(sighting: Any) -> str:
+    return f"{sighting.outlet.name}, {when(sighting.published_at, sighting.published_at_precision)}"
+
+
+async def _unknown_outlet(session: SessionDep, form: forms.SightingForm) -> dict[str, str]:
+    slug = form.get("outlet")
+    if not slug or form.get("new_outlet_name") or not fields.valid("outlet", slug):
+        return {}
+    if await outlets.get_by_slug(session=session, slug=slug) is not None:
+        return {}
+    return {
+        "outlet": f"There is no outlet with the slug “{slug}” yet: pick one from the list, "
+        "or give the new outlet's name and kind below."
+    }
+
+
 async def _offer_matches(
     session: SessionDep, form: forms.SightingForm, settings: Settings
 ) -> list[matching.Match]:
     """Tracked claims like the one typed, unless the person confirmed it is a new one."""
-    text = form.get("claim_text")
-    if not text:
-        raise forms.FormErrors({"claim": "Pick a claim, or type a new one."})
     if form.get("new_claim"):
         return []
+    text = form.get("claim_text")
     found = await matching.match(session=session, text=text, limit=SUGGESTIONS, settings=settings)
     if found and found[0].score >= 1.0:
         form.values["claim_id"] = found[0].claim.id
@@ -189,5 +241,12 @@ async def cite_options(
     claim_id: Annotated[str, Query(max_length=64)] = "",
 ) -> HTMLResponse:
     choices = await _cite_choices(session, claim_id) if claim_id else []
-    context = {"cite_choices": choices, "picked": [], "claim_id": claim_id}
+    context = {
+        "cite_choices": choices,
+        "outlet_choices": _outlets_of(choices),
+        "picked": [],
+        "picked_outlets": [],
+        "claim_id": claim_id,
+        "errors": {},
+    }
     return render(request, "fragments/cites.html", context)

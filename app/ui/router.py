@@ -4,7 +4,19 @@ services, as the API's routes are."""
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.ui import claims, denials, network, outlets, pages, recording, sightings, signin
+from app.ui import (
+    claim_edits,
+    claims,
+    denials,
+    evidence,
+    network,
+    outlets,
+    pages,
+    recording,
+    sightings,
+    signin,
+    url_fill,
+)
 from app.ui.security import PageHeaders
 
 
@@ -13,6 +25,17 @@ def install(app: FastAPI) -> None:
     pages.install(app)
     app.add_middleware(PageHeaders)
     # /ui/sightings/new before /ui/sightings/{id}: the first route that matches answers.
-    for module in (signin, claims, recording, sightings, denials, outlets, network):
+    for module in (
+        signin,
+        claims,
+        claim_edits,
+        recording,
+        url_fill,
+        sightings,
+        evidence,
+        denials,
+        outlets,
+        network,
+    ):
         app.include_router(module.router)
     app.mount(pages.STATIC_URL, StaticFiles(directory=pages.STATIC), name="ui-static")

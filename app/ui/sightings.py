@@ -13,21 +13,27 @@ from app import outbox
 from app.audit.service import Target
 from app.enums import Precision, Stance
 from app.errors import Gone, NotFound, TracerError
+from app.evidence.service import text_preview
+from app.pagination import PageParams
 from app.recording import corrections
 from app.sightings import service as sightings
 from app.sightings.presenter import present
 from app.sightings.schemas import Sighting as SightingOut
 from app.transactions import SessionDep
-from app.ui import forms
+from app.ui import forms, revising
 from app.ui.claims import claim_or_404, history
 from app.ui.deps import (
     PostedForm,
     Reader,
     Writer,
 )
-from app.ui.pages import PageError, render
+from app.ui.pages import PageError, render, when
+
+CITE_CHOICES = 200
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+# The page shows the start of the kept text; the whole of it is a download away.
+TEXT_SHOWN = 20_000
 
 
 async def _current(session: SessionDep, sighting_id: str) -> SightingOut:
@@ -45,7 +51,7 @@ async def _sighting_page(
     session: SessionDep,
     sighting_id: str,
     *,
-    correct: dict[str, str] | None = None,
+    correct: dict[str, Any] | None = None,
     errors: dict[str, dict[str, str]] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -57,17 +63,52 @@ async def _sighting_page(
             raise
         gone: dict[str, Any] = {"sighting": None, "gone": exc.message, "history": revisions}
         return render(request, "sighting.html", gone, status_code=410)
+    values = correct or revising.current_values(shown)
+    cited = [*shown.cites, *values.get("cites", [])]
+    choices = await cite_choices(session, shown, list(dict.fromkeys(cited)))
     context: dict[str, Any] = {
         "sighting": shown,
         "claim": await claim_or_404(session, shown.claim_id),
+        "cite_choices": choices,
+        "cited": {s.id: s for s in choices},
         "history": revisions,
-        "values": correct or forms.current_values(shown),
+        "values": values,
         "errors": errors or {},
         "precisions": list(Precision),
         "stances": list(Stance),
         "notice": request.query_params.get("corrected"),
+        "evidence_notice": request.query_params.get("evidence"),
+        "evidence_text": await text_preview(
+            request.app.state.evidence_store, shown.evidence.latest, limit=TEXT_SHOWN
+        ),
     }
     return render(request, "sighting.html", context, status_code=status_code)
+
+
+def named(sighting: SightingOut) -> str:
+    """A sighting as a person names it: its outlet and its date."""
+    precision = sighting.published_at_precision.value
+    return f"{sighting.outlet.name}, {when(sighting.published_at, precision)}"
+
+
+async def cite_choices(
+    session: SessionDep, sighting: SightingOut, cited: list[str]
+) -> list[SightingOut]:
+    """What a sighting may cite, named: its claim's other sightings, and whatever it cites."""
+    rows, _ = await sightings.list_sightings(
+        session=session,
+        page=PageParams(limit=CITE_CHOICES, cursor=None),
+        claim_id=sighting.claim_id,
+    )
+    shown = [s for s in rows if s.id != sighting.id]
+    known = {s.id for s in shown}
+    for other in [c for c in cited if c not in known][:CITE_CHOICES]:
+        try:
+            shown.append(await sightings.get_or_404(session=session, sighting_id=other))
+        except (NotFound, Gone):
+            continue
+    presented = await present(session=session, sightings=shown)
+    return sorted(presented, key=lambda s: s.published_at)
 
 
 @router.get("/sightings/{sighting_id}", response_class=HTMLResponse)
@@ -83,11 +124,17 @@ async def _refused(
     sighting_id: str,
     which: str,
     exc: forms.FormErrors | TracerError,
-    values: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     """The page again with the refused form's messages beside its fields; nothing kept."""
     await outbox.rollback(session)
-    errors = exc.errors if isinstance(exc, forms.FormErrors) else forms.refusal(exc)
+    if isinstance(exc, forms.FormErrors):
+        errors = exc.errors
+    else:
+        cites: list[str] = (values or {}).get("cites", [])
+        shown = await _current(session, sighting_id)
+        names = {s.id: named(s) for s in await cite_choices(session, shown, cites)}
+        errors = forms.refusal(exc, names, cites)
     return await _sighting_page(
         request, session, sighting_id, correct=values, errors={which: errors}, status_code=422
     )
@@ -103,11 +150,11 @@ async def correct_sighting(
             session=session,
             actor=principal,
             sighting_id=sighting_id,
-            patch=forms.correction(posted, shown),
-            expected_revision=forms.expected_revision(posted),
+            patch=revising.correction(posted, shown),
+            expected_revision=revising.expected_revision(posted),
         )
     except (forms.FormErrors, TracerError) as exc:
-        values = forms.posted_correction(posted)
+        values = revising.posted_correction(posted)
         return await _refused(request, session, sighting_id, "correct", exc, values)
     return RedirectResponse(f"/ui/sightings/{sighting_id}?corrected=1", status_code=303)
 
@@ -122,9 +169,9 @@ async def withdraw_sighting(
             session=session,
             actor=principal,
             sighting_id=sighting_id,
-            reason=forms.withdrawal_reason(posted),
+            reason=revising.withdrawal_reason(posted),
             relink=forms.text(posted, "relink") == "1",
-            expected_revision=forms.expected_revision(posted),
+            expected_revision=revising.expected_revision(posted),
         )
     except (forms.FormErrors, TracerError) as exc:
         return await _refused(request, session, sighting_id, "withdraw", exc)

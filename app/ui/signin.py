@@ -112,7 +112,7 @@ async def _refused_for(request: Request, session: SessionDep) -> int | None:
     address = client_address(request.scope)
     wait = failures.blocked_for(address)
     if wait is None:
-        quota = await failures.count(session, address)
+        quota = await failures.count(lambda: session, address)
         wait = quota.reset_seconds if quota.exceeded else None
     return wait
 

@@ -6,20 +6,23 @@ path is drawn heavier, the first official denial is a vertical rule, and what ca
 on a shaded ground. A date known only to the day, the month or approximately is drawn as a bar
 over the time it may fall in, never as a point. A chain too large to draw mark by mark is drawn
 as counts per outlet and time bucket, with its main path and denial still drawn in full.
+The drawing says what it holds (`Drawn`), from which its legend names each kind of mark.
 """
 
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import pairwise
 
 from markupsafe import Markup, escape
 
-from app.chains.outline import AXIS_MARGIN, OTHERS, Aggregate, Node, Outline, aggregate_of
-from app.enums import OutletKind, Precision, Stance
+from app.chains.outline import OTHERS, Aggregate, Node, Outline, aggregate_of
+from app.enums import OutletKind, Precision
+from app.ui.legend import KIND_LABELS, Drawn
 from app.ui.marks import MARK_R, attrs, date_text, day, glyph, span_of
+from app.ui.timeline_axis import Scale, axis
 
 # Past this many sightings, marks and arrows would hide each other and weigh megabytes.
 MAX_MARKS = 500
@@ -30,9 +33,12 @@ LABEL_W = 210
 RIGHT_PAD = 20
 TOP = 34
 LANE_H = 26
+LINE_H = 12
 GROUP_H = 18
-LEGEND_H = 54
+BOTTOM_PAD = 12
 SPAN_H = 10
+# What fits on one line of the lane labels' column; longer names wrap to a second line.
+LABEL_CHARS = 32
 
 KIND_ORDER = [
     OutletKind.anonymous_channel,
@@ -43,15 +49,6 @@ KIND_ORDER = [
     OutletKind.fact_checker,
     OutletKind.official,
 ]
-KIND_LABELS = {
-    OutletKind.anonymous_channel: "Anonymous channels",
-    OutletKind.social_account: "Social accounts",
-    OutletKind.news_outlet: "News outlets",
-    OutletKind.broadcaster: "Broadcasters",
-    OutletKind.other: "Other",
-    OutletKind.fact_checker: "Fact-checkers",
-    OutletKind.official: "Official bodies",
-}
 OTHERS_LANE = OTHERS
 
 
@@ -61,33 +58,6 @@ class Lane:
     label: str
     kind: OutletKind
     y: float = 0.0
-
-
-class Scale:
-    def __init__(self, start: datetime, end: datetime) -> None:
-        if end - start < timedelta(hours=1):
-            start, end = start - timedelta(hours=12), end + timedelta(hours=12)
-        margin = (end - start) * AXIS_MARGIN
-        self.start, self.end = start - margin, end + margin
-        self.left, self.right = LABEL_W, WIDTH - RIGHT_PAD
-
-    @classmethod
-    def of(cls, nodes: Sequence[Node]) -> "Scale":
-        """Wide enough for every sighting's whole span of possible dates."""
-        spans = [span_of(n) for n in nodes]
-        return cls(min(s for s, _ in spans), max(e for _, e in spans))
-
-    def x(self, moment: datetime) -> float:
-        fraction = (moment - self.start) / (self.end - self.start)
-        return self.left + fraction * (self.right - self.left)
-
-    def ticks(self, count: int = 6) -> list[tuple[float, str]]:
-        length = self.end - self.start
-        pattern = "%d %b %H:%M" if length < timedelta(days=3) else "%d %b %Y"
-        if length > timedelta(days=3 * 365):
-            pattern = "%b %Y"
-        steps = [self.start + length * (i + 0.5) / count for i in range(count)]
-        return [(self.x(t), t.strftime(pattern)) for t in steps]
 
 
 def _lanes(aggregate: Aggregate, keep: set[str], limit: int | None) -> list[Lane]:
@@ -116,20 +86,51 @@ def _place(lanes: list[Lane]) -> tuple[list[str], float]:
             heading = "All other outlets" if lane.key == OTHERS_LANE else KIND_LABELS[kind]
             out.append(f'<text class="kind-heading" x="6" y="{y + 13}">{escape(heading)}</text>')
             y += GROUP_H
-        lane.y = y + LANE_H / 2
+        lines = _wrapped(lane.label)
+        height = LANE_H + LINE_H * (len(lines) - 1)
+        lane.y = y + height / 2
+        # The full name stays in the lane's title whenever the label had to be cut.
+        title = f"<title>{escape(lane.label)}</title>" if " ".join(lines) != lane.label else ""
+        first = lane.y + 4 - LINE_H * (len(lines) - 1) / 2
+        spans = "".join(
+            f'<tspan x="14" y="{first + LINE_H * i:.1f}">{escape(line)}</tspan>'
+            for i, line in enumerate(lines)
+        )
         out.append(
-            f'<g class="lane" {attrs(data_outlet=lane.key)}>'
+            f'<g class="lane" {attrs(data_outlet=lane.key)}>{title}'
             f'<line class="lane-rule" x1="{LABEL_W}" x2="{WIDTH - RIGHT_PAD}" '
             f'y1="{lane.y}" y2="{lane.y}"/>'
-            f'<text class="lane-label" x="14" y="{lane.y + 4}">{escape(_clip(lane.label))}</text>'
+            f'<text class="lane-label">{spans}</text>'
             "</g>"
         )
-        y += LANE_H
+        y += height
     return out, y
 
 
-def _clip(text: str, length: int = 30) -> str:
+def _wrapped(text: str, width: int = LABEL_CHARS, most: int = 2) -> list[str]:
+    """A label in at most `most` lines of `width` characters, cut with an ellipsis past them."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    lines.append(current)
+    lines = [line if len(line) <= width else _clip(line, width) for line in lines]
+    if len(lines) > most:
+        lines = [*lines[: most - 1], _clip(" ".join(lines[most - 1 :]), width)]
+    return lines
+
+
+def _clip(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def mark_label(node: Node) -> str:
+    """A sighting in words: outlet, date as precisely as it is known, stance."""
+    return f"{node.outlet.name}, {date_text(node)}, {node.stance.value}"
 
 
 def _mark(
@@ -137,15 +138,18 @@ def _mark(
     scale: Scale,
     y: float,
     classes: Iterable[str],
+    drawn: Drawn,
 ) -> tuple[str, float]:
     """One sighting as a focusable link to its row in the table; and its x for arrows."""
     start, end = span_of(node)
     stance = node.stance
     exact = node.published_at_precision is Precision.exact
     x = scale.x(node.published_at) if exact else (scale.x(start) + scale.x(end)) / 2
-    label = f"{node.outlet.name}, {date_text(node)}, {stance.value}"
+    label = mark_label(node)
+    drawn.stances.add(stance)
     shapes = []
     if not exact:
+        drawn.precisions.add(node.published_at_precision)
         x0, x1 = scale.x(start), scale.x(end)
         shapes.append(
             f'<rect class="span" {attrs(data_precision=node.published_at_precision.value)} '
@@ -197,19 +201,6 @@ def _defs() -> str:
     return f"<defs>{arrows}</defs>"
 
 
-def _axis(scale: Scale, bottom: float) -> str:
-    out = [
-        f'<line class="axis" x1="{LABEL_W}" x2="{WIDTH - RIGHT_PAD}" y1="{TOP - 8}" '
-        f'y2="{TOP - 8}"/>'
-    ]
-    for x, text in scale.ticks():
-        out.append(
-            f'<line class="tick" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP - 12}" y2="{bottom:.1f}"/>'
-            f'<text class="tick-label" x="{x:.1f}" y="{TOP - 16}">{escape(text)}</text>'
-        )
-    return "".join(out)
-
-
 def _denial(denial: Node | None, scale: Scale, bottom: float) -> str:
     if denial is None:
         return ""
@@ -224,26 +215,6 @@ def _denial(denial: Node | None, scale: Scale, bottom: float) -> str:
         f'<text class="denial-label" x="{x + 4:.1f}" y="{TOP + 6}">'
         f"first official denial; after it →</text></g>"
     )
-
-
-def _legend(y: float, note: str) -> str:
-    items = []
-    x = 14.0
-    for stance in Stance:
-        items.append(
-            f'<g class="legend-item stance-{stance.value}">'
-            f'<path class="glyph" d="{glyph(stance, x + 6, y + 14)}"/>'
-            f'<text x="{x + 16}" y="{y + 18}">{stance.value}</text></g>'
-        )
-        x += 92
-    items.append(
-        f'<g class="legend-item"><rect class="span" x="14" y="{y + 31}" width="34" '
-        f'height="{SPAN_H}" rx="4"/><text x="54" y="{y + 40}">date known only within the bar'
-        f'</text><line class="citation main-path" x1="330" x2="370" y1="{y + 36}" '
-        f'y2="{y + 36}"/><text x="376" y="{y + 40}">main path</text>'
-        f'<text x="470" y="{y + 40}">{escape(note)}</text></g>'
-    )
-    return f'<g class="legend">{"".join(items)}</g>'
 
 
 def _svg(chain: Outline, height: float, body: Sequence[str], aggregated: bool) -> str:
@@ -266,7 +237,9 @@ def _svg(chain: Outline, height: float, body: Sequence[str], aggregated: bool) -
     return f"<svg {attributes}>{_defs()}{''.join(body)}</svg>"
 
 
-def _marks_body(chain: Outline, lanes: list[Lane], scale: Scale, bottom: float) -> list[str]:
+def _marks_body(
+    chain: Outline, lanes: list[Lane], scale: Scale, bottom: float, drawn: Drawn
+) -> list[str]:
     lane_y = {lane.key: lane.y for lane in lanes}
     denial = chain.first_denial
     on_path = set(chain.path)
@@ -282,9 +255,10 @@ def _marks_body(chain: Outline, lanes: list[Lane], scale: Scale, bottom: float) 
         if denial is not None and node.id == denial.id:
             classes.append("first-denial")
         y = lane_y[node.outlet.slug]
-        markup, x = _mark(node, scale, y, classes)
+        markup, x = _mark(node, scale, y, classes, drawn)
         marks.append(markup)
         where[node.id] = (x, y)
+    drawn.after_denial = any("after-denial" in m for m in marks)
     arrows = [
         _arrow(e.from_, e.to, where[e.from_], where[e.to], e.basis, (e.from_, e.to) in path_steps)
         for e in chain.edges
@@ -292,6 +266,9 @@ def _marks_body(chain: Outline, lanes: list[Lane], scale: Scale, bottom: float) 
     ]
     # Main-path arrows last among arrows, so no other arrow is drawn over them.
     arrows.sort(key=lambda markup: "data-main-path" in markup)
+    drawn.citations = bool(arrows)
+    drawn.main_path = any("data-main-path" in a for a in arrows)
+    drawn.denial = denial is not None
     return [_denial(denial, scale, bottom), *arrows, *marks]
 
 
@@ -305,8 +282,13 @@ def _cellattrs(key: str, count: int, start: datetime, level: int) -> str:
 
 
 def _aggregated_body(
-    chain: Outline, aggregate: Aggregate, lanes: list[Lane], scale: Scale, bottom: float
-) -> tuple[list[str], str]:
+    chain: Outline,
+    aggregate: Aggregate,
+    lanes: list[Lane],
+    scale: Scale,
+    bottom: float,
+    drawn: Drawn,
+) -> list[str]:
     lane_y = {lane.key: lane.y for lane in lanes}
     name, width = aggregate.bucket, aggregate.width
     counts: Counter[tuple[str, int]] = Counter()
@@ -335,31 +317,50 @@ def _aggregated_body(
         if denial is not None and node.id == denial.id:
             classes.append("first-denial")
         y = lane_y[node.outlet.slug]
-        markup, x = _mark(node, scale, y, classes)
+        markup, x = _mark(node, scale, y, classes, drawn)
         marks.append(markup)
         where[node_id] = (x, y)
     arrows = [_arrow(a, b, where[a], where[b], "path", True) for a, b in pairwise(chain.path)]
-    note = f"drawn aggregated: shade = sightings per outlet per {name}"
-    return [_denial(denial, scale, bottom), *cells, *arrows, *marks], note
+    drawn.aggregated_by = name
+    drawn.main_path = drawn.citations = bool(arrows)
+    drawn.denial = denial is not None
+    return [_denial(denial, scale, bottom), *cells, *arrows, *marks]
 
 
-def render(chain: Outline, *, max_marks: int = MAX_MARKS) -> Markup:
-    """The chain's timeline as inline SVG; aggregated past `max_marks` sightings, or when the
-    outline was read aggregated."""
+@dataclass
+class Drawing:
+    svg: Markup
+    drawn: Drawn
+
+
+def _scale(start: datetime, end: datetime) -> Scale:
+    return Scale(start, end, LABEL_W, WIDTH - RIGHT_PAD)
+
+
+def draw(chain: Outline, *, max_marks: int = MAX_MARKS) -> Drawing:
+    """The chain's timeline as inline SVG, and what it holds for its legend; aggregated past
+    `max_marks` sightings, or when the outline was read aggregated."""
+    drawn = Drawn()
     if not chain.nodes:
-        return Markup('<p class="empty">No sightings recorded yet.</p>')
+        return Drawing(Markup('<p class="empty">No sightings recorded yet.</p>'), drawn)
     aggregated = chain.aggregate is not None or len(chain.nodes) > max_marks
     aggregate = aggregate_of(chain)
     on_path = set(chain.path)
     path_outlets = {n.outlet.slug for n in chain.nodes if n.id in on_path}
     lanes = _lanes(aggregate, path_outlets, MAX_LANES if aggregated else None)
+    drawn.kinds = {lane.kind for lane in lanes if lane.key != OTHERS_LANE}
     headings, bottom = _place(lanes)
     if aggregated:
-        scale = Scale(aggregate.start, aggregate.end)
-        body, note = _aggregated_body(chain, aggregate, lanes, scale, bottom)
+        scale = _scale(aggregate.start, aggregate.end)
+        body = _aggregated_body(chain, aggregate, lanes, scale, bottom, drawn)
     else:
-        scale = Scale.of(chain.nodes)
-        body, note = _marks_body(chain, lanes, scale, bottom), "one mark per sighting"
-    height = bottom + LEGEND_H
-    content = [_axis(scale, bottom), *headings, *body, _legend(bottom + 4, note)]
-    return Markup(_svg(chain, height, content, aggregated))
+        spans = [span_of(n) for n in chain.nodes]
+        scale = _scale(min(s for s, _ in spans), max(e for _, e in spans))
+        body = _marks_body(chain, lanes, scale, bottom, drawn)
+    content = [axis(scale, TOP, bottom), *headings, *body]
+    return Drawing(Markup(_svg(chain, bottom + BOTTOM_PAD, content, aggregated)), drawn)
+
+
+def render(chain: Outline, *, max_marks: int = MAX_MARKS) -> Markup:
+    """The chain's timeline as inline SVG."""
+    return draw(chain, max_marks=max_marks).svg

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "3b7f0d9e2a61"
-down_revision: str | None = "7d2e9a4c6b15"
+down_revision: str | None = "c4a7e1f09b36"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -44,6 +44,7 @@ def expected_story() -> Story:
                 o.get("language"),
                 o.get("url"),
                 tuple(o.get("aliases", [])),
+                tuple(o.get("domains", [])),
             )
             for o in data["outlets"]
         ),
@@ -99,7 +100,16 @@ def stored_story(settings: Settings) -> Story:
             await engine.dispose()
         story: Story = {
             "outlets": sorted(
-                (o.slug, o.name, o.kind.value, o.country, o.language, o.url, tuple(o.aliases))
+                (
+                    o.slug,
+                    o.name,
+                    o.kind.value,
+                    o.country,
+                    o.language,
+                    o.url,
+                    tuple(o.aliases),
+                    tuple(o.domains),
+                )
                 for o in outlets
             ),
             "claims": sorted((c.statement, c.summary, c.language, tuple(c.tags)) for c in claims),

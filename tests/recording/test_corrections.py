@@ -431,6 +431,9 @@ async def test_every_event_payload_is_documented_under_webhooks(client: httpx.As
         "sighting.withdrawn",
         "claim.corrected",
         "claim.merged",
+        "evidence.captured",
+        "source.changed",
+        "source.gone",
     }
     body = webhooks["sighting.corrected"]["post"]["requestBody"]["content"]["application/json"]
     schema = document["components"]["schemas"][body["schema"]["$ref"].split("/")[-1]]

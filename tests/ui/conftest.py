@@ -74,6 +74,8 @@ def site(
         admin_key_file=tmp / "admin-key",
         secret_key_file=tmp / "secret-key",
         stream_poll_seconds=0.2,
+        # A pasted URL is read from a page server of the test's own, on 127.0.0.1.
+        fetch_allow_private=True,
     )
     try:
         claims, keys = _in_thread(asyncio.run, _seed(settings))

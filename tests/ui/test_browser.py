@@ -1,6 +1,7 @@
 """The pages in a real Chromium against a real server: what a fact-checker sees and does."""
 
 import re
+from datetime import date
 from typing import Any
 
 import httpx
@@ -43,6 +44,33 @@ def test_worked_example_path_and_denial(page: Any, site: Site) -> None:
     assert page.get_by_text("Officially denied").first.is_visible()
 
 
+def test_timeline_ticks_read_back_at_the_sightings_dates(page: Any, site: Site) -> None:
+    sign_in(page, site.keys["read"], f"/ui/claims/{site.claims['troops']}")
+    ticks = page.locator("svg[data-chain-timeline] g[data-tick]")
+    read = [
+        (t.get_attribute("data-tick"), t.locator("line").bounding_box(), t.text_content())
+        for t in ticks.all()
+    ]
+    assert len(read) >= 3
+    dates = [date.fromisoformat(d) for d, _, _ in read]
+    for (tick, _, label), day in zip(read, dates, strict=True):
+        assert label.startswith(f"{day.day} {day:%b}"), (tick, label)
+    # Days are evenly spaced, each tick standing at its date's midnight.
+    x = [box["x"] + box["width"] / 2 for _, box, _ in read]
+    per_day = (x[-1] - x[0]) / (dates[-1] - dates[0]).days
+    for xi, day in zip(x, dates, strict=True):
+        assert abs(xi - (x[0] + per_day * (day - dates[0]).days)) < 1
+    # A sighting known to the day spans from its own date's tick to the next midnight.
+    day_marks = page.locator("svg[data-chain-timeline] a.mark[data-precision=day]")
+    assert day_marks.count() >= 2
+    for mark in day_marks.all():
+        published = date.fromisoformat(mark.get_attribute("data-published-at")[:10])
+        bar = mark.locator("rect.span").bounding_box()
+        expected = x[0] + per_day * (published - dates[0]).days
+        assert abs(bar["x"] - expected) < 1.5, (published, bar["x"], expected)
+        assert abs(bar["width"] - per_day) < 1.5
+
+
 def test_keyboard_reaches_every_mark(page: Any, site: Site) -> None:
     sign_in(page, site.keys["read"], f"/ui/claims/{site.claims['troops']}")
     marks = page.locator("svg[data-chain-timeline] a.mark")
@@ -71,7 +99,7 @@ def test_log_a_sighting_with_inline_outlet_and_cite(page: Any, site: Site) -> No
     page.get_by_label("Claim", exact=True).fill("КНДР предложила отправить 100 тысяч солдат")
     match = page.get_by_role("radio", name=re.compile("100,000 troops"))
     match.check()
-    page.get_by_role("checkbox", name=re.compile("Kremlin Laundress")).check()
+    page.locator("#cites").get_by_role("checkbox", name=re.compile("Kremlin Laundress")).check()
     page.get_by_label("Outlet", exact=True).fill("browser-test-blog")
     page.get_by_label("New outlet's name").fill("Browser Test Blog")
     page.get_by_label("New outlet's kind").select_option("social_account")
@@ -90,20 +118,35 @@ def test_log_a_sighting_with_inline_outlet_and_cite(page: Any, site: Site) -> No
     assert arrow.count() == 1
 
 
-def test_form_error_shown_next_to_its_field(page: Any, site: Site) -> None:
+def test_two_wrong_fields_are_both_named_beside_their_inputs(page: Any, site: Site) -> None:
     sign_in(page, site.keys["write"], f"/ui/sightings/new?claim_id={site.claims['workers']}")
-    page.get_by_label("Outlet", exact=True).fill("daily-nk")
-    page.get_by_label("URL", exact=True).fill("https://future.example/x")
-    page.get_by_label("Published at", exact=True).fill("2999-01-01T00:00:00")
+    page.get_by_label("Outlet", exact=True).fill("kyiv-evening")
+    page.get_by_label("New outlet's name").fill("Kyiv Evening")
+    page.get_by_label("New outlet's kind").select_option("news_outlet")
+    page.get_by_label("New outlet's country").fill("Ukraine")
+    page.get_by_label("URL", exact=True).fill("kyiv-evening.example/workers")
+    page.get_by_label("Published at", exact=True).fill("2022-08-07")
+    page.get_by_label("Date precision").select_option("day")
     page.get_by_label("Stance").select_option("reports")
     page.get_by_role("button", name="Record").click()
-    field = page.get_by_label("Published at", exact=True)
-    assert field.get_attribute("aria-invalid") == "true"
-    error = page.locator("#" + field.get_attribute("aria-describedby"))
-    assert "future" in error.inner_text()
-    # The error sits inside the field's own block, beside the input it names.
-    assert error.evaluate("e => e.parentElement.contains(document.getElementById('published_at'))")
-    assert page.get_by_label("URL", exact=True).input_value() == "https://future.example/x"
+    page.get_by_role("alert").wait_for()
+    shown = {}
+    for label, words in (("New outlet's country", "country code"), ("URL", "https://")):
+        field = page.get_by_label(label, exact=True)
+        assert field.get_attribute("aria-invalid") == "true"
+        error_id = next(i for i in field.get_attribute("aria-describedby").split() if "err-" in i)
+        error = page.locator(f"#{error_id}")
+        shown[label] = error.inner_text()
+        assert words in shown[label]
+        # The message sits in the field's own block, beside the input it names.
+        assert error.evaluate(
+            "(e, id) => e.parentElement.contains(document.getElementById(id))",
+            field.get_attribute("id"),
+        )
+    assert page.locator("p.error").count() == 2
+    assert "Input should" not in " ".join(shown.values())
+    assert page.get_by_label("Outlet", exact=True).get_attribute("aria-invalid") is None
+    assert page.get_by_label("URL", exact=True).input_value() == "kyiv-evening.example/workers"
 
 
 def test_read_key_is_refused_at_the_form(page: Any, site: Site) -> None:

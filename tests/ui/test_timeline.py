@@ -11,7 +11,7 @@ from app.chains.outline import Node, OutletRef, Outline, Step, aggregate_of, out
 from app.chains.schemas import Metrics
 from app.claims.models import Claim
 from app.enums import OutletKind, Precision, Stance
-from app.ui import timeline
+from app.ui import legend, timeline
 from tests.factories import record_worked_example
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -214,3 +214,69 @@ async def test_a_chain_read_aggregated_counts_what_the_whole_chain_holds(
     cells = [r for r in svg.iter(f"{SVG}rect") if "cell" in (r.get("class") or "")]
     assert sum(int(c.get("data-count", "0")) for c in cells) == 7
     assert [m.get("data-sighting-id") for m in svg.iter(f"{SVG}a")] == read.path
+
+
+def _ticks(svg: ET.Element) -> list[tuple[str, float, str]]:
+    found = []
+    for g in svg.iter(f"{SVG}g"):
+        if g.get("data-tick") is not None:
+            line, text = g.find(f"{SVG}line"), g.find(f"{SVG}text")
+            assert line is not None and text is not None
+            found.append((g.get("data-tick", ""), float(line.get("x1", "0")), text.text or ""))
+    return found
+
+
+def test_ticks_stand_at_utc_midnights_labelled_with_their_date() -> None:
+    chain = _small_chain()
+    svg = _parse(timeline.render(chain))
+    ticks = _ticks(svg)
+    assert 3 <= len(ticks) <= 10
+    dates = [datetime.fromisoformat(d).replace(tzinfo=UTC) for d, _, _ in ticks]
+    for (tick, _x, label), date in zip(ticks, dates, strict=True):
+        assert label.startswith(f"{date.day} {date:%b}"), (tick, label)
+    assert ticks[0][2].endswith("2022")
+    # Equal steps in days are equal steps on the page, so each tick's x is its midnight's x.
+    (_, x0, _), (_, x1, _) = ticks[0], ticks[1]
+    per_day = (x1 - x0) / (dates[1] - dates[0]).days
+    marks = {m.get("data-sighting-id"): m for m in svg.iter(f"{SVG}a")}
+    span = marks["s1"].find(f"{SVG}rect")  # known to the day: its bar starts at its midnight
+    assert span is not None
+    expected = x0 + per_day * (T0 - dates[0]).days
+    assert abs(float(span.get("x", "0")) - expected) < 0.2
+
+
+def test_a_long_chain_is_ticked_at_month_starts() -> None:
+    paper = _outlet("paper")
+    chain = _chain([_node("a", paper, 0), _node("b", paper, 400)], [("a", "b")], ["a", "b"])
+    ticks = _ticks(_parse(timeline.render(chain)))
+    assert ticks and all(d.endswith("-01") for d, _, _ in ticks)
+    assert "2023" in " ".join(label for _, _, label in ticks)
+
+
+def test_the_legend_names_every_kind_of_mark_drawn() -> None:
+    drawing = timeline.draw(_small_chain())
+    html = str(legend.timeline(drawing.drawn))
+    items = re.findall(r'data-legend-item="([^"]+)"', html)
+    assert "data-legend" in html
+    for wanted in ("main-path", "first-denial", "after-denial", "imprecise-dates", "outlet-kinds"):
+        assert wanted in items
+    assert {"stance-asserts", "stance-denies", "stance-questions"} <= set(items)
+    assert "stance-confirms" not in items  # nothing confirms it, so no shape to explain
+    assert "Anonymous channels" in html and "Official bodies" in html
+    quiet = timeline.draw(_chain([_node("s1", _outlet("paper"), 0)], [], ["s1"]))
+    quiet_items = re.findall(r'data-legend-item="([^"]+)"', str(legend.timeline(quiet.drawn)))
+    assert "first-denial" not in quiet_items and "after-denial" not in quiet_items
+
+
+def test_long_outlet_names_wrap_rather_than_being_cut() -> None:
+    long_name = "Ministry of Foreign Affairs of the Russian Federation"
+    ministry = _outlet("mfa", "official", long_name)
+    svg = _parse(timeline.render(_chain([_node("s1", ministry, 0)], [], ["s1"])))
+    lane = next(g for g in svg.iter(f"{SVG}g") if g.get("class") == "lane")
+    lines = [t.text for t in lane.iter(f"{SVG}tspan")]
+    assert len(lines) == 2 and " ".join(lines) == long_name
+    endless = "A" * 90
+    svg = _parse(timeline.render(_chain([_node("s1", _outlet("x", name=endless), 0)], [], ["s1"])))
+    lane = next(g for g in svg.iter(f"{SVG}g") if g.get("class") == "lane")
+    title = lane.find(f"{SVG}title")
+    assert title is not None and title.text == endless

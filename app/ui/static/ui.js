@@ -39,25 +39,52 @@
     });
   }
 
+  // Each stance its own shape, as in the timeline and the legend; colours come from the
+  // stylesheet's variables, so the graph, the timeline and the legends cannot drift apart.
+  var STANCE_SHAPES = {
+    asserts: { shape: "ellipse" },
+    reports: { shape: "rectangle" },
+    questions: { shape: "diamond" },
+    debunks: { shape: "polygon", points: "-1 -1 1 -1 0 1" },
+    confirms: { shape: "polygon", points: "-1 1 1 1 0 -1" },
+    denies: { shape: "polygon", points: "-1 -0.6 -0.6 -1 0 -0.4 0.6 -1 1 -0.6 0.4 0 1 0.6 0.6 1 0 0.4 -0.6 1 -1 0.6 -0.4 0" },
+    retracts: { shape: "polygon", points: "-1 -0.35 1 -0.35 1 0.35 -1 0.35" }
+  };
+
+  function stanceStyles() {
+    var css = getComputedStyle(document.documentElement);
+    return Object.keys(STANCE_SHAPES).map(function (stance) {
+      var look = STANCE_SHAPES[stance];
+      var style = { "shape": look.shape, "background-color": css.getPropertyValue("--stance-" + stance).trim() || "#1f5fbf" };
+      if (look.points) style["shape-polygon-points"] = look.points;
+      return { selector: 'node[stance = "' + stance + '"]', style: style };
+    });
+  }
+
   function citationGraph() {
     var holder = document.getElementById("graph");
     var data = document.getElementById("graph-data");
     if (!holder || !data || typeof window.cytoscape !== "function") return;
     var elements = JSON.parse(data.textContent);
+    var css = getComputedStyle(document.documentElement);
+    var path = css.getPropertyValue("--path").trim(), denial = css.getPropertyValue("--denial").trim();
     window.cytoscape({
       container: holder,
       elements: { nodes: elements.nodes, edges: elements.edges },
-      layout: { name: "dagre", rankDir: "LR", nodeSep: 30, rankSep: 110 },
+      layout: { name: "dagre", rankDir: "LR", nodeSep: 70, rankSep: 110 },
       wheelSensitivity: 0.3,
       style: [
         { selector: "node", style: { "label": "data(label)", "font-size": 9, "text-wrap": "wrap", "text-max-width": 90,
-          "text-valign": "bottom", "width": 14, "height": 14, "background-color": "#1f5fbf" } },
-        { selector: "node[?path]", style: { "background-color": "#c2410c", "width": 20, "height": 20 } },
-        { selector: "node[?denial]", style: { "shape": "diamond", "background-color": "#7c2d12", "width": 24, "height": 24 } },
+          "text-valign": "bottom", "text-margin-y": 3, "width": 16, "height": 16, "background-color": "#1f5fbf" } }
+      ].concat(stanceStyles(), [
+        { selector: "node[?path]", style: { "border-width": 3, "border-color": path, "width": 20, "height": 20 } },
+        // A halo rather than a border, so the denial keeps its stance's shape.
+        { selector: "node[?denial]", style: { "border-width": 0, "width": 22, "height": 22, "underlay-color": denial,
+          "underlay-opacity": 0.35, "underlay-padding": 9, "underlay-shape": "ellipse" } },
         { selector: "edge", style: { "width": 1.2, "line-color": "#9ca3af", "target-arrow-color": "#9ca3af",
           "target-arrow-shape": "triangle", "curve-style": "bezier" } },
-        { selector: "edge[?path]", style: { "width": 4, "line-color": "#c2410c", "target-arrow-color": "#c2410c" } }
-      ]
+        { selector: "edge[?path]", style: { "width": 4, "line-color": path, "target-arrow-color": path } }
+      ])
     });
     holder.setAttribute("data-drawn", "true");
   }
