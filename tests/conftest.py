@@ -7,6 +7,7 @@ state (a fresh copy of the migrated SQLite file, or truncated PostgreSQL tables)
 import asyncio
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,6 +28,14 @@ from app.db import Base, create_engine
 from app.main import create_app
 from app.migrate import upgrade_to_head
 from tests.story import WORKED_EXAMPLE
+
+# Nothing is fetched for evidence unless a test asks for it (tests/evidence serves its own
+# pages), and nothing is stored beside the code: this holds for the settings every test makes
+# and for the commands and servers the tests start, which inherit the environment.
+os.environ.setdefault("TRACER_CAPTURE", "false")
+os.environ.setdefault(
+    "TRACER_EVIDENCE_STORE", os.path.join(tempfile.gettempdir(), "tracer-test-evidence")
+)
 
 POSTGRES_URL = os.environ.get("TRACER_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
@@ -126,8 +135,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         # Load tests make more requests with one key than a minute's default allows; the
         # limit itself is tested with its own small settings (tests/hardening).
         rate_limit=1_000_000,
-        # Nothing is fetched unless a test asks for it (tests/evidence serves its own pages).
-        capture=False,
         evidence_store=str(tmp_path / "evidence"),
     )
 

@@ -79,6 +79,7 @@ async def test_first_serve_creates_a_private_admin_key_and_says_where_the_docs_a
         **{k: v for k, v in os.environ.items() if not k.startswith("TRACER_")},
         "TRACER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'tracer.db'}",
         "TRACER_ADMIN_KEY_FILE": str(key_file),
+        "TRACER_EVIDENCE_STORE": str(tmp_path / "evidence"),
     }
 
     first_banner, first_status = await _serve_until_ready(env, port, key_file)
