@@ -91,8 +91,9 @@ class OnDemandSnapshot:
         return self._session
 
     async def close(self) -> None:
-        if self._opened is not None:
-            await self._opened.__aexit__(None, None, None)
+        opened, self._opened, self._session = self._opened, None, None
+        if opened is not None:
+            await opened.__aexit__(None, None, None)
 
 
 async def get_snapshot_on_demand(request: Request) -> AsyncIterator[OnDemandSnapshot]:
