@@ -12,7 +12,7 @@ from app.chains.schemas import Chain, CompactChain, Spread, Trace
 from app.chains.service import Direction
 from app.chains.spread import BucketSize
 from app.claims.deps import ClaimDep, ClaimInSnapshot
-from app.deps import AsOf
+from app.deps import AsOf, HeavyRead
 from app.ledger import as_of
 from app.sightings import service as sightings
 from app.streaming import respond
@@ -28,6 +28,7 @@ router = APIRouter(tags=["chains"])
     responses=exports.RESPONSES,
 )
 async def get_chain(
+    _turn: HeavyRead,
     claim: ClaimDep,
     sessionmaker: SessionmakerDep,
     _: ReadKey,
@@ -57,6 +58,7 @@ async def get_chain(
 
 @router.get("/v1/sightings/{sighting_id}/trace", response_model=Trace)
 async def trace(
+    _turn: HeavyRead,
     sighting_id: str,
     session: SessionDep,
     sessionmaker: SessionmakerDep,
@@ -79,6 +81,7 @@ async def trace(
 
 @router.get("/v1/claims/{claim_id}/spread", response_model=Spread)
 async def get_spread(
+    _turn: HeavyRead,
     claim: ClaimInSnapshot,
     session: SnapshotDep,
     _: ReadKey,
