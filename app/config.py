@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     # A request waits this long for a free connection before it is answered 503.
     db_pool_timeout_seconds: float = 5.0
     db_connect_timeout_seconds: float = 5.0
+    # Reads sized by a chain rather than by a page (chains, traces, spreads) run this many at a
+    # time per process; the others wait up to `heavy_read_wait_seconds` for a turn, then are
+    # answered 503. Twenty at once would otherwise take every connection and core from
+    # everyone else's requests.
+    heavy_reads: int = 2
+    heavy_read_wait_seconds: float = 20.0
     # The Retry-After sent with a 503 while the database is away or busy.
     unavailable_retry_after_seconds: int = 2
 

@@ -1,13 +1,16 @@
-"""Request dependencies every domain shares: the moment a read is answered at, and If-Match."""
+"""Request dependencies every domain shares: the moment a read is answered at, If-Match, and
+a turn among the heavy reads."""
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Header, Query
+from fastapi import Depends, Header, Query, Request
 
 from app.db import utcnow
-from app.errors import Invalid
+from app.errors import Busy, Invalid
 from app.schemas import TimestampIn
 
 
@@ -53,3 +56,27 @@ async def _if_match(
 
 
 IfMatch = Annotated[int | None, Depends(_if_match)]
+
+
+async def _heavy_read(request: Request) -> AsyncIterator[None]:
+    """A turn among the few reads sized by a chain that a process runs at once, held until the
+    response has been sent (a streamed body is read while it is sent)."""
+    settings = request.app.state.settings
+    turns: asyncio.Semaphore = request.app.state.heavy_reads
+    try:
+        async with asyncio.timeout(settings.heavy_read_wait_seconds):
+            await turns.acquire()
+    except TimeoutError:
+        raise Busy(
+            "too many chain, trace and spread reads are running; retry after the time in "
+            "Retry-After",
+            retry_after=settings.unavailable_retry_after_seconds,
+        ) from None
+    try:
+        yield
+    finally:
+        turns.release()
+
+
+# Taken before the read's own dependencies, so a read waiting for its turn holds no connection.
+HeavyRead = Annotated[None, Depends(_heavy_read, scope="request")]

@@ -105,6 +105,16 @@ class PayloadTooLarge(TracerError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 
 
+class Busy(TracerError):
+    """Too many heavy reads at once: this one waited its turn in vain."""
+
+    status, slug, title = 503, "busy", "Service busy"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 def problem_body(status: int, slug: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {
         "type": PROBLEM_BASE + slug,
@@ -163,6 +173,8 @@ def install_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         if isinstance(exc, Redirect):
             headers = {"Location": exc.location}
+        if isinstance(exc, Busy):
+            headers = {"Retry-After": str(exc.retry_after)}
         return problem_response(exc.problem(), headers)
 
     @app.exception_handler(RequestValidationError)

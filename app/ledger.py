@@ -15,15 +15,30 @@ from sqlalchemy import Table
 from sqlalchemy.orm import aliased
 
 from app.db import Base
-from app.versioning import at_moment, history_table
+from app.versioning import RowFilter, at_moment, history_table
 
 
 class LedgerView:
-    """The ledger's entities at one moment (`as_of`), or today's when it is None."""
+    """The ledger's entities at one moment (`as_of`), or today's when it is None.
 
-    def __init__(self, as_of: datetime | None = None) -> None:
+    `within` narrows a past moment's rows of some models to those a read can use (a claim's
+    sightings, their citations): the past is then assembled from those rows alone, through the
+    indexes of the live and history tables, instead of from the whole ledger. Today's view
+    ignores it: the live tables are read through their indexes already.
+    """
+
+    def __init__(
+        self, as_of: datetime | None = None, within: dict[type[Base], RowFilter] | None = None
+    ) -> None:
         self.as_of = as_of
+        self.within = within or {}
         self._entities: dict[type[Base], Any] = {}
+
+    def narrowed(self, within: dict[type[Base], RowFilter]) -> "LedgerView":
+        """The same moment, its rows of these models only those matching their conditions."""
+        if self.as_of is None:
+            return self
+        return LedgerView(self.as_of, {**self.within, **within})
 
     def __getitem__(self, model: type[Base]) -> Any:
         if self.as_of is None:
@@ -33,7 +48,8 @@ class LedgerView:
         if entity is None:
             table = model.__table__
             assert isinstance(table, Table)
-            entity = aliased(model, at_moment(table, history_table(model), self.as_of))
+            past = at_moment(table, history_table(model), self.as_of, self.within.get(model))
+            entity = aliased(model, past)
             self._entities[model] = entity
         return entity
 

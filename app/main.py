@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
+    app.state.heavy_reads = asyncio.Semaphore(settings.heavy_reads)
     # One count per process for keys' rate limits and failed key checks, shared by the API's
     # gate and the sign-in page.
     app.state.counter = counter_for(settings.dialect)

@@ -7,7 +7,7 @@ is to `archive` it first, then write it with `valid_from` set to the change's mo
 the ledger at a past moment is the union of both tables, filtered on that span.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -127,10 +127,23 @@ async def archive(
     )
 
 
-def at_moment(table: Table, history: Table, moment: datetime) -> Subquery:
-    """The rows of `table` as they stood at `moment`, with the live table's columns."""
+# A condition on a table's columns, written once for the live table and its history alike.
+RowFilter = Callable[[Table], ColumnElement[bool]]
+
+
+def at_moment(
+    table: Table, history: Table, moment: datetime, where: RowFilter | None = None
+) -> Subquery:
+    """The rows of `table` as they stood at `moment`, with the live table's columns.
+
+    `where` narrows both halves of the union before they are joined: a condition on the union
+    as a whole reaches neither table's indexes once the union is joined to another (SQLite then
+    builds the whole past of every table the statement names, PostgreSQL plans a scan of it).
+    """
     current = select(*table.columns).where(table.c.valid_from <= moment)
     past = select(*(history.c[c.name] for c in table.columns)).where(
         history.c.valid_from <= moment, history.c.valid_to > moment
     )
+    if where is not None:
+        current, past = current.where(where(table)), past.where(where(history))
     return union_all(current, past).subquery(f"{table.name}_at_moment")

@@ -82,7 +82,9 @@ def chain_response(
 ) -> StreamingResponse:
     """The claim's chain as JSON or as a file, streamed as it is read; a file is named for
     download (`filename`, or the API's own name for it)."""
-    members = service.chain_members(view=view, claim_id=claim.id, include_variants=include_variants)
+    view, members = service.claim_chain(
+        view=view, claim_id=claim.id, include_variants=include_variants
+    )
     shown = ClaimOut.model_validate(claim)
     headers = {}
     if filename is not None or file_format is not ChainFormat.json:

@@ -13,7 +13,7 @@ from app.chains.schemas import Chain, CompactChain, Spread, Trace
 from app.chains.service import Direction
 from app.chains.spread import BucketSize
 from app.claims.deps import ClaimDep, claim_or_redirect
-from app.deps import AsOf
+from app.deps import AsOf, HeavyRead
 from app.derived import NOT_MODIFIED, Documents
 from app.ledger import as_of
 from app.sightings import service as sightings
@@ -30,6 +30,7 @@ router = APIRouter(tags=["chains"])
     responses={**exports.RESPONSES, **NOT_MODIFIED},
 )
 async def get_chain(
+    _turn: HeavyRead,
     claim_id: str,
     request: Request,
     snapshot: SnapshotOnDemand,
@@ -74,6 +75,7 @@ async def get_chain(
 
 @router.get("/v1/sightings/{sighting_id}/trace", response_model=Trace)
 async def trace(
+    _turn: HeavyRead,
     sighting_id: str,
     session: SessionDep,
     sessionmaker: SessionmakerDep,
@@ -96,6 +98,7 @@ async def trace(
 
 @router.get("/v1/claims/{claim_id}/spread", response_model=Spread, responses=NOT_MODIFIED)
 async def get_spread(
+    _turn: HeavyRead,
     claim_id: str,
     request: Request,
     snapshot: SnapshotOnDemand,

@@ -13,22 +13,24 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
+    Table,
     and_,
     case,
     literal,
     or_,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.claims.models import Claim
-from app.db import Unindexed
+from app.db import Unindexed, not_indexed
 from app.evidence.service import with_evidence
 from app.ledger import CURRENT, LedgerView
 from app.outlets.models import Outlet
-from app.sightings.models import Citation, Sighting
+from app.sightings.models import Citation, Sighting, sighting_versions
 from app.sightings.presenter import SIGHTING_COLUMNS
 from app.streaming import columns_of, raw, time_order
 
@@ -67,6 +69,37 @@ def chain_members(
     if not include_variants:
         return lambda entity: entity.claim_id == claim_id
     return lambda entity: entity.claim_id.in_(family)
+
+
+def claim_chain(
+    *, view: LedgerView = CURRENT, claim_id: str, include_variants: bool = False
+) -> tuple[LedgerView, Members]:
+    """The view a read of the claim's chain reads through, and the chain's members in it.
+
+    At a past moment the view holds only the sightings that were the claim's then, and the
+    citations made by any sighting that was ever the claim's: every read of a chain joins its
+    citations to its sightings, so rows outside these are never part of an answer, and leaving
+    them out lets each half of the past be read through the claim's index instead of whole.
+    """
+    members = chain_members(view=view, claim_id=claim_id, include_variants=include_variants)
+    if view.as_of is None or include_variants:
+        return view, members
+
+    def of_claim(table: Table) -> ColumnElement[bool]:
+        return table.c.claim_id == claim_id
+
+    ever_of_claim = union_all(
+        select(Sighting.id).where(Sighting.claim_id == claim_id),
+        select(sighting_versions.c.id).where(sighting_versions.c.claim_id == claim_id),
+    )
+
+    def made_by_one_of_them(table: Table) -> ColumnElement[bool]:
+        return table.c.citing_id.in_(ever_of_claim)
+
+    narrowed = view.narrowed({Sighting: of_claim, Citation: made_by_one_of_them})
+    # Already within the view; asked again where the index is, SQLite would take the past's
+    # rows for a handful and join them to others by scanning instead of by key.
+    return narrowed, lambda entity: not_indexed(entity.claim_id) == claim_id
 
 
 def trace_members(

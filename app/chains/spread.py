@@ -119,7 +119,9 @@ async def spread_document(
     """The claim's chain by outlet, flow and time bucket, with its main path and metrics, as
     the JSON of a `Spread`. Everything but the flows is sized by outlets and buckets; the flows
     (up to outlets squared of them) are written as they are read."""
-    members = service.chain_members(view=view, claim_id=claim.id, include_variants=include_variants)
+    view, members = service.claim_chain(
+        view=view, claim_id=claim.id, include_variants=include_variants
+    )
     # The claim's own chain, now, has what recording keeps of it ready to read.
     own = view is CURRENT and not include_variants
     counted_for = claim.id if own else None
