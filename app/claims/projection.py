@@ -182,7 +182,8 @@ async def sightings_changed(
     (a correction can change any of them). The claims in `reworded` had sightings whose wording
     changed or went: their matching terms are rebuilt; `wordings` adds new texts that find a
     claim (titles of new sightings, a merged duplicate's statement). Every claim in `claim_ids`
-    then has its counters and status refreshed, and the matching vectors follow.
+    then has its counters and status refreshed. Sentence vectors follow after the commit, from
+    the events the change wrote (`indexing`): a claim is found by its words at once.
     """
     if tally is not None:
         await tally.write(session)
@@ -194,7 +195,6 @@ async def sightings_changed(
         await matching.index_wordings(session=session, claim_id=claim_id, texts=list(texts))
     for claim_id in sorted(set(claim_ids)):
         await refresh_claim(session=session, claim_id=claim_id, now=now)
-    await matching.embed_pending(session=session)
 
 
 @outlets.on_kind_change

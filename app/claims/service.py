@@ -140,7 +140,6 @@ async def create(
     if new_id is None:
         existing = await _by_fingerprint(session, digest)
         raise Conflict("a claim with the same normalised statement exists", existing_id=existing.id)
-    await matching.embed_pending(session=session)
     return await get_or_404(session=session, claim_id=new_id)
 
 
@@ -274,5 +273,5 @@ async def correct(
         await session.flush()
     if "statement" in changes or "summary" in changes:
         # The old wording stops finding the claim; the new one finds it from now on.
-        await matching.reindex_claim(session=session, claim_id=claim.id)
+        await matching.reindex_claim(session=session, claim_id=claim.id, embed=False)
     return claim
