@@ -14,6 +14,7 @@ Without the model, matching is lexical alone and only a wording held word for wo
 
 import asyncio
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select
@@ -79,6 +80,19 @@ async def index_wordings(*, session: AsyncSession, claim_id: str, texts: list[st
     rows = [{"term": term, "claim_id": claim_id} for term in sorted(terms_of(*texts))]
     await insert_many_or_ignore(session, ClaimTerm, rows)
     session.info.setdefault(_PENDING, set()).add(claim_id)
+
+
+async def index_many_wordings(
+    *, session: AsyncSession, wordings: Mapping[str, Iterable[str | None]]
+) -> None:
+    """`index_wordings` for many claims, in one statement."""
+    rows = [
+        {"term": term, "claim_id": claim_id}
+        for claim_id, texts in sorted(wordings.items())
+        for term in sorted(terms_of(*texts))
+    ]
+    await insert_many_or_ignore(session, ClaimTerm, rows)
+    session.info.setdefault(_PENDING, set()).update(wordings)
 
 
 async def embed_pending(*, session: AsyncSession) -> None:
