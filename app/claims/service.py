@@ -147,9 +147,9 @@ async def create_many(
     new: Sequence[tuple[str, ClaimCreate]],
     actor: Actor,
     now: datetime,
-) -> dict[str, Claim] | None:
-    """Create these checked claims under the ids given, announced in the order given; None
-    (and nothing announced) when another writer created one of them first.
+) -> dict[str, Claim]:
+    """Create these checked claims under the ids given, announced in the order given; the
+    claims by the ids given (one another writer created first is that writer's).
 
     The rows go in in fingerprint order, so two writers creating the same claims meet their
     unique keys in the same order and neither waits for the other while holding one.
@@ -180,23 +180,36 @@ async def create_many(
         .returning(Claim.id)
     )
     inserted = set(await session.scalars(statement, rows))
-    if len(inserted) != len(rows):
-        return None
+    # A claim another writer created meanwhile (its insert waited for that one's commit) is
+    # theirs: the caller's sightings go to it, and only the claims inserted here are announced.
+    taken = {row["fingerprint"]: row["id"] for row in rows if row["id"] not in inserted}
+    rows = [row for row in rows if row["id"] in inserted]
     tags = [{"claim_id": row["id"], "tag": tag} for row in rows for tag in row["tags"]]
     if tags:
         await session.execute(insert(ClaimTag), tags)
     await matching.index_many_wordings(
         session=session,
-        wordings={claim_id: [data.statement, data.summary] for claim_id, data in new},
+        wordings={
+            claim_id: [data.statement, data.summary]
+            for claim_id, data in new
+            if claim_id in inserted
+        },
     )
     loaded = {
         claim.id: claim
         for claim in await session.scalars(
-            select(Claim).where(Claim.id.in_(inserted)).execution_options(populate_existing=True)
+            select(Claim)
+            .where(Claim.id.in_(inserted) | Claim.fingerprint.in_(taken))
+            .execution_options(populate_existing=True)
         )
     }
+    for claim in list(loaded.values()):
+        if claim.fingerprint in taken:
+            loaded[taken[claim.fingerprint]] = claim
     journal = Journal()
     for claim_id, _ in new:
+        if claim_id not in inserted:
+            continue
         claim = loaded[claim_id]
         event = claim_events.ClaimCreated(claim=ClaimOut.model_validate(claim))
         journal.created(

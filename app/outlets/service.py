@@ -88,9 +88,9 @@ async def _insert(
 
 async def create_many(
     *, session: AsyncSession, new: Sequence[tuple[str, OutletCreate]], actor: Actor, now: datetime
-) -> dict[str, Outlet] | None:
-    """Create these outlets under the ids given, logged in the order given; None (and nothing
-    logged) when another writer created one of them first.
+) -> dict[str, Outlet]:
+    """Create these outlets under the ids given, logged in the order given; the outlets by the
+    ids given (one another writer created first is that writer's).
 
     The rows go in in slug order, so two writers creating the same outlets meet their unique
     keys in the same order.
@@ -107,16 +107,22 @@ async def create_many(
         .returning(Outlet.id)
     )
     inserted = set(await session.scalars(statement, rows))
-    if len(inserted) != len(rows):
-        return None
+    # An outlet another writer created meanwhile is theirs; only those inserted here are logged.
+    taken = {row["slug"]: row["id"] for row in rows if row["id"] not in inserted}
     journal = Journal()
     for outlet_id, _ in new:
-        journal.created(target=Target.outlet, record_id=outlet_id, actor=actor, now=now)
+        if outlet_id in inserted:
+            journal.created(target=Target.outlet, record_id=outlet_id, actor=actor, now=now)
     await journal.write(session)
     loaded = await session.scalars(
-        select(Outlet).where(Outlet.id.in_(inserted)).execution_options(populate_existing=True)
+        select(Outlet)
+        .where(Outlet.id.in_(inserted) | Outlet.slug.in_(taken))
+        .execution_options(populate_existing=True)
     )
-    return {outlet.id: outlet for outlet in loaded}
+    found: dict[str, Outlet] = {}
+    for outlet in loaded:
+        found[taken.get(outlet.slug, outlet.id)] = outlet
+    return found
 
 
 async def create(

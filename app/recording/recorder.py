@@ -28,7 +28,7 @@ from app.claims.normalize import fingerprint, normalize_statement
 from app.claims.projection import sightings_changed
 from app.claims.schemas import ClaimCreate
 from app.db import is_retryable, new_id, table_of, utcnow
-from app.enums import CitationBasis
+from app.enums import CitationBasis, OutletKind
 from app.errors import Conflict, Invalid
 from app.outbox.payloads import EventPayload
 from app.outlets import service as outlets
@@ -47,10 +47,6 @@ T = TypeVar("T")
 ATTEMPTS = 3
 # Keys looked up per statement when reading ahead for a batch.
 _KEYS_PER_STATEMENT = 1000
-
-
-class Collided(Exception):
-    """Another transaction created a claim, outlet or sighting this one was about to create."""
 
 
 def announcements_of(sighting: Sighting, claim: Claim) -> list[outbox.Announcement]:
@@ -87,6 +83,7 @@ class Pending:
     values: dict[str, Any]
     outlet_slug: str
     cited: dict[str, Cited]
+    kind: OutletKind
 
 
 _digests: dict[str, str] = {}
@@ -307,28 +304,47 @@ class Recorder:
             **revised_values(self.principal, self.now, revision=1),
         }
         slug = data.outlet if isinstance(data.outlet, str) else data.outlet.slug
-        self.pending.append(Pending(values=values, outlet_slug=slug, cited=cited))
+        self.pending.append(Pending(values=values, outlet_slug=slug, cited=cited, kind=kind))
         self.places[claim_id, outlet_id, data.url] = sighting_id
         self.known[sighting_id] = Known(data.published_at, claim_id, outlet_id)
-        if data.title or data.excerpt:
-            self.wordings.setdefault(claim_id, []).extend([data.title, data.excerpt])
-        self.counts.add_sighting(
-            claim_id=claim_id,
-            outlet_id=outlet_id,
-            kind=kind,
-            language=data.language,
-            stance=data.stance,
-            at=data.published_at,
-        )
-        for end in cited.values():
-            if end.claim_id == claim_id:
-                self.counts.add_citation(
-                    claim_id=claim_id,
-                    source_outlet_id=end.outlet_id,
-                    target_outlet_id=outlet_id,
-                    at=data.published_at,
-                )
         return sighting_id
+
+    def _settle(self, claim_ids: dict[str, str], outlet_ids: dict[str, str]) -> None:
+        """Point the sightings at the claims and outlets as created: one another writer created
+        first has that writer's id. Then count them and keep their wordings."""
+        for pending in self.pending:
+            values = pending.values
+            claim_id = values["claim_id"] = claim_ids.get(values["claim_id"], values["claim_id"])
+            outlet_id = values["outlet_id"] = outlet_ids.get(
+                values["outlet_id"], values["outlet_id"]
+            )
+            pending.cited = {
+                cited_id: Cited(
+                    end.basis,
+                    claim_ids.get(end.claim_id, end.claim_id),
+                    outlet_ids.get(end.outlet_id, end.outlet_id),
+                )
+                for cited_id, end in pending.cited.items()
+            }
+            if values["title"] or values["excerpt"]:
+                self.wordings.setdefault(claim_id, []).extend([values["title"], values["excerpt"]])
+            at = values["published_at"]
+            self.counts.add_sighting(
+                claim_id=claim_id,
+                outlet_id=outlet_id,
+                kind=pending.kind,
+                language=values["language"],
+                stance=values["stance"],
+                at=at,
+            )
+            for end in pending.cited.values():
+                if end.claim_id == claim_id:
+                    self.counts.add_citation(
+                        claim_id=claim_id,
+                        source_outlet_id=end.outlet_id,
+                        target_outlet_id=outlet_id,
+                        at=at,
+                    )
 
     async def _create(self) -> tuple[dict[str, Claim], dict[str, Outlet]]:
         """The claims and outlets the recorded sightings create, created."""
@@ -344,8 +360,10 @@ class Recorder:
             actor=self.principal,
             now=self.now,
         )
-        if made_claims is None or made_outlets is None:
-            raise Collided("another writer created a claim or an outlet of this recording")
+        self._settle(
+            {given: claim.id for given, claim in made_claims.items() if given != claim.id},
+            {given: outlet.id for given, outlet in made_outlets.items() if given != outlet.id},
+        )
         return made_claims, made_outlets
 
     async def finish(self) -> None:
@@ -381,12 +399,13 @@ class Recorder:
         self, touched: list[str], made_claims: dict[str, Claim], made_outlets: dict[str, Outlet]
     ) -> None:
         """Each sighting's audit entry and events, in the order the sightings were recorded."""
-        loaded = dict(made_claims)
+        loaded = {claim.id: claim for claim in made_claims.values()}
         wanted = [claim_id for claim_id in touched if claim_id not in loaded]
         for chunk in _chunks(wanted):
             for claim in await self.session.scalars(select(Claim).where(Claim.id.in_(chunk))):
                 loaded[claim.id] = claim
-        by_id = {o.id: o for o in self.outlets.values() if o is not None} | made_outlets
+        made = [*self.outlets.values(), *made_outlets.values()]
+        by_id = {outlet.id: outlet for outlet in made if outlet is not None}
         journal = Journal()
         for pending in self.pending:
             # Announced from what was just written, rather than read back: a batch pays per row.
@@ -430,7 +449,7 @@ async def recording(
     work: Callable[[Recorder], Awaitable[T]],
 ) -> T:
     """Run `work` with a fresh recorder and finish it, from a savepoint, again when another
-    writer created what it was about to, or it lost a deadlock."""
+    writer stored a sighting it was about to, or it lost a deadlock."""
     await open_transaction(session)
     for attempt in range(1, ATTEMPTS + 1):
         recorder = Recorder(session=session, principal=principal, now=now)
@@ -439,8 +458,10 @@ async def recording(
                 result = await work(recorder)
                 await recorder.finish()
             return result
-        except (Collided, IntegrityError, DBAPIError) as exc:
-            retry = isinstance(exc, Collided | IntegrityError) or is_retryable(exc)
+        except DBAPIError as exc:
+            # Another writer stored a sighting this one was about to (a unique key), or won a
+            # deadlock: what it wrote is read and checked again.
+            retry = isinstance(exc, IntegrityError) or is_retryable(exc)
             if not retry or attempt == ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
