@@ -4,19 +4,23 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
+from app import outbox
 from app.claims import service as claims
 from app.claims.schemas import Claim as ClaimOut
 from app.enums import OutletKind
-from app.errors import NotFound
+from app.errors import Conflict, NotFound, TracerError
 from app.network import service as network
 from app.network.filters import Selection
 from app.outlets import service as outlets
 from app.outlets.schemas import Outlet as OutletOut
+from app.outlets.schemas import OutletUpdate
 from app.pagination import PageParams
 from app.transactions import SessionDep
-from app.ui.deps import Reader
+from app.ui import forms, revising
+from app.ui.deps import PostedForm, Reader, Writer
 from app.ui.legend import KIND_LABELS
 from app.ui.pages import PageError, render
 
@@ -24,6 +28,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 OUTLETS_PER_PAGE = 50
 CLAIMS_SHOWN = 50
+MAX_DOMAINS = 50
 
 
 def _kind(value: str | None) -> OutletKind | None:
@@ -63,6 +68,58 @@ async def outlets_page(
 
 @router.get("/outlets/{slug}", response_class=HTMLResponse)
 async def outlet_page(request: Request, session: SessionDep, _: Reader, slug: str) -> HTMLResponse:
+    return await _outlet_page(request, session, slug)
+
+
+@router.post("/outlets/{slug}/domains", response_class=HTMLResponse)
+async def correct_domains(
+    request: Request, session: SessionDep, principal: Writer, posted: PostedForm, slug: str
+) -> Response:
+    """The outlet's addresses, one a line, corrected as a new revision of the outlet."""
+    entries = [line.strip() for line in forms.text(posted, "domains").splitlines() if line.strip()]
+    try:
+        if len(entries) > MAX_DOMAINS:
+            raise forms.FormErrors({"domains": f"An outlet has at most {MAX_DOMAINS} addresses."})
+        try:
+            data = OutletUpdate(domains=entries, reason=forms.text(posted, "reason") or None)
+        except ValidationError:
+            raise forms.FormErrors(
+                {
+                    "domains": "Write each address as a host (asiatimes.com) or a host with a "
+                    "path (t.me/channel), one a line, without http:// or spaces."
+                }
+            ) from None
+        await outlets.correct(
+            session=session,
+            slug=slug,
+            data=data,
+            actor=principal,
+            expected_revision=revising.expected_revision(posted),
+        )
+    except NotFound:
+        raise PageError(404, "There is no such outlet.") from None
+    except (forms.FormErrors, TracerError) as exc:
+        await outbox.rollback(session)
+        errors = exc.errors if isinstance(exc, forms.FormErrors) else _domains_refusal(exc)
+        typed = forms.text(posted, "domains")
+        return await _outlet_page(request, session, slug, errors, typed, status_code=422)
+    return RedirectResponse(f"/ui/outlets/{slug}?corrected=1", status_code=303)
+
+
+def _domains_refusal(exc: TracerError) -> dict[str, str]:
+    if isinstance(exc, Conflict):
+        return {"domains": "Another outlet already publishes under one of these addresses."}
+    return forms.refusal(exc)
+
+
+async def _outlet_page(
+    request: Request,
+    session: SessionDep,
+    slug: str,
+    errors: dict[str, str] | None = None,
+    typed_domains: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     try:
         outlet = await outlets.get_or_404(session=session, slug=slug)
     except NotFound:
@@ -74,8 +131,7 @@ async def outlet_page(request: Request, session: SessionDep, _: Reader, slug: st
     repeated = await network.repeated_after_denial(
         session=session, outlet_id=outlet.id, limit=CLAIMS_SHOWN
     )
-    # Domains arrive with the outlets' addresses; until then the section says there are none.
-    domains: list[str] = list(getattr(record.outlet, "domains", None) or [])
+    domains = list(record.outlet.domains)
     context: dict[str, Any] = {
         "outlet": record.outlet,
         "record": record,
@@ -84,5 +140,8 @@ async def outlet_page(request: Request, session: SessionDep, _: Reader, slug: st
         "more_claims": more_claims is not None,
         "repeated": repeated,
         "domains": domains,
+        "domains_text": "\n".join(domains) if typed_domains is None else typed_domains,
+        "revision": outlet.revision,
+        "errors": errors or {},
     }
-    return render(request, "outlet.html", context)
+    return render(request, "outlet.html", context, status_code=status_code)

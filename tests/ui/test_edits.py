@@ -231,3 +231,36 @@ async def test_the_claim_page_explains_its_drawings(
     details = re.search(r'<div id="mark-details"[^>]*>(.*?)</div>', page, re.S)
     assert details is not None and "Kremlin Laundress" in details.group(1)
     assert len(re.findall(r'<g class="tick" data-tick="2022-\d\d-\d\d"', page)) >= 3
+
+
+async def test_an_outlets_domains_are_corrected_from_its_page_and_a_taken_one_is_refused(
+    browser_like: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    await factories.outlet(client, "asia-times")
+    await factories.outlet(client, "daily-nk")
+    taken = await client.patch("/v1/outlets/daily-nk", json={"domains": ["dailynk.com"]})
+    assert taken.status_code == 200, taken.text
+
+    body = {
+        **await _tokens(browser_like, "/ui/outlets/asia-times"),
+        "domains": "https://www.asiatimes.com/\nt.me/asiatimes",
+        "reason": "its site and its channel",
+    }
+    saved = await browser_like.post("/ui/outlets/asia-times/domains", data=body)
+    assert saved.status_code == 303, saved.text
+    outlet = (await client.get("/v1/outlets/asia-times")).json()
+    assert sorted(outlet["domains"]) == ["asiatimes.com", "t.me/asiatimes"]
+    resolved = await client.get(
+        "/v1/outlets/resolve", params={"url": "https://t.me/asiatimes/77?utm_source=x"}
+    )
+    assert resolved.json()["slug"] == "asia-times"
+
+    body = {**await _tokens(browser_like, "/ui/outlets/asia-times"), "domains": "dailynk.com"}
+    refused = await browser_like.post("/ui/outlets/asia-times/domains", data=body)
+    assert refused.status_code == 422
+    assert "Another outlet already publishes" in _errors(refused.text)["domains"]
+    body = {**await _tokens(browser_like, "/ui/outlets/asia-times"), "domains": "javascript:x"}
+    refused = await browser_like.post("/ui/outlets/asia-times/domains", data=body)
+    assert refused.status_code == 422 and "one a line" in _errors(refused.text)["domains"]
+    outlet = (await client.get("/v1/outlets/asia-times")).json()
+    assert sorted(outlet["domains"]) == ["asiatimes.com", "t.me/asiatimes"]
