@@ -113,8 +113,10 @@ async def create_many(
     # An outlet another writer created meanwhile is theirs; only those inserted here are logged.
     taken = {row["slug"]: row["id"] for row in rows if row["id"] not in inserted}
     journal = Journal()
-    for outlet_id, _ in new:
+    for outlet_id, data in new:
         if outlet_id in inserted:
+            if data.domains:
+                await domains.assign(session=session, outlet_id=outlet_id, entries=data.domains)
             journal.created(target=Target.outlet, record_id=outlet_id, actor=actor, now=now)
     await journal.write(session)
     loaded = await session.scalars(

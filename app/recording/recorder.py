@@ -41,6 +41,7 @@ from app.revisions import Journal, revised_values
 from app.sightings import events as sighting_events
 from app.sightings import rules
 from app.sightings.models import Citation, Sighting
+from app.urls import best_entry, domain_candidates
 
 T = TypeVar("T")
 # How often a recording is run again after another writer created what it was about to, or
@@ -199,6 +200,17 @@ class Recorder:
     async def _outlet(self, data: SightingCreate) -> tuple[str, str, Any, OutletCreate | None]:
         """The outlet's id, slug and kind, and its data when this item would create it."""
         if data.outlet is None:
+            # An outlet this recording creates inline names its domains before it is written.
+            candidates = domain_candidates(data.url)
+            entries = {
+                entry: slug
+                for slug, (_, made) in self.new_outlets.items()
+                for entry in made.domains
+            }
+            pending = best_entry(frozenset(entries), candidates)
+            if pending is not None:
+                outlet_id, made = self.new_outlets[entries[pending]]
+                return outlet_id, made.slug, made.kind, None
             found = await addresses.outlet_from_url(session=self.session, url=data.url)
             self.outlets[found.slug] = found
             return found.id, found.slug, found.kind, None

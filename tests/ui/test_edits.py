@@ -184,7 +184,7 @@ async def test_the_correction_form_names_sightings_and_claims_never_bare_ids(
         client, claim["id"], "blog", factories.day(2), cites=[first["id"]]
     )
     page = (await browser_like.get(f"/ui/sightings/{second['id']}")).text
-    start = page.index("<form", page.index('action="/ui/sightings/') - 60)
+    start = page.index('<form class="sighting correct"')
     form = page[start : page.index("</form>", start)]
     # Ids travel only as the values of choices; what a person reads and types are names.
     visible = re.sub(r"<[^>]+>", " ", form[form.index(">") + 1 :])

@@ -1,6 +1,7 @@
 """`POST /v1/url-info` against pages served by the test: what a pasted URL fills in."""
 
 import json
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -43,7 +44,7 @@ def settings(settings: Settings) -> Settings:
 
 
 async def test_a_pasted_url_tells_outlet_page_sightings_and_claims(
-    writer: httpx.AsyncClient, pages: Pages
+    writer: httpx.AsyncClient, pages: Pages, indexed: Callable[[], Awaitable[None]]
 ) -> None:
     for path in ("/2022/08/25/troops/", "/2022/08/25/troops/?utm_source=telegram"):
         pages.routes[path] = page(ARTICLE)
@@ -51,6 +52,7 @@ async def test_a_pasted_url_tells_outlet_page_sightings_and_claims(
     address = pages.url("/").removeprefix("http://").rstrip("/")
     neo = await outlet(writer, "new-eastern-outlook", domains=[address])
     troops = await claim(writer, STATEMENT)
+    await indexed()
     pasted = pages.url("/2022/08/25/troops/?utm_source=telegram#comments")
 
     response = await writer.post("/v1/url-info", json={"url": pasted})
