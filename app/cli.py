@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
-from rich.progress import Progress
+from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import select
 
 from app.audit import service as audit
@@ -325,19 +325,29 @@ def reindex(
         raise typer.Exit(1)
 
 
-async def _import(
-    settings: Settings, rows: list[importer.Row], file_format: importer.FileFormat, name: str
-) -> importer.Summary:
+async def _import(settings: Settings, source: importer.Source, name: str) -> importer.Summary:
     engine = create_engine(settings)
+    columns = (
+        *Progress.get_default_columns()[:2],
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} rows/s"),
+        TimeRemainingColumn(),
+    )
     try:
-        with Progress(disable=not sys.stderr.isatty(), transient=True) as progress:
-            task = progress.add_task(f"importing {len(rows)} rows", total=len(rows))
+        with Progress(*columns, disable=not sys.stderr.isatty()) as progress:
+            task = progress.add_task("importing", total=source.count, rate="…")
+
+            def advance(rows: int) -> None:
+                progress.advance(task, rows)
+                speed = progress.tasks[task].speed
+                progress.update(task, rate=f"{speed:,.0f}" if speed else "…")
+
             return await importer.import_rows(
                 sessionmaker=create_sessionmaker(engine),
-                rows=rows,
-                file_format=file_format,
+                rows=source.read(),
+                file_format=source.file_format,
                 recorded_by=name,
-                advance=lambda n: progress.advance(task, n),
+                advance=advance,
             )
     finally:
         await engine.dispose()
@@ -352,16 +362,16 @@ def import_file(
 ) -> None:
     """Record the sightings of a file; rows already recorded are counted, not stored twice."""
     try:
-        file_format, rows = importer.read_file(file)
+        source = importer.read_file(file)
     except importer.NotImportable as exc:
         typer.echo(f"{file}: {exc}; nothing was stored", err=True)
         raise typer.Exit(2) from None
     settings = get_settings()
     asyncio.run(_migrate(settings))
     name = recorded_by or f"import:{file.name}"
-    summary = asyncio.run(_import(settings, rows, file_format, name))
+    summary = asyncio.run(_import(settings, source, name))
     typer.echo(
-        f"{file} ({file_format.value}, {len(rows)} rows): {summary.created} created, "
+        f"{file} ({source.file_format.value}, {source.count} rows): {summary.created} created, "
         f"{summary.duplicates} duplicates, {len(summary.errors)} errors"
     )
     for label, message in summary.errors:

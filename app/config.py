@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     embedding_model_path: Path | None = None
     # OpenMP threads one embedding may use; 1 keeps a match from taking every core.
     embedding_threads: int = 1
+    # `tracer serve` embeds new wordings in the background itself unless this is false (then
+    # `tracer worker` does): a claim is matched by its words until its vector is stored.
+    index_in_app: bool = True
     # A match at or above this score, ahead of the next claim by `match_same_margin`, is "same"
     # (safe to link without review); below it, down to `match_min_score`, "similar". Calibrated
     # on bench/match_eval: see the README's matching section.

@@ -216,6 +216,14 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for Core statements: an executemany of them is one statement, where the
+    ORM's bulk insert splits rows by which of their values are None."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 def dialect_insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 

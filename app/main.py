@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 sessionmaker=app.state.sessionmaker,
                 box=app.state.secret_box,
                 work=settings.dispatch_in_app,
+                index=settings.index_in_app,
             ) as wakeup:
                 app.state.wakeup = wakeup
                 with _collector_tuned():

@@ -1,7 +1,10 @@
 """The background work of a Tracer process, in `tracer serve` or in any number of
-`tracer worker` processes sharing one database: alert delivery, retention and evidence capture."""
+`tracer worker` processes sharing one database: alert delivery, retention, evidence capture
+and the claims' sentence vectors."""
 
 import asyncio
+import contextlib
+import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -12,9 +15,27 @@ from app.alerts.crypto import SecretBox
 from app.alerts.delivery import build_client
 from app.alerts.wakeup import Wakeup
 from app.alerts.worker import running_alerts
+from app.claims import indexing
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.evidence.worker import running_captures
+
+log = logging.getLogger(__name__)
+
+
+async def keep_indexing(
+    *, sessionmaker: async_sessionmaker[AsyncSession], wakeup: Wakeup, poll_seconds: float
+) -> None:
+    """Embed claims whose wordings changed, woken by commits, until cancelled."""
+    while True:
+        ticket = wakeup.ticket()
+        try:
+            busy = await indexing.index_round(sessionmaker) > 0
+        except Exception:
+            log.exception("indexing claims' vectors failed; trying again")
+            busy = False
+        if not busy:
+            await wakeup.wait(ticket, poll_seconds)
 
 
 @asynccontextmanager
@@ -24,9 +45,11 @@ async def background(
     sessionmaker: async_sessionmaker[AsyncSession],
     box: SecretBox,
     work: bool,
+    index: bool | None = None,
 ) -> AsyncIterator[Wakeup]:
-    """This process's wake-ups on new events, and, when `work`, its share of the background work;
-    everything started here is stopped when the block ends."""
+    """This process's wake-ups on new events, and, when `work`, its share of the background work
+    (the claims' vectors too, unless `index` says otherwise); everything started here is
+    stopped when the block ends."""
     async with (
         build_client(settings) as webhook_client,
         running_alerts(
@@ -42,7 +65,24 @@ async def background(
             await stack.enter_async_context(
                 running_captures(settings=settings, sessionmaker=sessionmaker, waking=wakeup)
             )
-        yield wakeup
+        indexer = (
+            asyncio.create_task(
+                keep_indexing(
+                    sessionmaker=sessionmaker,
+                    wakeup=wakeup,
+                    poll_seconds=settings.dispatch_poll_seconds,
+                )
+            )
+            if (work if index is None else index)
+            else None
+        )
+        try:
+            yield wakeup
+        finally:
+            if indexer is not None:
+                indexer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await indexer
 
 
 async def run_worker(settings: Settings) -> None:

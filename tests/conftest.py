@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from typer.testing import CliRunner
 
+from app.claims import indexing
 from app.cli import cli
 from app.config import Settings, get_settings
 from app.db import Base, create_engine
@@ -136,6 +137,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         # limit itself is tested with its own small settings (tests/hardening).
         rate_limit=1_000_000,
         evidence_store=str(tmp_path / "evidence"),
+        # Vectors are embedded when a test says so (`indexed`), so what a test counts or
+        # matches never depends on when a background round happened to run.
+        index_in_app=False,
     )
 
 
@@ -153,6 +157,13 @@ def sessionmaker(app: FastAPI) -> async_sessionmaker[AsyncSession]:
     """Direct database access, for checking what was (or was not) stored."""
     maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
     return maker
+
+
+@pytest.fixture
+def indexed(sessionmaker: async_sessionmaker[AsyncSession]) -> Callable[[], Awaitable[None]]:
+    """Brings the claims' sentence vectors up to every change committed so far, as the
+    background indexer does within seconds."""
+    return lambda: indexing.catch_up(sessionmaker)
 
 
 def make_client(app: FastAPI, key: str | None = ADMIN_KEY) -> httpx.AsyncClient:

@@ -14,6 +14,7 @@ Without the model, matching is lexical alone and only a wording held word for wo
 
 import asyncio
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select
@@ -57,7 +58,8 @@ SIGHTINGS_COMPARED = 20
 # far numbers that agree or contradict move it. Chosen on bench/match_eval (README, "Matching").
 VECTOR_WEIGHT = 0.7
 NUMBER_WEIGHT = 0.1
-# Claims whose vectors wait for the end of the transaction, kept in the session's info.
+# Claims whose vectors a command embeds before it commits (`tracer reindex`, `tracer demo`),
+# kept in the session's info; requests leave them to the indexer (`indexing`).
 _PENDING = "matching.pending_vectors"
 
 
@@ -71,16 +73,31 @@ class Match:
 async def index_wordings(*, session: AsyncSession, claim_id: str, texts: list[str | None]) -> None:
     """Add new wordings of a claim (its statement, summary, or a sighting's title and excerpt).
 
-    The words are indexed at once; the claim's vector is recomputed by `embed_pending`, once per
-    claim however many wordings a batch adds.
+    The words are indexed at once, so the claim is found by them as soon as this commits; its
+    vector follows in the background (`indexing`), once per claim however many wordings a batch
+    adds.
     """
     rows = [{"term": term, "claim_id": claim_id} for term in sorted(terms_of(*texts))]
     await insert_many_or_ignore(session, ClaimTerm, rows)
     session.info.setdefault(_PENDING, set()).add(claim_id)
 
 
+async def index_many_wordings(
+    *, session: AsyncSession, wordings: Mapping[str, Iterable[str | None]]
+) -> None:
+    """`index_wordings` for many claims, in one statement."""
+    rows = [
+        {"term": term, "claim_id": claim_id}
+        for claim_id, texts in sorted(wordings.items())
+        for term in sorted(terms_of(*texts))
+    ]
+    await insert_many_or_ignore(session, ClaimTerm, rows)
+    session.info.setdefault(_PENDING, set()).update(wordings)
+
+
 async def embed_pending(*, session: AsyncSession) -> None:
-    """Recompute the vectors of every claim given new wordings in this transaction."""
+    """Recompute, before the commit, the vectors of every claim given new wordings in this
+    transaction: for commands, which have nobody waiting on them."""
     pending: set[str] = session.info.pop(_PENDING, set())
     if pending:
         await session.flush()
@@ -91,7 +108,7 @@ async def reindex_claim(*, session: AsyncSession, claim_id: str, embed: bool = T
     """Rebuild what matching keeps of a claim (terms and vectors) from its current wordings.
 
     For after a correction, a withdrawal or a merge: wordings that are gone stop counting.
-    With `embed=False` the vector waits for `embed_pending`, so many claims embed in one batch.
+    With `embed=False` the vector waits for the indexer, or for `embed_pending`.
     """
     await session.flush()
     texts = await vectors.wordings(session, claim_id)

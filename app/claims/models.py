@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.columns import enum_column
 from app.db import Base, UTCDateTime, new_id, utcnow
 from app.enums import DenialStatus, OutletKind, Stance
+from app.outbox.models import EventId
 from app.versioning import Revised, history_of
 
 
@@ -168,3 +169,17 @@ class ClaimHour(Base):
         enum_column(Stance, "claim_hour_stance"), primary_key=True
     )
     sightings: Mapped[int] = mapped_column(Integer)
+
+
+class IndexCursor(Base):
+    """How far the events have been read for claims whose vectors may need embedding again.
+
+    Recording never waits for a model: it writes its events, and the indexer in the background
+    reads them after this cursor, embeds what changed and moves the cursor in the transaction
+    that stores the vectors, so work cut short by a dying process is simply done again.
+    """
+
+    __tablename__ = "claim_index_cursors"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    event_id: Mapped[int] = mapped_column(EventId, default=0)

@@ -9,8 +9,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, distinct, func, select
+from sqlalchemy import Select, Subquery, Table, bindparam, distinct, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import outbox
 from app.claims import chain_counts, matching
@@ -26,6 +27,9 @@ from app.sightings.models import Sighting
 from app.sightings.service import with_outlet
 from app.streaming import time_order_in
 from app.versioning import archive
+
+# Claims refreshed per set of statements: their ids are one parameter each.
+_CLAIMS_PER_STATEMENT = 500
 
 
 class SightingsChangedHook(Protocol):
@@ -48,32 +52,30 @@ def on_sightings_changed(hook: SightingsChangedHook) -> SightingsChangedHook:
     return hook
 
 
-def _official_verdicts(dialect: str, claim_id: str) -> Select[Any]:
-    """Per official outlet, the stance of its latest denial or confirmation of the claim.
+def _official_verdicts(dialect: str, claim_ids: list[str]) -> Select[Any]:
+    """Per claim and official outlet, the stance of its latest denial or confirmation.
 
     Each official outlet counts once, by its latest verdict; the answer is sized by outlets,
-    not by sightings, however often the claim was denied.
+    not by sightings, however often a claim was denied.
     """
     latest_first = func.row_number().over(
-        partition_by=Sighting.outlet_id,
+        partition_by=(Sighting.claim_id, Sighting.outlet_id),
         order_by=[column.desc() for column in time_order_in(dialect, Sighting)],
     )
     ranked = (
-        select(Sighting.stance, latest_first.label("rank"))
+        select(Sighting.claim_id, Sighting.stance, latest_first.label("rank"))
         .join(Outlet, Outlet.id == Sighting.outlet_id)
         .where(
-            Sighting.claim_id == claim_id,
+            Sighting.claim_id.in_(claim_ids),
             Outlet.kind == OutletKind.official,
             Sighting.stance.in_(rules.VERDICTS),
         )
         .subquery()
     )
-    return select(ranked.c.stance).where(ranked.c.rank == 1).distinct()
+    return select(ranked.c.claim_id, ranked.c.stance).where(ranked.c.rank == 1).distinct()
 
 
-async def _denial_status(session: AsyncSession, claim_id: str) -> DenialStatus:
-    dialect = session.get_bind().dialect.name
-    stances = set((await session.scalars(_official_verdicts(dialect, claim_id))).all())
+def _status_of(stances: set[Stance]) -> DenialStatus:
     if not stances:
         return DenialStatus.none
     if stances == {Stance.denies}:
@@ -83,18 +85,19 @@ async def _denial_status(session: AsyncSession, claim_id: str) -> DenialStatus:
     return DenialStatus.contested
 
 
-async def _first_denial_at(session: AsyncSession, claim_id: str) -> datetime | None:
-    """When the claim was first officially denied."""
-    first: datetime | None = await session.scalar(
-        select(func.min(Sighting.published_at))
+def _first_denials(claim_ids: list[str]) -> Subquery:
+    """When each claim was first officially denied."""
+    return (
+        select(Sighting.claim_id, func.min(Sighting.published_at).label("at"))
         .join(Outlet, Outlet.id == Sighting.outlet_id)
         .where(
-            Sighting.claim_id == claim_id,
+            Sighting.claim_id.in_(claim_ids),
             Outlet.kind == OutletKind.official,
             Sighting.stance == Stance.denies,
         )
+        .group_by(Sighting.claim_id)
+        .subquery()
     )
-    return first
 
 
 async def count_spreading_after(
@@ -113,40 +116,58 @@ async def count_spreading_after(
     return count or 0
 
 
-async def refresh_claim(
-    *, session: AsyncSession, claim_id: str, now: datetime | None = None
-) -> None:
-    """Recompute a claim's counters, denial status and resurfacing from its current sightings.
-
-    The changes it finds are announced here, once per refresh, so a batch that records many
-    sightings of a claim announces its new status or its resurfacing once. A changed projection
-    is a new version of the claim's row (its revision stays), so a past moment replays it too.
-    """
-    now = now or utcnow()
-    sightings_count, outlets_count, first_seen_at = (
-        await session.execute(
-            select(
-                func.count(),
-                func.count(distinct(Sighting.outlet_id)),
-                func.min(Sighting.published_at),
-            ).where(Sighting.claim_id == claim_id)
-        )
-    ).one()
-    status = await _denial_status(session, claim_id)
-    first_denial_at = await _first_denial_at(session, claim_id)
-    spread = await count_spreading_after(session=session, claim_id=claim_id, moment=first_denial_at)
-    claim = await session.get(Claim, claim_id)
-    assert claim is not None, "sightings only exist for existing claims"
-    projected = {
-        "sightings_count": sightings_count,
-        "outlets_count": outlets_count,
-        "first_seen_at": first_seen_at,
-        "denial_status": status,
-        "sightings_after_denial": spread,
+async def _projections(session: AsyncSession, claim_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """What these claims' sightings add up to, by claim, in four statements for all of them."""
+    dialect = session.get_bind().dialect.name
+    projected: dict[str, dict[str, Any]] = {
+        claim_id: {
+            "sightings_count": 0,
+            "outlets_count": 0,
+            "first_seen_at": None,
+            "denial_status": DenialStatus.none,
+            "sightings_after_denial": 0,
+        }
+        for claim_id in claim_ids
     }
-    if all(getattr(claim, field) == value for field, value in projected.items()):
-        return
-    await archive(session, Claim, claim_versions, Claim.id == claim_id, now)
+    counted = await session.execute(
+        select(
+            Sighting.claim_id,
+            func.count(),
+            func.count(distinct(Sighting.outlet_id)),
+            func.min(Sighting.published_at),
+        )
+        .where(Sighting.claim_id.in_(claim_ids))
+        .group_by(Sighting.claim_id)
+    )
+    for claim_id, sightings, outlets_count, first_seen_at in counted:
+        projected[claim_id] |= {
+            "sightings_count": sightings,
+            "outlets_count": outlets_count,
+            "first_seen_at": first_seen_at,
+        }
+    stances: dict[str, set[Stance]] = {}
+    for claim_id, stance in await session.execute(_official_verdicts(dialect, claim_ids)):
+        stances.setdefault(claim_id, set()).add(Stance(stance))
+    for claim_id, found in stances.items():
+        projected[claim_id]["denial_status"] = _status_of(found)
+    firsts = _first_denials(claim_ids)
+    for claim_id, at in await session.execute(select(firsts.c.claim_id, firsts.c.at)):
+        projected[claim_id]["first_denial_at"] = at
+    spreading = await session.execute(
+        select(Sighting.claim_id, func.count())
+        .join(firsts, firsts.c.claim_id == Sighting.claim_id)
+        .where(Sighting.stance.in_(rules.SPREADING), Sighting.published_at > firsts.c.at)
+        .group_by(Sighting.claim_id)
+    )
+    for claim_id, spread in spreading:
+        projected[claim_id]["sightings_after_denial"] = spread
+    return projected
+
+
+async def _announce_changes(
+    session: AsyncSession, claim: Claim, projected: dict[str, Any], first_denial_at: Any
+) -> None:
+    status, spread = projected["denial_status"], projected["sightings_after_denial"]
     if claim.denial_status != status:
         await outbox.emit(
             session=session,
@@ -160,7 +181,7 @@ async def refresh_claim(
         latest = await session.scalar(
             with_outlet()
             .where(
-                Sighting.claim_id == claim_id,
+                Sighting.claim_id == claim.id,
                 Sighting.stance.in_(rules.SPREADING),
                 Sighting.published_at > first_denial_at,
             )
@@ -179,10 +200,67 @@ async def refresh_claim(
             claim_id=claim.id,
             tags=claim.tags,
         )
-    for field, value in projected.items():
-        setattr(claim, field, value)
-    claim.valid_from = now
-    await session.flush()
+
+
+async def refresh_claims(
+    *, session: AsyncSession, claim_ids: Iterable[str], now: datetime | None = None
+) -> None:
+    """Recompute claims' counters, denial status and resurfacing from their current sightings.
+
+    The changes found are announced here, once per refresh, so a batch that records many
+    sightings of a claim announces its new status or its resurfacing once; claims are taken
+    in id order, a few statements for hundreds of them. A changed projection is a new version
+    of the claim's row (its revision stays), so a past moment replays it too.
+    """
+    now = now or utcnow()
+    ids = sorted(set(claim_ids))
+    for start in range(0, len(ids), _CLAIMS_PER_STATEMENT):
+        chunk = ids[start : start + _CLAIMS_PER_STATEMENT]
+        projections = await _projections(session, chunk)
+        claims = {
+            claim.id: claim
+            for claim in await session.scalars(
+                select(Claim).where(Claim.id.in_(chunk)).execution_options(populate_existing=True)
+            )
+        }
+        changed = [
+            claim_id
+            for claim_id in chunk
+            if any(
+                getattr(claims[claim_id], field) != value
+                for field, value in projections[claim_id].items()
+                if field != "first_denial_at"
+            )
+        ]
+        if not changed:
+            continue
+        await archive(session, Claim, claim_versions, Claim.id.in_(changed), now)
+        rows = []
+        for claim_id in changed:
+            claim, projected = claims[claim_id], projections[claim_id]
+            first_denial_at = projected.pop("first_denial_at", None)
+            await _announce_changes(session, claim, projected, first_denial_at)
+            rows.append({"key": claim_id, **projected, "valid_from": now})
+        # One statement for all of them, each row written whole; the loaded objects are told
+        # the new values as the database's own.
+        table = Claim.__table__
+        assert isinstance(table, Table)
+        await session.execute(
+            update(table).where(table.c.id == bindparam("key")),
+            rows,
+            execution_options={"synchronize_session": False},
+        )
+        for row in rows:
+            for name, value in row.items():
+                if name != "key":
+                    set_committed_value(claims[row["key"]], name, value)
+
+
+async def refresh_claim(
+    *, session: AsyncSession, claim_id: str, now: datetime | None = None
+) -> None:
+    """`refresh_claims` for one claim."""
+    await refresh_claims(session=session, claim_ids=[claim_id], now=now)
 
 
 async def sightings_changed(
@@ -202,7 +280,8 @@ async def sightings_changed(
     (a correction can change any of them). The claims in `reworded` had sightings whose wording
     changed or went: their matching terms are rebuilt; `wordings` adds new texts that find a
     claim (titles of new sightings, a merged duplicate's statement). Every claim in `claim_ids`
-    then has its counters and status refreshed, and the matching vectors follow.
+    then has its counters and status refreshed. Sentence vectors follow after the commit, from
+    the events the change wrote (`indexing`): a claim is found by its words at once.
     """
     changed, recounted = frozenset(claim_ids), frozenset(recount)
     if tally is not None:
@@ -211,13 +290,11 @@ async def sightings_changed(
         await chain_counts.recount(session, claim_id)
     for claim_id in sorted(set(reworded)):
         await matching.reindex_claim(session=session, claim_id=claim_id, embed=False)
-    for claim_id, texts in sorted((wordings or {}).items()):
-        await matching.index_wordings(session=session, claim_id=claim_id, texts=list(texts))
-    for claim_id in sorted(changed):
-        await refresh_claim(session=session, claim_id=claim_id, now=now)
+    if wordings:
+        await matching.index_many_wordings(session=session, wordings=wordings)
+    await refresh_claims(session=session, claim_ids=changed, now=now)
     for hook in _sightings_changed_hooks:
         await hook(session=session, claim_ids=changed | recounted, now=now)
-    await matching.embed_pending(session=session)
 
 
 @outlets.on_kind_change

@@ -1,7 +1,8 @@
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import outbox
@@ -12,12 +13,19 @@ from app.claims.models import Claim, ClaimMerge, ClaimTag, claim_versions
 from app.claims.normalize import fingerprint, normalize_statement
 from app.claims.schemas import Claim as ClaimOut
 from app.claims.schemas import ClaimCreate, ClaimUpdate
-from app.db import insert_or_ignore, json_array_contains, utcnow
+from app.db import dialect_insert, insert_or_ignore, json_array_contains, utcnow
 from app.enums import DenialStatus
 from app.errors import Conflict, Invalid, NotFound
 from app.ledger import LedgerView, as_of
 from app.pagination import PageParams, SortKey, paginate
-from app.revisions import changed_fields, check_revision, created, revise, revised_values
+from app.revisions import (
+    Journal,
+    changed_fields,
+    check_revision,
+    created,
+    revise,
+    revised_values,
+)
 from app.sightings.models import Sighting
 from app.versioning import lock_rows
 
@@ -127,6 +135,95 @@ async def _insert(
     return new_id, digest
 
 
+async def check_new(*, session: AsyncSession, data: ClaimCreate, loc: list[str | int]) -> str:
+    """What creating this claim would check, changing nothing; its fingerprint."""
+    if data.variant_of is not None:
+        await _check_variant_of(session, None, data.variant_of, loc)
+    return _normalized(data.statement, loc)[1]
+
+
+async def create_many(
+    *,
+    session: AsyncSession,
+    new: Sequence[tuple[str, ClaimCreate]],
+    actor: Actor,
+    now: datetime,
+) -> dict[str, Claim]:
+    """Create these checked claims under the ids given, announced in the order given; the
+    claims by the ids given (one another writer created first is that writer's).
+
+    The rows go in in fingerprint order, so two writers creating the same claims meet their
+    unique keys in the same order and neither waits for the other while holding one.
+    """
+    if not new:
+        return {}
+    rows: list[dict[str, Any]] = []
+    for claim_id, data in new:
+        normalized, digest = _normalized(data.statement, [])
+        rows.append(
+            {
+                **data.model_dump(exclude={"tags"}),
+                "id": claim_id,
+                "tags": list(dict.fromkeys(data.tags)),
+                "normalized": normalized,
+                "fingerprint": digest,
+                "created_at": now,
+                "updated_at": now,
+                "recorded_by": actor.name,
+                "recorded_by_key_id": actor.key_id,
+                **revised_values(actor, now, revision=1),
+            }
+        )
+    rows.sort(key=lambda row: str(row["fingerprint"]))
+    statement = (
+        dialect_insert(session)(Claim)
+        .on_conflict_do_nothing(index_elements=["fingerprint"])
+        .returning(Claim.id)
+    )
+    inserted = set(await session.scalars(statement, rows))
+    # A claim another writer created meanwhile (its insert waited for that one's commit) is
+    # theirs: the caller's sightings go to it, and only the claims inserted here are announced.
+    taken = {row["fingerprint"]: row["id"] for row in rows if row["id"] not in inserted}
+    rows = [row for row in rows if row["id"] in inserted]
+    tags = [{"claim_id": row["id"], "tag": tag} for row in rows for tag in row["tags"]]
+    if tags:
+        await session.execute(insert(ClaimTag), tags)
+    await matching.index_many_wordings(
+        session=session,
+        wordings={
+            claim_id: [data.statement, data.summary]
+            for claim_id, data in new
+            if claim_id in inserted
+        },
+    )
+    loaded = {
+        claim.id: claim
+        for claim in await session.scalars(
+            select(Claim)
+            .where(Claim.id.in_(inserted) | Claim.fingerprint.in_(taken))
+            .execution_options(populate_existing=True)
+        )
+    }
+    for claim in list(loaded.values()):
+        if claim.fingerprint in taken:
+            loaded[taken[claim.fingerprint]] = claim
+    journal = Journal()
+    for claim_id, _ in new:
+        if claim_id not in inserted:
+            continue
+        claim = loaded[claim_id]
+        event = claim_events.ClaimCreated(claim=ClaimOut.model_validate(claim))
+        journal.created(
+            target=Target.claim,
+            record_id=claim_id,
+            actor=actor,
+            now=now,
+            announcements=[outbox.Announcement(event, claim_id, claim.tags)],
+        )
+    await journal.write(session)
+    return loaded
+
+
 async def _by_fingerprint(session: AsyncSession, digest: str) -> Claim:
     claim = await session.scalar(select(Claim).where(Claim.fingerprint == digest))
     assert claim is not None, "the conflicting claim exists once the insert has waited for it"
@@ -141,7 +238,6 @@ async def create(
     if new_id is None:
         existing = await _by_fingerprint(session, digest)
         raise Conflict("a claim with the same normalised statement exists", existing_id=existing.id)
-    await matching.embed_pending(session=session)
     return await get_or_404(session=session, claim_id=new_id)
 
 
@@ -209,10 +305,18 @@ async def list_claims(
     return await paginate(session, _filtered(view, q, status, tag, outlet_id), keys, page)
 
 
-async def lock(*, session: AsyncSession, claim_ids: set[str]) -> None:
+async def lock(*, session: AsyncSession, claim_ids: Collection[str]) -> None:
     """Lock these claims' rows, in id order so that two writers cannot wait for each other."""
-    for claim_id in sorted(claim_ids):
-        await lock_rows(session, Claim, Claim.id == claim_id)
+    ids = sorted(set(claim_ids))
+    if not ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement, its rows locked in the order it returns them.
+        await session.execute(
+            select(Claim.id).where(Claim.id.in_(ids)).order_by(Claim.id).with_for_update()
+        )
+    else:
+        await lock_rows(session, Claim, Claim.id.in_(ids))
 
 
 async def _corrected_values(
@@ -286,5 +390,5 @@ async def correct(
         await session.flush()
     if "statement" in changes or "summary" in changes:
         # The old wording stops finding the claim; the new one finds it from now on.
-        await matching.reindex_claim(session=session, claim_id=claim.id)
+        await matching.reindex_claim(session=session, claim_id=claim.id, embed=False)
     return claim

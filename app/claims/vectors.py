@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -40,24 +41,38 @@ OVERLAP = timedelta(minutes=5)
 
 async def wordings(session: AsyncSession, claim_id: str) -> list[str]:
     """A claim's current wordings: statement, summary, then its earliest sightings' texts."""
-    found = (
-        await session.execute(select(Claim.statement, Claim.summary).where(Claim.id == claim_id))
-    ).first()
-    if found is None:
-        return []
-    texts = [found.statement, found.summary]
-    sightings = await session.execute(
-        select(Sighting.title, Sighting.excerpt)
+    return (await wordings_of(session, [claim_id])).get(claim_id, [])
+
+
+async def wordings_of(session: AsyncSession, claim_ids: list[str]) -> dict[str, list[str]]:
+    """`wordings` of many claims in two queries; a claim that does not exist has none."""
+    found: dict[str, list[str | None]] = {}
+    for claim_id, statement, summary in await session.execute(
+        select(Claim.id, Claim.statement, Claim.summary).where(Claim.id.in_(claim_ids))
+    ):
+        found[claim_id] = [statement, summary]
+    order = func.row_number().over(
+        partition_by=Sighting.claim_id, order_by=(Sighting.published_at, Sighting.id)
+    )
+    ranked = (
+        select(Sighting.claim_id, Sighting.title, Sighting.excerpt, order.label("n"))
         .where(
-            Sighting.claim_id == claim_id,
+            Sighting.claim_id.in_(list(found)),
             Sighting.title.is_not(None) | Sighting.excerpt.is_not(None),
         )
-        .order_by(Sighting.published_at, Sighting.id)
-        .limit(SIGHTINGS_READ)
+        .subquery()
     )
-    for title, excerpt in sightings:
-        texts.extend((title, excerpt))
-    return list(dict.fromkeys(t.strip() for t in texts if t and t.strip()))
+    sightings = await session.execute(
+        select(ranked.c.claim_id, ranked.c.title, ranked.c.excerpt)
+        .where(ranked.c.n <= SIGHTINGS_READ)
+        .order_by(ranked.c.claim_id, ranked.c.n)
+    )
+    for claim_id, title, excerpt in sightings:
+        found[claim_id].extend((title, excerpt))
+    return {
+        claim_id: list(dict.fromkeys(t.strip() for t in texts if t and t.strip()))
+        for claim_id, texts in found.items()
+    }
 
 
 def by_language(texts: list[str]) -> dict[str, str]:
@@ -73,18 +88,27 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-async def store(session: AsyncSession, claim_ids: list[str]) -> bool:
-    """Bring these claims' vectors up to date with their current wordings; False without a
-    model.
+@dataclass
+class Plan:
+    """What bringing some claims' vectors up to date takes: the texts to embed, and the stored
+    vectors that no longer fit any wording."""
 
-    A vector whose text and model are unchanged is kept as it is: embedding is most of what
-    recording a sighting with a title costs, and once a claim's earliest wordings fill the text
-    (`SIGHTINGS_READ`, `embeddings.MAX_CHARS`) a later sighting no longer changes it.
+    model: str
+    texts: dict[tuple[str, str], str] = field(default_factory=dict)
+    stale: list[tuple[str, str]] = field(default_factory=list)
+
+
+async def plan(session: AsyncSession, claim_ids: list[str]) -> Plan:
+    """Compare these claims' wordings with their stored vectors; reads only.
+
+    A vector whose text and model are unchanged is kept as it is: once a claim's earliest
+    wordings fill the text (`SIGHTINGS_READ`, `embeddings.MAX_CHARS`) a later sighting no longer
+    changes it, and embedding is what indexing costs.
     """
     model = embeddings.current().name
     wanted: dict[tuple[str, str], str] = {}
-    for claim_id in claim_ids:
-        for lang, text in by_language(await wordings(session, claim_id)).items():
+    for claim_id, texts in (await wordings_of(session, claim_ids)).items():
+        for lang, text in by_language(texts).items():
             wanted[claim_id, lang] = text
     stored = {
         (claim_id, lang): (stored_model, stored_digest)
@@ -94,33 +118,61 @@ async def store(session: AsyncSession, claim_ids: list[str]) -> bool:
             ).where(ClaimVector.claim_id.in_(claim_ids))
         )
     }
-    digests = {key: digest(text) for key, text in wanted.items()}
-    fresh = [key for key in wanted if stored.get(key) != (model, digests[key])]
-    rows = []
-    if fresh:
-        encoded = await embeddings.encode([wanted[key] for key in fresh], is_query=False)
-        if encoded is None:
-            return False
-        now = utcnow()
-        rows = [
-            {
-                "claim_id": claim_id,
-                "language": lang,
-                "model": model,
-                "digest": digests[claim_id, lang],
-                "vector": embeddings.to_bytes(vector),
-                "updated_at": now,
-            }
-            for (claim_id, lang), vector in zip(fresh, encoded, strict=True)
-        ]
-    renewed = set(fresh)
-    stale = [key for key in stored if key not in wanted or key in renewed]
-    if stale:
+    fresh = {key: text for key, text in wanted.items() if stored.get(key) != (model, digest(text))}
+    stale = [key for key in stored if key not in wanted or key in fresh]
+    return Plan(model=model, texts=fresh, stale=stale)
+
+
+async def embed(plan: Plan) -> list[dict[str, Any]] | None:
+    """The rows of the plan's new vectors; None without a model. Touches no database."""
+    if not plan.texts:
+        return []
+    encoded = await embeddings.encode(list(plan.texts.values()), is_query=False)
+    if encoded is None:
+        return None
+    now = utcnow()
+    return [
+        {
+            "claim_id": claim_id,
+            "language": lang,
+            "model": plan.model,
+            "digest": digest(text),
+            "vector": embeddings.to_bytes(vector),
+            "updated_at": now,
+        }
+        for ((claim_id, lang), text), vector in zip(plan.texts.items(), encoded, strict=True)
+    ]
+
+
+async def write(session: AsyncSession, plan: Plan, rows: list[dict[str, Any]]) -> None:
+    """Replace the plan's stale vectors with `rows`."""
+    replaced = sorted(set(plan.stale) | {(row["claim_id"], row["language"]) for row in rows})
+    if replaced:
         await session.execute(
-            delete(ClaimVector).where(tuple_(ClaimVector.claim_id, ClaimVector.language).in_(stale))
+            delete(ClaimVector).where(
+                tuple_(ClaimVector.claim_id, ClaimVector.language).in_(replaced)
+            )
         )
     if rows:
+        # A claim deleted (merged away) since the plan was read has no row left to point at.
+        live = set(
+            await session.scalars(
+                select(Claim.id).where(Claim.id.in_({r["claim_id"] for r in rows}))
+            )
+        )
+        rows = [row for row in rows if row["claim_id"] in live]
+    if rows:
         await session.execute(insert(ClaimVector), rows)
+
+
+async def store(session: AsyncSession, claim_ids: list[str]) -> bool:
+    """Bring these claims' vectors up to date with their current wordings, in this transaction;
+    False without a model."""
+    planned = await plan(session, claim_ids)
+    rows = await embed(planned)
+    if rows is None:
+        return False
+    await write(session, planned, rows)
     return True
 
 

@@ -1,27 +1,22 @@
 """Many sightings in one request: per-item outcomes, references between items, all-or-nothing."""
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import false, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import Principal
-from app.claims.models import Claim
-from app.db import is_retryable, utcnow
+from app.db import utcnow
 from app.errors import Conflict, Invalid, TracerError, problem_body
 from app.intake.schemas import BatchItem, ItemResult, ItemStatus
-from app.recording.recorder import Recorder
+from app.recording.recorder import Recorder, recording
 from app.recording.schemas import SightingCreate
 
 Loc = list[str | int]
-# How often a batch is run again after losing a deadlock or a serialization conflict.
-DEADLOCK_ATTEMPTS = 3
 
 
 class BatchRefused(TracerError):
@@ -84,17 +79,20 @@ def _raw_ref(raw: Any) -> str | None:
     return ref if isinstance(ref, str) else None
 
 
-def plan(raw_items: Sequence[Any]) -> Plan:
-    """Validate each item on its own, resolve refs, and order the items topologically."""
+def plan(raw_items: Sequence[Any], earlier: Collection[str] = ()) -> Plan:
+    """Validate each item on its own, resolve refs, and order the items topologically.
+
+    `earlier` holds refs recorded before these items (an import's earlier chunks): items may
+    cite them, and may not take them again.
+    """
     items: dict[int, BatchItem] = {}
     refs: dict[str, int] = {}
     results: dict[int, ItemResult] = {}
     for index, raw in enumerate(raw_items):
         ref = _raw_ref(raw)
-        if ref is not None and ref in refs:
-            results[index] = _failed(
-                index, ref, f"ref {ref!r} is already used by item {refs[ref]}", ["ref"]
-            )
+        if ref is not None and (ref in refs or ref in earlier):
+            used = f"item {refs[ref]}" if ref in refs else "an earlier item"
+            results[index] = _failed(index, ref, f"ref {ref!r} is already used by {used}", ["ref"])
             continue
         if ref is not None:
             refs[ref] = index
@@ -104,7 +102,9 @@ def plan(raw_items: Sequence[Any]) -> Plan:
             results[index] = _validation_failure(index, ref, exc)
 
     for index, item in items.items():
-        unknown = [k for k, ref in enumerate(item.cites_refs) if ref not in refs]
+        unknown = [
+            k for k, ref in enumerate(item.cites_refs) if ref not in refs and ref not in earlier
+        ]
         if unknown:
             k = unknown[0]
             results[index] = _failed(
@@ -120,7 +120,7 @@ def plan(raw_items: Sequence[Any]) -> Plan:
         if index in results:
             continue
         # An item that already failed is not waited for: citing it fails when its turn comes.
-        cited = {refs[ref] for ref in item.cites_refs} - results.keys()
+        cited = {refs[ref] for ref in item.cites_refs if ref in refs} - results.keys()
         waiting[index] = len(cited)
         for dependency in cited:
             cited_by.setdefault(dependency, []).append(index)
@@ -141,7 +141,7 @@ def plan(raw_items: Sequence[Any]) -> Plan:
     stuck = waiting.keys() - set(order)
     for index in sorted(stuck):
         item = items[index]
-        k = next(k for k, ref in enumerate(item.cites_refs) if refs[ref] in stuck)
+        k = next(k for k, ref in enumerate(item.cites_refs) if refs.get(ref) in stuck)
         results[index] = _failed(
             index,
             item.ref,
@@ -150,18 +150,6 @@ def plan(raw_items: Sequence[Any]) -> Plan:
             ["cites_refs", k],
         )
     return Plan(order=order, items=items, refs=refs, results=results)
-
-
-async def open_transaction(session: AsyncSession) -> None:
-    """Make sure the session's transaction is open in the database before any SAVEPOINT.
-
-    The SQLite driver opens its transaction lazily, at the first INSERT, UPDATE or DELETE; a
-    SAVEPOINT issued before that becomes the outermost transaction, and releasing it commits,
-    which would make an atomic batch store its first items whatever happens later. A write that
-    touches no row opens the transaction first.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        await session.execute(update(Claim).where(false()).values(updated_at=utcnow()))
 
 
 def _remap(problem: dict[str, Any], index: int, origins: Sequence[Loc]) -> dict[str, Any]:
@@ -209,17 +197,8 @@ async def record_item(
     data = SightingCreate.model_construct(
         **{name: getattr(item, name) for name in SightingCreate.model_fields} | {"cites": cites}
     )
-    savepoint = recorder.creates_something(data)
     try:
-        if savepoint:
-            try:
-                async with recorder.session.begin_nested():
-                    new_id = await recorder.record(data)
-            except TracerError:
-                recorder.forget()
-                raise
-        else:
-            new_id = await recorder.record(data)
+        new_id = await recorder.record(data)
     except Conflict as exc:
         return ItemResult(
             index=index, ref=item.ref, status=ItemStatus.duplicate, existing_id=exc.existing_id
@@ -236,20 +215,17 @@ async def record_item(
     return ItemResult(index=index, ref=item.ref, status=ItemStatus.created, id=new_id)
 
 
-async def _record_planned(
-    session: AsyncSession, principal: Principal, now: datetime, planned: Plan
-) -> dict[int, ItemResult]:
+async def record_planned(recorder: Recorder, planned: Plan) -> dict[int, ItemResult]:
+    """Record the planned items in their order; each item's result, failed ones included."""
     results = dict(planned.results)
     done: dict[str, ItemResult] = {}
-    recorder = Recorder(session=session, principal=principal, now=now)
-    await recorder.lock_claims([planned.items[index] for index in planned.order])
+    await recorder.read_ahead([planned.items[index] for index in planned.order])
     for index in planned.order:
         item = planned.items[index]
         result = await record_item(recorder=recorder, index=index, item=item, done=done)
         results[index] = result
         if item.ref is not None:
             done[item.ref] = result
-    await recorder.finish()
     return results
 
 
@@ -262,19 +238,12 @@ async def record_batch(
     now: datetime | None = None,
 ) -> list[ItemResult]:
     """Record a batch of sightings; with `atomic`, a failing item refuses the whole batch."""
-    now = now or utcnow()
     planned = plan(raw_items)
-    await open_transaction(session)
-    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
-        try:
-            async with session.begin_nested():
-                results = await _record_planned(session, principal, now, planned)
-            break
-        except DBAPIError as exc:
-            # Locks are taken in one order, so a deadlock is rare; when one happens all the
-            # same (with a single sighting, say), the batch is run again from its savepoint.
-            if not is_retryable(exc) or attempt == DEADLOCK_ATTEMPTS:
-                raise
+
+    async def work(recorder: Recorder) -> dict[int, ItemResult]:
+        return await record_planned(recorder, planned)
+
+    results = await recording(session, principal, now or utcnow(), work)
     ordered = [results[index] for index in range(len(raw_items))]
     if atomic and any(r.status is ItemStatus.error for r in ordered):
         # Nothing is stored, so an id would point at nothing.

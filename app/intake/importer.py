@@ -4,13 +4,15 @@ Rows go through the batch machinery, so a row is recorded exactly as `POST /v1/s
 would record it, and a row already recorded is reported as a duplicate, not stored twice.
 """
 
+import codecs
 import csv
-import io
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections import ChainMap
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,15 @@ from app.auth.service import Principal
 from app.db import utcnow
 from app.enums import Scope
 from app.intake import claimreview
-from app.intake.batch import open_transaction, plan, record_item
+from app.intake.batch import Plan, plan, record_item
 from app.intake.schemas import ItemResult, ItemStatus
-from app.recording.recorder import Recorder
+from app.recording.recorder import Recorder, recording
 from app.transactions import transaction
 
 # Rows per transaction: a crash loses at most this many rows' work, and a rerun redoes it.
-CHUNK = 200
+CHUNK = 1000
+# Characters of a file's beginning that tell its format.
+SNIFFED = 65536
 LIST_SEPARATOR = ";"
 
 OUTLET_COLUMNS = {
@@ -144,50 +148,49 @@ def _delimiter(text: str) -> str:
     return max(",;\t", key=header.count)
 
 
-def _read_csv(text: str) -> list[Row]:
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    header = [name.strip() for name in reader.fieldnames or []]
-    unknown = [name for name in header if name not in CSV_COLUMNS]
-    if unknown:
-        raise NotImportable(
-            f"unknown column(s) {', '.join(map(repr, unknown))}; "
-            f"the columns are: {', '.join(sorted(CSV_COLUMNS))}"
-        )
-    missing = REQUIRED_COLUMNS - set(header)
-    if "claim" not in header and "claim_id" not in header:
-        missing.add("claim or claim_id")
-    if missing:
-        raise NotImportable(f"missing column(s): {', '.join(sorted(missing))}")
-    reader.fieldnames = header
-    rows: list[Row] = []
-    # Spreadsheet numbering: the header is row 1.
-    for number, record in enumerate(reader, start=2):
-        label = f"row {number}"
-        if None in record or any(value is None for value in record.values()):
-            rows.append(Row(label, None, "has a different number of cells than the header"))
-            continue
-        rows.append(Row(label, _csv_item(record)))
-    return rows
+def _text(path: Path) -> Any:
+    return path.open(encoding="utf-8-sig", newline="")
 
 
-def _json_lines(text: str) -> Iterator[tuple[int, Any]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
+def _read_csv(path: Path) -> Iterator[Row]:
+    with _text(path) as file:
+        reader = csv.DictReader(file, delimiter=_delimiter(file.readline()))
+        file.seek(0)
+        header = [name.strip() for name in reader.fieldnames or []]
+        unknown = [name for name in header if name not in CSV_COLUMNS]
+        if unknown:
+            raise NotImportable(
+                f"unknown column(s) {', '.join(map(repr, unknown))}; "
+                f"the columns are: {', '.join(sorted(CSV_COLUMNS))}"
+            )
+        missing = REQUIRED_COLUMNS - set(header)
+        if "claim" not in header and "claim_id" not in header:
+            missing.add("claim or claim_id")
+        if missing:
+            raise NotImportable(f"missing column(s): {', '.join(sorted(missing))}")
+        reader.fieldnames = header
+        # Spreadsheet numbering: the header is row 1.
+        for number, record in enumerate(reader, start=2):
+            label = f"row {number}"
+            if None in record or any(value is None for value in record.values()):
+                yield Row(label, None, "has a different number of cells than the header")
+            else:
+                yield Row(label, _csv_item(record))
+
+
+def _read_ndjson(path: Path) -> Iterator[Row]:
+    with _text(path) as file:
+        for number, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
             try:
-                yield number, json.loads(line)
+                value = json.loads(line)
             except ValueError as exc:
                 raise NotImportable(f"line {number} is not JSON ({exc})") from None
-
-
-def _read_ndjson(text: str) -> list[Row]:
-    rows = []
-    for number, value in _json_lines(text):
-        label = f"line {number}"
-        if isinstance(value, dict):
-            rows.append(Row(label, value))
-        else:
-            rows.append(Row(label, None, "is not a JSON object"))
-    return rows
+            if isinstance(value, dict):
+                yield Row(f"line {number}", value)
+            else:
+                yield Row(f"line {number}", None, "is not a JSON object")
 
 
 def _read_claimreview(document: Any) -> list[Row]:
@@ -207,34 +210,68 @@ def _looks_like_csv(text: str) -> bool:
     return bool(header & REQUIRED_COLUMNS)
 
 
-def read_file(path: Path) -> tuple[FileFormat, list[Row]]:
-    """The rows of a CSV, NDJSON or ClaimReview JSON-LD file; NotImportable when it is none."""
+def _beginning(path: Path) -> str:
+    """The file's first characters, once the whole file is known to be UTF-8 text; read a piece
+    at a time, so a file of any size costs the same memory."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    beginning = ""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            while piece := file.read(1 << 20):
+                if b"\x00" in piece:
+                    raise NotImportable("the file is binary, not CSV, NDJSON or JSON-LD")
+                text = decoder.decode(piece)
+                if len(beginning) < SNIFFED:
+                    beginning += text[: SNIFFED - len(beginning)]
+            decoder.decode(b"", final=True)
     except OSError as exc:
         raise NotImportable(f"cannot read the file: {exc.strerror}") from None
-    if b"\x00" in data:
-        raise NotImportable("the file is binary, not CSV, NDJSON or JSON-LD")
-    try:
-        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise NotImportable("the file is not UTF-8 text") from None
+    return beginning
+
+
+def _ndjson_lines(path: Path) -> bool:
+    with _text(path) as file:
+        lines = [line for line in file if line.strip()]
+    return len(lines) > 1 and all(line.lstrip().startswith("{") for line in lines)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A readable file: its format, how many rows it holds, and its rows, read afresh."""
+
+    file_format: FileFormat
+    count: int
+    read: Callable[[], Iterable[Row]]
+
+
+def _source(file_format: FileFormat, read: Callable[[], Iterable[Row]]) -> Source:
+    # Reading every row once first finds a malformed file before anything is stored, and
+    # counts the rows for the progress bar; nothing is kept but the count.
+    return Source(file_format, sum(1 for _ in read()), read)
+
+
+def read_file(path: Path) -> Source:
+    """The rows of a CSV, NDJSON or ClaimReview JSON-LD file; NotImportable when it is none."""
+    beginning = _beginning(path)
     suffix = path.suffix.lower()
     if suffix in (".ndjson", ".jsonl"):
-        return FileFormat.ndjson, _read_ndjson(text)
+        return _source(FileFormat.ndjson, lambda: _read_ndjson(path))
     if suffix == ".csv":
-        return FileFormat.csv, _read_csv(text)
-    if text.lstrip()[:1] in ("{", "["):
+        return _source(FileFormat.csv, lambda: _read_csv(path))
+    if beginning.lstrip()[:1] in ("{", "["):
         try:
-            document = json.loads(text)
+            # A ClaimReview document is one JSON value, read whole; feeds of them are small.
+            document = json.loads(path.read_text(encoding="utf-8-sig"))
         except ValueError as exc:
-            lines = [line for line in text.splitlines() if line.strip()]
-            if len(lines) > 1 and all(line.lstrip().startswith("{") for line in lines):
-                return FileFormat.ndjson, _read_ndjson(text)
+            if _ndjson_lines(path):
+                return _source(FileFormat.ndjson, lambda: _read_ndjson(path))
             raise NotImportable(f"the file is not valid JSON ({exc})") from None
-        return FileFormat.claimreview, _read_claimreview(document)
-    if _looks_like_csv(text):
-        return FileFormat.csv, _read_csv(text)
+        rows = _read_claimreview(document)
+        return Source(FileFormat.claimreview, len(rows), lambda: rows)
+    if _looks_like_csv(beginning):
+        return _source(FileFormat.csv, lambda: _read_csv(path))
     raise NotImportable(
         "the file is not CSV (with a header naming the columns), NDJSON or ClaimReview JSON-LD"
     )
@@ -250,60 +287,80 @@ def _message(result: ItemResult) -> str:
     )
 
 
+async def _record_chunk(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    planned: Plan,
+    done: dict[str, ItemResult],
+) -> dict[int, ItemResult]:
+    """Record one chunk's planned rows in one transaction; refs they set are added to `done`
+    only once it committed."""
+    async with transaction(sessionmaker) as session:
+        refs: dict[str, ItemResult] = {}
+
+        async def work(recorder: Recorder) -> dict[int, ItemResult]:
+            refs.clear()
+            results = dict(planned.results)
+            await recorder.read_ahead([planned.items[index] for index in planned.order])
+            seen = ChainMap(refs, done)
+            for index in planned.order:
+                item = planned.items[index]
+                results[index] = await record_item(
+                    recorder=recorder, index=index, item=item, done=seen
+                )
+                if item.ref is not None:
+                    refs[item.ref] = results[index]
+            return results
+
+        results = await recording(session, principal, utcnow(), work)
+    done.update(refs)
+    return results
+
+
+def _count(summary: Summary, row: Row, result: ItemResult) -> None:
+    if result.status is ItemStatus.created:
+        summary.created += 1
+    elif result.status is ItemStatus.duplicate:
+        summary.duplicates += 1
+    else:
+        summary.errors.append((row.label, _message(result)))
+
+
 async def import_rows(
     *,
     sessionmaker: async_sessionmaker[AsyncSession],
-    rows: Sequence[Row],
+    rows: Iterable[Row],
     file_format: FileFormat,
     recorded_by: str,
     advance: Callable[[int], None] = lambda _: None,
 ) -> Summary:
-    """Record the rows in chunks of one transaction each; report every row that failed."""
+    """Record the rows in chunks of one transaction each, reading the next chunk only when the
+    last is stored; report every row that failed.
+
+    A row may cite the ref of any row before it, or of a row later in its own chunk. Only the
+    refs' results are kept from chunk to chunk, so memory does not grow with the file.
+    """
     summary = Summary(file_format=file_format)
     principal = Principal(key_id=None, name=recorded_by, scope=Scope.write)
-    readable = [row for row in rows if row.item is not None]
-    for row in rows:
-        if row.problem is not None:
-            summary.errors.append((row.label, row.problem))
-    planned = plan([row.item for row in readable])
-    results: dict[int, ItemResult] = dict(planned.results)
     done: dict[str, ItemResult] = {}
-    advance(len(rows) - len(readable) + len(planned.results))
-    for start in range(0, len(planned.order), CHUNK):
-        chunk = planned.order[start : start + CHUNK]
+    rows = iter(rows)
+    while chunk := list(islice(rows, CHUNK)):
+        readable = [row for row in chunk if row.item is not None]
+        for row in chunk:
+            if row.problem is not None:
+                summary.errors.append((row.label, row.problem))
+        planned = plan([row.item for row in readable], earlier=done)
         try:
-            async with transaction(sessionmaker) as session:
-                await open_transaction(session)
-                recorder = Recorder(session=session, principal=principal, now=utcnow())
-                await recorder.lock_claims([planned.items[index] for index in chunk])
-                outcomes: dict[int, ItemResult] = {}
-                for index in chunk:
-                    item = planned.items[index]
-                    outcomes[index] = await record_item(
-                        recorder=recorder, index=index, item=item, done=done
-                    )
-                    if item.ref is not None:
-                        done[item.ref] = outcomes[index]
-                await recorder.finish()
+            results = await _record_chunk(sessionmaker, principal, planned, done)
         except Exception as exc:
-            first = readable[chunk[0]].label
             summary.stopped = (
-                f"stopped at {first}: {type(exc).__name__}: {exc}. Rows before it are stored; "
-                "run the import again to go on"
+                f"stopped at {chunk[0].label}: {type(exc).__name__}: {exc}. Rows before it are "
+                "stored; run the import again to go on"
             )
             break
-        results.update(outcomes)
+        for index, row in enumerate(readable):
+            _count(summary, row, results[index])
         advance(len(chunk))
-    for index, row in enumerate(readable):
-        result = results.get(index)
-        if result is None:
-            continue
-        if result.status is ItemStatus.created:
-            summary.created += 1
-        elif result.status is ItemStatus.duplicate:
-            summary.duplicates += 1
-        else:
-            summary.errors.append((row.label, _message(result)))
     summary.errors.sort(key=lambda error: _row_order(error[0]))
     return summary
 

@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, bindparam, insert, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import utcnow
+from app.db import table_of, utcnow
 from app.enums import EventType
 from app.outbox.models import Event
 from app.outbox.payloads import EventPayload
@@ -65,9 +65,15 @@ def _row(
 
 
 async def _write(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        # One writer at a time: ids are in commit order already, and none need be known.
+        # Without RETURNING the rows go in in one statement rather than one each.
+        await session.execute(insert(table_of(Event)), rows)
+        session.info.setdefault(_PENDING, []).extend([0] * len(rows))
+        return
     statement = insert(Event).returning(Event.id, sort_by_parameter_order=True)
     event_ids = list(await session.scalars(statement, rows))
-    # On PostgreSQL these ids are provisional: the events get their final ones in `commit`.
+    # These ids are provisional: the events get their final ones in `commit`.
     session.info.setdefault(_PENDING, []).extend(event_ids)
 
 

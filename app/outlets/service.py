@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -5,7 +6,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Action, Actor, Target
-from app.db import insert_or_ignore, utcnow
+from app.db import dialect_insert, insert_or_ignore, utcnow
 from app.enums import OutletKind
 from app.errors import Conflict, Invalid, NotFound
 from app.ledger import LedgerView, as_of
@@ -13,7 +14,14 @@ from app.outlets import domains
 from app.outlets.models import Outlet, outlet_versions
 from app.outlets.schemas import OutletCreate, OutletUpdate
 from app.pagination import PageParams, SortKey, paginate
-from app.revisions import changed_fields, check_revision, created, revise, revised_values
+from app.revisions import (
+    Journal,
+    changed_fields,
+    check_revision,
+    created,
+    revise,
+    revised_values,
+)
 from app.versioning import lock_rows
 
 
@@ -79,6 +87,47 @@ async def _insert(
             await domains.assign(session=session, outlet_id=new_id, entries=data.domains)
         await created(session, target=Target.outlet, record_id=new_id, actor=actor, now=now)
     return new_id
+
+
+async def create_many(
+    *, session: AsyncSession, new: Sequence[tuple[str, OutletCreate]], actor: Actor, now: datetime
+) -> dict[str, Outlet]:
+    """Create these outlets under the ids given, logged in the order given; the outlets by the
+    ids given (one another writer created first is that writer's).
+
+    The rows go in in slug order, so two writers creating the same outlets meet their unique
+    keys in the same order.
+    """
+    if not new:
+        return {}
+    rows = sorted(
+        ({**_row_values(data, actor, now), "id": outlet_id} for outlet_id, data in new),
+        key=lambda row: str(row["slug"]),
+    )
+    statement = (
+        dialect_insert(session)(Outlet)
+        .on_conflict_do_nothing(index_elements=["slug"])
+        .returning(Outlet.id)
+    )
+    inserted = set(await session.scalars(statement, rows))
+    # An outlet another writer created meanwhile is theirs; only those inserted here are logged.
+    taken = {row["slug"]: row["id"] for row in rows if row["id"] not in inserted}
+    journal = Journal()
+    for outlet_id, data in new:
+        if outlet_id in inserted:
+            if data.domains:
+                await domains.assign(session=session, outlet_id=outlet_id, entries=data.domains)
+            journal.created(target=Target.outlet, record_id=outlet_id, actor=actor, now=now)
+    await journal.write(session)
+    loaded = await session.scalars(
+        select(Outlet)
+        .where(Outlet.id.in_(inserted) | Outlet.slug.in_(taken))
+        .execution_options(populate_existing=True)
+    )
+    found: dict[str, Outlet] = {}
+    for outlet in loaded:
+        found[taken.get(outlet.slug, outlet.id)] = outlet
+    return found
 
 
 async def create(

@@ -47,6 +47,32 @@ async def resolve_cites(
     }
 
 
+async def latest_of_outlet(
+    session: AsyncSession,
+    slug: str,
+    claim_id: str,
+    published_at: datetime,
+    citing_id: str | None = None,
+) -> tuple[str, str, datetime] | None:
+    """The outlet's latest stored sighting of the claim published at or before `published_at`:
+    its id, outlet and publication time."""
+    latest = (
+        await session.execute(
+            select(Sighting.id, Sighting.outlet_id, Sighting.published_at)
+            .join(Outlet, Outlet.id == Sighting.outlet_id)
+            .where(
+                Outlet.slug == slug,
+                Sighting.claim_id == claim_id,
+                Sighting.published_at <= published_at,
+                Sighting.id != (citing_id or ""),
+            )
+            .order_by(Sighting.published_at.desc(), Sighting.recorded_at.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if latest is None else (latest[0], latest[1], latest[2])
+
+
 async def resolve_cited_outlets(
     session: AsyncSession,
     slugs: Sequence[str],
@@ -57,20 +83,7 @@ async def resolve_cited_outlets(
     """Each named outlet's latest sighting of the claim published at or before this one."""
     resolved: dict[str, Cited] = {}
     for index, slug in enumerate(slugs):
-        latest = (
-            await session.execute(
-                select(Sighting.id, Sighting.outlet_id)
-                .join(Outlet, Outlet.id == Sighting.outlet_id)
-                .where(
-                    Outlet.slug == slug,
-                    Sighting.claim_id == claim_id,
-                    Sighting.published_at <= published_at,
-                    Sighting.id != (citing_id or ""),
-                )
-                .order_by(Sighting.published_at.desc(), Sighting.recorded_at.desc())
-                .limit(1)
-            )
-        ).first()
+        latest = await latest_of_outlet(session, slug, claim_id, published_at, citing_id)
         if latest is None:
             raise Invalid(
                 f"outlet {slug!r} has no sighting of this claim published at or before this one; "

@@ -1,11 +1,20 @@
-"""Recording sightings under the citation rules and the claim lock, one or a batch at a time."""
+"""Recording sightings under the citation rules, one or a batch at a time, set-based.
 
-from collections.abc import Sequence
+`record` checks one sighting against what the database held when the recorder read it and
+against the sightings recorded before it, and writes nothing: a sighting that fails leaves no
+claim, outlet or row behind. `finish` then writes them all together: new claims and outlets in
+key order, the sightings and their citations in one statement each, their audit entries and
+events, and the claims' counts once per claim. Locks are taken only there, so two batches of
+the same claims run side by side and wait for each other only while they write.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import false, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import outbox
@@ -17,24 +26,29 @@ from app.claims.chain_counts import ChainTally
 from app.claims.models import Claim
 from app.claims.normalize import fingerprint, normalize_statement
 from app.claims.projection import sightings_changed
-from app.db import insert_or_ignore, lock_names
+from app.claims.schemas import ClaimCreate
+from app.db import is_retryable, new_id, table_of, utcnow
+from app.enums import CitationBasis, OutletKind
 from app.errors import Invalid
 from app.outbox.payloads import EventPayload
 from app.outlets import service as outlets
 from app.outlets.models import Outlet
 from app.outlets.schemas import OutletCreate
 from app.recording import addresses
-from app.recording.citations import (
-    FUTURE_TOLERANCE,
-    Cited,
-    resolve_cited_outlets,
-    resolve_cites,
-)
+from app.recording.citations import FUTURE_TOLERANCE, Cited, latest_of_outlet
 from app.recording.schemas import SightingCreate
 from app.revisions import Journal, revised_values
 from app.sightings import events as sighting_events
 from app.sightings import rules
-from app.sightings.models import DUPLICATE_KEY, DUPLICATE_KEY_WHERE, Citation, Sighting
+from app.sightings.models import Citation, Sighting
+from app.urls import best_entry, domain_candidates
+
+T = TypeVar("T")
+# How often a recording is run again after another writer created what it was about to, or
+# after losing a deadlock.
+ATTEMPTS = 3
+# Keys looked up per statement when reading ahead for a batch.
+_KEYS_PER_STATEMENT = 1000
 
 
 def announcements_of(sighting: Sighting, claim: Claim) -> list[outbox.Announcement]:
@@ -56,223 +70,416 @@ async def announce_denial(
     await outbox.emit(session=session, event=event, claim_id=claim.id, tags=claim.tags)
 
 
+class Known(NamedTuple):
+    """A sighting a new one may cite or collide with."""
+
+    published_at: datetime
+    claim_id: str
+    outlet_id: str
+
+
+@dataclass
+class Pending:
+    """A checked sighting, written by `finish`."""
+
+    values: dict[str, Any]
+    outlet_slug: str
+    cited: dict[str, Cited]
+    kind: OutletKind
+
+
+_digests: dict[str, str] = {}
+
+
+def _digest(data: ClaimCreate) -> str:
+    """The statement's fingerprint; a batch asks for the same few statements many times."""
+    digest = _digests.get(data.statement)
+    if digest is None:
+        if len(_digests) >= 10_000:
+            _digests.clear()
+        digest = _digests[data.statement] = fingerprint(normalize_statement(data.statement))
+    return digest
+
+
 @dataclass
 class Recorder:
-    """Records sightings one after another in one transaction, under the citation rules.
-
-    `POST /v1/sightings` records one and finishes; a batch records many before finishing, which
-    is what makes it several times faster: claims and outlets resolved by earlier items are
-    remembered, each claim's row is locked once, and its counters and denial status are
-    recomputed once in `finish()` instead of after every row, and each sighting's audit entry
-    and events are written together there, in the order the sightings were recorded.
-    """
+    """Checks sightings one after another, then writes them together in `finish`."""
 
     session: AsyncSession
     principal: Principal
     now: datetime
-    claims: dict[str, Claim] = field(default_factory=dict)
-    claims_by_fingerprint: dict[str, Claim] = field(default_factory=dict)
-    outlets: dict[str, Outlet] = field(default_factory=dict)
-    locked: set[str] = field(default_factory=set)
-    touched: set[str] = field(default_factory=set)
+    claim_ids: dict[str, bool] = field(default_factory=dict)
+    by_fingerprint: dict[str, str | None] = field(default_factory=dict)
+    resolved: set[str] = field(default_factory=set)
+    new_claims: dict[str, tuple[str, ClaimCreate]] = field(default_factory=dict)
+    outlets: dict[str, Outlet | None] = field(default_factory=dict)
+    new_outlets: dict[str, tuple[str, OutletCreate]] = field(default_factory=dict)
+    known: dict[str, Known] = field(default_factory=dict)
+    places: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    read_urls: set[str] = field(default_factory=set)
+    pending: list[Pending] = field(default_factory=list)
     counts: ChainTally = field(default_factory=ChainTally)
-    journal: Journal = field(default_factory=Journal)
     wordings: dict[str, list[str | None]] = field(default_factory=dict)
 
-    def _known_claim(self, data: SightingCreate) -> Claim | None:
-        if data.claim is not None:
-            digest = fingerprint(normalize_statement(data.claim.statement))
-            return self.claims_by_fingerprint.get(digest)
-        return self.claims.get(data.claim_id or "")
+    async def read_ahead(self, items: Sequence[SightingCreate]) -> None:
+        """Read in a few statements what checking these items will ask of the database."""
+        ids = {item.claim_id for item in items if item.claim_id} - self.claim_ids.keys()
+        digests = {_digest(item.claim) for item in items if item.claim} - self.by_fingerprint.keys()
+        slugs = {
+            item.outlet if isinstance(item.outlet, str) else item.outlet.slug
+            for item in items
+            if item.outlet is not None
+        } - self.outlets.keys()
+        urls = {addresses.canonical_of(item.url) for item in items} - self.read_urls
+        cited = {cited for item in items for cited in item.cites} - self.known.keys()
+        for chunk in _chunks(ids):
+            found = set(await self.session.scalars(select(Claim.id).where(Claim.id.in_(chunk))))
+            self.claim_ids.update((claim_id, claim_id in found) for claim_id in chunk)
+        for chunk in _chunks(digests):
+            self.by_fingerprint.update(dict.fromkeys(chunk))
+            rows = await self.session.execute(
+                select(Claim.fingerprint, Claim.id).where(Claim.fingerprint.in_(chunk))
+            )
+            for digest, claim_id in rows:
+                self.by_fingerprint[digest] = claim_id
+                self.claim_ids[claim_id] = True
+        for chunk in _chunks(slugs):
+            self.outlets.update(dict.fromkeys(chunk))
+            for outlet in await self.session.scalars(select(Outlet).where(Outlet.slug.in_(chunk))):
+                self.outlets[outlet.slug] = outlet
+        for chunk in _chunks(urls):
+            await self._read_places(chunk)
+        for chunk in _chunks(cited):
+            await self._read_known(Sighting.id.in_(chunk))
 
-    def _known_outlet(self, data: SightingCreate) -> Outlet | None:
-        if data.outlet is None:
-            return None
-        return self.outlets.get(data.outlet if isinstance(data.outlet, str) else data.outlet.slug)
-
-    def creates_something(self, data: SightingCreate) -> bool:
-        """Whether recording this item may create a claim or an outlet inline."""
-        return (data.claim is not None and self._known_claim(data) is None) or (
-            isinstance(data.outlet, OutletCreate) and self._known_outlet(data) is None
+    async def _read_known(self, where: Any) -> None:
+        rows = await self.session.execute(
+            select(
+                Sighting.id,
+                Sighting.claim_id,
+                Sighting.outlet_id,
+                Sighting.canonical_url,
+                Sighting.published_at,
+            ).where(where, Sighting.duplicate_of.is_(None))
         )
+        for sighting_id, claim_id, outlet_id, url, published_at in rows:
+            self.known[sighting_id] = Known(published_at, claim_id, outlet_id)
+            self.places[claim_id, outlet_id, url] = sighting_id
 
-    def forget(self) -> None:
-        """Drop what was remembered, after a SAVEPOINT was rolled back under it."""
-        self.claims.clear()
-        self.claims_by_fingerprint.clear()
-        self.outlets.clear()
-        self.locked.clear()
+    async def _read_places(self, canonical_urls: Iterable[str]) -> None:
+        urls = list(canonical_urls)
+        self.read_urls.update(urls)
+        await self._read_known(Sighting.canonical_url.in_(urls))
 
-    async def _claim(self, data: SightingCreate) -> Claim:
+    async def _claim(self, data: SightingCreate) -> tuple[str, ClaimCreate | None]:
+        """The claim's id, and its data when this item would create it."""
         if (data.claim_id is None) == (data.claim is None):
             raise Invalid("send exactly one of claim_id or claim", loc=["claim_id"])
-        claim = self._known_claim(data)
-        if claim is None:
-            if data.claim is not None:
-                claim, _ = await claims.get_or_create(
-                    session=self.session,
-                    data=data.claim,
-                    loc=["claim"],
-                    actor=self.principal,
-                    now=self.now,
+        if data.claim is None:
+            claim_id = data.claim_id or ""
+            if claim_id not in self.claim_ids:
+                self.claim_ids[claim_id] = (
+                    await claims.get(session=self.session, claim_id=claim_id) is not None
                 )
-            else:
-                claim = await claims.get(session=self.session, claim_id=data.claim_id or "")
-                if claim is None:
-                    raise Invalid(f"no claim with id {data.claim_id!r}", loc=["claim_id"])
-            self.claims[claim.id] = claim
-            self.claims_by_fingerprint[claim.fingerprint] = claim
-        return claim
+            if not self.claim_ids[claim_id]:
+                raise Invalid(f"no claim with id {claim_id!r}", loc=["claim_id"])
+            return claim_id, None
+        digest = _digest(data.claim)
+        if digest in self.new_claims:
+            return self.new_claims[digest][0], None
+        if digest not in self.resolved:
+            await claims.check_new(session=self.session, data=data.claim, loc=["claim"])
+        if digest not in self.by_fingerprint:
+            await self.read_ahead([data])
+        existing = self.by_fingerprint[digest]
+        if existing is not None:
+            self.resolved.add(digest)
+            return existing, None
+        return new_id(), data.claim
 
-    async def _outlet(self, data: SightingCreate) -> Outlet:
+    async def _outlet(self, data: SightingCreate) -> tuple[str, str, Any, OutletCreate | None]:
+        """The outlet's id, slug and kind, and its data when this item would create it."""
         if data.outlet is None:
-            return await addresses.outlet_from_url(session=self.session, url=data.url)
-        outlet = self._known_outlet(data)
-        if outlet is None:
-            if isinstance(data.outlet, str):
-                outlet = await outlets.get_by_slug(session=self.session, slug=data.outlet)
-                if outlet is None:
-                    raise Invalid(
-                        f"no outlet with slug {data.outlet!r}; create it first or send it inline",
-                        loc=["outlet"],
-                    )
-            else:
-                outlet = await outlets.get_or_create(
-                    session=self.session, data=data.outlet, actor=self.principal, now=self.now
+            # An outlet this recording creates inline names its domains before it is written.
+            candidates = domain_candidates(data.url)
+            entries = {
+                entry: slug
+                for slug, (_, made) in self.new_outlets.items()
+                for entry in made.domains
+            }
+            pending = best_entry(frozenset(entries), candidates)
+            if pending is not None:
+                outlet_id, made = self.new_outlets[entries[pending]]
+                return outlet_id, made.slug, made.kind, None
+            found = await addresses.outlet_from_url(session=self.session, url=data.url)
+            self.outlets[found.slug] = found
+            return found.id, found.slug, found.kind, None
+        slug = data.outlet if isinstance(data.outlet, str) else data.outlet.slug
+        if slug in self.new_outlets:
+            outlet_id, created = self.new_outlets[slug]
+            return outlet_id, slug, created.kind, None
+        if slug not in self.outlets:
+            self.outlets[slug] = await outlets.get_by_slug(session=self.session, slug=slug)
+        outlet = self.outlets[slug]
+        if outlet is not None:
+            return outlet.id, slug, outlet.kind, None
+        if isinstance(data.outlet, str):
+            raise Invalid(
+                f"no outlet with slug {slug!r}; create it first or send it inline", loc=["outlet"]
+            )
+        return new_id(), slug, data.outlet.kind, data.outlet
+
+    async def _cited_outlets(
+        self, slugs: Sequence[str], claim_id: str, published_at: datetime, new_claim: bool
+    ) -> dict[str, Cited]:
+        """Each named outlet's latest sighting of the claim published at or before this one,
+        among those stored and those recorded before it."""
+        resolved: dict[str, Cited] = {}
+        for index, slug in enumerate(slugs):
+            stored = (
+                None
+                if new_claim
+                else await latest_of_outlet(self.session, slug, claim_id, published_at)
+            )
+            found = stored
+            for pending in self.pending:
+                values = pending.values
+                if (
+                    pending.outlet_slug == slug
+                    and values["claim_id"] == claim_id
+                    and values["published_at"] <= published_at
+                    # Recorded now, it comes after any stored sighting published with it.
+                    and (found is None or values["published_at"] >= found[2])
+                ):
+                    found = (values["id"], values["outlet_id"], values["published_at"])
+            if found is None:
+                raise Invalid(
+                    f"outlet {slug!r} has no sighting of this claim published at or before this "
+                    "one; record it first",
+                    loc=["cites_outlets", index],
                 )
-            self.outlets[outlet.slug] = outlet
-        return outlet
+            resolved[found[0]] = Cited(CitationBasis.cites_outlet, claim_id, found[1])
+        return resolved
 
-    async def lock_claims(self, items: Sequence[SightingCreate]) -> None:
-        """Lock the existing claims these items name, in id order, before recording any.
-
-        Two batches that took their claims' locks in the order of their items could each wait
-        for the other; taking them in one global order up front cannot.
-        """
-        ids = {item.claim_id for item in items if item.claim_id}
-        digests = {
-            fingerprint(normalize_statement(item.claim.statement))
-            for item in items
-            if item.claim is not None
+    async def _cites(self, ids: Sequence[str], published_at: datetime) -> dict[str, Cited]:
+        """The cited sightings, each of which must exist and be published no later than this."""
+        unread = [cited_id for cited_id in ids if cited_id not in self.known]
+        if unread:
+            await self._read_known(Sighting.id.in_(unread))
+        for index, cited_id in enumerate(ids):
+            cited = self.known.get(cited_id)
+            if cited is None:
+                raise Invalid(f"no sighting with id {cited_id!r}", loc=["cites", index])
+            if cited.published_at > published_at:
+                # Time never runs backwards along a chain, which is what keeps chains acyclic.
+                raise Invalid(
+                    f"sighting {cited_id!r} was published after this one; a sighting can only "
+                    "cite what came before it",
+                    loc=["cites", index],
+                )
+        return {
+            cited_id: Cited(
+                CitationBasis.cites, self.known[cited_id].claim_id, self.known[cited_id].outlet_id
+            )
+            for cited_id in ids
         }
-        # Claims and outlets created inline do not exist yet, so no row lock can order their
-        # creation: two batches inserting the same new claims in opposite order would each wait
-        # on the other's unique-index entry. A named lock per new key, taken in sorted order
-        # before anything else, gives them the same single order too.
-        await lock_names(
-            self.session,
-            [f"claim:{digest}" for digest in digests]
-            + [
-                f"outlet:{item.outlet.slug}"
-                for item in items
-                if isinstance(item.outlet, OutletCreate)
-            ],
-        )
-        existing = await self.session.scalars(
-            select(Claim.id).where(or_(Claim.id.in_(ids), Claim.fingerprint.in_(digests)))
-        )
-        found = set(existing)
-        await claims.lock(session=self.session, claim_ids=found)
-        self.locked |= found
 
     async def record(self, data: SightingCreate) -> str:
-        """Record one sighting and return its id; a duplicate raises Conflict."""
+        """Check one sighting and keep it for `finish`; its id. A duplicate raises Conflict."""
         if data.published_at > self.now + FUTURE_TOLERANCE:
             raise Invalid("published_at is in the future", loc=["published_at"])
-        claim = await self._claim(data)
-        outlet = await self._outlet(data)
-        if claim.id not in self.locked:
-            # The same row lock the single-sighting service takes, held to the end of the batch.
-            await claims.lock(session=self.session, claim_ids={claim.id})
-            self.locked.add(claim.id)
+        claim_id, new_claim = await self._claim(data)
+        outlet_id, slug, kind, new_outlet = await self._outlet(data)
         cited: dict[str, Cited] = {}
         if data.cites_outlets:
-            cited = await resolve_cited_outlets(
-                self.session, data.cites_outlets, claim.id, data.published_at
+            cited = await self._cited_outlets(
+                data.cites_outlets, claim_id, data.published_at, new_claim is not None
             )
         if data.cites:
-            cited.update(await resolve_cites(self.session, data.cites, data.published_at))
+            cited.update(await self._cites(data.cites, data.published_at))
+        canonical = addresses.canonical_of(data.url)
+        if canonical not in self.read_urls:
+            await self._read_places([canonical])
+        existing = self.places.get((claim_id, outlet_id, canonical))
+        if existing is not None:
+            raise addresses.duplicate(existing)
+        # Nothing below can fail: only now is what this item creates remembered.
+        if new_claim is not None:
+            self.new_claims[_digest(new_claim)] = (claim_id, new_claim)
+        if new_outlet is not None:
+            self.new_outlets[new_outlet.slug] = (outlet_id, new_outlet)
+        sighting_id = new_id()
         values: dict[str, Any] = data.model_dump(
             exclude={"claim_id", "claim", "outlet", "cites", "cites_outlets"}
         )
         values |= {
-            "claim_id": claim.id,
-            "outlet_id": outlet.id,
-            "canonical_url": addresses.canonical_of(data.url),
+            "id": sighting_id,
+            "claim_id": claim_id,
+            "outlet_id": outlet_id,
+            "canonical_url": canonical,
             "recorded_at": self.now,
             "recorded_by": self.principal.name,
             "recorded_by_key_id": self.principal.key_id,
             **revised_values(self.principal, self.now, revision=1),
         }
-        new_id = await insert_or_ignore(
-            self.session, Sighting, values, DUPLICATE_KEY, where=DUPLICATE_KEY_WHERE
-        )
-        if new_id is None:
-            existing = await addresses.recorded_at(
-                session=self.session,
-                claim_id=claim.id,
-                outlet_id=outlet.id,
-                canonical=values["canonical_url"],
+        self.pending.append(Pending(values=values, outlet_slug=slug, cited=cited, kind=kind))
+        self.places[claim_id, outlet_id, canonical] = sighting_id
+        self.known[sighting_id] = Known(data.published_at, claim_id, outlet_id)
+        return sighting_id
+
+    def _settle(self, claim_ids: dict[str, str], outlet_ids: dict[str, str]) -> None:
+        """Point the sightings at the claims and outlets as created: one another writer created
+        first has that writer's id. Then count them and keep their wordings."""
+        for pending in self.pending:
+            values = pending.values
+            claim_id = values["claim_id"] = claim_ids.get(values["claim_id"], values["claim_id"])
+            outlet_id = values["outlet_id"] = outlet_ids.get(
+                values["outlet_id"], values["outlet_id"]
             )
-            assert existing is not None
-            raise addresses.duplicate(existing)
-        if cited:
-            await self.session.execute(
-                insert(Citation),
-                [
-                    {
-                        "citing_id": new_id,
-                        "cited_id": cited_id,
-                        "basis": end.basis,
-                        "valid_from": self.now,
-                    }
-                    for cited_id, end in cited.items()
-                ],
+            pending.cited = {
+                cited_id: Cited(
+                    end.basis,
+                    claim_ids.get(end.claim_id, end.claim_id),
+                    outlet_ids.get(end.outlet_id, end.outlet_id),
+                )
+                for cited_id, end in pending.cited.items()
+            }
+            if values["title"] or values["excerpt"]:
+                self.wordings.setdefault(claim_id, []).extend([values["title"], values["excerpt"]])
+            at = values["published_at"]
+            self.counts.add_sighting(
+                claim_id=claim_id,
+                outlet_id=outlet_id,
+                kind=pending.kind,
+                language=values["language"],
+                stance=values["stance"],
+                at=at,
             )
-        # Announced from what was just written, rather than read back: a batch pays per row.
-        recorded = Sighting(id=new_id, **values)
-        recorded.outlet = outlet
-        self.touched.add(claim.id)
-        # Kept last: an item failing before this point leaves no entry, event, count or wording
-        # behind.
-        if data.title or data.excerpt:
-            self.wordings.setdefault(claim.id, []).extend([data.title, data.excerpt])
-        self.journal.created(
-            target=Target.sighting,
-            record_id=new_id,
+            for end in pending.cited.values():
+                if end.claim_id == claim_id:
+                    self.counts.add_citation(
+                        claim_id=claim_id,
+                        source_outlet_id=end.outlet_id,
+                        target_outlet_id=outlet_id,
+                        at=at,
+                    )
+
+    async def _create(self) -> tuple[dict[str, Claim], dict[str, Outlet]]:
+        """The claims and outlets the recorded sightings create, created."""
+        made_claims = await claims.create_many(
+            session=self.session,
+            new=list(self.new_claims.values()),
             actor=self.principal,
             now=self.now,
-            announcements=announcements_of(recorded, claim),
         )
-        self.counts.add_sighting(
-            claim_id=claim.id,
-            outlet_id=outlet.id,
-            kind=outlet.kind,
-            language=data.language,
-            stance=data.stance,
-            at=data.published_at,
+        made_outlets = await outlets.create_many(
+            session=self.session,
+            new=list(self.new_outlets.values()),
+            actor=self.principal,
+            now=self.now,
         )
-        for end in cited.values():
-            if end.claim_id == claim.id:
-                self.counts.add_citation(
-                    claim_id=claim.id,
-                    source_outlet_id=end.outlet_id,
-                    target_outlet_id=outlet.id,
-                    at=data.published_at,
-                )
-        return new_id
+        self._settle(
+            {given: claim.id for given, claim in made_claims.items() if given != claim.id},
+            {given: outlet.id for given, outlet in made_outlets.items() if given != outlet.id},
+        )
+        return made_claims, made_outlets
 
     async def finish(self) -> None:
-        """Write what was kept for the end and bring every claim this batch touched up to date;
-        call before committing."""
-        await self.journal.write(self.session)
+        """Write every sighting recorded and bring their claims up to date; call before
+        committing."""
+        made_claims, made_outlets = await self._create()
+        touched = sorted({pending.values["claim_id"] for pending in self.pending})
+        if self.pending:
+            await self.session.execute(insert(table_of(Sighting)), [p.values for p in self.pending])
+            citations = [
+                {
+                    "citing_id": pending.values["id"],
+                    "cited_id": cited_id,
+                    "basis": end.basis,
+                    "valid_from": self.now,
+                }
+                for pending in self.pending
+                for cited_id, end in pending.cited.items()
+            ]
+            if citations:
+                await self.session.execute(insert(table_of(Citation)), citations)
+            await self._journal(touched, made_claims, made_outlets)
+        await claims.lock(session=self.session, claim_ids=touched)
         await sightings_changed(
             session=self.session,
-            claim_ids=self.touched,
+            claim_ids=touched,
             now=self.now,
             tally=self.counts,
             wordings=self.wordings,
         )
-        self.wordings = {}
-        self.touched.clear()
-        self.locked.clear()
+
+    async def _journal(
+        self, touched: list[str], made_claims: dict[str, Claim], made_outlets: dict[str, Outlet]
+    ) -> None:
+        """Each sighting's audit entry and events, in the order the sightings were recorded."""
+        loaded = {claim.id: claim for claim in made_claims.values()}
+        wanted = [claim_id for claim_id in touched if claim_id not in loaded]
+        for chunk in _chunks(wanted):
+            for claim in await self.session.scalars(select(Claim).where(Claim.id.in_(chunk))):
+                loaded[claim.id] = claim
+        made = [*self.outlets.values(), *made_outlets.values()]
+        by_id = {outlet.id: outlet for outlet in made if outlet is not None}
+        journal = Journal()
+        for pending in self.pending:
+            # Announced from what was just written, rather than read back: a batch pays per row.
+            recorded = Sighting(**pending.values)
+            recorded.outlet = by_id[pending.values["outlet_id"]]
+            journal.created(
+                target=Target.sighting,
+                record_id=recorded.id,
+                actor=self.principal,
+                now=self.now,
+                announcements=announcements_of(recorded, loaded[recorded.claim_id]),
+            )
+        await journal.write(self.session)
+
+
+def _chunks(keys: Iterable[str]) -> list[list[str]]:
+    ordered = sorted(keys)
+    return [
+        ordered[start : start + _KEYS_PER_STATEMENT]
+        for start in range(0, len(ordered), _KEYS_PER_STATEMENT)
+    ]
+
+
+async def open_transaction(session: AsyncSession) -> None:
+    """Make sure the session's transaction is open in the database before any SAVEPOINT.
+
+    The SQLite driver opens its transaction lazily, at the first INSERT, UPDATE or DELETE; a
+    SAVEPOINT issued before that becomes the outermost transaction, and releasing it commits,
+    which would make an atomic batch store its first items whatever happens later. A write that
+    touches no row opens the transaction first (and takes SQLite's one write lock, waiting for
+    it rather than failing later when a read's snapshot has been overtaken).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(update(Claim).where(false()).values(updated_at=utcnow()))
+
+
+async def recording(
+    session: AsyncSession,
+    principal: Principal,
+    now: datetime,
+    work: Callable[[Recorder], Awaitable[T]],
+) -> T:
+    """Run `work` with a fresh recorder and finish it, from a savepoint, again when another
+    writer stored a sighting it was about to, or it lost a deadlock."""
+    await open_transaction(session)
+    for attempt in range(1, ATTEMPTS + 1):
+        recorder = Recorder(session=session, principal=principal, now=now)
+        try:
+            async with session.begin_nested():
+                result = await work(recorder)
+                await recorder.finish()
+            return result
+        except DBAPIError as exc:
+            # Another writer stored a sighting this one was about to (a unique key), or won a
+            # deadlock: what it wrote is read and checked again.
+            retry = isinstance(exc, IntegrityError) or is_retryable(exc)
+            if not retry or attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import Principal
 from app.db import utcnow
-from app.recording.recorder import Recorder
+from app.recording.recorder import Recorder, recording
 from app.recording.schemas import SightingCreate
 from app.sightings.models import Sighting
 from app.sightings.service import get_or_404
@@ -20,8 +20,10 @@ async def record(
     now: datetime | None = None,
 ) -> Sighting:
     """Record one appearance of a claim in an outlet, with the sightings it took the claim from."""
-    recorder = Recorder(session=session, principal=principal, now=now or utcnow())
-    await recorder.lock_claims([data])
-    sighting_id = await recorder.record(data)
-    await recorder.finish()
+
+    async def one(recorder: Recorder) -> str:
+        await recorder.read_ahead([data])
+        return await recorder.record(data)
+
+    sighting_id = await recording(session, principal, now or utcnow(), one)
     return await get_or_404(session=session, sighting_id=sighting_id)

@@ -1,5 +1,6 @@
 """POST /v1/claims/match: is this claim already tracked, asked in one's own words."""
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -24,10 +25,15 @@ DISTRACTORS = [
     ],
 )
 async def test_the_worked_example_claim_is_found_from_other_wordings(
-    worked_example: dict[str, Any], reader: httpx.AsyncClient, writer: httpx.AsyncClient, query: str
+    worked_example: dict[str, Any],
+    reader: httpx.AsyncClient,
+    writer: httpx.AsyncClient,
+    indexed: Callable[[], Awaitable[None]],
+    query: str,
 ) -> None:
     for statement in DISTRACTORS:
         assert (await writer.post("/v1/claims", json={"statement": statement})).status_code == 201
+    await indexed()
 
     response = await reader.post("/v1/claims/match", json={"text": query})
 
@@ -69,13 +75,15 @@ async def test_bad_match_requests_name_the_field(reader: httpx.AsyncClient) -> N
 
 
 async def test_numbers_and_names_carry_a_russian_query_to_an_english_statement(
-    writer: httpx.AsyncClient, reader: httpx.AsyncClient
+    writer: httpx.AsyncClient, reader: httpx.AsyncClient, indexed: Callable[[], Awaitable[None]]
 ) -> None:
     ids = {}
     for statement in [TROOPS, WORKERS, *DISTRACTORS]:
         ids[statement] = (await writer.post("/v1/claims", json={"statement": statement})).json()[
             "id"
         ]
+
+    await indexed()
 
     troops = await reader.post(
         "/v1/claims/match", json={"text": "КНДР предложила ДНР и ЛНР 100 тысяч солдат"}
@@ -89,12 +97,14 @@ async def test_numbers_and_names_carry_a_russian_query_to_an_english_statement(
 
 
 async def test_a_ukrainian_telling_is_the_same_claim_as_its_english_record(
-    writer: httpx.AsyncClient, reader: httpx.AsyncClient
+    writer: httpx.AsyncClient, reader: httpx.AsyncClient, indexed: Callable[[], Awaitable[None]]
 ) -> None:
     ids = {}
     for statement in [TROOPS, WORKERS, *DISTRACTORS]:
         created = await writer.post("/v1/claims", json={"statement": statement})
         ids[statement] = created.json()["id"]
+
+    await indexed()
 
     response = await reader.post(
         "/v1/claims/match",
@@ -108,13 +118,15 @@ async def test_a_ukrainian_telling_is_the_same_claim_as_its_english_record(
 
 
 async def test_a_sibling_claim_with_another_number_is_never_called_same(
-    writer: httpx.AsyncClient, reader: httpx.AsyncClient
+    writer: httpx.AsyncClient, reader: httpx.AsyncClient, indexed: Callable[[], Awaitable[None]]
 ) -> None:
     sibling = "North Korea offered up to 10,000 troops to the DPR and LPR"
     ids = {}
     for statement in [TROOPS, sibling, WORKERS]:
         created = await writer.post("/v1/claims", json={"statement": statement})
         ids[statement] = created.json()["id"]
+
+    await indexed()
 
     tens = await reader.post(
         "/v1/claims/match", json={"text": "КНДР пообещала Донбассу 10 тысяч солдат"}

@@ -5,6 +5,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,13 @@ async def _match(http: httpx.AsyncClient, text: str) -> list[dict[str, Any]]:
 
 
 async def test_a_claim_recorded_by_another_process_is_matched_by_its_vector(
-    settings: Settings, writer: httpx.AsyncClient, reader: httpx.AsyncClient
+    settings: Settings,
+    writer: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    indexed: Callable[[], Awaitable[None]],
 ) -> None:
     await writer.post("/v1/claims", json={"statement": WORKERS})
+    await indexed()
     assert [i["claim"]["statement"] for i in await _match(reader, UKRAINIAN_TROOPS)] != [TROOPS]
 
     # Another process: its own engine, writing while this one holds its vectors in memory.
@@ -52,6 +57,7 @@ async def test_a_claim_recorded_by_another_process_is_matched_by_its_vector(
             )
     finally:
         await engine.dispose()
+    await indexed()
 
     items = await _match(reader, UKRAINIAN_TROOPS)
     assert items[0]["claim"]["id"] == troops.id
@@ -59,7 +65,9 @@ async def test_a_claim_recorded_by_another_process_is_matched_by_its_vector(
 
 
 async def test_a_batch_of_sightings_of_one_claim_embeds_it_once(
-    writer: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    writer: httpx.AsyncClient,
+    indexed: Callable[[], Awaitable[None]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     embedded: list[int] = []
     encode = embeddings.encode
@@ -83,6 +91,8 @@ async def test_a_batch_of_sightings_of_one_claim_embeds_it_once(
     ]
 
     response = await writer.post("/v1/sightings/batch", json={"items": items})
+    assert embedded == []
+    await indexed()
 
     assert [r["status"] for r in response.json()["results"]] == ["created"] * 40
     # One claim, its wordings all English: one text, embedded once for the whole batch.
@@ -90,7 +100,10 @@ async def test_a_batch_of_sightings_of_one_claim_embeds_it_once(
 
 
 async def test_a_sighting_that_leaves_its_claims_wordings_as_they_were_embeds_nothing(
-    writer: httpx.AsyncClient, reader: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    writer: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    indexed: Callable[[], Awaitable[None]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     embedded: list[list[str]] = []
     encode = embeddings.encode
@@ -113,6 +126,7 @@ async def test_a_sighting_that_leaves_its_claims_wordings_as_they_were_embeds_no
         }
         response = await writer.post("/v1/sightings", json=sighting)
         assert response.status_code == 201, response.text
+        await indexed()
 
     await record(1, "North Korea offers Russia 100,000 troops")
     assert len(embedded) == 1

@@ -236,3 +236,32 @@ async def test_concurrent_batches_over_the_same_claims_both_succeed(
     assert first.status_code == second.status_code == 200, (first.text, second.text)
     claims = (await writer.get("/v1/claims")).json()["items"]
     assert [c["sightings_count"] for c in claims] == [60, 60]
+
+
+async def test_concurrent_batches_creating_the_same_new_claims_both_succeed(
+    writer: httpx.AsyncClient,
+) -> None:
+    statements = [f"New claim number {n} that both batches carry" for n in range(12)]
+
+    def batch(order: list[str], run: str) -> dict[str, Any]:
+        items = []
+        for n, statement in enumerate(order):
+            fields = item(f"https://t.me/{run}/{n}", claim={"statement": statement}, ref=str(n))
+            if n:
+                # Each cites the item before it, a claim of its own, published no later.
+                fields["cites_refs"] = [str(n - 1)]
+            items.append(fields)
+        return {"items": items}
+
+    first, second = await asyncio.gather(
+        writer.post("/v1/sightings/batch", json=batch(statements, "a")),
+        writer.post("/v1/sightings/batch", json=batch(statements[::-1], "b")),
+    )
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    for response in (first, second):
+        assert {r["status"] for r in response.json()["results"]} == {"created"}
+    claims = (await writer.get("/v1/claims", params={"limit": 50})).json()["items"]
+    assert sorted(c["statement"] for c in claims) == sorted(statements)
+    assert {c["sightings_count"] for c in claims} == {2}
+    cited = (await writer.get(f"/v1/sightings/{first.json()['results'][3]['id']}")).json()
+    assert cited["cites"] == [first.json()["results"][2]["id"]]

@@ -287,3 +287,45 @@ def test_control_characters_in_a_file_are_refused_on_their_line(
     assert "1 created, 0 duplicates, 1 errors" in result.output
     assert "line 2: title: " in result.output and "control characters" in result.output
     assert count(settings) == 1
+
+
+def test_a_file_streamed_in_chunks_cites_rows_of_earlier_chunks_and_reruns_as_duplicates(
+    tracer: Any, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    row = {
+        "claim": {"statement": TROOPS},
+        "outlet": {"slug": "asia-times", "name": "Asia Times", "kind": "news_outlet"},
+        "stance": "reports",
+    }
+    lines = [
+        json.dumps(
+            {
+                **row,
+                "ref": f"r{n}",
+                "url": f"https://asiatimes.com/{n}",
+                "published_at": f"2022-08-0{n + 1}T00:00:00Z",
+                **({"cites_refs": ["r0"]} if n else {}),
+            }
+        )
+        for n in range(5)
+    ] + [
+        json.dumps(
+            {
+                **row,
+                "ref": "r1",
+                "url": "https://asiatimes.com/x",
+                "published_at": "2022-08-09T00:00:00Z",
+            }
+        )
+    ]
+    path = tmp_path / "desk.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(importer, "CHUNK", 2)
+
+    first = tracer("import", path)
+    again = tracer("import", path)
+
+    assert "5 created, 0 duplicates, 1 errors" in first.output, first.output
+    assert "line 6: ref: ref 'r1' is already used by an earlier item" in first.output
+    assert "0 created, 5 duplicates, 1 errors" in again.output, again.output
+    assert count(settings) == 5

@@ -1,0 +1,320 @@
+"""What writing costs: one sighting that creates its claim against one of an existing claim,
+batches from concurrent clients against a raw COPY, and how soon a new claim is matched.
+
+    python -m bench.intake [--rows 100000] [--claims 2000] [--outlets 500] [--clients 4]
+                           [--singles 100] [--pairs 10] [--postgres]
+
+Serves Tracer with uvicorn (one process, the background indexer in it) on a fresh database
+and drives it over HTTP, as clients would:
+
+- single POSTs, alternating: a sighting creating its claim inline (a long, new wording) and a
+  sighting of an existing claim; p50 and p95 of each, and their ratio (goal: p50 within 3x);
+- `POST /v1/sightings/batch` of 1,000 items from several concurrent clients taking batches from
+  one queue: `rows` sightings of `claims` claims (told inline, so batches share them) in
+  `outlets` outlets, 70% titled, 44% citing an earlier item of their batch; rows per second and
+  every answer other than 200 (goal on PostgreSQL: 5,000 rows/s, no 503). On PostgreSQL, the
+  same rows then go into a sighting-shaped table with its unique key through asyncpg's
+  `copy_records_to_table`, and intake is reported as a share of that (goal: 5%);
+- match lag: an English claim from bench/match_eval.jsonl is recorded, and its paraphrase in
+  another language is matched until the claim comes back first; p50 and max.
+
+SQLite by default; `--postgres` uses a private database on the server named by
+TRACER_BENCH_POSTGRES_URL.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from app.config import Settings
+from app.db import create_engine
+from app.migrate import upgrade_to_head
+from bench.batch_vs_single import _free_port
+from bench.harness import private_postgres_database
+
+KEY = "trk_bench_admin_key"
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+BATCH = 1000
+START = datetime(2022, 8, 1, tzinfo=UTC)
+LONG = (
+    "according to a statement circulated by several regional channels and repeated in the "
+    "evening bulletins of at least three outlets, officials are said to have confirmed the "
+    "details in a closed briefing that nobody outside the room could verify independently"
+)
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _start(url: str, port: int) -> "subprocess.Popen[bytes]":
+    env = {**os.environ, "TRACER_DATABASE_URL": url, "TRACER_BOOTSTRAP_ADMIN_KEY": KEY}
+    env["TRACER_RATE_LIMIT"] = "0"
+    command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
+    args = ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    return subprocess.Popen([*command, *args], env=env)
+
+
+@asynccontextmanager
+async def serving(url: str) -> AsyncIterator[httpx.AsyncClient]:
+    engine = create_engine(Settings(database_url=url))
+    await upgrade_to_head(engine)
+    await engine.dispose()
+    port = _free_port()
+    server = await asyncio.to_thread(_start, url, port)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=600
+        ) as http:
+            for _ in range(600):
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            yield http
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+async def singles(http: httpx.AsyncClient, count: int) -> dict[str, list[float]]:
+    outlet = {"slug": "single-desk", "name": "Single desk", "kind": "news_outlet"}
+    first = await http.post(
+        "/v1/sightings",
+        json={
+            "claim": {"statement": "An existing claim every second sighting is of"},
+            "outlet": outlet,
+            "url": "https://example.org/single/0",
+            "published_at": START.isoformat(),
+            "stance": "reports",
+        },
+    )
+    existing = first.json()["claim_id"]
+    timings: dict[str, list[float]] = {"new claim": [], "existing claim": []}
+    for n in range(1, count + 1):
+        for kind in timings:
+            claim: dict[str, Any] = (
+                {"claim": {"statement": f"Claim {n}: {LONG} (variant {n})"}}
+                if kind == "new claim"
+                else {"claim_id": existing}
+            )
+            body = {
+                **claim,
+                "outlet": "single-desk",
+                "url": f"https://example.org/single/{kind[0]}/{n}",
+                "published_at": (START + timedelta(minutes=n)).isoformat(),
+                "stance": "reports",
+                "title": f"Title {n}: {LONG}",
+            }
+            started = time.perf_counter()
+            response = await http.post("/v1/sightings", json=body)
+            timings[kind].append(time.perf_counter() - started)
+            assert response.status_code == 201, response.text
+    return timings
+
+
+def batch_rows(rows: int, claims: int, outlets: int, seed: int = 7) -> list[list[dict[str, Any]]]:
+    """The batches, each item telling its claim inline, so that batches share claims."""
+    chooser = random.Random(seed)
+    batches = []
+    for offset in range(0, rows, BATCH):
+        items: list[dict[str, Any]] = []
+        for n in range(offset, min(rows, offset + BATCH)):
+            claim = chooser.randrange(claims)
+            item: dict[str, Any] = {
+                "ref": str(n),
+                "claim": {"statement": f"Bench claim {claim} about the grain corridor"},
+                "outlet": f"outlet-{chooser.randrange(outlets)}",
+                "url": f"https://example.org/{n}",
+                "published_at": (START + timedelta(minutes=n)).isoformat(),
+                "stance": "reports",
+            }
+            if chooser.random() < 0.7:
+                item["title"] = f"Report {n} on claim {claim}"
+            if items and chooser.random() < 0.44:
+                item["cites_refs"] = [items[chooser.randrange(len(items))]["ref"]]
+            items.append(item)
+        batches.append(items)
+    return batches
+
+
+async def batches(
+    http: httpx.AsyncClient, work: list[list[dict[str, Any]]], clients: int
+) -> tuple[float, dict[int, int], list[float]]:
+    queue = list(reversed(work))
+    statuses: dict[int, int] = {}
+    took: list[float] = []
+
+    async def client() -> None:
+        while queue:
+            items = queue.pop()
+            started = time.perf_counter()
+            response = await http.post("/v1/sightings/batch", json={"items": items})
+            took.append(time.perf_counter() - started)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            if response.status_code == 200:
+                results = response.json()["results"]
+                assert {r["status"] for r in results} == {"created"}, results[:3]
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    rows = sum(len(items) for items in work)
+    return rows / (time.perf_counter() - started), statuses, took
+
+
+async def raw_copy(url: str, work: list[list[dict[str, Any]]]) -> float:
+    """Rows per second of asyncpg's COPY of the same rows into a sighting-shaped table."""
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await connection.execute(
+            "CREATE TABLE copied (LIKE sightings INCLUDING DEFAULTS INCLUDING INDEXES)"
+        )
+        columns = ["id", "claim_id", "outlet_id", "url", "published_at", "stance", "title"]
+        records = [
+            (
+                f"{n:036d}",
+                f"{hash(item['claim']['statement']) % 10**12:036d}",
+                item["outlet"][:36],
+                item["url"],
+                datetime.fromisoformat(item["published_at"]),
+                item["stance"],
+                item.get("title"),
+            )
+            for n, item in enumerate(i for items in work for i in items)
+        ]
+        defaults = await connection.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'copied' "
+            "AND is_nullable = 'NO' AND column_default IS NULL"
+        )
+        missing = [row["column_name"] for row in defaults if row["column_name"] not in columns]
+        now = datetime.now(UTC)
+        filler = {
+            "published_at_precision": "exact",
+            "recorded_at": now,
+            "recorded_by": "bench",
+            "revision": 1,
+            "revised_at": now,
+            "revised_by": "bench",
+            "valid_from": now,
+        }
+        extra = [name for name in missing if name in filler]
+        rows = [(*record, *(filler[name] for name in extra)) for record in records]
+        started = time.perf_counter()
+        await connection.copy_records_to_table("copied", records=rows, columns=columns + extra)
+        return len(rows) / (time.perf_counter() - started)
+    finally:
+        await connection.execute("DROP TABLE IF EXISTS copied")
+        await connection.close()
+
+
+def paraphrases(count: int) -> list[tuple[str, str]]:
+    pairs: dict[str, str] = {}
+    lines = (Path(__file__).parent / "match_eval.jsonl").read_text().splitlines()
+    for line in lines:
+        case = json.loads(line)
+        if case["lang"] not in ("en",) and case["claim"] not in pairs:
+            pairs[case["claim"]] = case["query"]
+    return list(pairs.items())[:count]
+
+
+async def match_lag(http: httpx.AsyncClient, count: int) -> list[float]:
+    """Seconds from a claim's recording until its paraphrase in another language matches it."""
+    lags = []
+    for n, (statement, query) in enumerate(paraphrases(count)):
+        recorded = await http.post(
+            "/v1/sightings",
+            json={
+                "claim": {"statement": statement},
+                "outlet": {"slug": "lag-desk", "name": "Lag desk", "kind": "news_outlet"},
+                "url": f"https://example.org/lag/{n}",
+                "published_at": START.isoformat(),
+                "stance": "reports",
+            },
+        )
+        assert recorded.status_code == 201, recorded.text
+        claim_id = recorded.json()["claim_id"]
+        started = time.perf_counter()
+        while time.perf_counter() - started < 60:
+            items = (await http.post("/v1/claims/match", json={"text": query})).json()["items"]
+            if items and items[0]["claim"]["id"] == claim_id:
+                break
+            await asyncio.sleep(0.05)
+        lags.append(time.perf_counter() - started)
+    return lags
+
+
+async def run(url: str, args: argparse.Namespace, engine: str) -> None:
+    async with serving(url) as http:
+        for n in range(args.outlets):
+            await http.post(
+                "/v1/outlets",
+                json={"slug": f"outlet-{n}", "name": f"Outlet {n}", "kind": "news_outlet"},
+            )
+        # First, while nothing else waits to be embedded: a bulk load queues its claims ahead.
+        lags = await match_lag(http, args.pairs)
+        timings = await singles(http, args.singles)
+        work = batch_rows(args.rows, args.claims, args.outlets)
+        rate, statuses, took = await batches(http, work, args.clients)
+    print(f"database: {engine}")
+    for kind, values in timings.items():
+        p50, p95 = statistics.median(values) * 1000, _percentile(values, 0.95) * 1000
+        print(f"POST /v1/sightings, {kind:15} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+    ratio = statistics.median(timings["new claim"]) / statistics.median(timings["existing claim"])
+    print(f"new / existing claim, p50:       {ratio:.2f}x (goal: at most 3x)")
+    print(
+        f"batches: {args.rows} rows, {args.claims} claims, {args.outlets} outlets, "
+        f"{args.clients} clients: {rate:,.0f} rows/s; answers {statuses}; "
+        f"batch p50 {statistics.median(took):.2f} s, max {max(took):.2f} s"
+    )
+    if engine == "postgresql":
+        copied = await raw_copy(url, work)
+        print(f"raw COPY of the same rows: {copied:,.0f} rows/s; intake is {rate / copied:.1%}")
+    print(
+        f"match lag, cross-language paraphrase ({len(lags)}): "
+        f"p50 {statistics.median(lags):.2f} s, max {max(lags):.2f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--claims", type=int, default=2000)
+    parser.add_argument("--outlets", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--singles", type=int, default=100)
+    parser.add_argument("--pairs", type=int, default=10)
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    if args.postgres:
+        admin = os.environ.get("TRACER_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
+
+        async def on_postgres() -> None:
+            async with private_postgres_database(admin) as url:
+                await run(url, args, "postgresql")
+
+        asyncio.run(on_postgres())
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        asyncio.run(run(f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}", args, "sqlite"))
+
+
+if __name__ == "__main__":
+    main()

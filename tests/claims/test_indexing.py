@@ -1,0 +1,93 @@
+"""Sentence vectors follow a recording after its commit: found by its words at once, by its
+meaning once indexed, and never lost to an indexer that stopped half way."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.claims import indexing, vectors
+from app.claims.models import ClaimVector
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import make_client
+from tests.story import ASIA_TIMES, TROOPS
+
+UKRAINIAN_TROOPS = "Північна Корея запропонувала ДНР і ЛНР до 100 тисяч військових"
+SIGHTING = {
+    "claim": {"statement": TROOPS},
+    "outlet": ASIA_TIMES,
+    "url": "https://asiatimes.com/2022/08/troops/",
+    "published_at": "2022-08-05T00:00:00Z",
+    "stance": "reports",
+}
+
+
+async def _top(http: httpx.AsyncClient, text: str) -> tuple[str | None, str | None]:
+    items = (await http.post("/v1/claims/match", json={"text": text})).json()["items"]
+    return (items[0]["claim"]["statement"], items[0]["match"]) if items else (None, None)
+
+
+async def _vectors(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker() as session:
+        return await session.scalar(select(func.count()).select_from(ClaimVector)) or 0
+
+
+async def test_a_new_claim_is_found_by_its_words_at_once_and_by_its_meaning_once_indexed(
+    writer: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    indexed: Callable[[], Awaitable[None]],
+) -> None:
+    assert (await writer.post("/v1/sightings", json=SIGHTING)).status_code == 201
+
+    assert await _vectors(sessionmaker) == 0
+    assert await _top(reader, TROOPS.lower().replace(",", "")) == (TROOPS, "same")
+    assert (await _top(reader, UKRAINIAN_TROOPS))[1] != "same"
+
+    await indexed()
+
+    assert await _top(reader, UKRAINIAN_TROOPS) == (TROOPS, "same")
+
+
+async def test_an_indexer_that_failed_half_way_leaves_the_work_to_the_next_round(
+    writer: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert (await writer.post("/v1/sightings", json=SIGHTING)).status_code == 201
+    embed = vectors.embed
+
+    async def dies(plan: vectors.Plan) -> Any:
+        raise RuntimeError("the process died while embedding")
+
+    monkeypatch.setattr(vectors, "embed", dies)
+    with pytest.raises(RuntimeError):
+        await indexing.index_round(sessionmaker)
+    assert await _vectors(sessionmaker) == 0
+
+    monkeypatch.setattr(vectors, "embed", embed)
+    await indexing.catch_up(sessionmaker)
+
+    assert await _vectors(sessionmaker) == 1
+    assert await _top(reader, UKRAINIAN_TROOPS) == (TROOPS, "same")
+    # Caught up: a further round finds nothing to do.
+    assert await indexing.index_round(sessionmaker) == 0
+
+
+async def test_the_server_indexes_in_the_background(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"index_in_app": True}))
+    async with LifespanManager(app), make_client(app) as http:
+        assert (await http.post("/v1/sightings", json=SIGHTING)).status_code == 201
+        # Bounded, not timed: the contract's 10 seconds are measured by bench/intake_latency.
+        for _ in range(600):
+            if await _top(http, UKRAINIAN_TROOPS) == (TROOPS, "same"):
+                break
+            await asyncio.sleep(0.1)
+        assert await _top(http, UKRAINIAN_TROOPS) == (TROOPS, "same")
