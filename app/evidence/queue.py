@@ -25,17 +25,9 @@ CURSOR = "captures"
 _QUEUING = (EventType.sighting_recorded, EventType.sighting_corrected)
 
 
-async def enqueue(
-    *, session: AsyncSession, sighting_ids: Sequence[str], fresh: bool = False, now: datetime
-) -> None:
-    """Make these sightings' sources due now, in one statement.
-
-    `fresh` (a new URL) starts a sighting's evidence over: pending, its re-checks counted from
-    the next capture; earlier captures stay. Otherwise a queued sighting is only made due now.
-    """
-    if not sighting_ids:
-        return
-    rows = [
+def _pending_rows(sighting_ids: Sequence[str], now: datetime) -> list[dict[str, Any]]:
+    """A new evidence row per sighting (each once), pending and due now."""
+    return [
         {
             "sighting_id": sighting_id,
             "status": EvidenceStatus.pending,
@@ -46,6 +38,19 @@ async def enqueue(
         }
         for sighting_id in dict.fromkeys(sighting_ids)
     ]
+
+
+async def enqueue(
+    *, session: AsyncSession, sighting_ids: Sequence[str], fresh: bool = False, now: datetime
+) -> None:
+    """Make these sightings' sources due now, in one statement.
+
+    `fresh` (a new URL) starts a sighting's evidence over: pending, its re-checks counted from
+    the next capture; earlier captures stay. Otherwise a queued sighting is only made due now.
+    """
+    if not sighting_ids:
+        return
+    rows = _pending_rows(sighting_ids, now)
     statement = dialect_insert(session)(SightingEvidence)
     again: dict[str, Any] = {"due_at": now, "attempts": 0}
     if fresh:
@@ -117,17 +122,7 @@ async def queue_new(*, session: AsyncSession, sighting_ids: Sequence[str], now: 
     """Queue the sightings that have no evidence yet; those queued already keep their place."""
     if not sighting_ids:
         return
-    rows = [
-        {
-            "sighting_id": sighting_id,
-            "status": EvidenceStatus.pending,
-            "captures": 0,
-            "rechecks": 0,
-            "attempts": 0,
-            "due_at": now,
-        }
-        for sighting_id in dict.fromkeys(sighting_ids)
-    ]
+    rows = _pending_rows(sighting_ids, now)
     await session.execute(dialect_insert(session)(SightingEvidence).on_conflict_do_nothing(), rows)
 
 
