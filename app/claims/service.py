@@ -97,16 +97,14 @@ def _normalized(statement: str, loc: list[str | int]) -> tuple[str, str]:
     return normalized, fingerprint(normalized)
 
 
-async def _insert(
-    session: AsyncSession, data: ClaimCreate, loc: list[str | int], actor: Actor, now: datetime
-) -> tuple[str | None, str]:
-    if data.variant_of is not None:
-        await _check_variant_of(session, None, data.variant_of, loc)
+def _row_values(
+    data: ClaimCreate, loc: list[str | int], actor: Actor, now: datetime
+) -> dict[str, Any]:
+    """A new claim's row: its statement normalised and fingerprinted, its tags once each."""
     normalized, digest = _normalized(data.statement, loc)
-    tags = list(dict.fromkeys(data.tags))
-    values: dict[str, Any] = {
+    return {
         **data.model_dump(exclude={"tags"}),
-        "tags": tags,
+        "tags": list(dict.fromkeys(data.tags)),
         "normalized": normalized,
         "fingerprint": digest,
         "created_at": now,
@@ -115,6 +113,15 @@ async def _insert(
         "recorded_by_key_id": actor.key_id,
         **revised_values(actor, now, revision=1),
     }
+
+
+async def _insert(
+    session: AsyncSession, data: ClaimCreate, loc: list[str | int], actor: Actor, now: datetime
+) -> tuple[str | None, str]:
+    if data.variant_of is not None:
+        await _check_variant_of(session, None, data.variant_of, loc)
+    values = _row_values(data, loc, actor, now)
+    tags: list[str] = values["tags"]
     new_id = await insert_or_ignore(session, Claim, values, ["fingerprint"])
     if new_id is not None:
         session.add_all(ClaimTag(claim_id=new_id, tag=tag) for tag in tags)
@@ -132,7 +139,7 @@ async def _insert(
             now=now,
             announcements=[outbox.Announcement(created_event, new_id, tags)],
         )
-    return new_id, digest
+    return new_id, values["fingerprint"]
 
 
 async def check_new(*, session: AsyncSession, data: ClaimCreate, loc: list[str | int]) -> str:
@@ -157,23 +164,7 @@ async def create_many(
     """
     if not new:
         return {}
-    rows: list[dict[str, Any]] = []
-    for claim_id, data in new:
-        normalized, digest = _normalized(data.statement, [])
-        rows.append(
-            {
-                **data.model_dump(exclude={"tags"}),
-                "id": claim_id,
-                "tags": list(dict.fromkeys(data.tags)),
-                "normalized": normalized,
-                "fingerprint": digest,
-                "created_at": now,
-                "updated_at": now,
-                "recorded_by": actor.name,
-                "recorded_by_key_id": actor.key_id,
-                **revised_values(actor, now, revision=1),
-            }
-        )
+    rows = [{**_row_values(data, [], actor, now), "id": claim_id} for claim_id, data in new]
     rows.sort(key=lambda row: str(row["fingerprint"]))
     statement = (
         dialect_insert(session)(Claim)
