@@ -85,7 +85,7 @@ def _status_of(stances: set[Stance]) -> DenialStatus:
     return DenialStatus.contested
 
 
-def _first_denials(claim_ids: list[str]) -> Subquery:
+def first_denials(claim_ids: list[str]) -> Subquery:
     """When each claim was first officially denied."""
     return (
         select(Sighting.claim_id, func.min(Sighting.published_at).label("at"))
@@ -150,7 +150,7 @@ async def _projections(session: AsyncSession, claim_ids: list[str]) -> dict[str,
         stances.setdefault(claim_id, set()).add(Stance(stance))
     for claim_id, found in stances.items():
         projected[claim_id]["denial_status"] = _status_of(found)
-    firsts = _first_denials(claim_ids)
+    firsts = first_denials(claim_ids)
     for claim_id, at in await session.execute(select(firsts.c.claim_id, firsts.c.at)):
         projected[claim_id]["first_denial_at"] = at
     spreading = await session.execute(

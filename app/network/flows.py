@@ -16,10 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.claims import projection
-from app.enums import OutletKind, Stance
 from app.network import totals
 from app.network.models import OutletDay, OutletFlow
-from app.outlets.models import Outlet
 from app.sightings import rules
 from app.sightings.models import Citation, Sighting
 from app.streaming import time_order_in
@@ -37,17 +35,7 @@ def day_of(dialect: str, moment: Any) -> ColumnElement[Any]:
 
 
 def _days(dialect: str, claim_ids: list[str]) -> Any:
-    first_denial = (
-        select(Sighting.claim_id, func.min(Sighting.published_at).label("at"))
-        .join(Outlet, Outlet.id == Sighting.outlet_id)
-        .where(
-            Sighting.claim_id.in_(claim_ids),
-            Outlet.kind == OutletKind.official,
-            Sighting.stance == Stance.denies,
-        )
-        .group_by(Sighting.claim_id)
-        .subquery()
-    )
+    first_denial = projection.first_denials(claim_ids)
     rank = func.row_number().over(
         partition_by=Sighting.claim_id, order_by=time_order_in(dialect, Sighting)
     )
