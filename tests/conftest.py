@@ -140,6 +140,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         # Vectors are embedded when a test says so (`indexed`), so what a test counts or
         # matches never depends on when a background round happened to run.
         index_in_app=False,
+        # Captures fetch the sightings' URLs, which are made up in most tests: the web is never
+        # reached from a test, so the tests of evidence switch captures on against their own server.
+        capture=False,
     )
 
 
