@@ -2,10 +2,8 @@
 
 `record` checks one sighting against what the database held when the recorder read it and
 against the sightings recorded before it, and writes nothing: a sighting that fails leaves no
-claim, outlet or row behind. `finish` then writes them all together: new claims and outlets in
-key order, the claims' rows locked in id order, the sightings and their citations in one
-statement each, their audit entries and events, and the claims' counts once per claim. Locks
-are taken only there, so two batches of the same claims check side by side and wait for each
+claim, outlet or row behind. `finish` then writes them all together (app/recording/writing.py).
+Locks are taken only there, so two batches of the same claims check side by side and wait for each
 other only while they write.
 """
 
@@ -14,61 +12,33 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import false, insert, select, update
+from sqlalchemy import false, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import outbox
-from app.audit.service import Target
 from app.auth.service import Principal
-from app.claims import events as claim_events
 from app.claims import service as claims
-from app.claims.chain_counts import ChainTally
 from app.claims.models import Claim
 from app.claims.normalize import fingerprint, normalize_statement
-from app.claims.projection import sightings_changed
 from app.claims.schemas import ClaimCreate
-from app.db import is_retryable, new_id, table_of, utcnow
-from app.enums import CitationBasis, OutletKind
+from app.db import is_retryable, new_id, utcnow
+from app.enums import CitationBasis
 from app.errors import Invalid
-from app.outbox.payloads import EventPayload
 from app.outlets import service as outlets
 from app.outlets.models import Outlet
 from app.outlets.schemas import OutletCreate
-from app.recording import addresses
+from app.recording import addresses, writing
 from app.recording.citations import FUTURE_TOLERANCE, Cited, latest_of_outlet
 from app.recording.schemas import SightingCreate
-from app.revisions import Journal, revised_values
-from app.sightings import events as sighting_events
-from app.sightings import rules
-from app.sightings.models import Citation, Sighting
+from app.recording.writing import Pending, chunks
+from app.revisions import revised_values
+from app.sightings.models import Sighting
 from app.urls import best_entry, domain_candidates
 
 T = TypeVar("T")
 # How often a recording is run again after another writer created what it was about to, or
 # after losing a deadlock.
 ATTEMPTS = 3
-# Keys looked up per statement when reading ahead for a batch.
-_KEYS_PER_STATEMENT = 1000
-
-
-def announcements_of(sighting: Sighting, claim: Claim) -> list[outbox.Announcement]:
-    """A new sighting's events: recorded (its outlet set), and the official denial it may be."""
-    summary = sighting_events.SightingSummary.of(sighting)
-    events: list[EventPayload] = [sighting_events.SightingRecorded(sighting=summary)]
-    if rules.is_official_denial(sighting):
-        events.append(
-            claim_events.DenialRecorded(sighting=summary, claim=claim_events.ClaimSummary.of(claim))
-        )
-    return [outbox.Announcement(event, claim.id, claim.tags) for event in events]
-
-
-async def announce_denial(
-    *, session: AsyncSession, summary: sighting_events.SightingSummary, claim: Claim
-) -> None:
-    """Announce an official denial; the claim's new status follows in claim.status_changed."""
-    event = claim_events.DenialRecorded(sighting=summary, claim=claim_events.ClaimSummary.of(claim))
-    await outbox.emit(session=session, event=event, claim_id=claim.id, tags=claim.tags)
 
 
 class Known(NamedTuple):
@@ -77,16 +47,6 @@ class Known(NamedTuple):
     published_at: datetime
     claim_id: str
     outlet_id: str
-
-
-@dataclass
-class Pending:
-    """A checked sighting, written by `finish`."""
-
-    values: dict[str, Any]
-    outlet_slug: str
-    cited: dict[str, Cited]
-    kind: OutletKind
 
 
 _digests: dict[str, str] = {}
@@ -119,8 +79,6 @@ class Recorder:
     places: dict[tuple[str, str, str], str] = field(default_factory=dict)
     read_urls: set[str] = field(default_factory=set)
     pending: list[Pending] = field(default_factory=list)
-    counts: ChainTally = field(default_factory=ChainTally)
-    wordings: dict[str, list[str | None]] = field(default_factory=dict)
 
     async def read_ahead(self, items: Sequence[SightingCreate]) -> None:
         """Read in a few statements what checking these items will ask of the database."""
@@ -133,10 +91,10 @@ class Recorder:
         } - self.outlets.keys()
         urls = {addresses.canonical_of(item.url) for item in items} - self.read_urls
         cited = {cited for item in items for cited in item.cites} - self.known.keys()
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             found = set(await self.session.scalars(select(Claim.id).where(Claim.id.in_(chunk))))
             self.claim_ids.update((claim_id, claim_id in found) for claim_id in chunk)
-        for chunk in _chunks(digests):
+        for chunk in chunks(digests):
             self.by_fingerprint.update(dict.fromkeys(chunk))
             rows = await self.session.execute(
                 select(Claim.fingerprint, Claim.id).where(Claim.fingerprint.in_(chunk))
@@ -144,13 +102,13 @@ class Recorder:
             for digest, claim_id in rows:
                 self.by_fingerprint[digest] = claim_id
                 self.claim_ids[claim_id] = True
-        for chunk in _chunks(slugs):
+        for chunk in chunks(slugs):
             self.outlets.update(dict.fromkeys(chunk))
             for outlet in await self.session.scalars(select(Outlet).where(Outlet.slug.in_(chunk))):
                 self.outlets[outlet.slug] = outlet
-        for chunk in _chunks(urls):
+        for chunk in chunks(urls):
             await self._read_places(chunk)
-        for chunk in _chunks(cited):
+        for chunk in chunks(cited):
             await self._read_known(Sighting.id.in_(chunk))
 
     async def _read_known(self, where: Any) -> None:
@@ -328,127 +286,20 @@ class Recorder:
         self.known[sighting_id] = Known(data.published_at, claim_id, outlet_id)
         return sighting_id
 
-    def _settle(self, claim_ids: dict[str, str], outlet_ids: dict[str, str]) -> None:
-        """Point the sightings at the claims and outlets as created: one another writer created
-        first has that writer's id. Then count them and keep their wordings."""
-        for pending in self.pending:
-            values = pending.values
-            claim_id = values["claim_id"] = claim_ids.get(values["claim_id"], values["claim_id"])
-            outlet_id = values["outlet_id"] = outlet_ids.get(
-                values["outlet_id"], values["outlet_id"]
-            )
-            pending.cited = {
-                cited_id: Cited(
-                    end.basis,
-                    claim_ids.get(end.claim_id, end.claim_id),
-                    outlet_ids.get(end.outlet_id, end.outlet_id),
-                )
-                for cited_id, end in pending.cited.items()
-            }
-            if values["title"] or values["excerpt"]:
-                self.wordings.setdefault(claim_id, []).extend([values["title"], values["excerpt"]])
-            at = values["published_at"]
-            self.counts.add_sighting(
-                claim_id=claim_id,
-                outlet_id=outlet_id,
-                kind=pending.kind,
-                language=values["language"],
-                stance=values["stance"],
-                at=at,
-            )
-            for end in pending.cited.values():
-                if end.claim_id == claim_id:
-                    self.counts.add_citation(
-                        claim_id=claim_id,
-                        source_outlet_id=end.outlet_id,
-                        target_outlet_id=outlet_id,
-                        at=at,
-                    )
-
-    async def _create(self) -> tuple[dict[str, Claim], dict[str, Outlet]]:
-        """The claims and outlets the recorded sightings create, created."""
-        made_claims = await claims.create_many(
-            session=self.session,
-            new=list(self.new_claims.values()),
-            actor=self.principal,
-            now=self.now,
-        )
-        made_outlets = await outlets.create_many(
-            session=self.session,
-            new=list(self.new_outlets.values()),
-            actor=self.principal,
-            now=self.now,
-        )
-        self._settle(
-            {given: claim.id for given, claim in made_claims.items() if given != claim.id},
-            {given: outlet.id for given, outlet in made_outlets.items() if given != outlet.id},
-        )
-        return made_claims, made_outlets
-
     async def finish(self) -> None:
         """Write every sighting recorded and bring their claims up to date; call before
         committing."""
-        made_claims, made_outlets = await self._create()
-        touched = sorted({pending.values["claim_id"] for pending in self.pending})
-        # Before the sightings go in: each one's foreign key takes a share lock on its claim's
-        # row, and two writers each holding one while asking for the row lock wait on each
-        # other until the deadlock detector (a second later) fails one of them.
-        await claims.lock(session=self.session, claim_ids=touched)
-        if self.pending:
-            await self.session.execute(insert(table_of(Sighting)), [p.values for p in self.pending])
-            citations = [
-                {
-                    "citing_id": pending.values["id"],
-                    "cited_id": cited_id,
-                    "basis": end.basis,
-                    "valid_from": self.now,
-                }
-                for pending in self.pending
-                for cited_id, end in pending.cited.items()
-            ]
-            if citations:
-                await self.session.execute(insert(table_of(Citation)), citations)
-            await self._journal(touched, made_claims, made_outlets)
-        await sightings_changed(
+        await writing.write(
             session=self.session,
-            claim_ids=touched,
+            principal=self.principal,
             now=self.now,
-            tally=self.counts,
-            wordings=self.wordings,
+            checked=writing.Checked(
+                pending=self.pending,
+                new_claims=self.new_claims,
+                new_outlets=self.new_outlets,
+                known_outlets=[outlet for outlet in self.outlets.values() if outlet is not None],
+            ),
         )
-
-    async def _journal(
-        self, touched: list[str], made_claims: dict[str, Claim], made_outlets: dict[str, Outlet]
-    ) -> None:
-        """Each sighting's audit entry and events, in the order the sightings were recorded."""
-        loaded = {claim.id: claim for claim in made_claims.values()}
-        wanted = [claim_id for claim_id in touched if claim_id not in loaded]
-        for chunk in _chunks(wanted):
-            for claim in await self.session.scalars(select(Claim).where(Claim.id.in_(chunk))):
-                loaded[claim.id] = claim
-        made = [*self.outlets.values(), *made_outlets.values()]
-        by_id = {outlet.id: outlet for outlet in made if outlet is not None}
-        journal = Journal()
-        for pending in self.pending:
-            # Announced from what was just written, rather than read back: a batch pays per row.
-            recorded = Sighting(**pending.values)
-            recorded.outlet = by_id[pending.values["outlet_id"]]
-            journal.created(
-                target=Target.sighting,
-                record_id=recorded.id,
-                actor=self.principal,
-                now=self.now,
-                announcements=announcements_of(recorded, loaded[recorded.claim_id]),
-            )
-        await journal.write(self.session)
-
-
-def _chunks(keys: Iterable[str]) -> list[list[str]]:
-    ordered = sorted(keys)
-    return [
-        ordered[start : start + _KEYS_PER_STATEMENT]
-        for start in range(0, len(ordered), _KEYS_PER_STATEMENT)
-    ]
 
 
 async def open_transaction(session: AsyncSession) -> None:

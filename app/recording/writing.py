@@ -1,0 +1,206 @@
+"""Writing what a recorder checked, all together: new claims and outlets in key order, the
+claims' rows locked in id order, the sightings and their citations in one statement each, their
+audit entries and events, and the claims' projections once per claim."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import outbox
+from app.audit.service import Target
+from app.auth.service import Principal
+from app.claims import events as claim_events
+from app.claims import service as claims
+from app.claims.chain_counts import ChainTally
+from app.claims.models import Claim
+from app.claims.projection import sightings_changed
+from app.claims.schemas import ClaimCreate
+from app.db import table_of
+from app.enums import OutletKind
+from app.outbox.payloads import EventPayload
+from app.outlets import service as outlets
+from app.outlets.models import Outlet
+from app.outlets.schemas import OutletCreate
+from app.recording.citations import Cited
+from app.revisions import Journal
+from app.sightings import events as sighting_events
+from app.sightings import rules
+from app.sightings.models import Citation, Sighting
+
+# Keys looked up per statement.
+KEYS_PER_STATEMENT = 1000
+
+
+def chunks(keys: Iterable[str]) -> list[list[str]]:
+    ordered = sorted(keys)
+    return [
+        ordered[start : start + KEYS_PER_STATEMENT]
+        for start in range(0, len(ordered), KEYS_PER_STATEMENT)
+    ]
+
+
+@dataclass
+class Pending:
+    """A checked sighting, not written yet."""
+
+    values: dict[str, Any]
+    outlet_slug: str
+    cited: dict[str, Cited]
+    kind: OutletKind
+
+
+@dataclass
+class Checked:
+    """Everything a recorder checked: the sightings, and the claims and outlets they create,
+    each under the id the recorder gave it (keyed by fingerprint and by slug)."""
+
+    pending: list[Pending]
+    new_claims: dict[str, tuple[str, ClaimCreate]]
+    new_outlets: dict[str, tuple[str, OutletCreate]]
+    known_outlets: list[Outlet]
+
+
+def announcements_of(sighting: Sighting, claim: Claim) -> list[outbox.Announcement]:
+    """A new sighting's events: recorded (its outlet set), and the official denial it may be."""
+    summary = sighting_events.SightingSummary.of(sighting)
+    events: list[EventPayload] = [sighting_events.SightingRecorded(sighting=summary)]
+    if rules.is_official_denial(sighting):
+        events.append(
+            claim_events.DenialRecorded(sighting=summary, claim=claim_events.ClaimSummary.of(claim))
+        )
+    return [outbox.Announcement(event, claim.id, claim.tags) for event in events]
+
+
+@dataclass
+class _Writer:
+    session: AsyncSession
+    principal: Principal
+    now: datetime
+    checked: Checked
+
+    async def write(self) -> None:
+        made_claims, made_outlets = await self._create()
+        pending = self.checked.pending
+        touched = sorted({item.values["claim_id"] for item in pending})
+        # Before the sightings go in: each one's foreign key takes a share lock on its claim's
+        # row, and two writers each holding one while asking for the row lock wait on each
+        # other until the deadlock detector (a second later) fails one of them.
+        await claims.lock(session=self.session, claim_ids=touched)
+        if pending:
+            await self.session.execute(insert(table_of(Sighting)), [p.values for p in pending])
+            citations = [
+                {
+                    "citing_id": item.values["id"],
+                    "cited_id": cited_id,
+                    "basis": end.basis,
+                    "valid_from": self.now,
+                }
+                for item in pending
+                for cited_id, end in item.cited.items()
+            ]
+            if citations:
+                await self.session.execute(insert(table_of(Citation)), citations)
+            await self._journal(touched, made_claims, made_outlets)
+        tally, wordings = self._projected()
+        await sightings_changed(
+            session=self.session, claim_ids=touched, now=self.now, tally=tally, wordings=wordings
+        )
+
+    async def _create(self) -> tuple[dict[str, Claim], dict[str, Outlet]]:
+        """The claims and outlets the sightings create, created; the sightings pointed at them
+        as created (one another writer created first has that writer's id)."""
+        made_claims = await claims.create_many(
+            session=self.session,
+            new=list(self.checked.new_claims.values()),
+            actor=self.principal,
+            now=self.now,
+        )
+        made_outlets = await outlets.create_many(
+            session=self.session,
+            new=list(self.checked.new_outlets.values()),
+            actor=self.principal,
+            now=self.now,
+        )
+        claim_ids = {given: claim.id for given, claim in made_claims.items() if given != claim.id}
+        outlet_ids = {given: made.id for given, made in made_outlets.items() if given != made.id}
+        for item in self.checked.pending:
+            values = item.values
+            values["claim_id"] = claim_ids.get(values["claim_id"], values["claim_id"])
+            values["outlet_id"] = outlet_ids.get(values["outlet_id"], values["outlet_id"])
+            item.cited = {
+                cited_id: Cited(
+                    end.basis,
+                    claim_ids.get(end.claim_id, end.claim_id),
+                    outlet_ids.get(end.outlet_id, end.outlet_id),
+                )
+                for cited_id, end in item.cited.items()
+            }
+        return made_claims, made_outlets
+
+    def _projected(self) -> tuple[ChainTally, dict[str, list[str | None]]]:
+        """What the sightings add to their claims' counts, and their wordings by claim."""
+        tally = ChainTally()
+        wordings: dict[str, list[str | None]] = {}
+        for item in self.checked.pending:
+            values = item.values
+            claim_id, outlet_id, at = (
+                values["claim_id"],
+                values["outlet_id"],
+                values["published_at"],
+            )
+            if values["title"] or values["excerpt"]:
+                wordings.setdefault(claim_id, []).extend([values["title"], values["excerpt"]])
+            tally.add_sighting(
+                claim_id=claim_id,
+                outlet_id=outlet_id,
+                kind=item.kind,
+                language=values["language"],
+                stance=values["stance"],
+                at=at,
+            )
+            for end in item.cited.values():
+                if end.claim_id == claim_id:
+                    tally.add_citation(
+                        claim_id=claim_id,
+                        source_outlet_id=end.outlet_id,
+                        target_outlet_id=outlet_id,
+                        at=at,
+                    )
+        return tally, wordings
+
+    async def _journal(
+        self, touched: list[str], made_claims: dict[str, Claim], made_outlets: dict[str, Outlet]
+    ) -> None:
+        """Each sighting's audit entry and events, in the order the sightings were recorded."""
+        loaded = {claim.id: claim for claim in made_claims.values()}
+        wanted = [claim_id for claim_id in touched if claim_id not in loaded]
+        for chunk in chunks(wanted):
+            for claim in await self.session.scalars(select(Claim).where(Claim.id.in_(chunk))):
+                loaded[claim.id] = claim
+        outlets_by_id = {
+            outlet.id: outlet for outlet in [*self.checked.known_outlets, *made_outlets.values()]
+        }
+        journal = Journal()
+        for item in self.checked.pending:
+            # Announced from what was just written, rather than read back: a batch pays per row.
+            recorded = Sighting(**item.values)
+            recorded.outlet = outlets_by_id[item.values["outlet_id"]]
+            journal.created(
+                target=Target.sighting,
+                record_id=recorded.id,
+                actor=self.principal,
+                now=self.now,
+                announcements=announcements_of(recorded, loaded[recorded.claim_id]),
+            )
+        await journal.write(self.session)
+
+
+async def write(
+    *, session: AsyncSession, principal: Principal, now: datetime, checked: Checked
+) -> None:
+    """Write every checked sighting and bring their claims up to date; call before committing."""
+    await _Writer(session=session, principal=principal, now=now, checked=checked).write()
