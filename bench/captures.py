@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.enums import EvidenceStatus
+from app.evidence.capturing import start_readers
 from app.evidence.models import SightingEvidence
 from app.evidence.worker import CaptureWorker, capture_worker
 from app.main import create_app
@@ -220,6 +221,8 @@ async def throughput_and_memory(folder: Path, port: int, sightings: int) -> None
     engine = create_engine(settings)
     maker = create_sessionmaker(engine)
     async with capture_worker(settings=settings, sessionmaker=maker) as worker:
+        # As a serving process does when it starts, before the first sighting comes in.
+        await start_readers()
         seconds = await _capture_all(worker, settings, sightings)
     print(f"captures per second, 50 hosts: {sightings / seconds:.1f} (goal >= 50)")
     huge = [f"http://{HOSTS[n]}:{port}/huge/{n}" for n in range(20)]

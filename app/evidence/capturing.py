@@ -8,7 +8,9 @@ space, never correctness.
 """
 
 import asyncio
+import contextlib
 import logging
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from app.evidence.events import EvidenceCaptured, SourceChanged, SourceGone
 from app.evidence.fetching import Fetcher, FetchResult
 from app.evidence.models import Capture, SightingEvidence
 from app.evidence.queue import next_check
-from app.evidence.reading import read_page, text_sha256
+from app.evidence.reading import prepare_reading, read_page, text_sha256
 from app.evidence.store import BodyFile, EvidenceStore
 from app.evidence.warc import write_warc
 from app.outlets.models import Outlet
@@ -103,17 +105,31 @@ async def source_of(session: AsyncSession, sighting_id: str) -> Source | None:
     )
 
 
-# Reading text is CPU work and the largest allocation of a capture: it runs in processes of
-# its own, two pages at a time (the cores of a small server), so that it neither holds the
-# API's interpreter lock while requests wait nor leaves its peak memory in the serving process.
+# Reading text and writing the gzipped WARC file are a capture's CPU work and its largest
+# allocations: they run in processes of their own, two at a time (the cores of a small server),
+# so that they neither hold the API's interpreter lock while requests wait nor leave their peak
+# memory in the serving process.
+READERS = 2
 _readers: ProcessPoolExecutor | None = None
 
 
 def _reader() -> ProcessPoolExecutor:
     global _readers
     if _readers is None:
-        _readers = ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn"))
+        _readers = ProcessPoolExecutor(
+            max_workers=READERS, mp_context=get_context("spawn"), initializer=prepare_reading
+        )
     return _readers
+
+
+async def start_readers() -> None:
+    """Start the reading processes and load their models now: a second or two each, which the
+    first captures of a worker would otherwise wait for."""
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(BrokenProcessPool):
+        await asyncio.gather(
+            *(loop.run_in_executor(_reader(), time.sleep, 0.1) for _ in range(READERS))
+        )
 
 
 def _read(path: Path, url: str, content_type: str | None) -> tuple[str | None, str | None]:
@@ -121,6 +137,25 @@ def _read(path: Path, url: str, content_type: str | None) -> tuple[str | None, s
         head = file.read(READ_BYTES)
     page = read_page(head, url=url, content_type=content_type)
     return page.title, page.text
+
+
+def _warc_file(result: FetchResult, directory: Path | None) -> tuple[Path, str]:
+    with BodyFile(directory) as warc:
+        write_warc(result, warc)
+        return warc.path, warc.finish()
+
+
+async def warc_file(result: FetchResult, directory: Path | None) -> tuple[Path, str]:
+    """The fetch written as a WARC file in `directory`: its path (the caller deletes it) and
+    its SHA-256."""
+    global _readers
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_reader(), _warc_file, result, directory)
+    except BrokenProcessPool:
+        log.warning("the WARC writer stopped on %s; writing it here", result.requested_url)
+        _readers = None
+        return await asyncio.to_thread(_warc_file, result, directory)
 
 
 async def read_body(
@@ -213,13 +248,11 @@ class Capturer:
         return kept.sha256 != source.latest_sha256
 
     async def _put_warc(self, result: FetchResult) -> str:
-        with BodyFile(self.fetcher.temp_dir) as warc:
-            await asyncio.to_thread(write_warc, result, warc)
-            digest = warc.finish()
+        path, digest = await warc_file(result, self.fetcher.temp_dir)
         try:
-            await self.store.put_file(warc.path, sha256=digest)
+            await self.store.put_file(path, sha256=digest)
         finally:
-            warc.path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
         return digest
 
     async def _release(self, sighting_id: str) -> None:

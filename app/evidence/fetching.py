@@ -197,7 +197,7 @@ class Fetcher:
         # fetches and parse a redirect's Location itself, raising on a malformed one.
         self._transport = netguard.PinnedTransport(
             allow_private=allow_private,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=0),
         )
 
     @classmethod

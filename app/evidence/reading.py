@@ -62,6 +62,12 @@ class Page:
     text: str | None = None
 
 
+def prepare_reading() -> None:
+    """Load the language model now rather than at the first page read (a second or two)."""
+    with _langid_lock:
+        langid.classify("the language model is loaded once per process")
+
+
 def read_page(
     body: bytes, *, url: str, content_type: str | None, now: datetime | None = None
 ) -> Page:

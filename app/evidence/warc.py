@@ -13,6 +13,7 @@ Digests are SHA-256, like every other hash of evidence, written base32 as WARC r
 """
 
 import base64
+import functools
 import uuid
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -61,6 +62,7 @@ def archived_headers(headers: list[tuple[str, str]], body_size: int) -> list[tup
     return [*kept, *originals, ("Content-Length", str(body_size))]
 
 
+@functools.cache
 def _software() -> str:
     try:
         tracer = metadata.version("tracer")

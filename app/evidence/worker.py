@@ -20,7 +20,7 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.enums import EvidenceStatus
 from app.evidence import queue
-from app.evidence.capturing import Capturer
+from app.evidence.capturing import Capturer, start_readers
 from app.evidence.fetching import Fetcher
 from app.evidence.models import SightingEvidence
 from app.evidence.store import open_store
@@ -144,7 +144,11 @@ async def capture_worker(
     *, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[CaptureWorker]:
     """A worker with this process's fetcher and store, closed when the block ends."""
-    async with Fetcher.from_settings(settings) as fetcher:
+    # In the background: the process serves meanwhile, and the first captures wait for it less.
+    readers = asyncio.create_task(start_readers())
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(readers.cancel)
+        fetcher = await stack.enter_async_context(Fetcher.from_settings(settings))
         capturer = Capturer(
             settings=settings,
             sessionmaker=sessionmaker,
