@@ -27,6 +27,7 @@ from app.main import create_app
 from tests.conftest import make_client
 from tests.evidence.pages import Pages, page, redirect
 from tests.factories import claim, day, outlet, sighting
+from tests.problems import assert_problem
 from tests.ui.pages import hidden_field, sign_in
 
 ARTICLE = b"""<!doctype html><html><head><title>Troops offered</title></head><body><article>
@@ -205,6 +206,26 @@ async def test_uploads_are_kept_and_served_as_attachments(
     evidence = (await client.get(f"/v1/sightings/{recorded['id']}")).json()["evidence"]
     assert evidence["captures"] == 2 and evidence["status"] == "pending"
     assert len(await events(client, "evidence.captured")) == 1
+
+
+async def test_an_upload_past_50_mib_is_refused_and_leaves_nothing(
+    client: httpx.AsyncClient, pages: Pages, settings: Settings
+) -> None:
+    recorded = await record(client, pages.url("/deleted"))
+    path = f"/v1/sightings/{recorded['id']}/captures"
+    over = b"\x00" * (50 * 2**20 + 1)
+    response = await client.post(path, files={"file": ("video.mp4", over, "video/mp4")})
+    problem = assert_problem(response, 413, "file")
+    assert "50 MiB" in problem["detail"]
+    del over
+
+    listed = await client.get(path)
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    evidence = (await client.get(f"/v1/sightings/{recorded['id']}")).json()["evidence"]
+    assert evidence["captures"] == 0
+    stored = Path(settings.evidence_store)
+    assert not stored.exists() or not [p for p in stored.rglob("*") if p.is_file()]
+    assert await events(client, "evidence.captured") == []
 
 
 async def test_a_body_too_large_fails_after_its_tries(

@@ -7,7 +7,10 @@ import httpx
 import pytest
 
 from app.config import Settings
+from app.evidence.reading import telegram_embed_url
+from app.url_info import service as url_info_service
 from tests.evidence.pages import Pages, page, redirect
+from tests.evidence.test_reading import TELEGRAM_EMBED
 from tests.factories import claim, outlet
 from tests.problems import assert_problem
 from tests.processes import free_port
@@ -116,3 +119,38 @@ async def test_a_page_that_cannot_be_read_is_an_answer_not_an_error(
     # Reading a URL fetches on the server's behalf: a write key's work.
     refused = await reader.post("/v1/url-info", json={"url": pages.url("/2022/08/26/notes")})
     assert_problem(refused, 403)
+
+
+async def test_a_pasted_telegram_post_is_read_from_its_embed_page(
+    writer: httpx.AsyncClient, pages: Pages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pages.routes["/kremlinlaundress/1200?embed=1&mode=tme"] = page(
+        TELEGRAM_EMBED.encode(), content_type="text/html; charset=utf-8"
+    )
+    # t.me is out of a test's reach: its embed address leads to the test's own server instead,
+    # and everything after the fetch (reading the post, the outlet, the canonical URL) is real.
+    embed_urls: list[str] = []
+
+    def embed_here(url: str) -> str | None:
+        embed = telegram_embed_url(url)
+        if embed is not None:
+            embed_urls.append(embed)
+            return pages.url(embed.removeprefix("https://t.me"))
+        return None
+
+    monkeypatch.setattr(url_info_service, "telegram_embed_url", embed_here)
+    laundress = await outlet(writer, "kremlin-laundress", domains=["t.me/kremlinlaundress"])
+    pasted = "https://t.me/s/kremlinlaundress/1200?single#comments"
+
+    response = await writer.post("/v1/url-info", json={"url": pasted})
+    assert response.status_code == 200, response.text
+    info = response.json()
+    assert embed_urls == ["https://t.me/kremlinlaundress/1200?embed=1&mode=tme"]
+    assert info["outlet"]["id"] == laundress["id"]
+    assert info["problem"] is None
+    assert info["page"]["site_name"] == "Кремлёвская прачка"
+    assert info["page"]["published_at"] == "2022-08-04T06:12:09Z"
+    assert info["page"]["published_at_precision"] == "exact"
+    assert info["page"]["language"] == "ru"
+    assert info["page"]["title"].startswith("Кремлёвская прачка: КНДР готова отправить")
+    assert "100 000 добровольцев" in info["page"]["excerpt"]
