@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.claims.models import Claim
-from app.db import Unindexed, not_indexed
+from app.db import Unindexed, in_by_key, not_indexed
 from app.evidence.service import with_evidence
 from app.ledger import CURRENT, LedgerView
 from app.outlets.models import Outlet
@@ -104,7 +104,7 @@ def claim_chain(
     )
 
     def made_by_one_of_them(table: Table) -> ColumnElement[bool]:
-        return table.c.citing_id.in_(ever_of_claim)
+        return in_by_key(table.c.citing_id, ever_of_claim)
 
     narrowed = view.narrowed({Sighting: of_claim, Citation: made_by_one_of_them})
     # Already within the view; asked again where the index is, SQLite would take the past's
@@ -202,10 +202,10 @@ def trace_view(
     reached = _walk(view=view, sighting_id=sighting_id, direction=direction, dialect=dialect)
 
     def reached_sighting(table: Table) -> ColumnElement[bool]:
-        return table.c.id.in_(reached)
+        return in_by_key(table.c.id, reached)
 
     def made_by_one_of_them(table: Table) -> ColumnElement[bool]:
-        return table.c.citing_id.in_(reached)
+        return in_by_key(table.c.citing_id, reached)
 
     narrowed = view.narrowed({Sighting: reached_sighting, Citation: made_by_one_of_them})
     return ChainView(narrowed, lambda entity: true(), True)
