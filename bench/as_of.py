@@ -2,22 +2,26 @@
 
 Serves Tracer as `tracer serve` in a subprocess and builds one claim of 20,000 sightings (300
 outlets, a third of them official; each sighting cites one to three of the 200 before it),
-beside 200 other claims whose sightings carry past revisions, so the history tables hold more
+beside 100 other claims whose sightings carry past revisions, so the history tables hold more
 than the claim under measurement. Then it corrects the claim through the API (titles and
-stances of 300 sightings, sightings moved to another claim and withdrawn, the claim's own
-statement), so that a moment before the corrections reads from both the live tables and their
-history. It prints:
+stances of 30 sightings, 6 moved to another claim and 4 withdrawn, the claim's own statement;
+each correction counts the claim's chain again, which at this size takes seconds), so that a
+moment before the corrections reads from both the live tables and their history. It prints:
 
 (a) `spread`, `chain` and a downstream `trace` from the claim's first sighting, each `?as_of=`
-    that moment, alone (median of a few), beside the same read of today;
-(b) for each of the three, twenty such reads at once while a plain `GET /v1/claims/{id}` of
-    another claim is sent every 100 ms: that read's median and worst latency, and how the
-    twenty were answered (status codes) and how long the last of them took.
+    that moment (a different microsecond each time, so that no read is answered from the
+    documents the process keeps), alone: the median and worst of `--samples` reads, beside
+    the same read of today (its first read, then the median of reads the process keeps);
+(b) for each of the three, twenty such reads at once, and twenty of today at once, while a
+    plain `GET /v1/claims/{id}` of another claim is sent every 100 ms: that read's median and
+    worst latency, how the twenty were answered (status codes) and when the last one was done.
 
 Run on purpose: `python -m bench.as_of` (SQLite), and with
 `TRACER_BENCH_POSTGRES_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test` also PostgreSQL
-(a private database is created and dropped). No ANALYZE is run: the reads must not depend on
-fresh planner statistics, and the shared server keeps autovacuum off.
+(a private database is created and dropped). `--keep DIR` keeps the ledgers built, for runs
+that measure again without building (the PostgreSQL database is then left for you to drop).
+No ANALYZE is run: the reads must not depend on fresh planner statistics, and the shared
+server keeps autovacuum off.
 """
 
 import argparse
@@ -57,9 +61,9 @@ CITED_WINDOW = 200
 THROUGH_API = 1_000  # the last sightings go through the batch endpoint, which counts them
 OTHER_CLAIMS = 100
 OTHER_SIGHTINGS = 100  # per other claim; a tenth of them with three past revisions
-CORRECTED = 100
-MOVED = 20
-WITHDRAWN = 10
+CORRECTED = 30
+MOVED = 6
+WITHDRAWN = 4
 CONCURRENT = 20
 START = datetime(2022, 8, 1, tzinfo=UTC)
 SPREADING = ["asserts", "reports", "reports", "questions"]
