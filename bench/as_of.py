@@ -36,7 +36,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -372,22 +373,26 @@ async def _beside(http: httpx.AsyncClient, ledger: dict[str, Any], moments: _Mom
             )
 
 
-async def _client(base: str) -> httpx.AsyncClient:
+@asynccontextmanager
+async def _client(base: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the server at `base`, once it is ready."""
     headers = {"Authorization": f"Bearer {KEY}"}
     limits = httpx.Limits(max_connections=CONCURRENT + 5)
-    http = httpx.AsyncClient(base_url=base, headers=headers, timeout=300, limits=limits)
-    for _ in range(300):
-        try:
-            if (await http.get("/readyz")).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.2)
-    return http
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, timeout=300, limits=limits
+    ) as http:
+        for _ in range(300):
+            try:
+                if (await http.get("/readyz")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+        yield http
 
 
 async def _built(base: str, url: str) -> dict[str, Any]:
-    async with await _client(base) as http:
+    async with _client(base) as http:
         started = time.perf_counter()
         ledger = await _build(http, url)
         print(f"(ledger built in {time.perf_counter() - started:.0f} s)\n", flush=True)
@@ -395,7 +400,7 @@ async def _built(base: str, url: str) -> dict[str, Any]:
 
 
 async def _measured(base: str, ledger: dict[str, Any], samples: int, beside: bool) -> None:
-    async with await _client(base) as http:
+    async with _client(base) as http:
         moments = _Moments(datetime.fromisoformat(ledger["moment"]))
         await _alone(http, ledger, moments, samples)
         if beside:
