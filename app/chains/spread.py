@@ -5,6 +5,7 @@ sized by outlets and time buckets. The main path walks only what leads to the fi
 (or, without one, what the earliest origin reached), never reading whole sightings.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -134,45 +135,43 @@ def _counted_from(
     """Outlets, timeline and flows counted from a chain read whole, as the database counts
     them from a claim's rows or recording counted them."""
     outline, outlets = reader.outline, reader.outlets
+    at = [as_utc(published) for published in outline.published]
     by_outlet: dict[str, dict[str, Any]] = {}
-    cells: dict[tuple[datetime, str, str], int] = {}
+    hours: dict[tuple[datetime, str, str], int] = {}
     place: dict[str, int] = {}
-    for index, (sighting_id, published, outlet_id, stance) in enumerate(
-        zip(outline.ids, outline.published, outline.outlet_ids, outline.stances, strict=True)
+    for index, (sighting_id, outlet_id, stance) in enumerate(
+        zip(outline.ids, outline.outlet_ids, outline.stances, strict=True)
     ):
         place[sighting_id] = index
-        at = as_utc(published)
         outlet = outlets[outlet_id]
         seen = by_outlet.get(outlet_id)
+        # In time order: an outlet's first sighting is its first, the last read its last.
         if seen is None:
-            by_outlet[outlet_id] = {
+            by_outlet[outlet_id] = seen = {
                 "slug": outlet.slug,
                 "kind": outlet.kind,
                 "country": outlet.country,
-                "sightings": 1,
-                "first_at": at,
-                "last_at": at,
+                "sightings": 0,
+                "first_at": at[index],
             }
-        else:
-            seen["sightings"] += 1
-            seen["first_at"] = min(seen["first_at"], at)
-            seen["last_at"] = max(seen["last_at"], at)
-        cell = (_bucket_of(at, bucket), outlet.kind.value, stance)
-        cells[cell] = cells.get(cell, 0) + 1
+        seen["sightings"] += 1
+        seen["last_at"] = at[index]
+        hour = (at[index].replace(minute=0, second=0, microsecond=0), outlet.kind.value, stance)
+        hours[hour] = hours.get(hour, 0) + 1
     shown = sorted(by_outlet.values(), key=lambda o: (o["first_at"], o["slug"]))
     if shown:
         _check_span(bucket, (shown[0]["first_at"], max(o["last_at"] for o in shown)))
     pairs: dict[tuple[str, str], list[Any]] = {}
     for citing_id, cited in reader.cites.items():
         citing = place[citing_id]
-        target, at = outline.outlet_ids[citing], as_utc(outline.published[citing])
+        target, first_at = outline.outlet_ids[citing], at[citing]
         for cited_id, _ in cited:
             pair = pairs.get((outline.outlet_ids[place[cited_id]], target))
             if pair is None:
-                pairs[(outline.outlet_ids[place[cited_id]], target)] = [1, at]
+                pairs[(outline.outlet_ids[place[cited_id]], target)] = [1, first_at]
             else:
                 pair[0] += 1
-                pair[1] = min(pair[1], at)
+                pair[1] = min(pair[1], first_at)
     flows = sorted(
         (
             {
@@ -185,7 +184,9 @@ def _counted_from(
         ),
         key=lambda flow: (flow["first_at"], flow["from_outlet"], flow["to_outlet"]),
     )
-    timeline = _buckets((at, kind, stance, n) for (at, kind, stance), n in cells.items())
+    timeline = _buckets(
+        (_bucket_of(hour, bucket), kind, stance, n) for (hour, kind, stance), n in hours.items()
+    )
     return [SpreadOutlet.model_validate(o) for o in shown], timeline, flows
 
 
@@ -203,8 +204,9 @@ async def _past_spread(
     )
     await reader.load()
     await reader.read_outline()
-    outlets, timeline, flows = _counted_from(reader, bucket)
-    summary = reader.summary()
+    # Seconds of Python on a large chain: in a thread, the process answers others meanwhile.
+    outlets, timeline, flows = await asyncio.to_thread(_counted_from, reader, bucket)
+    summary = await asyncio.to_thread(reader.summary)
     yield _head(claim, outlets)
     for start in range(0, len(flows), CHUNK_ROWS):
         yield b"," * (start > 0) + json_items(flows[start : start + CHUNK_ROWS])
