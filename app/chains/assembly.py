@@ -86,7 +86,7 @@ class GraphReader:
         own_rows: bool = False,
     ) -> None:
         self.outline_only = outline_only
-        # The view holds the chain's own rows alone (`service.ClaimChain`): its citations are
+        # The view holds the chain's own rows alone (`service.ChainView`): its citations are
         # few enough to read whole and keep those between members here. Joined to the members
         # by the database, each end a union of the live and history rows, they are planned
         # badly without fresh statistics: 15 s and more on a chain of 20,000 sightings.

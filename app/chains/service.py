@@ -243,7 +243,7 @@ def member_ids_statement(view: LedgerView, members: Members) -> Select[Any]:
 
 
 def own_citations_statement(view: LedgerView) -> Select[Any]:
-    """Every citation of a view holding a chain's own rows (`ClaimChain.own_rows`): (citing id,
+    """Every citation of a view holding a chain's own rows (`ChainView.own_rows`): (citing id,
     cited id, basis), each end yet to be checked against the members."""
     citations = view[Citation]
     return select(citations.citing_id, citations.cited_id, raw(citations.basis, "basis"))
