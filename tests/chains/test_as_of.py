@@ -93,7 +93,13 @@ async def test_a_past_chain_has_its_outlets_and_citations_as_they_stood_then(
     # A citation across claims is no edge of either chain, until both ends share one.
     await sighting(writer, viral["id"], "blog", day(3), cites=[elsewhere["id"]])
     chain = f"/v1/claims/{viral['id']}"
-    reads = [f"{chain}/chain", f"{chain}/spread", f"{chain}/spread?bucket=week"]
+    reads = [
+        f"{chain}/chain",
+        f"{chain}/spread",
+        f"{chain}/spread?bucket=week",
+        # A trace walks across claims.
+        f"/v1/sightings/{elsewhere['id']}/trace?direction=downstream",
+    ]
     snapshots = [await _answers(writer, reads)]
     corrections = [
         # The denial becomes an official one, from another country.
