@@ -7,8 +7,10 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    CompoundSelect,
     DateTime,
     MetaData,
+    Select,
     Table,
     TextClause,
     event,
@@ -324,6 +326,36 @@ def _not_indexed(element: Any, compiler: Any, **kw: Any) -> str:
 @compiles(not_indexed, "sqlite")
 def _not_indexed_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     return "+" + str(compiler.process(element.clauses.clauses[0], **kw))
+
+
+class in_by_key(ColumnElement[bool]):
+    """`column IN (values)`, each of the values looked up through the column's index.
+
+    Without fresh statistics PostgreSQL may hash the values and scan the whole table for them
+    instead; given them as one array computed before the scan (`= ANY(ARRAY(...))`), it can
+    only look them up. SQLite looks up an IN list's values by index already.
+    """
+
+    inherit_cache = False
+    type = Boolean()
+
+    def __init__(self, column: Any, values: Select[Any] | CompoundSelect[Any]) -> None:
+        self.column = column
+        self.values = values.scalar_subquery()
+
+    def get_children(self, **kw: Any) -> tuple[Any, ...]:
+        return (self.column, self.values)
+
+
+@compiles(in_by_key)
+def _in_by_key(element: in_by_key, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} IN {compiler.process(element.values, **kw)}"
+
+
+@compiles(in_by_key, "postgresql")
+def _in_by_key_postgresql(element: in_by_key, compiler: Any, **kw: Any) -> str:
+    column, values = compiler.process(element.column, **kw), compiler.process(element.values, **kw)
+    return f"{column} = ANY(ARRAY{values})"
 
 
 class Unindexed:

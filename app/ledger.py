@@ -11,11 +11,11 @@ code answers both. Which history table belongs to which model the domains declar
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, true
 from sqlalchemy.orm import aliased
 
 from app.db import Base
-from app.versioning import RowFilter, at_moment, history_table
+from app.versioning import RowFilter, at_moment, history_table, parts_at_moment
 
 
 class LedgerView:
@@ -52,6 +52,16 @@ class LedgerView:
             entity = aliased(model, past)
             self._entities[model] = entity
         return entity
+
+    def parts(self, model: type[Base]) -> list[tuple[Table, ColumnElement[bool]]]:
+        """The tables holding the model's rows in this view, each with the condition its rows
+        meet: for a statement that must reach each table's own indexes, where a join to the
+        union `view[model]` would not (a recursive walk on SQLite)."""
+        table = model.__table__
+        assert isinstance(table, Table)
+        if self.as_of is None:
+            return [(table, true())]
+        return parts_at_moment(table, history_table(model), self.as_of, self.within.get(model))
 
 
 CURRENT = LedgerView()

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Subquery,
     Table,
+    and_,
     insert,
     literal,
     select,
@@ -131,6 +132,19 @@ async def archive(
 RowFilter = Callable[[Table], ColumnElement[bool]]
 
 
+def parts_at_moment(
+    table: Table, history: Table, moment: datetime, where: RowFilter | None = None
+) -> list[tuple[Table, ColumnElement[bool]]]:
+    """The tables holding the rows of `table` at `moment`, each with the condition its rows
+    meet then: the halves of `at_moment`, for a statement that must reach each table's own
+    indexes (a recursive walk joined to a union reaches neither on SQLite)."""
+    current = table.c.valid_from <= moment
+    past = and_(history.c.valid_from <= moment, history.c.valid_to > moment)
+    if where is not None:
+        current, past = and_(current, where(table)), and_(past, where(history))
+    return [(table, current), (history, past)]
+
+
 def at_moment(
     table: Table, history: Table, moment: datetime, where: RowFilter | None = None
 ) -> Subquery:
@@ -140,10 +154,8 @@ def at_moment(
     as a whole reaches neither table's indexes once the union is joined to another (SQLite then
     builds the whole past of every table the statement names, PostgreSQL plans a scan of it).
     """
-    current = select(*table.columns).where(table.c.valid_from <= moment)
-    past = select(*(history.c[c.name] for c in table.columns)).where(
-        history.c.valid_from <= moment, history.c.valid_to > moment
-    )
-    if where is not None:
-        current, past = current.where(where(table)), past.where(where(history))
-    return union_all(current, past).subquery(f"{table.name}_at_moment")
+    halves = [
+        select(*(source.c[c.name] for c in table.columns)).where(condition)
+        for source, condition in parts_at_moment(table, history, moment, where)
+    ]
+    return union_all(*halves).subquery(f"{table.name}_at_moment")

@@ -18,12 +18,21 @@ async def _admin(url: str, statement: str) -> None:
         await engine.dispose()
 
 
-@asynccontextmanager
-async def private_postgres_database(admin_url: str) -> AsyncIterator[str]:
-    """A new database on the server `admin_url` points at, dropped afterwards; its URL."""
-    name = f"tracer_bench_{uuid.uuid4().hex[:8]}"
+async def new_postgres_database(admin_url: str, prefix: str = "tracer_bench") -> str:
+    """A new database on the server `admin_url` points at; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     await _admin(admin_url, f'CREATE DATABASE "{name}"')
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def private_postgres_database(
+    admin_url: str, prefix: str = "tracer_bench"
+) -> AsyncIterator[str]:
+    """A new database on the server `admin_url` points at, dropped afterwards; its URL."""
+    url = await new_postgres_database(admin_url, prefix)
     try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
+        name = make_url(url).database
         await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -4,6 +4,7 @@ Each chunk of sightings is encoded and sent before the next chunk is read; the f
 `nodes` come from the reader's compact lists once the sightings have gone by.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from enum import StrEnum
 from itertools import islice
@@ -71,7 +72,8 @@ async def chain_json(
     yield b","
     async for body in _nodes_and_edges(reader, shape):
         yield body
-    summary = reader.summary()
+    # A walk over every node: in a thread, the process answers others meanwhile.
+    summary = await asyncio.to_thread(reader.summary)
     yield (
         b',"origins":'
         + _IDS.dump_json(summary.origins)

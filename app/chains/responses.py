@@ -25,6 +25,7 @@ def _streamed(
     view: LedgerView,
     graph: bool = True,
     citations: bool = True,
+    own_rows: bool = False,
     **load: object,
 ) -> AsyncIterator[bytes]:
     """The body, read in its own snapshot session: the request's session has closed by the time
@@ -33,7 +34,13 @@ def _streamed(
 
     async def body() -> AsyncIterator[bytes]:
         async with snapshot(sessionmaker) as session:
-            reader = GraphReader(session=session, members=members, view=view, citations=citations)
+            reader = GraphReader(
+                session=session,
+                members=members,
+                view=view,
+                citations=citations,
+                own_rows=own_rows,
+            )
             if graph:
                 await reader.load(**load)  # type: ignore[arg-type]
             async for part in write(reader):
@@ -63,8 +70,8 @@ async def chain_document(
     *, session: AsyncSession, claim: Claim, shape: Shape, view: LedgerView = CURRENT
 ) -> AsyncIterator[bytes]:
     """The claim's own chain (no variants) as JSON, read in `session` as it is written."""
-    members = service.chain_members(view=view, claim_id=claim.id, include_variants=False)
-    reader = GraphReader(session=session, members=members, view=view)
+    view, members, own_rows = service.claim_chain(view=view, claim_id=claim.id)
+    reader = GraphReader(session=session, members=members, view=view, own_rows=own_rows)
     await reader.load()
     async for part in chain_json(reader, ClaimOut.model_validate(claim), shape):
         yield part
@@ -82,7 +89,7 @@ def chain_response(
 ) -> StreamingResponse:
     """The claim's chain as JSON or as a file, streamed as it is read; a file is named for
     download (`filename`, or the API's own name for it)."""
-    view, members = service.claim_chain(
+    view, members, own_rows = service.claim_chain(
         view=view, claim_id=claim.id, include_variants=include_variants
     )
     shown = ClaimOut.model_validate(claim)
@@ -91,7 +98,13 @@ def chain_response(
         name = filename or exports.filename(claim.id, file_format)
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
     if file_format is ChainFormat.json:
-        body = _streamed(sessionmaker, members, lambda r: chain_json(r, shown, shape), view)
+        body = _streamed(
+            sessionmaker,
+            members,
+            lambda r: chain_json(r, shown, shape),
+            view,
+            own_rows=own_rows,
+        )
         return StreamingResponse(body, media_type=JSON, headers=headers)
     if file_format is ChainFormat.stix:
         return StreamingResponse(
@@ -106,7 +119,15 @@ def chain_response(
     }
     # The CSV is one row per edge read straight from a join: it needs no graph in memory.
     graph = file_format is not ChainFormat.csv
-    body = _streamed(sessionmaker, members, writers[file_format], view, graph, citations=False)
+    body = _streamed(
+        sessionmaker,
+        members,
+        writers[file_format],
+        view,
+        graph,
+        citations=False,
+        own_rows=own_rows,
+    )
     return StreamingResponse(body, media_type=exports.MEDIA_TYPES[file_format], headers=headers)
 
 
@@ -120,7 +141,7 @@ def trace_response(
     view: LedgerView = CURRENT,
 ) -> StreamingResponse:
     """Sightings reachable from this one, streamed as they are read."""
-    members = service.trace_members(
+    view, members, own_rows = service.trace_view(
         view=view, sighting_id=sighting_id, direction=direction, dialect=dialect
     )
     body = _streamed(
@@ -128,6 +149,7 @@ def trace_response(
         members,
         trace_json,
         view,
+        own_rows=own_rows,
         trace_from=sighting_id,
         direction=direction,
         max_depth=max_depth,

@@ -7,7 +7,7 @@ list of ids, so that no statement grows with the chain. Every function reads thr
 
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.claims.models import Claim
-from app.db import Unindexed, not_indexed
+from app.db import Unindexed, in_by_key, not_indexed
 from app.evidence.service import with_evidence
 from app.ledger import CURRENT, LedgerView
 from app.outlets.models import Outlet
@@ -71,9 +71,19 @@ def chain_members(
     return lambda entity: entity.claim_id.in_(family)
 
 
+class ChainView(NamedTuple):
+    """The view a read of a chain or trace reads through, its members in it, and whether that
+    view holds the members' own rows alone (`own_rows`: their sightings, and citations made by
+    them or by sightings that were once among them)."""
+
+    view: LedgerView
+    members: Members
+    own_rows: bool = False
+
+
 def claim_chain(
     *, view: LedgerView = CURRENT, claim_id: str, include_variants: bool = False
-) -> tuple[LedgerView, Members]:
+) -> ChainView:
     """The view a read of the claim's chain reads through, and the chain's members in it.
 
     At a past moment the view holds only the sightings that were the claim's then, and the
@@ -83,7 +93,7 @@ def claim_chain(
     """
     members = chain_members(view=view, claim_id=claim_id, include_variants=include_variants)
     if view.as_of is None or include_variants:
-        return view, members
+        return ChainView(view, members)
 
     def of_claim(table: Table) -> ColumnElement[bool]:
         return table.c.claim_id == claim_id
@@ -94,41 +104,41 @@ def claim_chain(
     )
 
     def made_by_one_of_them(table: Table) -> ColumnElement[bool]:
-        return table.c.citing_id.in_(ever_of_claim)
+        return in_by_key(table.c.citing_id, ever_of_claim)
 
     narrowed = view.narrowed({Sighting: of_claim, Citation: made_by_one_of_them})
     # Already within the view; asked again where the index is, SQLite would take the past's
     # rows for a handful and join them to others by scanning instead of by key.
-    return narrowed, lambda entity: not_indexed(entity.claim_id) == claim_id
+    return ChainView(narrowed, lambda entity: not_indexed(entity.claim_id) == claim_id, True)
 
 
-def trace_members(
+def _walk(
     *,
-    view: LedgerView = CURRENT,
+    view: LedgerView,
     sighting_id: str,
     direction: Direction,
     dialect: str,
     within: Members | None = None,
-) -> Members:
-    """Every sighting reachable from this one in this direction, at any depth.
+) -> Select[Any]:
+    """The ids of every sighting reachable from this one in this direction, at any depth.
 
     The walk keeps ids only, so UNION visits each sighting once: carrying the depth along would
     visit a sighting once per distinct path length, which on a dense chain is many times over.
-    Depth limits are applied afterwards, to the edges between these members. With `within`,
-    the walk steps only onto sightings that also belong there.
+    With `within`, the walk steps only onto sightings that also belong there.
     """
-    citations = view[Citation]
-    near, far = (
-        (citations.citing_id, citations.cited_id)
-        if direction is Direction.upstream
-        else (citations.cited_id, citations.citing_id)
-    )
+
+    def ends(citations: Any) -> tuple[Any, Any]:
+        if direction is Direction.upstream:
+            return citations.citing_id, citations.cited_id
+        return citations.cited_id, citations.citing_id
+
     walk = select(literal(sighting_id, String(36)).label("id")).cte("walk", recursive=True)
     if dialect == "postgresql":
         # Each step looks its sightings' citations up by key, row by row (a LATERAL subquery
         # behind OFFSET 0 cannot be planned otherwise). Planned as a join, a step without
         # fresh statistics scans every citation, once per step: a walk 600 steps deep took
         # 16 s that way, and 1.4 s this way.
+        near, far = ends(view[Citation])
         onward = select(far.label("id")).where(near == walk.c.id).offset(0).lateral("onward")
         step = select(onward.c.id).select_from(walk).join(onward, true())
         if within is not None:
@@ -140,17 +150,65 @@ def trace_members(
                 .lateral("member")
             )
             step = step.join(member, true())
-    else:
-        # SQLite walks a recursive query one row at a time, each by key already.
-        step = select(far).join(walk, near == walk.c.id)
+        return select(walk.union(step).c.id)
+    # SQLite walks a recursive query one row at a time, each by key already, once each
+    # step joins the tables themselves: joined to the union of a past moment's rows, it
+    # would first copy every citation there ever was.
+    steps = []
+    for citations, condition in view.parts(Citation):
+        near, far = ends(citations.c)
+        step = select(far).join(walk, near == walk.c.id).where(condition)
         if within is not None:
             reached_sighting = aliased(view[Sighting])
             step = step.join(reached_sighting, reached_sighting.id == far).where(
                 within(Unindexed(reached_sighting))
             )
-    walk = walk.union(step)
-    reached = select(walk.c.id)
+        steps.append(step)
+    return select(walk.union(*steps).c.id)
+
+
+def trace_members(
+    *,
+    view: LedgerView = CURRENT,
+    sighting_id: str,
+    direction: Direction,
+    dialect: str,
+    within: Members | None = None,
+) -> Members:
+    """Every sighting reachable from this one in this direction, at any depth (see `_walk`).
+
+    Depth limits are applied afterwards, to the edges between these members.
+    """
+    reached = _walk(
+        view=view, sighting_id=sighting_id, direction=direction, dialect=dialect, within=within
+    )
     return lambda entity: entity.id.in_(reached)
+
+
+def trace_view(
+    *, view: LedgerView = CURRENT, sighting_id: str, direction: Direction, dialect: str
+) -> ChainView:
+    """The view a read of a trace reads through, and the trace's members in it.
+
+    At a past moment the view holds only the sightings the walk reaches and the citations they
+    make, each half of the past read by key from the walk (as `claim_chain` does from the
+    claim), rather than joined to the walk as a union of every row there ever was.
+    """
+    if view.as_of is None:
+        members = trace_members(
+            view=view, sighting_id=sighting_id, direction=direction, dialect=dialect
+        )
+        return ChainView(view, members)
+    reached = _walk(view=view, sighting_id=sighting_id, direction=direction, dialect=dialect)
+
+    def reached_sighting(table: Table) -> ColumnElement[bool]:
+        return in_by_key(table.c.id, reached)
+
+    def made_by_one_of_them(table: Table) -> ColumnElement[bool]:
+        return in_by_key(table.c.citing_id, reached)
+
+    narrowed = view.narrowed({Sighting: reached_sighting, Citation: made_by_one_of_them})
+    return ChainView(narrowed, lambda entity: true(), True)
 
 
 def edges_statement(
@@ -176,6 +234,19 @@ def edges_statement(
             cited_members(Unindexed(cited))
         )
     return statement
+
+
+def member_ids_statement(view: LedgerView, members: Members) -> Select[Any]:
+    """The members' ids."""
+    sightings = view[Sighting]
+    return select(sightings.id).where(members(sightings))
+
+
+def own_citations_statement(view: LedgerView) -> Select[Any]:
+    """Every citation of a view holding a chain's own rows (`ChainView.own_rows`): (citing id,
+    cited id, basis), each end yet to be checked against the members."""
+    citations = view[Citation]
+    return select(citations.citing_id, citations.cited_id, raw(citations.basis, "basis"))
 
 
 def outlets_statement(view: LedgerView, members: Members) -> Select[Any]:

@@ -69,11 +69,54 @@ async def test_a_past_chain_spread_and_trace_equal_what_was_answered_then(
     for (_, before), (_, after) in pairwise(snapshots):
         assert before != after
     for moment, answers in snapshots:
-        for path, body in answers.items():
-            joiner = "&" if "?" in path else "?"
-            replayed = await writer.get(f"{path}{joiner}as_of={moment.replace('+', '%2B')}")
-            assert replayed.status_code == 200, (moment, path, replayed.text)
-            assert replayed.json() == body, (moment, path)
+        await _replayed_equal(writer, moment, answers)
+
+
+async def _replayed_equal(writer: httpx.AsyncClient, moment: str, answers: dict[str, Any]) -> None:
+    for path, body in answers.items():
+        joiner = "&" if "?" in path else "?"
+        replayed = await writer.get(f"{path}{joiner}as_of={moment.replace('+', '%2B')}")
+        assert replayed.status_code == 200, (moment, path, replayed.text)
+        assert replayed.json() == body, (moment, path)
+
+
+async def test_a_past_chain_has_its_outlets_and_citations_as_they_stood_then(
+    writer: httpx.AsyncClient,
+) -> None:
+    for slug in ("wire", "agency", "blog"):
+        await outlet(writer, slug, country="DE")
+    viral = await claim(writer, "A claim denied by an outlet that became official later")
+    other = await claim(writer, "A claim one of whose sightings joins the first")
+    origin = await sighting(writer, viral["id"], "wire", day(1), stance="asserts")
+    await sighting(writer, viral["id"], "agency", day(2), stance="denies", cites=[origin["id"]])
+    elsewhere = await sighting(writer, other["id"], "wire", day(1), url="https://w.example/o")
+    # A citation across claims is no edge of either chain, until both ends share one.
+    await sighting(writer, viral["id"], "blog", day(3), cites=[elsewhere["id"]])
+    chain = f"/v1/claims/{viral['id']}"
+    reads = [
+        f"{chain}/chain",
+        f"{chain}/spread",
+        f"{chain}/spread?bucket=week",
+        # A trace walks across claims.
+        f"/v1/sightings/{elsewhere['id']}/trace?direction=downstream",
+    ]
+    snapshots = [await _answers(writer, reads)]
+    corrections = [
+        # The denial becomes an official one, from another country.
+        ("/v1/outlets/agency", {"kind": "official", "country": "RU"}),
+        (f"/v1/sightings/{elsewhere['id']}", {"claim_id": viral["id"]}),
+    ]
+    for path, change in corrections:
+        response = await writer.patch(path, json={**change, "reason": "a correction"})
+        assert response.status_code == 200, response.text
+        snapshots.append(await _answers(writer, reads))
+
+    first, official, joined = (answers[f"{chain}/spread"] for _, answers in snapshots)
+    assert first["metrics"]["first_denial_at"] is None
+    assert official["metrics"]["first_denial_at"] is not None
+    assert len(joined["flows"]) == len(official["flows"]) + 1
+    for moment, answers in snapshots:
+        await _replayed_equal(writer, moment, answers)
 
 
 async def test_heavy_reads_wait_their_turn_and_others_go_on(
