@@ -14,7 +14,7 @@ chain at a past moment, is counted from the sightings and citations themselves.
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, case, delete, func, insert, inspect, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,15 +36,44 @@ def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+class AddedSighting(NamedTuple):
+    claim_id: str
+    outlet_id: str
+    kind: OutletKind
+    stance: Stance
+    at: datetime
+
+
+class AddedCitation(NamedTuple):
+    """A citation within one claim: a sighting of the target outlet, published `at`, cites one
+    of the source outlet."""
+
+    claim_id: str
+    source_outlet_id: str
+    target_outlet_id: str
+    at: datetime
+
+
+@dataclass
+class Additions:
+    """Every sighting and citation within a claim that one transaction recorded: what kept
+    projections move by when recording is the only change to their claims."""
+
+    sightings: list[AddedSighting] = field(default_factory=list)
+    citations: list[AddedCitation] = field(default_factory=list)
+
+
 @dataclass
 class ChainTally:
-    """What one transaction recorded, counted per claim until written."""
+    """What one transaction recorded, counted per claim until written; `added` keeps each
+    sighting and citation for the projections kept above this domain."""
 
     _flows: dict[tuple[str, str, str], tuple[int, datetime]] = field(default_factory=dict)
     _outlets: dict[tuple[str, str, str], tuple[int, datetime, datetime]] = field(
         default_factory=dict
     )
     _hours: dict[tuple[str, datetime, str, str], int] = field(default_factory=dict)
+    added: Additions = field(default_factory=Additions)
 
     def add_sighting(
         self,
@@ -61,6 +90,7 @@ class ChainTally:
         self._outlets[key] = (count + 1, min(first, at), max(last, at))
         hour = (claim_id, hour_of(at), kind.value, stance.value)
         self._hours[hour] = self._hours.get(hour, 0) + 1
+        self.added.sightings.append(AddedSighting(claim_id, outlet_id, kind, stance, at))
 
     def add_citation(
         self, *, claim_id: str, source_outlet_id: str, target_outlet_id: str, at: datetime
@@ -70,6 +100,7 @@ class ChainTally:
         key = (claim_id, source_outlet_id, target_outlet_id)
         citations, first_at = self._flows.get(key, (0, at))
         self._flows[key] = (citations + 1, min(first_at, at))
+        self.added.citations.append(AddedCitation(claim_id, source_outlet_id, target_outlet_id, at))
 
     async def write(self, session: AsyncSession) -> None:
         """Add what was counted to the claims' counts, and start counting afresh."""

@@ -34,7 +34,12 @@ _CLAIMS_PER_STATEMENT = 500
 
 class SightingsChangedHook(Protocol):
     async def __call__(
-        self, *, session: AsyncSession, claim_ids: frozenset[str], now: datetime
+        self,
+        *,
+        session: AsyncSession,
+        claim_ids: frozenset[str],
+        now: datetime,
+        added: chain_counts.Additions | None,
     ) -> None: ...
 
 
@@ -46,7 +51,9 @@ def on_sightings_changed(hook: SightingsChangedHook) -> SightingsChangedHook:
     changed (a merged claim's too), after this domain's own projections are up to date.
 
     What is read across claims (outlet records, the network) lives above this domain and keeps
-    its own projections by registering here rather than being called.
+    its own projections by registering here rather than being called. `added` is given when
+    recording was the only change to these claims: the sightings and citations it added, which
+    a projection may move by instead of counting the claims again.
     """
     _sightings_changed_hooks.append(hook)
     return hook
@@ -284,6 +291,7 @@ async def sightings_changed(
     the events the change wrote (`indexing`): a claim is found by its words at once.
     """
     changed, recounted = frozenset(claim_ids), frozenset(recount)
+    added = tally.added if tally is not None and not recounted else None
     if tally is not None:
         await tally.write(session)
     for claim_id in sorted(recounted):
@@ -294,7 +302,7 @@ async def sightings_changed(
         await matching.index_many_wordings(session=session, wordings=wordings)
     await refresh_claims(session=session, claim_ids=changed, now=now)
     for hook in _sightings_changed_hooks:
-        await hook(session=session, claim_ids=changed | recounted, now=now)
+        await hook(session=session, claim_ids=changed | recounted, now=now, added=added)
 
 
 @outlets.on_kind_change

@@ -45,12 +45,42 @@ NO_LINK = Link(0, 0, None, None)
 NO_TOTAL = (0, 0, 0, 0)
 
 
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
 @dataclass
 class Figures:
-    """A set of claims' contribution to the totals, read before and after they are recounted."""
+    """A set of claims' contribution to the totals, read before and after they are recounted,
+    or what rows added to other claims add to them."""
 
     links: dict[Pair, Link]
     totals: dict[str, tuple[int, int, int, int]]
+
+    def plus(self, other: "Figures") -> "Figures":
+        """Both contributions together: counts summed, times widened."""
+        links = dict(self.links)
+        for key, link in other.links.items():
+            mine = links.get(key, NO_LINK)
+            links[key] = Link(
+                mine.citations + link.citations,
+                mine.claims + link.claims,
+                _earliest(mine.first_at, link.first_at),
+                _latest(mine.last_at, link.last_at),
+            )
+        totals = dict(self.totals)
+        for outlet_id, figures in other.totals.items():
+            mine_total = totals.get(outlet_id, NO_TOTAL)
+            summed = tuple(a + b for a, b in zip(mine_total, figures, strict=True))
+            totals[outlet_id] = (summed[0], summed[1], summed[2], summed[3])
+        return Figures(links=links, totals=totals)
+
+
+NO_FIGURES = Figures(links={}, totals={})
 
 
 async def figures_of(session: AsyncSession, claim_ids: Sequence[str]) -> Figures:
@@ -92,7 +122,7 @@ def _in_chunks(rows: list[Any]) -> Iterable[list[Any]]:
         yield rows[start : start + _KEYS_PER_STATEMENT]
 
 
-async def _add(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
+async def add_to(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """Add the rows' figures to those under their keys (a new key starts from them); first and
     last times only ever move outwards here."""
     if not rows:
@@ -175,8 +205,8 @@ async def apply(session: AsyncSession, before: Figures, after: Figures) -> None:
         delta = [n - o for n, o in zip(new_total, old_total, strict=True)]
         names = ["claims", "sightings", "first_to_carry", "after_denial"]
         totals.append({"outlet_id": outlet_id, **dict(zip(names, delta, strict=True))})
-    await _add(session, OutletLink, links)
-    await _add(session, OutletTotal, totals)
+    await add_to(session, OutletLink, links)
+    await add_to(session, OutletTotal, totals)
     if shrunk:
         await _reread_times(session, shrunk)
     # Pairs and outlets left with nothing go, so the network lists only what was carried.

@@ -3,10 +3,10 @@
 `record` checks one sighting against what the database held when the recorder read it and
 against the sightings recorded before it, and writes nothing: a sighting that fails leaves no
 claim, outlet or row behind. `finish` then writes them all together: new claims and outlets in
-key order, the claims' rows locked in id order, the sightings and their citations in one
-statement each, their audit entries and events, and the claims' counts once per claim. Locks
-are taken only there, so two batches of the same claims check side by side and wait for each
-other only while they write.
+key order, the sightings and their citations in one statement each, their audit entries and
+events, then the claims' rows locked in id order and their counts once per claim. Locks are
+taken only there, so two batches of the same claims check and insert side by side and wait for
+each other only while they count.
 """
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -390,10 +390,6 @@ class Recorder:
         committing."""
         made_claims, made_outlets = await self._create()
         touched = sorted({pending.values["claim_id"] for pending in self.pending})
-        # Before the sightings go in: each one's foreign key takes a share lock on its claim's
-        # row, and two writers each holding one while asking for the row lock wait on each
-        # other until the deadlock detector (a second later) fails one of them.
-        await claims.lock(session=self.session, claim_ids=touched)
         if self.pending:
             await self.session.execute(insert(table_of(Sighting)), [p.values for p in self.pending])
             citations = [
@@ -409,6 +405,9 @@ class Recorder:
             if citations:
                 await self.session.execute(insert(table_of(Citation)), citations)
             await self._journal(touched, made_claims, made_outlets)
+        # Only what counts the claims' sightings needs their rows locked. The sightings' foreign
+        # keys share-lock the claims' keys, which this lock lets other writers do meanwhile.
+        await claims.lock(session=self.session, claim_ids=touched, keys_shared=True)
         await sightings_changed(
             session=self.session,
             claim_ids=touched,
