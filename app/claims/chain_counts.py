@@ -7,9 +7,10 @@ sightings and 200,000 citations on every request.
 
 Recording only adds, so a recorder adds to the counts (`ChainTally`); a correction, withdrawal
 or merge can also take away, and counts the claims it touched again (`recount`), as does a
-change of an outlet's kind. Whoever writes holds the claim's row lock, as for the claim's other
-projected fields. Flows count citations within one claim only: a family of variants, or the
-chain at a past moment, is counted from the sightings and citations themselves.
+change of an outlet's kind. Whoever counts again holds the claim's row lock, as for the claim's
+other projected fields; adding needs none, as sums add up in any order. Flows count citations
+within one claim only: a family of variants, or the chain at a past moment, is counted from the
+sightings and citations themselves.
 """
 
 from dataclasses import dataclass, field
@@ -21,13 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.claims.models import ClaimFlow, ClaimHour, ClaimOutlet
-from app.db import Base, dialect_insert, not_indexed
+from app.db import Base, insert_rows, not_indexed, table_of
 from app.enums import OutletKind, Stance
 from app.outlets.models import Outlet
 from app.sightings.models import Citation, Sighting
 
-# Rows per upsert statement: a handful of parameters each, well under both engines' limits.
-_ROWS_PER_STATEMENT = 1000
 # A sighting without a language of its own is counted under this one (a key cannot be NULL).
 NO_LANGUAGE = ""
 
@@ -157,20 +156,19 @@ async def _add(
     latest: tuple[str, ...] | list[str] = (),
 ) -> None:
     """Insert the rows, or add them to those already under their keys."""
-    if not rows:
-        return
-    upsert = dialect_insert(session)(model)
     table = inspect(model).columns
-    new = upsert.excluded
-    update: dict[str, ColumnElement[Any]] = {name: table[name] + new[name] for name in summed}
-    for name in earliest:
-        update[name] = case((new[name] < table[name], new[name]), else_=table[name])
-    for name in latest:
-        update[name] = case((new[name] > table[name], new[name]), else_=table[name])
-    keys = list(inspect(model).primary_key)
-    statement = upsert.on_conflict_do_update(index_elements=keys, set_=update)
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        await session.execute(statement, rows[start : start + _ROWS_PER_STATEMENT])
+
+    def adding(upsert: Any) -> Any:
+        new = upsert.excluded
+        update: dict[str, ColumnElement[Any]] = {name: table[name] + new[name] for name in summed}
+        for name in earliest:
+            update[name] = case((new[name] < table[name], new[name]), else_=table[name])
+        for name in latest:
+            update[name] = case((new[name] > table[name], new[name]), else_=table[name])
+        keys = list(inspect(model).primary_key)
+        return upsert.on_conflict_do_update(index_elements=keys, set_=update)
+
+    await insert_rows(session, table_of(model), rows, adding)
 
 
 def _hour_start(session: AsyncSession, moment: Any) -> ColumnElement[Any]:

@@ -16,12 +16,13 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims import projection
 from app.claims.chain_counts import AddedCitation, AddedSighting, Additions
 from app.claims.models import Claim
+from app.db import keys_present
 from app.enums import DenialStatus, OutletKind, Stance
 from app.network import totals
 from app.network.models import OutletDay, OutletFlow
@@ -89,17 +90,6 @@ async def _first_denials(session: AsyncSession, claim_ids: list[str]) -> dict[st
     return found
 
 
-async def _existing(
-    session: AsyncSession, columns: Sequence[Any], keys: list[tuple[Any, ...]]
-) -> set[Any]:
-    """Which of these keys (of `columns`) already have a row."""
-    found: set[Any] = set()
-    for chunk in _chunks(keys):
-        rows = await session.execute(select(*columns).where(tuple_(*columns).in_(chunk)).distinct())
-        found.update(tuple(row) for row in rows)
-    return found
-
-
 async def add(
     session: AsyncSession, claim_ids: Iterable[str], added: Additions
 ) -> tuple[list[str], totals.Figures]:
@@ -149,7 +139,7 @@ async def _add_days(
     if not days:
         return {}
     pairs = sorted({(claim_id, outlet_id) for claim_id, outlet_id, _, _ in days})
-    carried = await _existing(session, [OutletDay.claim_id, OutletDay.outlet_id], pairs)
+    carried = await keys_present(session, [OutletDay.claim_id, OutletDay.outlet_id], pairs)
     outlets: dict[str, list[int]] = {}
     for (_, outlet_id, _, _), (sightings, after, first) in days.items():
         total = outlets.setdefault(outlet_id, [0, 0, 0, 0])
@@ -204,7 +194,7 @@ async def _add_flows(
         return {}
     triples = sorted({key[:3] for key in flows})
     columns = [OutletFlow.claim_id, OutletFlow.source_outlet_id, OutletFlow.target_outlet_id]
-    linked = await _existing(session, columns, triples)
+    linked = await keys_present(session, columns, triples)
     links: dict[tuple[str, str], list[Any]] = {}
     for (_, source, target, _), (count, first_at, last_at) in flows.items():
         link = links.setdefault((source, target), [0, 0, first_at, last_at])

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import Base, dialect_insert
+from app.db import Base, insert_rows, table_of
 from app.network.models import OutletDay, OutletFlow, OutletLink, OutletTotal
 
 # Keys per statement: two parameters each, well under both engines' limits.
@@ -129,20 +129,22 @@ async def add_to(session: AsyncSession, model: type[Base], rows: list[dict[str, 
         return
     table = inspect(model).columns
     keys = list(inspect(model).primary_key)
-    for chunk in _in_chunks(rows):
-        # One statement of many rows: as many single-row statements cost a round trip each.
-        upsert = dialect_insert(session)(model).values(chunk)
+    key_names = {key.name for key in keys}
+
+    def adding(upsert: Any) -> Any:
         new = upsert.excluded
         update: dict[str, ColumnElement[Any]] = {}
-        for name in chunk[0]:
+        for name in rows[0]:
             if name in ("first_at", "last_at"):
                 outwards = (
                     new[name] < table[name] if name == "first_at" else new[name] > table[name]
                 )
                 update[name] = case((outwards, new[name]), else_=table[name])
-            elif name not in {key.name for key in keys}:
+            elif name not in key_names:
                 update[name] = table[name] + new[name]
-        await session.execute(upsert.on_conflict_do_update(index_elements=keys, set_=update))
+        return upsert.on_conflict_do_update(index_elements=keys, set_=update)
+
+    await insert_rows(session, table_of(model), rows, adding)
 
 
 async def _reread_times(session: AsyncSession, pairs: list[Pair]) -> None:

@@ -26,7 +26,7 @@ from app.claims import service as claims
 from app.claims.chain_counts import ChainTally
 from app.claims.models import Claim
 from app.claims.normalize import fingerprint, normalize_statement
-from app.claims.projection import sightings_changed
+from app.claims.projection import sightings_added, sightings_changed
 from app.claims.schemas import ClaimCreate
 from app.db import is_retryable, new_id, table_of, utcnow
 from app.enums import CitationBasis, OutletKind
@@ -405,15 +405,12 @@ class Recorder:
             if citations:
                 await self.session.execute(insert(table_of(Citation)), citations)
             await self._journal(touched, made_claims, made_outlets)
+        await sightings_added(session=self.session, tally=self.counts, wordings=self.wordings)
         # Only what counts the claims' sightings needs their rows locked. The sightings' foreign
         # keys share-lock the claims' keys, which this lock lets other writers do meanwhile.
         await claims.lock(session=self.session, claim_ids=touched, keys_shared=True)
         await sightings_changed(
-            session=self.session,
-            claim_ids=touched,
-            now=self.now,
-            tally=self.counts,
-            wordings=self.wordings,
+            session=self.session, claim_ids=touched, now=self.now, added=self.counts.added
         )
 
     async def _journal(
