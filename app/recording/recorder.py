@@ -12,6 +12,7 @@ each other only while they count.
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import false, insert, select, update
@@ -52,8 +53,9 @@ ATTEMPTS = 3
 _KEYS_PER_STATEMENT = 1000
 
 
-def announcements_of(sighting: Sighting, claim: Claim) -> list[outbox.Announcement]:
-    """A new sighting's events: recorded (its outlet set), and the official denial it may be."""
+def announcements_of(sighting: Any, claim: Claim) -> list[outbox.Announcement]:
+    """A new sighting's events: recorded (its outlet set), and the official denial it may be;
+    from its row, or from the values it was written with and its outlet."""
     summary = sighting_events.SightingSummary.of(sighting)
     events: list[EventPayload] = [sighting_events.SightingRecorded(sighting=summary)]
     if rules.is_official_denial(sighting):
@@ -426,9 +428,9 @@ class Recorder:
         by_id = {outlet.id: outlet for outlet in made if outlet is not None}
         journal = Journal()
         for pending in self.pending:
-            # Announced from what was just written, rather than read back: a batch pays per row.
-            recorded = Sighting(**pending.values)
-            recorded.outlet = by_id[pending.values["outlet_id"]]
+            # Announced from what was just written, rather than read back: a batch pays per row,
+            # and a mapped instance would cost more than the rest of its events.
+            recorded = SimpleNamespace(**pending.values, outlet=by_id[pending.values["outlet_id"]])
             journal.created(
                 target=Target.sighting,
                 record_id=recorded.id,
