@@ -1,6 +1,7 @@
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,8 +14,13 @@ from sqlalchemy import (
     Select,
     Table,
     TextClause,
+    and_,
+    bindparam,
     event,
+    func,
+    select,
     text,
+    tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
@@ -226,17 +232,76 @@ def table_of(model: type[Base]) -> Table:
     return table
 
 
+# Keys per row-value IN list on SQLite: a few parameters each, well under its limit.
+_KEYS_PER_STATEMENT = 300
+
+
 def dialect_insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def insert_rows(
+    session: AsyncSession,
+    table: Table,
+    rows: list[dict[str, Any]],
+    conflict: Callable[[Any], Any] | None = None,
+) -> None:
+    """Insert many rows with the same keys in one statement; `conflict` adds an ON CONFLICT
+    clause to the dialect's insert.
+
+    On PostgreSQL the rows go as one array per column, unnested by the server: one execution,
+    and one compiled statement whatever their number, where an executemany is one execution
+    per row and a multi-row VALUES one compilation per batch. SQLite runs in the process, so
+    an executemany of one compiled statement is as fast there.
+    """
+    if not rows:
+        return
+    insert = dialect_insert(session)(table)
+    if session.get_bind().dialect.name != "postgresql":
+        await session.execute(conflict(insert) if conflict else insert, rows)
+        return
+    names = list(rows[0])
+    arrays = [bindparam(name, type_=postgresql.ARRAY(table.c[name].type)) for name in names]
+    source = select(*(func.unnest(array) for array in arrays))
+    statement = insert.from_select(names, source)
+    await session.execute(
+        conflict(statement) if conflict else statement,
+        {name: [row[name] for row in rows] for name in names},
+    )
+
+
+async def keys_present(
+    session: AsyncSession, columns: list[Any], keys: list[tuple[Any, ...]]
+) -> set[tuple[Any, ...]]:
+    """Which of these keys (values of `columns`, all of one table) have a row."""
+    found: set[tuple[Any, ...]] = set()
+    if not keys:
+        return found
+    if session.get_bind().dialect.name == "postgresql":
+        # Joined to the keys as arrays: a row-value IN list of hundreds of keys is planned as
+        # as many index scans OR-ed together, several times slower.
+        arrays = [
+            func.unnest(bindparam(f"key_{n}", type_=postgresql.ARRAY(column.type))).label(f"k{n}")
+            for n, column in enumerate(columns)
+        ]
+        wanted = select(*arrays).subquery()
+        matched = and_(*(column == wanted.c[f"k{n}"] for n, column in enumerate(columns)))
+        statement = select(*columns).join(wanted, matched).distinct()
+        params = {f"key_{n}": [key[n] for key in keys] for n in range(len(columns))}
+        found.update(tuple(row) for row in await session.execute(statement, params))
+        return found
+    for start in range(0, len(keys), _KEYS_PER_STATEMENT):
+        chunk = keys[start : start + _KEYS_PER_STATEMENT]
+        rows = await session.execute(select(*columns).where(tuple_(*columns).in_(chunk)).distinct())
+        found.update(tuple(row) for row in rows)
+    return found
 
 
 async def insert_many_or_ignore(
     session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]
 ) -> None:
     """Insert rows, skipping those whose key exists already."""
-    if rows:
-        statement = dialect_insert(session)(model.__table__).on_conflict_do_nothing()
-        await session.execute(statement, rows)
+    await insert_rows(session, table_of(model), rows, lambda new: new.on_conflict_do_nothing())
 
 
 async def insert_or_ignore(

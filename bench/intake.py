@@ -187,12 +187,22 @@ async def raw_copy(url: str, work: list[list[dict[str, Any]]]) -> float:
         await connection.execute(
             "CREATE TABLE copied (LIKE sightings INCLUDING DEFAULTS INCLUDING INDEXES)"
         )
-        columns = ["id", "claim_id", "outlet_id", "url", "published_at", "stance", "title"]
+        columns = [
+            "id",
+            "claim_id",
+            "outlet_id",
+            "url",
+            "canonical_url",
+            "published_at",
+            "stance",
+            "title",
+        ]
         records = [
             (
                 f"{n:036d}",
                 f"{hash(item['claim']['statement']) % 10**12:036d}",
                 item["outlet"][:36],
+                item["url"],
                 item["url"],
                 datetime.fromisoformat(item["published_at"]),
                 item["stance"],

@@ -7,27 +7,26 @@ sightings and 200,000 citations on every request.
 
 Recording only adds, so a recorder adds to the counts (`ChainTally`); a correction, withdrawal
 or merge can also take away, and counts the claims it touched again (`recount`), as does a
-change of an outlet's kind. Whoever writes holds the claim's row lock, as for the claim's other
-projected fields. Flows count citations within one claim only: a family of variants, or the
-chain at a past moment, is counted from the sightings and citations themselves.
+change of an outlet's kind. Whoever counts again holds the claim's row lock, as for the claim's
+other projected fields; adding needs none, as sums add up in any order. Flows count citations
+within one claim only: a family of variants, or the chain at a past moment, is counted from the
+sightings and citations themselves.
 """
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, case, delete, func, insert, inspect, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.claims.models import ClaimFlow, ClaimHour, ClaimOutlet
-from app.db import Base, dialect_insert, not_indexed
+from app.db import Base, insert_rows, not_indexed, table_of
 from app.enums import OutletKind, Stance
 from app.outlets.models import Outlet
 from app.sightings.models import Citation, Sighting
 
-# Rows per upsert statement: a handful of parameters each, well under both engines' limits.
-_ROWS_PER_STATEMENT = 1000
 # A sighting without a language of its own is counted under this one (a key cannot be NULL).
 NO_LANGUAGE = ""
 
@@ -36,15 +35,44 @@ def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+class AddedSighting(NamedTuple):
+    claim_id: str
+    outlet_id: str
+    kind: OutletKind
+    stance: Stance
+    at: datetime
+
+
+class AddedCitation(NamedTuple):
+    """A citation within one claim: a sighting of the target outlet, published `at`, cites one
+    of the source outlet."""
+
+    claim_id: str
+    source_outlet_id: str
+    target_outlet_id: str
+    at: datetime
+
+
+@dataclass
+class Additions:
+    """Every sighting and citation within a claim that one transaction recorded: what kept
+    projections move by when recording is the only change to their claims."""
+
+    sightings: list[AddedSighting] = field(default_factory=list)
+    citations: list[AddedCitation] = field(default_factory=list)
+
+
 @dataclass
 class ChainTally:
-    """What one transaction recorded, counted per claim until written."""
+    """What one transaction recorded, counted per claim until written; `added` keeps each
+    sighting and citation for the projections kept above this domain."""
 
     _flows: dict[tuple[str, str, str], tuple[int, datetime]] = field(default_factory=dict)
     _outlets: dict[tuple[str, str, str], tuple[int, datetime, datetime]] = field(
         default_factory=dict
     )
     _hours: dict[tuple[str, datetime, str, str], int] = field(default_factory=dict)
+    added: Additions = field(default_factory=Additions)
 
     def add_sighting(
         self,
@@ -61,6 +89,7 @@ class ChainTally:
         self._outlets[key] = (count + 1, min(first, at), max(last, at))
         hour = (claim_id, hour_of(at), kind.value, stance.value)
         self._hours[hour] = self._hours.get(hour, 0) + 1
+        self.added.sightings.append(AddedSighting(claim_id, outlet_id, kind, stance, at))
 
     def add_citation(
         self, *, claim_id: str, source_outlet_id: str, target_outlet_id: str, at: datetime
@@ -70,6 +99,7 @@ class ChainTally:
         key = (claim_id, source_outlet_id, target_outlet_id)
         citations, first_at = self._flows.get(key, (0, at))
         self._flows[key] = (citations + 1, min(first_at, at))
+        self.added.citations.append(AddedCitation(claim_id, source_outlet_id, target_outlet_id, at))
 
     async def write(self, session: AsyncSession) -> None:
         """Add what was counted to the claims' counts, and start counting afresh."""
@@ -126,20 +156,19 @@ async def _add(
     latest: tuple[str, ...] | list[str] = (),
 ) -> None:
     """Insert the rows, or add them to those already under their keys."""
-    if not rows:
-        return
-    upsert = dialect_insert(session)(model)
     table = inspect(model).columns
-    new = upsert.excluded
-    update: dict[str, ColumnElement[Any]] = {name: table[name] + new[name] for name in summed}
-    for name in earliest:
-        update[name] = case((new[name] < table[name], new[name]), else_=table[name])
-    for name in latest:
-        update[name] = case((new[name] > table[name], new[name]), else_=table[name])
-    keys = list(inspect(model).primary_key)
-    statement = upsert.on_conflict_do_update(index_elements=keys, set_=update)
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        await session.execute(statement, rows[start : start + _ROWS_PER_STATEMENT])
+
+    def adding(upsert: Any) -> Any:
+        new = upsert.excluded
+        update: dict[str, ColumnElement[Any]] = {name: table[name] + new[name] for name in summed}
+        for name in earliest:
+            update[name] = case((new[name] < table[name], new[name]), else_=table[name])
+        for name in latest:
+            update[name] = case((new[name] > table[name], new[name]), else_=table[name])
+        keys = list(inspect(model).primary_key)
+        return upsert.on_conflict_do_update(index_elements=keys, set_=update)
+
+    await insert_rows(session, table_of(model), rows, adding)
 
 
 def _hour_start(session: AsyncSession, moment: Any) -> ColumnElement[Any]:

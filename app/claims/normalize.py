@@ -2,8 +2,12 @@
 
 import hashlib
 import unicodedata
+from functools import lru_cache
 
 
+# A batch names the same few claims many times over, each checked by the schema and again when
+# the claim is looked up or created.
+@lru_cache(maxsize=8192)
 def normalize_statement(text: str) -> str:
     """NFKC, case-folded, punctuation stripped, whitespace collapsed (the contract's rule)."""
     folded = unicodedata.normalize("NFKC", text).casefold()

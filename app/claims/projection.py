@@ -34,7 +34,12 @@ _CLAIMS_PER_STATEMENT = 500
 
 class SightingsChangedHook(Protocol):
     async def __call__(
-        self, *, session: AsyncSession, claim_ids: frozenset[str], now: datetime
+        self,
+        *,
+        session: AsyncSession,
+        claim_ids: frozenset[str],
+        now: datetime,
+        added: chain_counts.Additions | None,
     ) -> None: ...
 
 
@@ -46,7 +51,9 @@ def on_sightings_changed(hook: SightingsChangedHook) -> SightingsChangedHook:
     changed (a merged claim's too), after this domain's own projections are up to date.
 
     What is read across claims (outlet records, the network) lives above this domain and keeps
-    its own projections by registering here rather than being called.
+    its own projections by registering here rather than being called. `added` is given when
+    recording was the only change to these claims: the sightings and citations it added, which
+    a projection may move by instead of counting the claims again.
     """
     _sightings_changed_hooks.append(hook)
     return hook
@@ -263,6 +270,23 @@ async def refresh_claim(
     await refresh_claims(session=session, claim_ids=[claim_id], now=now)
 
 
+async def sightings_added(
+    *,
+    session: AsyncSession,
+    tally: chain_counts.ChainTally,
+    wordings: Mapping[str, Iterable[str | None]],
+) -> None:
+    """Add what recording counted to the chain summaries, and its new wordings' words to the
+    index, before the claims' rows are locked; `sightings_changed` with `added` follows.
+
+    Both only add (sums, rows that exist or not), each in key order, so two writers of one
+    claim add up whichever goes first, and wait for each other only on a row both add to.
+    """
+    await tally.write(session)
+    if wordings:
+        await matching.index_many_wordings(session=session, wordings=wordings)
+
+
 async def sightings_changed(
     *,
     session: AsyncSession,
@@ -272,6 +296,7 @@ async def sightings_changed(
     recount: Iterable[str] = (),
     reworded: Iterable[str] = (),
     wordings: Mapping[str, Iterable[str | None]] | None = None,
+    added: chain_counts.Additions | None = None,
 ) -> None:
     """Bring claims whose sightings changed up to date.
 
@@ -281,9 +306,14 @@ async def sightings_changed(
     changed or went: their matching terms are rebuilt; `wordings` adds new texts that find a
     claim (titles of new sightings, a merged duplicate's statement). Every claim in `claim_ids`
     then has its counters and status refreshed. Sentence vectors follow after the commit, from
-    the events the change wrote (`indexing`): a claim is found by its words at once.
+    the events the change wrote (`indexing`): a claim is found by its words at once. `added`
+    says that recording, written already by `sightings_added`, was the only change.
     """
     changed, recounted = frozenset(claim_ids), frozenset(recount)
+    if tally is not None and added is None:
+        added = tally.added
+    if recounted:
+        added = None
     if tally is not None:
         await tally.write(session)
     for claim_id in sorted(recounted):
@@ -294,7 +324,7 @@ async def sightings_changed(
         await matching.index_many_wordings(session=session, wordings=wordings)
     await refresh_claims(session=session, claim_ids=changed, now=now)
     for hook in _sightings_changed_hooks:
-        await hook(session=session, claim_ids=changed | recounted, now=now)
+        await hook(session=session, claim_ids=changed | recounted, now=now, added=added)
 
 
 @outlets.on_kind_change

@@ -296,15 +296,26 @@ async def list_claims(
     return await paginate(session, _filtered(view, q, status, tag, outlet_id), keys, page)
 
 
-async def lock(*, session: AsyncSession, claim_ids: Collection[str]) -> None:
-    """Lock these claims' rows, in id order so that two writers cannot wait for each other."""
+async def lock(
+    *, session: AsyncSession, claim_ids: Collection[str], keys_shared: bool = False
+) -> None:
+    """Lock these claims' rows, in id order so that two writers cannot wait for each other.
+
+    With `keys_shared`, the lock still lets other transactions hold or take the share lock on
+    a claim's key that inserting one of its sightings takes: for a writer whose sightings are
+    in already, so that its lock is held only while it counts them, and never waits for a
+    writer that is still inserting.
+    """
     ids = sorted(set(claim_ids))
     if not ids:
         return
     if session.get_bind().dialect.name == "postgresql":
         # One statement, its rows locked in the order it returns them.
         await session.execute(
-            select(Claim.id).where(Claim.id.in_(ids)).order_by(Claim.id).with_for_update()
+            select(Claim.id)
+            .where(Claim.id.in_(ids))
+            .order_by(Claim.id)
+            .with_for_update(key_share=keys_shared)
         )
     else:
         await lock_rows(session, Claim, Claim.id.in_(ids))

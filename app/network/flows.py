@@ -2,9 +2,12 @@
 
 Registered with the claims' one entry point for a change of sightings, so that recording,
 corrections, moves, withdrawals, merges and a change of an outlet's kind all bring them up to
-date in their own transaction, under the claims' row locks. A claim's rows are counted again
-from its sightings as a whole: which outlet carried it first, and which sightings came after its
-first official denial, are facts about the whole claim that one new sighting can change.
+date in their own transaction, under the claims' row locks. A changed claim's rows are counted
+again from its sightings as a whole: which outlet carried it first, and which sightings came
+after its first official denial, are facts about the whole claim that one new sighting can
+change. When recording is the only change, the rows move by what it added instead
+(`increments`), and only a claim whose first sighting or first denial it may have moved is
+counted again.
 """
 
 from collections.abc import Iterable
@@ -15,8 +18,8 @@ from sqlalchemy import ColumnElement, case, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.claims import projection
-from app.network import totals
+from app.claims import chain_counts, projection
+from app.network import increments, totals
 from app.network.models import OutletDay, OutletFlow
 from app.sightings import rules
 from app.sightings.models import Citation, Sighting
@@ -101,11 +104,16 @@ def _flows(dialect: str, claim_ids: list[str]) -> Any:
     )
 
 
-async def recount(session: AsyncSession, claim_ids: Iterable[str]) -> None:
+async def recount(
+    session: AsyncSession, claim_ids: Iterable[str], moved: totals.Figures = totals.NO_FIGURES
+) -> None:
     """Count the claims' outlet days and flows again from their current sightings, and move
-    the outlets' totals by the difference."""
+    the outlets' totals by the difference, and by `moved` (what other claims' rows added):
+    each total is written once, in key order, whichever way its claims were counted."""
     dialect = session.get_bind().dialect.name
     ordered = sorted(set(claim_ids))
+    if not ordered:
+        await totals.apply(session, totals.NO_FIGURES, moved)
     for start in range(0, len(ordered), _CLAIMS_PER_STATEMENT):
         chunk = ordered[start : start + _CLAIMS_PER_STATEMENT]
         before = await totals.figures_of(session, chunk)
@@ -139,11 +147,20 @@ async def recount(session: AsyncSession, claim_ids: Iterable[str]) -> None:
                 _flows(dialect, chunk),
             )
         )
-        await totals.apply(session, before, await totals.figures_of(session, chunk))
+        after = await totals.figures_of(session, chunk)
+        await totals.apply(session, before, after.plus(moved) if start == 0 else after)
 
 
 @projection.on_sightings_changed
 async def _sightings_changed(
-    *, session: AsyncSession, claim_ids: frozenset[str], now: datetime
+    *,
+    session: AsyncSession,
+    claim_ids: frozenset[str],
+    now: datetime,
+    added: chain_counts.Additions | None,
 ) -> None:
-    await recount(session, claim_ids)
+    if added is None:
+        await recount(session, claim_ids)
+        return
+    whole, moved = await increments.add(session, claim_ids, added)
+    await recount(session, whole, moved)

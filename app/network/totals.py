@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import Base, dialect_insert
+from app.db import Base, insert_rows, table_of
 from app.network.models import OutletDay, OutletFlow, OutletLink, OutletTotal
 
 # Keys per statement: two parameters each, well under both engines' limits.
@@ -45,12 +45,42 @@ NO_LINK = Link(0, 0, None, None)
 NO_TOTAL = (0, 0, 0, 0)
 
 
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
 @dataclass
 class Figures:
-    """A set of claims' contribution to the totals, read before and after they are recounted."""
+    """A set of claims' contribution to the totals, read before and after they are recounted,
+    or what rows added to other claims add to them."""
 
     links: dict[Pair, Link]
     totals: dict[str, tuple[int, int, int, int]]
+
+    def plus(self, other: "Figures") -> "Figures":
+        """Both contributions together: counts summed, times widened."""
+        links = dict(self.links)
+        for key, link in other.links.items():
+            mine = links.get(key, NO_LINK)
+            links[key] = Link(
+                mine.citations + link.citations,
+                mine.claims + link.claims,
+                _earliest(mine.first_at, link.first_at),
+                _latest(mine.last_at, link.last_at),
+            )
+        totals = dict(self.totals)
+        for outlet_id, figures in other.totals.items():
+            mine_total = totals.get(outlet_id, NO_TOTAL)
+            summed = tuple(a + b for a, b in zip(mine_total, figures, strict=True))
+            totals[outlet_id] = (summed[0], summed[1], summed[2], summed[3])
+        return Figures(links=links, totals=totals)
+
+
+NO_FIGURES = Figures(links={}, totals={})
 
 
 async def figures_of(session: AsyncSession, claim_ids: Sequence[str]) -> Figures:
@@ -92,27 +122,29 @@ def _in_chunks(rows: list[Any]) -> Iterable[list[Any]]:
         yield rows[start : start + _KEYS_PER_STATEMENT]
 
 
-async def _add(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
+async def add_to(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """Add the rows' figures to those under their keys (a new key starts from them); first and
     last times only ever move outwards here."""
     if not rows:
         return
     table = inspect(model).columns
     keys = list(inspect(model).primary_key)
-    for chunk in _in_chunks(rows):
-        # One statement of many rows: as many single-row statements cost a round trip each.
-        upsert = dialect_insert(session)(model).values(chunk)
+    key_names = {key.name for key in keys}
+
+    def adding(upsert: Any) -> Any:
         new = upsert.excluded
         update: dict[str, ColumnElement[Any]] = {}
-        for name in chunk[0]:
+        for name in rows[0]:
             if name in ("first_at", "last_at"):
                 outwards = (
                     new[name] < table[name] if name == "first_at" else new[name] > table[name]
                 )
                 update[name] = case((outwards, new[name]), else_=table[name])
-            elif name not in {key.name for key in keys}:
+            elif name not in key_names:
                 update[name] = table[name] + new[name]
-        await session.execute(upsert.on_conflict_do_update(index_elements=keys, set_=update))
+        return upsert.on_conflict_do_update(index_elements=keys, set_=update)
+
+    await insert_rows(session, table_of(model), rows, adding)
 
 
 async def _reread_times(session: AsyncSession, pairs: list[Pair]) -> None:
@@ -175,8 +207,8 @@ async def apply(session: AsyncSession, before: Figures, after: Figures) -> None:
         delta = [n - o for n, o in zip(new_total, old_total, strict=True)]
         names = ["claims", "sightings", "first_to_carry", "after_denial"]
         totals.append({"outlet_id": outlet_id, **dict(zip(names, delta, strict=True))})
-    await _add(session, OutletLink, links)
-    await _add(session, OutletTotal, totals)
+    await add_to(session, OutletLink, links)
+    await add_to(session, OutletTotal, totals)
     if shrunk:
         await _reread_times(session, shrunk)
     # Pairs and outlets left with nothing go, so the network lists only what was carried.

@@ -4,6 +4,8 @@ sighting already recorded at the same address.
 Each is one call per item, so the single POST, the batch and `tracer import` share them.
 """
 
+from functools import lru_cache
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +21,9 @@ NO_OUTLET = (
 )
 
 
+# A batch asks for each of its URLs twice (reading ahead, then checking the item); sized for a
+# few batches at once.
+@lru_cache(maxsize=16_384)
 def canonical_of(url: str) -> str:
     """The canonical form of a URL already checked by the request's schema."""
     return canonical_url(url)

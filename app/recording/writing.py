@@ -1,10 +1,12 @@
 """Writing what a recorder checked, all together: new claims and outlets in key order, the
-claims' rows locked in id order, the sightings and their citations in one statement each, their
-audit entries and events, and the claims' projections once per claim."""
+sightings and their citations in one statement each, their audit entries and events, then the
+claims' rows locked in id order and their projections once per claim. Two batches of the same
+claims insert side by side and wait for each other only while they count."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -17,7 +19,7 @@ from app.claims import events as claim_events
 from app.claims import service as claims
 from app.claims.chain_counts import ChainTally
 from app.claims.models import Claim
-from app.claims.projection import sightings_changed
+from app.claims.projection import sightings_added, sightings_changed
 from app.claims.schemas import ClaimCreate
 from app.db import table_of
 from app.enums import OutletKind
@@ -64,8 +66,9 @@ class Checked:
     known_outlets: list[Outlet]
 
 
-def announcements_of(sighting: Sighting, claim: Claim) -> list[outbox.Announcement]:
-    """A new sighting's events: recorded (its outlet set), and the official denial it may be."""
+def announcements_of(sighting: Any, claim: Claim) -> list[outbox.Announcement]:
+    """A new sighting's events: recorded (its outlet set), and the official denial it may be;
+    from its row, or from the values it was written with and its outlet."""
     summary = sighting_events.SightingSummary.of(sighting)
     events: list[EventPayload] = [sighting_events.SightingRecorded(sighting=summary)]
     if rules.is_official_denial(sighting):
@@ -86,10 +89,6 @@ class _Writer:
         made_claims, made_outlets = await self._create()
         pending = self.checked.pending
         touched = sorted({item.values["claim_id"] for item in pending})
-        # Before the sightings go in: each one's foreign key takes a share lock on its claim's
-        # row, and two writers each holding one while asking for the row lock wait on each
-        # other until the deadlock detector (a second later) fails one of them.
-        await claims.lock(session=self.session, claim_ids=touched)
         if pending:
             await self.session.execute(insert(table_of(Sighting)), [p.values for p in pending])
             citations = [
@@ -106,8 +105,12 @@ class _Writer:
                 await self.session.execute(insert(table_of(Citation)), citations)
             await self._journal(touched, made_claims, made_outlets)
         tally, wordings = self._projected()
+        await sightings_added(session=self.session, tally=tally, wordings=wordings)
+        # Only what counts the claims' sightings needs their rows locked. The sightings' foreign
+        # keys share-lock the claims' keys, which this lock lets other writers do meanwhile.
+        await claims.lock(session=self.session, claim_ids=touched, keys_shared=True)
         await sightings_changed(
-            session=self.session, claim_ids=touched, now=self.now, tally=tally, wordings=wordings
+            session=self.session, claim_ids=touched, now=self.now, added=tally.added
         )
 
     async def _create(self) -> tuple[dict[str, Claim], dict[str, Outlet]]:
@@ -186,9 +189,10 @@ class _Writer:
         }
         journal = Journal()
         for item in self.checked.pending:
-            # Announced from what was just written, rather than read back: a batch pays per row.
-            recorded = Sighting(**item.values)
-            recorded.outlet = outlets_by_id[item.values["outlet_id"]]
+            # Announced from what was just written, rather than read back: a batch pays per row,
+            # and a mapped instance would cost more than the rest of its events.
+            outlet = outlets_by_id[item.values["outlet_id"]]
+            recorded = SimpleNamespace(**item.values, outlet=outlet)
             journal.created(
                 target=Target.sighting,
                 record_id=recorded.id,
