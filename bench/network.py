@@ -15,7 +15,9 @@ that usually follows the cited one (ten followers each), now and then by any out
 in ten is denied by an official outlet part way through.
 
 Run on purpose, with `TRACER_BENCH_POSTGRES_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test`:
-`python -m bench.network` (`--scales 0.01,0.1` for a quick run).
+`python -m bench.network` (`--scales 0.01,0.1` for a quick run). Loading a million sightings takes
+minutes: `--keep NAME` keeps each scale's database as `NAME_<sightings>` and a later run with the
+same option reuses it (migrated to the current head and analysed), `--drop` drops them at the end.
 """
 
 import argparse
@@ -40,8 +42,9 @@ from sqlalchemy.engine import make_url
 from app.config import Settings
 from app.db import create_engine
 from app.migrate import alembic_config, upgrade_to_head
+from app.urls import canonical_url
 from bench.chain_at_scale import _free_port, _peak_growth
-from bench.harness import private_postgres_database
+from bench.harness import _admin, private_postgres_database
 
 KEY = "trk_bench_admin_key"
 # The revision that creates and fills the outlet flows.
@@ -151,12 +154,14 @@ def _ledger(size: Size, rng: random.Random) -> dict[str, list[tuple[Any, ...]]]:
                 )
                 stance = rng.choice(STANCES)
             sighting_id = str(uuid.UUID(int=rng.getrandbits(128)))
+            url = f"https://outlet-{outlet}.example/{c}/{step}"
             sightings.append(
                 (
                     sighting_id,
                     claim_id,
                     ids[outlet],
-                    f"https://outlet-{outlet}.example/{c}/{step}",
+                    url,
+                    canonical_url(url),
                     at,
                     "exact",
                     stance,
@@ -232,6 +237,7 @@ COLUMNS = {
         "claim_id",
         "outlet_id",
         "url",
+        "canonical_url",
         "published_at",
         "published_at_precision",
         "stance",
@@ -273,16 +279,23 @@ async def _load(url: str, size: Size) -> tuple[str, str]:
     async with engine.begin() as migrating:
         await migrating.run_sync(_recount_by_migration)
     print(f"  the outlet_flows migration counted the ledger in {time.perf_counter() - began:.0f} s")
+    await engine.dispose()
+    return await _outlets_to_read(url)
+
+
+async def _outlets_to_read(url: str) -> tuple[str, str]:
+    """After a VACUUM ANALYZE, as a deployment runs after a bulk load (the server's autovacuum
+    would in time): the slugs of a typical outlet and of the busiest one."""
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     connection = await asyncpg.connect(plain)
     try:
-        await connection.execute("ANALYZE")
+        await connection.execute("VACUUM ANALYZE")
         counted = await connection.fetch(
             "SELECT o.slug, sum(d.sightings) AS n FROM outlet_days d JOIN outlets o "
-            "ON o.id = d.outlet_id GROUP BY o.slug ORDER BY n"
+            "ON o.id = d.outlet_id GROUP BY o.slug ORDER BY n, o.slug"
         )
     finally:
         await connection.close()
-    await engine.dispose()
     return counted[len(counted) // 2]["slug"], counted[-1]["slug"]
 
 
@@ -346,12 +359,49 @@ async def _one(admin_url: str, size: Size) -> dict[str, list[Any]]:
         return await asyncio.to_thread(_serve_and_measure, url, typical, busiest)
 
 
+async def _loaded_as(admin_url: str, name: str) -> str | None:
+    """The comment a finished load left on the database `name`, if it exists."""
+    plain = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(plain)
+    try:
+        comment: str | None = await connection.fetchval(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            name,
+        )
+        return comment
+    finally:
+        await connection.close()
+
+
+async def _kept(admin_url: str, size: Size, prefix: str) -> dict[str, list[Any]]:
+    """`_one` on a database kept between runs: loaded once, then migrated to the current head."""
+    name = f"{prefix}_{size.sightings}"
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    mark = f"bench.network {size}"
+    if await _loaded_as(admin_url, name) == mark:
+        print(f"  reusing the database {name}", flush=True)
+        engine = create_engine(Settings(database_url=url))
+        await upgrade_to_head(engine)
+        await engine.dispose()
+        typical, busiest = await _outlets_to_read(url)
+    else:
+        await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _admin(admin_url, f'CREATE DATABASE "{name}"')
+        began = time.perf_counter()
+        typical, busiest = await _load(url, size)
+        await _admin(admin_url, f"COMMENT ON DATABASE \"{name}\" IS '{mark}'")
+        print(f"  loaded {size} in {time.perf_counter() - began:.0f} s", flush=True)
+    return await asyncio.to_thread(_serve_and_measure, url, typical, busiest)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sightings", type=int, default=1_000_000)
     parser.add_argument("--claims", type=int, default=20_000)
     parser.add_argument("--outlets", type=int, default=10_000)
     parser.add_argument("--scales", default="0.1,1", help="comma-separated, the last the base")
+    parser.add_argument("--keep", metavar="NAME", help="keep and reuse databases named NAME_*")
+    parser.add_argument("--drop", action="store_true", help="drop the kept databases at the end")
     args = parser.parse_args()
     admin_url = os.environ.get("TRACER_BENCH_POSTGRES_URL")
     if not admin_url:
@@ -365,7 +415,13 @@ def main() -> None:
             max(int(args.outlets * scale), 1),
         )
         print(f"scale {scale}: {size}", flush=True)
-        results[scale] = asyncio.run(_one(admin_url, size))
+        if args.keep:
+            results[scale] = asyncio.run(_kept(admin_url, size, args.keep))
+            if args.drop:
+                drop = f'DROP DATABASE IF EXISTS "{args.keep}_{size.sightings}" WITH (FORCE)'
+                asyncio.run(_admin(admin_url, drop))
+        else:
+            results[scale] = asyncio.run(_one(admin_url, size))
     print("\n| scale | request | best | median | bytes | server memory growth |")
     print("|---:|---|---:|---:|---:|---:|")
     for scale, figures in results.items():
