@@ -145,6 +145,9 @@ async def record(*, session: AsyncSession, outlet: Any, selection: Selection) ->
     )
 
 
+EDGE_FIELDS = ("from_outlet", "to_outlet", "citations", "claims", "first_at", "last_at")
+
+
 def _node_figures(selection: Selection) -> Any:
     if selection.everything:
         return select(OutletTotal).where(OutletTotal.sightings > 0).subquery()
@@ -186,8 +189,6 @@ def node_statement(selection: Selection) -> Select[Any]:
 
 
 def _edge_figures(selection: Selection, min_citations: int) -> Any:
-    if selection.everything:
-        return select(OutletLink).where(OutletLink.citations >= min_citations).subquery()
     citations = func.sum(OutletFlow.citations)
     return (
         select(
@@ -205,8 +206,34 @@ def _edge_figures(selection: Selection, min_citations: int) -> Any:
     )
 
 
+def _whole_network_edges(selection: Selection, min_citations: int) -> Select[Any]:
+    """Every claim's edges as the links keep them, in their index's order (app.network.models)."""
+    columns: list[Any] = [
+        OutletLink.source_slug.label("from_outlet"),
+        OutletLink.target_slug.label("to_outlet"),
+        OutletLink.citations,
+        OutletLink.claims,
+        OutletLink.first_at,
+        OutletLink.last_at,
+    ]
+    statement = (
+        select(*columns)
+        .where(OutletLink.citations >= min_citations)
+        .order_by(OutletLink.citations.desc(), OutletLink.source_slug, OutletLink.target_slug)
+    )
+    if selection.kinds:
+        kinds = select(Outlet.id).where(Outlet.kind.in_(selection.kinds))
+        statement = statement.where(
+            OutletLink.source_outlet_id.in_(kinds), OutletLink.target_outlet_id.in_(kinds)
+        )
+    return statement
+
+
 def edge_statement(selection: Selection, min_citations: int = 1) -> Select[Any]:
-    """One row per pair of outlets a selected claim went between, most citations first."""
+    """One row per pair of outlets a selected claim went between, most citations first: its
+    columns are `EDGE_FIELDS`, in that order."""
+    if selection.everything:
+        return _whole_network_edges(selection, min_citations)
     flows = _edge_figures(selection, min_citations)
     source, target = aliased(Outlet), aliased(Outlet)
     statement = (
