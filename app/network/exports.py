@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.network import service
 from app.network.filters import Selection
 from app.schemas import utc_z
-from app.streaming import json_items, stream_dicts, stream_rows
+from app.streaming import json_items, stream_dicts, stream_tuples
 
 
 class NetworkFormat(StrEnum):
@@ -62,7 +62,7 @@ async def network_json(
     separator = b""
     # Edges come by the hundred thousand: each is built from its row as it stands, without
     # first keying the row by its column names.
-    async for rows in stream_rows(session, service.edge_statement(selection, min_citations)):
+    async for rows in stream_tuples(session, service.edge_statement(selection, min_citations)):
         if rows:
             edges = [
                 {
