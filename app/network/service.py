@@ -145,9 +145,6 @@ async def record(*, session: AsyncSession, outlet: Any, selection: Selection) ->
     )
 
 
-EDGE_FIELDS = ("from_outlet", "to_outlet", "citations", "claims", "first_at", "last_at")
-
-
 def _node_figures(selection: Selection) -> Any:
     if selection.everything:
         return select(OutletTotal).where(OutletTotal.sightings > 0).subquery()
@@ -230,8 +227,9 @@ def _whole_network_edges(selection: Selection, min_citations: int) -> Select[Any
 
 
 def edge_statement(selection: Selection, min_citations: int = 1) -> Select[Any]:
-    """One row per pair of outlets a selected claim went between, most citations first: its
-    columns are `EDGE_FIELDS`, in that order."""
+    """One row per pair of outlets a selected claim went between, most citations first:
+    from_outlet, to_outlet, citations, claims, first_at and last_at, in that order
+    (app.network.exports reads them by position)."""
     if selection.everything:
         return _whole_network_edges(selection, min_citations)
     flows = _edge_figures(selection, min_citations)
