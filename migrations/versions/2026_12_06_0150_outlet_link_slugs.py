@@ -24,8 +24,8 @@ def upgrade() -> None:
     op.add_column("outlet_links", sa.Column("target_slug", sa.String(length=63), nullable=True))
     op.execute(
         "UPDATE outlet_links SET "
-        "source_slug = (SELECT slug FROM outlets WHERE outlets.id = outlet_links.source_outlet_id), "
-        "target_slug = (SELECT slug FROM outlets WHERE outlets.id = outlet_links.target_outlet_id)"
+        "source_slug = (SELECT slug FROM outlets AS o WHERE o.id = outlet_links.source_outlet_id), "
+        "target_slug = (SELECT slug FROM outlets AS o WHERE o.id = outlet_links.target_outlet_id)"
     )
     with op.batch_alter_table("outlet_links") as batch:
         batch.alter_column("source_slug", existing_type=sa.String(length=63), nullable=False)
