@@ -3,10 +3,12 @@
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Enum, Select, String, inspect, type_coerce
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 
 # Rows fetched per round trip while a response streams: large enough that round trips cost
@@ -80,6 +82,52 @@ async def stream_rows(
     result = await _stream(session, statement, params)
     async for chunk in result.partitions(CHUNK_ROWS):
         yield chunk
+
+
+def _driver_statement(statement: Select[Any], dialect: Any) -> tuple[str, list[Any]] | None:
+    """The statement as asyncpg takes it, text and arguments, when its values go to the driver
+    as they are (none is converted by a column type, none expands a list); otherwise None."""
+    compiled = statement.compile(dialect=dialect)
+    if compiled.positiontup is None:
+        return None
+    arguments = []
+    for name in compiled.positiontup:
+        bind = compiled.binds.get(name)
+        if bind is None or bind.expanding:
+            return None
+        if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
+            return None
+        arguments.append(compiled.params[name])
+    return compiled.string, arguments
+
+
+async def stream_tuples(
+    session: AsyncSession, statement: Select[Any]
+) -> AsyncIterator[Sequence[Any]]:
+    """`stream_rows`, as the driver's own records when it is asyncpg and the statement allows:
+    for answers of hundreds of thousands of rows, wrapping each in SQLAlchemy's row costs a
+    third of the time they take to send."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    plain = None
+    if connection.dialect.driver == "asyncpg" and driver is not None and driver.is_in_transaction():
+        plain = _driver_statement(statement, connection.dialect)
+    if plain is None:
+        async for chunk in stream_rows(session, statement):
+            yield chunk
+        return
+    assert driver is not None
+    text, arguments = plain
+    try:
+        cursor = await driver.cursor(text, *arguments)
+        while rows := await cursor.fetch(CHUNK_ROWS):
+            yield rows
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        # Raised as SQLAlchemy raises the driver's errors, so that the service answers a
+        # database that is away or busy as such (app.errors), not as a fault of its own.
+        raise DBAPIError.instance(
+            text, arguments, error, asyncpg.PostgresError, hide_parameters=True
+        ) from error
 
 
 def _plain(keys: Any) -> list[str]:

@@ -4,10 +4,10 @@ Builds a ledger of `--sightings` sightings over `--claims` claims and `--outlets
 (default 1,000,000 / 20,000 / 10,000), and the same at a tenth of each (`--scales 0.1,1`), each
 in a private database, bulk-loaded with COPY (outlets, claims, tags, sightings, citations) and
 the outlet flows counted by the outlet_flows migration (timed: it is what an upgrade of an
-existing ledger costs). It then serves Tracer as
-`tracer serve` in a subprocess and measures, three times each, the whole network as JSON, the
-network of one tag, and the record of a typical outlet and of the busiest one: time, bytes
-received, and the growth of the server's resident memory while the request ran.
+existing ledger costs). It then serves Tracer as `tracer serve` in a subprocess and measures,
+three times each, the whole network as JSON, the network of one tag and of the flows of at least
+five citations, and (fifteen times each) the record of a typical outlet and of the busiest one:
+time, bytes received, and the growth of the server's resident memory while the request ran.
 
 Each claim spreads as a cascade: its first sighting is by one of a few hundred outlets that
 start claims; every later one cites one or two earlier sightings, and is mostly by an outlet
@@ -15,7 +15,10 @@ that usually follows the cited one (ten followers each), now and then by any out
 in ten is denied by an official outlet part way through.
 
 Run on purpose, with `TRACER_BENCH_POSTGRES_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test`:
-`python -m bench.network` (`--scales 0.01,0.1` for a quick run).
+`python -m bench.network` (`--scales 0.01,0.1` for a quick run). Loading a million sightings takes
+minutes: `--keep NAME` keeps each scale's database as `NAME_<sightings>` and a later run with the
+same option reuses it (migrated to the current head, vacuumed and analysed); `--drop` drops them
+at the end.
 """
 
 import argparse
@@ -30,6 +33,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -40,8 +44,9 @@ from sqlalchemy.engine import make_url
 from app.config import Settings
 from app.db import create_engine
 from app.migrate import alembic_config, upgrade_to_head
+from app.urls import canonical_url
 from bench.chain_at_scale import _free_port, _peak_growth
-from bench.harness import private_postgres_database
+from bench.harness import _admin, private_postgres_database
 
 KEY = "trk_bench_admin_key"
 # The revision that creates and fills the outlet flows.
@@ -54,6 +59,7 @@ DENIED_SHARE = 0.1
 TAGS = ["dprk", "donbass", "energy", "elections", "health"]
 KINDS = ["news_outlet", "news_outlet", "social_account", "anonymous_channel", "broadcaster"]
 STANCES = ["asserts", "reports", "reports", "questions"]
+RECORD_TRIES = 15
 
 
 @dataclass
@@ -151,12 +157,14 @@ def _ledger(size: Size, rng: random.Random) -> dict[str, list[tuple[Any, ...]]]:
                 )
                 stance = rng.choice(STANCES)
             sighting_id = str(uuid.UUID(int=rng.getrandbits(128)))
+            url = f"https://outlet-{outlet}.example/{c}/{step}"
             sightings.append(
                 (
                     sighting_id,
                     claim_id,
                     ids[outlet],
-                    f"https://outlet-{outlet}.example/{c}/{step}",
+                    url,
+                    canonical_url(url),
                     at,
                     "exact",
                     stance,
@@ -232,6 +240,7 @@ COLUMNS = {
         "claim_id",
         "outlet_id",
         "url",
+        "canonical_url",
         "published_at",
         "published_at_precision",
         "stance",
@@ -273,32 +282,49 @@ async def _load(url: str, size: Size) -> tuple[str, str]:
     async with engine.begin() as migrating:
         await migrating.run_sync(_recount_by_migration)
     print(f"  the outlet_flows migration counted the ledger in {time.perf_counter() - began:.0f} s")
+    await engine.dispose()
+    return await _outlets_to_read(url)
+
+
+async def _outlets_to_read(url: str) -> tuple[str, str]:
+    """After a VACUUM ANALYZE, as a deployment runs after a bulk load (the server's autovacuum
+    would in time): the slugs of a typical outlet and of the busiest one."""
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     connection = await asyncpg.connect(plain)
     try:
-        await connection.execute("ANALYZE")
+        await connection.execute("VACUUM ANALYZE")
         counted = await connection.fetch(
             "SELECT o.slug, sum(d.sightings) AS n FROM outlet_days d JOIN outlets o "
-            "ON o.id = d.outlet_id GROUP BY o.slug ORDER BY n"
+            "ON o.id = d.outlet_id GROUP BY o.slug ORDER BY n, o.slug"
         )
     finally:
         await connection.close()
-    await engine.dispose()
     return counted[len(counted) // 2]["slug"], counted[-1]["slug"]
 
 
-async def _measure(http: httpx.AsyncClient, pid: int, path: str, **params: Any) -> list[Any]:
-    times, size, growth = [], 0, []
-    for _ in range(3):
+async def _measure(
+    http: httpx.AsyncClient, pid: int, path: str, repeat: int = 3, **params: Any
+) -> list[Any]:
+    times, size, growth, cpu = [], 0, [], []
+    for _ in range(repeat):
         with _peak_growth(pid) as grew:
-            began = time.perf_counter()
+            began, used = time.perf_counter(), _cpu_seconds(pid)
             size = 0
             async with http.stream("GET", path, params=params) as response:
                 assert response.status_code == 200, await response.aread()
                 async for part in response.aiter_bytes():
                     size += len(part)
             times.append(time.perf_counter() - began)
+            cpu.append(_cpu_seconds(pid) - used)
         growth.append(grew[0])
-    return [min(times), statistics.median(times), size, max(growth)]
+    return [min(times), statistics.median(times), size, max(growth), statistics.median(cpu)]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """The processor time the server has used: unlike the time a request takes, hardly
+    changed by other work on a shared machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _drive(base: str, pid: int, typical: str, busiest: str) -> dict[str, list[Any]]:
@@ -315,8 +341,13 @@ async def _drive(base: str, pid: int, typical: str, busiest: str) -> dict[str, l
             "network (all claims)": await _measure(http, pid, "/v1/network"),
             "network ?tag=dprk": await _measure(http, pid, "/v1/network", tag="dprk"),
             "network ?min_citations=5": await _measure(http, pid, "/v1/network", min_citations=5),
-            "record, typical outlet": await _measure(http, pid, f"/v1/outlets/{typical}/record"),
-            "record, busiest outlet": await _measure(http, pid, f"/v1/outlets/{busiest}/record"),
+            # A record takes milliseconds, where a busy machine's noise is as large: more tries.
+            "record, typical outlet": await _measure(
+                http, pid, f"/v1/outlets/{typical}/record", RECORD_TRIES
+            ),
+            "record, busiest outlet": await _measure(
+                http, pid, f"/v1/outlets/{busiest}/record", RECORD_TRIES
+            ),
         }
 
 
@@ -346,12 +377,49 @@ async def _one(admin_url: str, size: Size) -> dict[str, list[Any]]:
         return await asyncio.to_thread(_serve_and_measure, url, typical, busiest)
 
 
+async def _loaded_as(admin_url: str, name: str) -> str | None:
+    """The comment a finished load left on the database `name`, if it exists."""
+    plain = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(plain)
+    try:
+        comment: str | None = await connection.fetchval(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            name,
+        )
+        return comment
+    finally:
+        await connection.close()
+
+
+async def _kept(admin_url: str, size: Size, prefix: str) -> dict[str, list[Any]]:
+    """`_one` on a database kept between runs: loaded once, then migrated to the current head."""
+    name = f"{prefix}_{size.sightings}"
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    mark = f"bench.network {size}"
+    if await _loaded_as(admin_url, name) == mark:
+        print(f"  reusing the database {name}", flush=True)
+        engine = create_engine(Settings(database_url=url))
+        await upgrade_to_head(engine)
+        await engine.dispose()
+        typical, busiest = await _outlets_to_read(url)
+    else:
+        await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _admin(admin_url, f'CREATE DATABASE "{name}"')
+        began = time.perf_counter()
+        typical, busiest = await _load(url, size)
+        await _admin(admin_url, f"COMMENT ON DATABASE \"{name}\" IS '{mark}'")
+        print(f"  loaded {size} in {time.perf_counter() - began:.0f} s", flush=True)
+    return await asyncio.to_thread(_serve_and_measure, url, typical, busiest)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sightings", type=int, default=1_000_000)
     parser.add_argument("--claims", type=int, default=20_000)
     parser.add_argument("--outlets", type=int, default=10_000)
     parser.add_argument("--scales", default="0.1,1", help="comma-separated, the last the base")
+    parser.add_argument("--keep", metavar="NAME", help="keep and reuse databases named NAME_*")
+    parser.add_argument("--drop", action="store_true", help="drop the kept databases at the end")
     args = parser.parse_args()
     admin_url = os.environ.get("TRACER_BENCH_POSTGRES_URL")
     if not admin_url:
@@ -364,22 +432,32 @@ def main() -> None:
             max(int(args.claims * scale), 1),
             max(int(args.outlets * scale), 1),
         )
-        print(f"scale {scale}: {size}", flush=True)
-        results[scale] = asyncio.run(_one(admin_url, size))
-    print("\n| scale | request | best | median | bytes | server memory growth |")
-    print("|---:|---|---:|---:|---:|---:|")
+        print(f"scale {scale}: {size}, load average {os.getloadavg()}", flush=True)
+        if args.keep:
+            results[scale] = asyncio.run(_kept(admin_url, size, args.keep))
+            if args.drop:
+                drop = f'DROP DATABASE IF EXISTS "{args.keep}_{size.sightings}" WITH (FORCE)'
+                asyncio.run(_admin(admin_url, drop))
+        else:
+            results[scale] = asyncio.run(_one(admin_url, size))
+    print(f"load average at the end {os.getloadavg()}")
+    print("\n| scale | request | best | median | server CPU | bytes | server memory growth |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
     for scale, figures in results.items():
-        for name, (best, median, size, growth) in figures.items():
+        for name, (best, median, size, growth, cpu) in figures.items():
             print(
                 f"| {scale} | {name} | {best * 1000:.0f} ms | {median * 1000:.0f} ms | "
-                f"{size:,} | {growth / 2**20:.1f} MiB |"
+                f"{cpu * 1000:.0f} ms | {size:,} | {growth / 2**20:.1f} MiB |"
             )
     scales = list(results)
     if len(scales) > 1:
         small, large = results[scales[0]], results[scales[-1]]
         print(f"\nratio of the {scales[-1]} scale to the {scales[0]} scale (median times):")
         for name in large:
-            print(f"  {name}: {large[name][1] / small[name][1]:.2f}x")
+            print(
+                f"  {name}: {large[name][1] / small[name][1]:.2f}x "
+                f"(server CPU {large[name][4] / max(small[name][4], 1e-3):.2f}x)"
+            )
 
 
 if __name__ == "__main__":

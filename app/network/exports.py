@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.network import service
 from app.network.filters import Selection
 from app.schemas import utc_z
-from app.streaming import json_items, stream_dicts
+from app.streaming import json_items, stream_dicts, stream_tuples
 
 
 class NetworkFormat(StrEnum):
@@ -60,9 +60,22 @@ async def network_json(
             separator = b","
     yield b'],"edges":['
     separator = b""
-    async for chunk in stream_dicts(session, service.edge_statement(selection, min_citations)):
-        if chunk:
-            yield separator + json_items(chunk)
+    # Edges come by the hundred thousand: each is built from its row as it stands, without
+    # first keying the row by its column names.
+    async for rows in stream_tuples(session, service.edge_statement(selection, min_citations)):
+        if rows:
+            edges = [
+                {
+                    "from_outlet": from_outlet,
+                    "to_outlet": to_outlet,
+                    "citations": citations,
+                    "claims": claims,
+                    "first_at": first_at,
+                    "last_at": last_at,
+                }
+                for from_outlet, to_outlet, citations, claims, first_at, last_at in rows
+            ]
+            yield separator + json_items(edges)
             separator = b","
     yield b"]}"
 

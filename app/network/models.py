@@ -9,7 +9,7 @@ the day or less precisely, so a finer window would claim a precision the records
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import enum_column
@@ -83,7 +83,12 @@ class OutletTotal(Base):
 
 class OutletLink(Base):
     """What `outlet_flows` adds up to for one pair of outlets over every claim and day: the
-    network's edges when nothing narrows it."""
+    network's edges when nothing narrows it.
+
+    The pair's slugs are kept with it (an outlet's slug never changes) so that one index holds
+    the whole network in the order it is sent, most citations first and then by slug: half a
+    million edges are read in that order as they are, without joining or sorting them.
+    """
 
     __tablename__ = "outlet_links"
 
@@ -93,7 +98,18 @@ class OutletLink(Base):
     target_outlet_id: Mapped[str] = mapped_column(
         ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
     )
+    source_slug: Mapped[str] = mapped_column(String(63))
+    target_slug: Mapped[str] = mapped_column(String(63))
     citations: Mapped[int] = mapped_column(Integer)
     claims: Mapped[int] = mapped_column(Integer)
     first_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+Index(
+    "ix_outlet_links_citations_slugs",
+    OutletLink.citations.desc(),
+    OutletLink.source_slug,
+    OutletLink.target_slug,
+    postgresql_include=["claims", "first_at", "last_at"],
+)

@@ -5,7 +5,7 @@ import statistics
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, case, distinct, func, literal, select
+from sqlalchemy import Select, distinct, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -46,18 +46,26 @@ async def _counterparts(
         if took
         else (OutletFlow.source_outlet_id, OutletFlow.target_outlet_id)
     )
-    citations = func.sum(OutletFlow.citations)
-    claims = func.count(distinct(OutletFlow.claim_id))
-    rows = await session.execute(
-        select(Outlet.slug, citations, claims)
-        .join(Outlet, Outlet.id == other)
+    flows = (
+        select(
+            other.label("outlet_id"),
+            func.sum(OutletFlow.citations).label("citations"),
+            func.count(distinct(OutletFlow.claim_id)).label("claims"),
+        )
         .where(
             own == outlet_id,
             selection.days(OutletFlow.day),
             selection.claims(OutletFlow.claim_id),
         )
-        .group_by(Outlet.slug)
-        .order_by(citations.desc(), claims.desc(), Outlet.slug)
+        .group_by(other)
+        .subquery()
+    )
+    # Each counterpart's slug is looked up by its key: a join could read every outlet of the
+    # ledger to name the few this one dealt with.
+    slug = select(Outlet.slug).where(Outlet.id == flows.c.outlet_id).scalar_subquery()
+    rows = await session.execute(
+        select(slug.label("slug"), flows.c.citations, flows.c.claims)
+        .order_by(flows.c.citations.desc(), flows.c.claims.desc(), slug)
         .limit(COUNTERPARTS)
     )
     return [Counterpart(outlet=slug, citations=c, claims=n) for slug, c, n in rows]
@@ -95,53 +103,45 @@ def _month(day: datetime) -> datetime:
 
 async def record(*, session: AsyncSession, outlet: Any, selection: Selection) -> Record:
     """What the outlet carried across the selected claims and days, and with whom."""
-    where = _days(outlet.id, selection)
+    # The outlet's rows are read once and added up here: three sums in the database would
+    # each visit the same scattered rows again.
+    rows = await session.execute(
+        select(
+            OutletDay.claim_id,
+            OutletDay.day,
+            raw(OutletDay.stance, "stance"),
+            OutletDay.sightings,
+            OutletDay.carried_first,
+            OutletDay.after_denial,
+        ).where(*_days(outlet.id, selection))
+    )
     by_stance: dict[str, int] = {}
     sightings = first = after = 0
-    for stance, count, carried_first, after_denial in await session.execute(
-        select(
-            raw(OutletDay.stance, "stance"),
-            func.sum(OutletDay.sightings),
-            func.sum(OutletDay.carried_first),
-            func.sum(OutletDay.after_denial),
-        )
-        .where(*where)
-        .group_by(OutletDay.stance)
-        .order_by(OutletDay.stance)
-    ):
-        by_stance[stance] = count
-        sightings, first, after = sightings + count, first + carried_first, after + after_denial
-    claims, claims_after = (
-        await session.execute(
-            select(
-                func.count(distinct(OutletDay.claim_id)),
-                func.count(distinct(case((OutletDay.after_denial > 0, OutletDay.claim_id)))),
-            ).where(*where)
-        )
-    ).one()
+    claims: set[str] = set()
+    claims_after: set[str] = set()
     months: dict[datetime, Month] = {}
-    for day, count, after_denial in await session.execute(
-        select(OutletDay.day, func.sum(OutletDay.sightings), func.sum(OutletDay.after_denial))
-        .where(*where)
-        .group_by(OutletDay.day)
-        .order_by(OutletDay.day)
-    ):
+    for claim_id, day, stance, count, carried_first, after_denial in rows:
+        by_stance[stance] = by_stance.get(stance, 0) + count
+        sightings, first, after = sightings + count, first + carried_first, after + after_denial
+        claims.add(claim_id)
+        if after_denial > 0:
+            claims_after.add(claim_id)
         start = _month(day)
         month = months.setdefault(start, Month(start=start, sightings=0, after_denial=0))
         month.sightings += count
         month.after_denial += after_denial
     return Record(
         outlet=OutletOut.model_validate(outlet),
-        claims=claims,
+        claims=len(claims),
         sightings=sightings,
         first_to_carry=first,
-        after_denial=AfterDenial(sightings=after, claims=claims_after),
+        after_denial=AfterDenial(sightings=after, claims=len(claims_after)),
         denials=sum(by_stance.get(stance, 0) for stance in OWN_DENIALS),
-        by_stance=by_stance,
+        by_stance=dict(sorted(by_stance.items())),
         lag_seconds=await _lags(session, outlet.id, selection),
         took_from=await _counterparts(session, outlet.id, selection, took=True),
         gave_to=await _counterparts(session, outlet.id, selection, took=False),
-        timeline=list(months.values()),
+        timeline=[months[start] for start in sorted(months)],
     )
 
 
@@ -186,8 +186,6 @@ def node_statement(selection: Selection) -> Select[Any]:
 
 
 def _edge_figures(selection: Selection, min_citations: int) -> Any:
-    if selection.everything:
-        return select(OutletLink).where(OutletLink.citations >= min_citations).subquery()
     citations = func.sum(OutletFlow.citations)
     return (
         select(
@@ -205,8 +203,35 @@ def _edge_figures(selection: Selection, min_citations: int) -> Any:
     )
 
 
+def _whole_network_edges(selection: Selection, min_citations: int) -> Select[Any]:
+    """Every claim's edges as the links keep them, in their index's order (app.network.models)."""
+    columns: list[Any] = [
+        OutletLink.source_slug.label("from_outlet"),
+        OutletLink.target_slug.label("to_outlet"),
+        OutletLink.citations,
+        OutletLink.claims,
+        OutletLink.first_at,
+        OutletLink.last_at,
+    ]
+    statement = (
+        select(*columns)
+        .where(OutletLink.citations >= min_citations)
+        .order_by(OutletLink.citations.desc(), OutletLink.source_slug, OutletLink.target_slug)
+    )
+    if selection.kinds:
+        kinds = select(Outlet.id).where(Outlet.kind.in_(selection.kinds))
+        statement = statement.where(
+            OutletLink.source_outlet_id.in_(kinds), OutletLink.target_outlet_id.in_(kinds)
+        )
+    return statement
+
+
 def edge_statement(selection: Selection, min_citations: int = 1) -> Select[Any]:
-    """One row per pair of outlets a selected claim went between, most citations first."""
+    """One row per pair of outlets a selected claim went between, most citations first:
+    from_outlet, to_outlet, citations, claims, first_at and last_at, in that order
+    (app.network.exports reads them by position)."""
+    if selection.everything:
+        return _whole_network_edges(selection, min_citations)
     flows = _edge_figures(selection, min_citations)
     source, target = aliased(Outlet), aliased(Outlet)
     statement = (

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Base, insert_rows, table_of
 from app.network.models import OutletDay, OutletFlow, OutletLink, OutletTotal
+from app.outlets.models import Outlet
 
 # Keys per statement: two parameters each, well under both engines' limits.
 _KEYS_PER_STATEMENT = 400
@@ -122,6 +123,10 @@ def _in_chunks(rows: list[Any]) -> Iterable[list[Any]]:
         yield rows[start : start + _KEYS_PER_STATEMENT]
 
 
+# What a row names rather than counts: kept as the row first had it.
+_NAMES = frozenset({"source_slug", "target_slug"})
+
+
 async def add_to(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """Add the rows' figures to those under their keys (a new key starts from them); first and
     last times only ever move outwards here."""
@@ -140,7 +145,7 @@ async def add_to(session: AsyncSession, model: type[Base], rows: list[dict[str, 
                     new[name] < table[name] if name == "first_at" else new[name] > table[name]
                 )
                 update[name] = case((outwards, new[name]), else_=table[name])
-            elif name not in key_names:
+            elif name not in key_names | _NAMES:
                 update[name] = table[name] + new[name]
         return upsert.on_conflict_do_update(index_elements=keys, set_=update)
 
@@ -167,6 +172,18 @@ async def _reread_times(session: AsyncSession, pairs: list[Pair]) -> None:
                 .where(OutletLink.source_outlet_id == source, OutletLink.target_outlet_id == target)
                 .values(first_at=first_at, last_at=last_at)
             )
+
+
+async def _name(session: AsyncSession, links: list[dict[str, Any]]) -> None:
+    """Give each link its outlets' slugs, which a new link is stored with."""
+    ids = sorted({link[key] for link in links for key in ("source_outlet_id", "target_outlet_id")})
+    slugs: dict[str, str] = {}
+    for chunk in _in_chunks(ids):
+        rows = await session.execute(select(Outlet.id, Outlet.slug).where(Outlet.id.in_(chunk)))
+        slugs.update((outlet_id, slug) for outlet_id, slug in rows)
+    for link in links:
+        link["source_slug"] = slugs[link["source_outlet_id"]]
+        link["target_slug"] = slugs[link["target_outlet_id"]]
 
 
 def _shrunk(old: Link, new: Link) -> bool:
@@ -198,6 +215,7 @@ async def apply(session: AsyncSession, before: Figures, after: Figures) -> None:
         )
         if _shrunk(old, new):
             shrunk.append(key)
+    await _name(session, links)
     totals: list[dict[str, Any]] = []
     for outlet_id in sorted(before.totals.keys() | after.totals.keys()):
         old_total = before.totals.get(outlet_id, NO_TOTAL)
