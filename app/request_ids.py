@@ -4,14 +4,23 @@ It is echoed in the response and kept in a context variable, so whatever the req
 (audit entries, log lines) can name the request without being handed it.
 """
 
+import os
 import re
-import uuid
 from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADER = b"x-request-id"
 _SANE = re.compile(rb"^[A-Za-z0-9._:\-]{1,200}$")
+
+
+def new_request_id() -> str:
+    """A random UUID's 32 hex digits, made without building the UUID, once a request."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    return raw.hex()
+
 
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
@@ -25,7 +34,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         sent = dict(scope["headers"]).get(HEADER, b"")
-        request_id = sent.decode() if _SANE.match(sent) else uuid.uuid4().hex
+        request_id = sent.decode() if _SANE.match(sent) else new_request_id()
         token = current_request_id.set(request_id)
 
         async def send_with_id(message: Message) -> None:
