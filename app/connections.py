@@ -8,6 +8,9 @@ request, and answered 408 if its headers are not complete `header_timeout` after
 wait), and a process that reaches `max_connections` makes room by closing the connection that
 has waited longest, rather than refusing newcomers. A request once under way is never cut off
 by these: its body has its own timeout (app.limits), and its answer takes the time it takes.
+
+An answer's head and body also leave in one write rather than two: on a small answer the second
+system call costs as much as the rest of the request's own work.
 """
 
 import asyncio
@@ -66,6 +69,40 @@ class ConnectionBudget:
         self._waiting.pop(connection, None)
 
 
+class _Coalesced:
+    """The transport a request's answer is written through: what is written in one turn of
+    the event loop is sent in one call, at the end of the turn or as the answer completes.
+
+    Uvicorn writes a response's head as soon as the application starts it, and its body
+    when it comes, a moment later in the same turn for any answer built whole.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._held:
+            self._loop.call_soon(self.flush)
+        self._held.append(data)
+
+    def flush(self) -> None:
+        held, self._held = self._held, []
+        if held and not self._transport.is_closing():
+            self._transport.writelines(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class GuardedConnection(HttpToolsProtocol):
     """Uvicorn's HTTP/1.1 connection, with clocks on the time it waits for a request."""
 
@@ -81,6 +118,8 @@ class GuardedConnection(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        # One for the connection: answers to pipelined requests leave in their order.
+        self._answers = _Coalesced(transport, self.loop)
         self._counted = True
         if not self.budget.opened():
             transport.write(_REFUSED)
@@ -112,8 +151,12 @@ class GuardedConnection(HttpToolsProtocol):
         self._disarm()
         self.budget.stop_waiting(self)
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = self._answers  # type: ignore[assignment]
 
     def on_response_complete(self) -> None:
+        # Before anything else reaches the socket: the end of the stream, another answer.
+        self._answers.flush()
         unread_body = self.cycle is not None and self.cycle.more_body
         super().on_response_complete()
         if self.transport.is_closing() or self.pipeline:

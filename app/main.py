@@ -18,7 +18,7 @@ from app.collisions import RetryCollisions
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.denials.router import router as denials_router
-from app.derived import AnswerKept, DerivedDocuments
+from app.derived.documents import AnswerKept, DerivedDocuments
 from app.errors import install_handlers
 from app.evidence.router import router as evidence_router
 from app.evidence.store import open_store

@@ -1,5 +1,7 @@
 """Prometheus metrics: request counts and latencies by route template, served at /metrics."""
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -11,6 +13,8 @@ from prometheus_client import (
 from starlette.types import Scope
 
 router = APIRouter(tags=["operations"])
+# Series remembered for the lookup; a client's made-up methods must not grow it without end.
+MAX_SERIES = 2_000
 
 
 class HttpMetrics:
@@ -31,12 +35,25 @@ class HttpMetrics:
             registry=self.registry,
         )
 
+        # Each labelled series looked up once, not twice a request.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         """Count one answered request (see app.observing)."""
         # The template, not the path, so ids do not explode the label space.
         route = getattr(scope.get("route"), "path", "unmatched")
-        self.requests.labels(scope["method"], route, str(status)).inc()
-        self.latency.labels(scope["method"], route).observe(seconds)
+        method = scope["method"]
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            if len(self._series) < MAX_SERIES:
+                self._series[method, route, status] = series
+        count, latency = series
+        count.inc()
+        latency.observe(seconds)
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -14,6 +14,7 @@ from app.claims.models import (
     claim_versions,
 )
 from app.db import Base
+from app.derived.models import DocumentChanges
 from app.evidence.models import Capture, EvidenceCursor, SightingEvidence
 from app.idempotency.models import IdempotencyRecord
 from app.network.models import OutletDay, OutletFlow, OutletLink, OutletTotal
@@ -45,6 +46,7 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "DispatchCursor",
+    "DocumentChanges",
     "Event",
     "EvidenceCursor",
     "IdempotencyRecord",

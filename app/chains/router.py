@@ -14,7 +14,8 @@ from app.chains.service import Direction
 from app.chains.spread import BucketSize
 from app.claims.deps import ClaimDep, claim_or_redirect
 from app.deps import AsOf, HeavyRead
-from app.derived import NOT_MODIFIED, Documents
+from app.derived.deps import Documents
+from app.derived.documents import NOT_MODIFIED
 from app.ledger import as_of
 from app.sightings import service as sightings
 from app.streaming import respond

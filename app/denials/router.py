@@ -9,7 +9,8 @@ from app.claims.schemas import Claim
 from app.denials import service
 from app.denials.schemas import Denial, DenialReport
 from app.deps import AsOf
-from app.derived import NOT_MODIFIED, Documents
+from app.derived.deps import Documents
+from app.derived.documents import NOT_MODIFIED
 from app.pagination import PageDep
 from app.schemas import Page, TimestampIn
 from app.sightings.presenter import present

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import enum_column
 from app.db import Base, UTCDateTime, new_id, utcnow
-from app.derived import moves_every_document
+from app.derived.freshness import moves_every_document
 from app.enums import CaptureSource, EvidenceStatus
 from app.outbox.models import EventId
 

@@ -5,7 +5,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import enum_column
 from app.db import Base, UTCDateTime, new_id, utcnow
-from app.derived import changes_every_document
 from app.enums import OutletKind
 from app.versioning import Revised, history_of
 
@@ -36,9 +35,6 @@ class Outlet(Revised, Base):
 
 
 outlet_versions = history_of(Outlet, "outlet_versions", indexed=["slug"])
-# An outlet is shown inside the documents of every claim it carried, and its corrections write
-# no event: each one (a row here) drops the documents every process keeps.
-changes_every_document(outlet_versions)
 
 
 class OutletDomain(Base):

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Action, Actor, Target
 from app.db import dialect_insert, insert_or_ignore, utcnow
+from app.derived.freshness import every_document_changed
 from app.enums import OutletKind
 from app.errors import Conflict, Invalid, NotFound
 from app.ledger import LedgerView, as_of
@@ -233,4 +234,7 @@ async def correct(
     if "kind" in changes:
         for hook in _kind_change_hooks:
             await hook(session=session, outlet_id=outlet.id, now=now)
+    # An outlet is shown inside the documents of every claim it carried, and its corrections
+    # write no event. Counted last: concurrent corrections queue on the count until commit.
+    await every_document_changed(session=session, source="outlets")
     return outlet

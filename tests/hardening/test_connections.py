@@ -82,6 +82,8 @@ def test_idle_slow_and_unread_requests_hold_nothing_up(served: str) -> None:
     """One `tracer serve` per engine serves both checks: a start is slow."""
     _idle_and_slow_connections_leave_others_answered_and_are_closed(served)
     _a_body_for_an_unknown_path_is_not_waited_for(served)
+    _pipelined_requests_are_answered_whole_and_in_order(served)
+    _a_stream_s_first_part_arrives_while_it_stays_open(served)
 
 
 def _a_body_for_an_unknown_path_is_not_waited_for(served: str) -> None:
@@ -95,3 +97,33 @@ def _a_body_for_an_unknown_path_is_not_waited_for(served: str) -> None:
         answer = _read_until_closed(sock)
     assert answer.startswith(b"HTTP/1.1 404 ")
     assert b"application/problem+json" in answer
+
+
+def _pipelined_requests_are_answered_whole_and_in_order(served: str) -> None:
+    # An answer's head and body leave the server in one write: two requests sent at once must
+    # still get two complete answers, the first one's first.
+    with _connect(served) as sock:
+        sock.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: tracer\r\n\r\n"
+            b"GET /v1/claims/nowhere HTTP/1.1\r\nHost: tracer\r\n"
+            b"Authorization: Bearer " + ADMIN_KEY.encode() + b"\r\nConnection: close\r\n\r\n"
+        )
+        answer = _read_until_closed(sock)
+    first, _, second = answer.partition(b"HTTP/1.1 404 ")
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert first.endswith(b"}")
+    assert b"application/problem+json" in second
+
+
+def _a_stream_s_first_part_arrives_while_it_stays_open(served: str) -> None:
+    with _connect(served) as sock:
+        sock.sendall(
+            b"GET /v1/events/stream HTTP/1.1\r\nHost: tracer\r\n"
+            b"Authorization: Bearer " + ADMIN_KEY.encode() + b"\r\n\r\n"
+        )
+        received = b""
+        while b"retry:" not in received:
+            chunk = sock.recv(4096)
+            assert chunk, received
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200 ")

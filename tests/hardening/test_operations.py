@@ -5,9 +5,11 @@ import asyncio
 import io
 import json
 import logging
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -60,6 +62,26 @@ async def test_log_lines_are_json_with_the_request_id_and_no_secret(
     assert by_id[generated]["status"] == 200
     text = json_log.getvalue()
     assert ADMIN_KEY not in text and created.json()["key"] not in text
+
+
+def test_every_log_line_has_the_same_fields_in_the_same_order(json_log: io.StringIO) -> None:
+    log = logging.getLogger("tracer.test")
+    log.info("request", extra={"path": "/v1/caf\u00e9", "at": datetime(2026, 1, 1, tzinfo=UTC)})
+    log.warning("a %s line", "formatted", stack_info=True)
+    try:
+        raise ValueError("broken")
+    except ValueError:
+        log.exception("failed", extra={"error": "ValueError"})
+
+    plain, stacked, failed = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    fields = ["time", "level", "logger", "message", "request_id"]
+    assert list(plain) == [*fields, "path", "at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", plain["time"])
+    assert plain["path"] == "/v1/caf\u00e9" and plain["at"] == "2026-01-01T00:00:00+00:00"
+    assert list(stacked)[:5] == fields and stacked["message"] == "a formatted line"
+    assert "test_every_log_line" in stacked["stack_info"]
+    assert list(failed)[:5] == fields and failed["error"] == "ValueError"
+    assert "ValueError: broken" in failed["exc_info"]
 
 
 async def test_a_read_stops_when_its_client_leaves() -> None:

@@ -2,39 +2,27 @@
 by each process and answered again, with an `ETag`, until the outbox says the claim changed.
 
 Dashboards poll the same few documents over and over. Building one takes a snapshot and
-several queries; answering a kept one takes only the check that it is still current. That
-check reads the outbox: every change to what such a document shows writes an event in the
-change's own transaction, and event ids grow in commit order (app.outbox), so the events after
-the last one seen name every claim changed since, whichever process changed it. A record shown
-inside many claims' documents whose changes write no event (an outlet's correction) declares
-its history table here, and a new row there drops every document.
-
-A request is answered from memory only after a check that began after the request arrived, so
-a change committed before a request is never hidden from it. Requests arriving together share
-one check: its cost is a small query per batch of requests, not per request.
+several queries; answering a kept one takes only the check that it is still current
+(app.derived.freshness). A request is answered from memory only after a check that began after
+the request arrived, so a change committed before a request is never hidden from it. Requests
+arriving together share one check: its cost is a small query per batch of requests, not per
+request.
 """
 
-import asyncio
 import hashlib
-import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
 from dataclasses import dataclass
-from functools import cache
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.derived.freshness import OutboxWatch
 from app.enums import EventType
-from app.outbox.models import Event
-
-log = logging.getLogger("tracer.derived")
 
 # Events whose effects stay within the claim they name: only that claim's documents go. Any
 # other event (a merge, a correction that may move a sighting to another claim, a type added
@@ -51,166 +39,11 @@ WITHIN_ITS_CLAIM = frozenset(
         EventType.sighting_withdrawn,
     )
 )
-# Events read per check; a longer backlog drops every document and goes on from there.
-EVENTS_PER_CHECK = 500
 # Claims remembered as dropped since a document began to be built; past it, all count.
 MAX_DROPPED = 10_000
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: `If-None-Match` named the document's current `ETag`."}
 }
-
-_counted_tables: list[Table] = []
-_latest_columns: list[tuple[str, str]] = []
-
-
-def changes_every_document(history: Table) -> None:
-    """Declare a history table whose every new row may change any claim's documents."""
-    _counted_tables.append(history)
-
-
-def moves_every_document(table: str, column: str) -> None:
-    """Declare an indexed column whose newest value moves with every change to `table` that
-    writes no event and may change any claim's documents."""
-    _latest_columns.append((table, column))
-
-
-class _OutboxWatch:
-    """Checks of the outbox, each shared by every request waiting when it begins.
-
-    A request waits for a check that begins after it arrives. On PostgreSQL a few checks may
-    run at once, each on a connection kept for checks, so a request waits about one round
-    trip instead of the rest of a check under way and then its own.
-    """
-
-    def __init__(self, engine: AsyncEngine, apply: Callable[[int, list[Any], bool], None]) -> None:
-        # Outside a transaction: a single statement needs no snapshot of its own, and a kept
-        # connection must not hold one open between checks.
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._apply = apply
-        self._overlap = OVERLAP.get(engine.dialect.name, 1)
-        self._idle: list[AsyncConnection] = []
-        self._waiting: list[asyncio.Future[int | None]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._begun = 0
-        # Which check (by the order they began) was applied last: an older one finishing
-        # later saw nothing newer.
-        self._applied = 0
-        self._seen: int | None = None
-        self._tally: int | None = None
-        self.checks = 0
-
-    async def current(self) -> int | None:
-        """The number of a check that began after this call, or None if it failed."""
-        waiting: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(waiting)
-        if len(self._tasks) < self._overlap:
-            self._begin()
-        return await waiting
-
-    async def close(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            with suppress(Exception):
-                await connection.close()
-
-    def _begin(self) -> None:
-        batch, self._waiting = self._waiting, []
-        self._begun += 1
-        task = asyncio.create_task(self._run(self._begun, batch))
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if self._waiting and len(self._tasks) < self._overlap:
-            self._begin()
-
-    async def _run(self, begun: int, batch: list[asyncio.Future[int | None]]) -> None:
-        try:
-            number: int | None = await self._check(begun)
-        except Exception as exc:
-            # The request goes on to the database itself, and says why it cannot.
-            log.warning("outbox check failed", extra={"error": type(exc).__name__})
-            number = None
-        for waiting in batch:
-            if not waiting.done():
-                waiting.set_result(number)
-
-    async def _check(self, begun: int) -> int:
-        # Past the first check, the events since the last one seen; at the first, none, only
-        # where the outbox stands.
-        after = self._seen if self._seen is not None else _NONE_YET
-        (_, latest, _, _, tally), *events = await self._read(after)
-        if begun < self._applied:
-            # A check begun later was applied already: it saw all this one saw, and more.
-            return self.checks
-        self._applied = begun
-        moved = self._tally is not None and tally != self._tally
-        # A first look that another check overtook cannot say what changed in between.
-        overtaken = after == _NONE_YET and self._seen is not None
-        everything = moved or overtaken or len(events) == EVENTS_PER_CHECK
-        self.checks += 1
-        self._apply(self.checks, events, everything)
-        if self._seen is None or everything:
-            self._seen = max(self._seen or 0, latest or 0)
-        elif events:
-            self._seen = max(self._seen, events[-1][1])
-        self._tally = tally
-        return self.checks
-
-    async def _read(self, after: int) -> list[Any]:
-        """The check's rows, read on a connection kept for the checks, through the driver
-        itself: taking a connection from the pool and going through the engine cost more
-        than the statement, which runs as often as requests come."""
-        connection = self._idle.pop() if self._idle else await self._engine.connect()
-        try:
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
-            if connection.dialect.name == "postgresql":
-                rows = list(await driver.fetch(_check_statement("$1"), after))
-            else:
-                rows = list(await driver.execute_fetchall(_check_statement("?"), (after,)))
-        except BaseException:
-            with suppress(Exception):
-                await connection.close()
-            raise
-        self._idle.append(connection)
-        return rows
-
-
-# Checks that may run at once: PostgreSQL answers each over the network, SQLite in-process.
-OVERLAP = {"postgresql": 3}
-# Larger than any event id: the first check reads no events.
-_NONE_YET = 2**62
-
-
-@cache
-def _check_statement(placeholder: str) -> str:
-    """One row saying where the outbox stands and how many rows the declared tables hold,
-    then the events after the given id, in order: one statement, so one round trip and one
-    view of the database."""
-    events = Event.__tablename__
-    counted = " + ".join(["0", *(f"(SELECT count(*) FROM {t.name})" for t in _counted_tables)])
-    tally = " || '/' || ".join(
-        [
-            f"CAST({counted} AS TEXT)",
-            *(
-                f"COALESCE(CAST((SELECT max({c}) FROM {t}) AS TEXT), '')"
-                for t, c in _latest_columns
-            ),
-        ]
-    )
-    return (
-        f"SELECT 0 AS part, (SELECT max(id) FROM {events}) AS id, NULL AS type, "
-        f"NULL AS claim_id, {tally} AS tally "
-        "UNION ALL "
-        "SELECT 1, page.id, page.type, page.claim_id, NULL FROM ("
-        f"SELECT id, type, claim_id FROM {events} WHERE id > {placeholder} ORDER BY id "
-        f"LIMIT {EVENTS_PER_CHECK}) AS page "
-        "ORDER BY part, id"
-    )
 
 
 @dataclass(frozen=True)
@@ -244,7 +77,7 @@ class DerivedDocuments:
         self.max_bytes = max_bytes
         self.max_document_bytes = max_document_bytes
         self.media_type = media_type
-        self._watch = _OutboxWatch(engine, self._drop)
+        self._watch = OutboxWatch(engine, self._drop)
         self._kept: OrderedDict[Key, _Kept] = OrderedDict()
         self._by_claim: dict[str, set[Key]] = {}
         self._size = 0
@@ -391,11 +224,3 @@ def _names(if_none_match: str | None, etag: str) -> bool:
         return False
     tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
     return etag in tags or "*" in tags
-
-
-async def _derived(request: Request) -> DerivedDocuments:
-    documents: DerivedDocuments = request.app.state.derived
-    return documents
-
-
-Documents = Annotated[DerivedDocuments, Depends(_derived)]
