@@ -1,7 +1,7 @@
 """document changes
 
 Revision ID: 5e8a1c7f3d20
-Revises: 3b9f0c2d8e41
+Revises: 5e1c8a7d4f20
 Create Date: 2026-12-06 01:50:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5e8a1c7f3d20"
-down_revision: str | None = "3b9f0c2d8e41"
+down_revision: str | None = "5e1c8a7d4f20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
