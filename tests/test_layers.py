@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "metrics",
             "observing",
             "db",
+            "portable",
             "errors",
             "collisions",
             "logs",

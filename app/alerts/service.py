@@ -17,11 +17,12 @@ from app.audit import service as audit
 from app.audit.service import Action, Actor, Target
 from app.claims import merge as claim_merge
 from app.claims.models import Claim
-from app.db import insert_or_ignore, json_array_contains, new_id, utcnow
+from app.db import insert_or_ignore, new_id, utcnow
 from app.enums import EventType
 from app.errors import Invalid, NotFound
 from app.outbox.models import Event
 from app.pagination import PageParams, SortKey, paginate
+from app.portable import json_array_contains
 
 
 async def _check_url(url: str, allow_private: bool) -> None:

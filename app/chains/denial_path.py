@@ -24,10 +24,10 @@ from app.chains.paths import main_path
 from app.chains.schemas import Hop, Metrics
 from app.chains.service import Direction, Members
 from app.claims.models import Claim
-from app.db import Unindexed
 from app.enums import OutletKind, Stance
 from app.ledger import LedgerView
 from app.outlets.models import Outlet
+from app.portable import Unindexed
 from app.sightings.models import Citation, Sighting
 from app.sightings.rules import SPREADING, lag_seconds
 from app.streaming import time_order

@@ -24,9 +24,9 @@ from app.chains.schemas import Flow, SpreadOutlet
 from app.chains.service import Members
 from app.claims.chain_counts import NO_LANGUAGE
 from app.claims.models import ClaimFlow, ClaimOutlet
-from app.db import Unindexed
 from app.ledger import LedgerView
 from app.outlets.models import Outlet
+from app.portable import Unindexed
 from app.sightings.models import Citation, Sighting
 from app.streaming import CHUNK_ROWS
 

@@ -21,10 +21,10 @@ from app.chains.paths import main_path
 from app.chains.schemas import Metrics
 from app.chains.service import chain_members
 from app.claims.models import Claim
-from app.db import not_indexed
 from app.enums import OutletKind, Precision, Stance
 from app.ledger import CURRENT
 from app.outlets.models import Outlet
+from app.portable import not_indexed
 from app.sightings import rules
 from app.sightings.models import Citation, Sighting
 

@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.claims.models import Claim
-from app.db import Unindexed, in_by_key, not_indexed
 from app.evidence.service import with_evidence
 from app.ledger import CURRENT, LedgerView
 from app.outlets.models import Outlet
+from app.portable import Unindexed, in_by_key, not_indexed
 from app.sightings.models import Citation, Sighting, sighting_versions
 from app.sightings.presenter import SIGHTING_COLUMNS
 from app.streaming import columns_of, raw, time_order

@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.claims.models import ClaimFlow, ClaimHour, ClaimOutlet
-from app.db import Base, insert_rows, not_indexed, table_of
+from app.db import Base, insert_rows, table_of
 from app.enums import OutletKind, Stance
 from app.outlets.models import Outlet
+from app.portable import not_indexed
 from app.sightings.models import Citation, Sighting
 
 # A sighting without a language of its own is counted under this one (a key cannot be NULL).

@@ -13,11 +13,12 @@ from app.claims.models import Claim, ClaimMerge, ClaimTag, claim_versions
 from app.claims.normalize import fingerprint, normalize_statement
 from app.claims.schemas import Claim as ClaimOut
 from app.claims.schemas import ClaimCreate, ClaimUpdate
-from app.db import dialect_insert, insert_or_ignore, json_array_contains, utcnow
+from app.db import dialect_insert, insert_or_ignore, utcnow
 from app.enums import DenialStatus
 from app.errors import Conflict, Invalid, NotFound
 from app.ledger import LedgerView, as_of
 from app.pagination import PageParams, SortKey, paginate
+from app.portable import json_array_contains
 from app.revisions import (
     Journal,
     changed_fields,
