@@ -6,7 +6,7 @@ every claim it touched, under those claims' row locks, before its transaction co
 """
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Select, Subquery, Table, bindparam, distinct, func, select, update
@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app import outbox
 from app.claims import chain_counts, matching
 from app.claims import events as claim_events
-from app.claims.models import Claim, claim_versions
+from app.claims.models import Claim, ClaimOutlet, claim_versions
 from app.db import utcnow
 from app.enums import DenialStatus, OutletKind, Stance
 from app.outlets import service as outlets
@@ -171,6 +171,60 @@ async def _projections(session: AsyncSession, claim_ids: list[str]) -> dict[str,
     return projected
 
 
+async def _moved_projections(
+    session: AsyncSession, claims: Mapping[str, Claim], added: chain_counts.Additions
+) -> dict[str, dict[str, Any]]:
+    """What these claims' counters become by what recording added to them, where that alone
+    decides it: no official verdict among the added sightings (the others are counted in
+    full). Sized by the sightings added, not by the claims' size."""
+    by_claim: dict[str, list[chain_counts.AddedSighting]] = {}
+    for sighting in added.sightings:
+        if sighting.claim_id in claims:
+            by_claim.setdefault(sighting.claim_id, []).append(sighting)
+    moved = sorted(
+        claim_id
+        for claim_id, sightings in by_claim.items()
+        if not any(s.kind == OutletKind.official and s.stance in rules.VERDICTS for s in sightings)
+    )
+    if not moved:
+        return {}
+    outlets_counted = await session.execute(
+        select(ClaimOutlet.claim_id, func.count(distinct(ClaimOutlet.outlet_id)))
+        .where(ClaimOutlet.claim_id.in_(moved))
+        .group_by(ClaimOutlet.claim_id)
+    )
+    outlets_count = {claim_id: count for claim_id, count in outlets_counted}
+    # Without an official verdict so far, there is no first denial to come after.
+    verdicts = [c for c in moved if claims[c].denial_status != DenialStatus.none]
+    first_at: dict[str, datetime] = {}
+    if verdicts:
+        firsts = first_denials(verdicts)
+        found = await session.execute(select(firsts.c.claim_id, firsts.c.at))
+        first_at = {claim_id: at for claim_id, at in found}
+    projected: dict[str, dict[str, Any]] = {}
+    for claim_id in moved:
+        claim, sightings = claims[claim_id], by_claim[claim_id]
+        denied_at = first_at.get(claim_id)
+        after = sum(
+            1
+            for s in sightings
+            if denied_at is not None and s.stance in rules.SPREADING and s.at > denied_at
+        )
+        earliest = min(s.at for s in sightings).astimezone(UTC)
+        projected[claim_id] = {
+            "sightings_count": claim.sightings_count + len(sightings),
+            "outlets_count": outlets_count.get(claim_id, 0),
+            "first_seen_at": earliest
+            if claim.first_seen_at is None
+            else min(claim.first_seen_at, earliest),
+            "denial_status": claim.denial_status,
+            "sightings_after_denial": claim.sightings_after_denial + after,
+        }
+        if denied_at is not None:
+            projected[claim_id]["first_denial_at"] = denied_at
+    return projected
+
+
 async def _announce_changes(
     session: AsyncSession, claim: Claim, projected: dict[str, Any], first_denial_at: Any
 ) -> None:
@@ -210,26 +264,35 @@ async def _announce_changes(
 
 
 async def refresh_claims(
-    *, session: AsyncSession, claim_ids: Iterable[str], now: datetime | None = None
+    *,
+    session: AsyncSession,
+    claim_ids: Iterable[str],
+    now: datetime | None = None,
+    added: chain_counts.Additions | None = None,
 ) -> None:
     """Recompute claims' counters, denial status and resurfacing from their current sightings.
 
     The changes found are announced here, once per refresh, so a batch that records many
     sightings of a claim announces its new status or its resurfacing once; claims are taken
     in id order, a few statements for hundreds of them. A changed projection is a new version
-    of the claim's row (its revision stays), so a past moment replays it too.
+    of the claim's row (its revision stays), so a past moment replays it too. With `added`
+    (recording was the only change), a claim's counters move by the sightings added unless
+    one of them is an official verdict.
     """
     now = now or utcnow()
     ids = sorted(set(claim_ids))
     for start in range(0, len(ids), _CLAIMS_PER_STATEMENT):
         chunk = ids[start : start + _CLAIMS_PER_STATEMENT]
-        projections = await _projections(session, chunk)
         claims = {
             claim.id: claim
             for claim in await session.scalars(
                 select(Claim).where(Claim.id.in_(chunk)).execution_options(populate_existing=True)
             )
         }
+        projections = {} if added is None else await _moved_projections(session, claims, added)
+        full = [claim_id for claim_id in chunk if claim_id not in projections]
+        if full:
+            projections |= await _projections(session, full)
         changed = [
             claim_id
             for claim_id in chunk
@@ -322,7 +385,7 @@ async def sightings_changed(
         await matching.reindex_claim(session=session, claim_id=claim_id, embed=False)
     if wordings:
         await matching.index_many_wordings(session=session, wordings=wordings)
-    await refresh_claims(session=session, claim_ids=changed, now=now)
+    await refresh_claims(session=session, claim_ids=changed, now=now, added=added)
     for hook in _sightings_changed_hooks:
         await hook(session=session, claim_ids=changed | recounted, now=now, added=added)
 

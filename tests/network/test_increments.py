@@ -1,6 +1,6 @@
-"""Recording moves the outlet days, flows and totals by what it added: the same rows as counting
-every claim again from its sightings, whatever the batch does to a claim's first sighting or
-first denial."""
+"""Recording moves the claims' counters and the outlet days, flows and totals by what it added:
+the same figures as counting every claim again from its sightings, whatever the batch does to a
+claim's first sighting or first denial."""
 
 from typing import Any
 
@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.claims import projection
 from app.claims import service as claims
 from app.claims.models import Claim
 from app.network import flows
@@ -77,9 +78,17 @@ BATCHES = [
 ]
 
 
-async def test_recording_moves_the_network_as_a_recount_would(
-    writer: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
-) -> None:
+COUNTERS = [
+    Claim.id,
+    Claim.sightings_count,
+    Claim.outlets_count,
+    Claim.first_seen_at,
+    Claim.denial_status,
+    Claim.sightings_after_denial,
+]
+
+
+async def _record(writer: httpx.AsyncClient) -> None:
     for slug, kind in OUTLETS:
         created = await writer.post("/v1/outlets", json={"slug": slug, "name": slug, "kind": kind})
         assert created.status_code == 201, created.text
@@ -100,6 +109,11 @@ async def test_recording_moves_the_network_as_a_recount_would(
         assert {r["status"] for r in results} == {"created"}, results
         ids |= {r["ref"]: r["id"] for r in results}
 
+
+async def test_recording_moves_the_network_as_a_recount_would(
+    writer: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await _record(writer)
     async with sessionmaker() as session:
         moved = await _tables(session)
     async with sessionmaker() as session, session.begin():
@@ -112,3 +126,20 @@ async def test_recording_moves_the_network_as_a_recount_would(
     assert len(counted["outlet_links"]) >= 4
     after_denial = sum(row[5] for row in counted["outlet_days"])
     assert after_denial == 4
+
+
+async def test_recording_moves_claims_counters_as_a_recount_would(
+    writer: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await _record(writer)
+    async with sessionmaker() as session:
+        moved = (await session.execute(select(*COUNTERS).order_by(Claim.id))).all()
+    async with sessionmaker() as session, session.begin():
+        claim_ids = [row[0] for row in moved]
+        await claims.lock(session=session, claim_ids=claim_ids)
+        await projection.refresh_claims(session=session, claim_ids=claim_ids)
+    async with sessionmaker() as session:
+        counted = (await session.execute(select(*COUNTERS).order_by(Claim.id))).all()
+    assert moved == counted
+    statuses = {row[4] for row in counted}
+    assert statuses == {"none", "denied", "confirmed"}
