@@ -67,6 +67,9 @@ class in_by_key(ColumnElement[bool]):
 
     inherit_cache = False
     type = Boolean()
+    # A condition in itself: without it, SQLite's rendering compares it to 1, and the
+    # comparison hides the IN from the planner, which then scans the table.
+    _is_implicitly_boolean = True
 
     def __init__(self, column: Any, values: Select[Any] | CompoundSelect[Any]) -> None:
         self.column = column
