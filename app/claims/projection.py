@@ -9,23 +9,21 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, Subquery, Table, bindparam, distinct, func, select, update
+from sqlalchemy import Table, bindparam, distinct, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import outbox
-from app.claims import chain_counts, matching
+from app.claims import chain_counts, matching, verdicts
 from app.claims import events as claim_events
 from app.claims.models import Claim, ClaimOutlet, claim_versions
 from app.db import utcnow
 from app.enums import DenialStatus, OutletKind, Stance
 from app.outlets import service as outlets
-from app.outlets.models import Outlet
 from app.sightings import events as sighting_events
 from app.sightings import rules
 from app.sightings.models import Sighting
 from app.sightings.service import with_outlet
-from app.streaming import time_order_in
 from app.versioning import archive
 
 # Claims refreshed per set of statements: their ids are one parameter each.
@@ -59,70 +57,6 @@ def on_sightings_changed(hook: SightingsChangedHook) -> SightingsChangedHook:
     return hook
 
 
-def _official_verdicts(dialect: str, claim_ids: list[str]) -> Select[Any]:
-    """Per claim and official outlet, the stance of its latest denial or confirmation.
-
-    Each official outlet counts once, by its latest verdict; the answer is sized by outlets,
-    not by sightings, however often a claim was denied.
-    """
-    latest_first = func.row_number().over(
-        partition_by=(Sighting.claim_id, Sighting.outlet_id),
-        order_by=[column.desc() for column in time_order_in(dialect, Sighting)],
-    )
-    ranked = (
-        select(Sighting.claim_id, Sighting.stance, latest_first.label("rank"))
-        .join(Outlet, Outlet.id == Sighting.outlet_id)
-        .where(
-            Sighting.claim_id.in_(claim_ids),
-            Outlet.kind == OutletKind.official,
-            Sighting.stance.in_(rules.VERDICTS),
-        )
-        .subquery()
-    )
-    return select(ranked.c.claim_id, ranked.c.stance).where(ranked.c.rank == 1).distinct()
-
-
-def _status_of(stances: set[Stance]) -> DenialStatus:
-    if not stances:
-        return DenialStatus.none
-    if stances == {Stance.denies}:
-        return DenialStatus.denied
-    if stances == {Stance.confirms}:
-        return DenialStatus.confirmed
-    return DenialStatus.contested
-
-
-def first_denials(claim_ids: list[str]) -> Subquery:
-    """When each claim was first officially denied."""
-    return (
-        select(Sighting.claim_id, func.min(Sighting.published_at).label("at"))
-        .join(Outlet, Outlet.id == Sighting.outlet_id)
-        .where(
-            Sighting.claim_id.in_(claim_ids),
-            Outlet.kind == OutletKind.official,
-            Sighting.stance == Stance.denies,
-        )
-        .group_by(Sighting.claim_id)
-        .subquery()
-    )
-
-
-async def count_spreading_after(
-    *, session: AsyncSession, claim_id: str, moment: datetime | None
-) -> int:
-    """Sightings asserting or reporting the claim after `moment` (its first official denial)."""
-    if moment is None:
-        return 0
-    count = await session.scalar(
-        select(func.count()).where(
-            Sighting.claim_id == claim_id,
-            Sighting.stance.in_(rules.SPREADING),
-            Sighting.published_at > moment,
-        )
-    )
-    return count or 0
-
-
 async def _projections(session: AsyncSession, claim_ids: list[str]) -> dict[str, dict[str, Any]]:
     """What these claims' sightings add up to, by claim, in four statements for all of them."""
     dialect = session.get_bind().dialect.name
@@ -153,11 +87,11 @@ async def _projections(session: AsyncSession, claim_ids: list[str]) -> dict[str,
             "first_seen_at": first_seen_at,
         }
     stances: dict[str, set[Stance]] = {}
-    for claim_id, stance in await session.execute(_official_verdicts(dialect, claim_ids)):
+    for claim_id, stance in await session.execute(verdicts.official_verdicts(dialect, claim_ids)):
         stances.setdefault(claim_id, set()).add(Stance(stance))
     for claim_id, found in stances.items():
-        projected[claim_id]["denial_status"] = _status_of(found)
-    firsts = first_denials(claim_ids)
+        projected[claim_id]["denial_status"] = verdicts.status_of(found)
+    firsts = verdicts.first_denials(claim_ids)
     for claim_id, at in await session.execute(select(firsts.c.claim_id, firsts.c.at)):
         projected[claim_id]["first_denial_at"] = at
     spreading = await session.execute(
@@ -195,10 +129,10 @@ async def _moved_projections(
     )
     outlets_count = {claim_id: count for claim_id, count in outlets_counted}
     # Without an official verdict so far, there is no first denial to come after.
-    verdicts = [c for c in moved if claims[c].denial_status != DenialStatus.none]
+    with_verdicts = [c for c in moved if claims[c].denial_status != DenialStatus.none]
     first_at: dict[str, datetime] = {}
-    if verdicts:
-        firsts = first_denials(verdicts)
+    if with_verdicts:
+        firsts = verdicts.first_denials(with_verdicts)
         found = await session.execute(select(firsts.c.claim_id, firsts.c.at))
         first_at = {claim_id: at for claim_id, at in found}
     projected: dict[str, dict[str, Any]] = {}

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, case, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.claims import chain_counts, projection
+from app.claims import chain_counts, projection, verdicts
 from app.network import increments, totals
 from app.network.models import OutletDay, OutletFlow
 from app.sightings import rules
@@ -38,7 +38,7 @@ def day_of(dialect: str, moment: Any) -> ColumnElement[Any]:
 
 
 def _days(dialect: str, claim_ids: list[str]) -> Any:
-    first_denial = projection.first_denials(claim_ids)
+    first_denial = verdicts.first_denials(claim_ids)
     rank = func.row_number().over(
         partition_by=Sighting.claim_id, order_by=time_order_in(dialect, Sighting)
     )

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.claims import projection
+from app.claims import verdicts
 from app.claims.chain_counts import AddedCitation, AddedSighting, Additions
 from app.claims.models import Claim
 from app.db import keys_present
@@ -84,7 +84,7 @@ async def _claims(session: AsyncSession, ids: list[str]) -> dict[str, tuple[int,
 async def _first_denials(session: AsyncSession, claim_ids: list[str]) -> dict[str, datetime]:
     found: dict[str, datetime] = {}
     for chunk in _chunks(claim_ids):
-        firsts = projection.first_denials(list(chunk))
+        firsts = verdicts.first_denials(list(chunk))
         for claim_id, at in await session.execute(select(firsts.c.claim_id, firsts.c.at)):
             found[claim_id] = at
     return found
