@@ -33,8 +33,8 @@ from sqlalchemy import func, select
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.enums import EvidenceStatus
-from app.evidence.capturing import start_readers
 from app.evidence.models import SightingEvidence
+from app.evidence.readers import start_readers
 from app.evidence.worker import CaptureWorker, capture_worker
 from app.main import create_app
 from app.migrate import upgrade_to_head

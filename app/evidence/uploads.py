@@ -14,10 +14,11 @@ from app.claims.models import Claim
 from app.db import new_id, utcnow
 from app.enums import CaptureSource, EvidenceStatus
 from app.errors import PayloadTooLarge
-from app.evidence.capturing import put_bytes, read_body
+from app.evidence.capturing import put_bytes
 from app.evidence.events import EvidenceCaptured
 from app.evidence.models import Capture, SightingEvidence
 from app.evidence.queue import enqueue
+from app.evidence.readers import read_body
 from app.evidence.reading import text_sha256
 from app.evidence.store import BodyFile, EvidenceStore
 from app.sightings.models import Sighting

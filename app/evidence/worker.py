@@ -20,9 +20,10 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.enums import EvidenceStatus
 from app.evidence import queue
-from app.evidence.capturing import Capturer, start_readers
+from app.evidence.capturing import Capturer
 from app.evidence.fetching import Fetcher
 from app.evidence.models import SightingEvidence
+from app.evidence.readers import start_readers, stop_readers
 from app.evidence.store import open_store
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,7 @@ async def running_captures(
                 await asyncio.wait_for(asyncio.shield(task), grace)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            await stop_readers()
 
 
 async def capture_pending(settings: Settings) -> dict[str, int]:
@@ -185,4 +187,5 @@ async def capture_pending(settings: Settings) -> dict[str, int]:
         async with capture_worker(settings=settings, sessionmaker=maker) as worker:
             return await worker.capture_pending()
     finally:
+        await stop_readers()
         await engine.dispose()
