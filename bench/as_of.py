@@ -53,7 +53,7 @@ from app.db import create_engine
 from app.enums import CitationBasis
 from app.migrate import upgrade_to_head
 from app.models import Citation, Claim, Outlet, Sighting, sighting_versions
-from bench.harness import new_postgres_database, private_postgres_database
+from bench.harness import new_postgres_database, private_postgres_database, wait_until_answering
 
 KEY = "trk_bench_admin_key"
 T = TypeVar("T")
@@ -381,13 +381,7 @@ async def _client(base: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
         base_url=base, headers=headers, timeout=300, limits=limits
     ) as http:
-        for _ in range(300):
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
+        await wait_until_answering(http, "/readyz", seconds=60)
         yield http
 
 

@@ -22,6 +22,7 @@ import httpx
 from app.config import Settings
 from app.db import create_engine
 from app.migrate import upgrade_to_head
+from bench.harness import wait_until_answering
 
 KEY = "trk_bench_admin_key"
 CLAIMS = 20
@@ -88,12 +89,7 @@ async def _batch(http: httpx.AsyncClient, claim_ids: list[str], rows: int) -> fl
 async def _drive(base: str, rows: int) -> tuple[float, float]:
     headers = {"Authorization": f"Bearer {KEY}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=600) as http:
-        for _ in range(100):
-            try:
-                if (await http.get("/healthz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                await asyncio.sleep(0.1)
+        await wait_until_answering(http, "/healthz", seconds=10)
         claim_ids = await _setup(http)
         single = await _single(http, claim_ids, rows)
         batch = await _batch(http, claim_ids, rows)

@@ -44,7 +44,7 @@ from app.config import Settings
 from app.db import create_engine
 from app.enums import CitationBasis
 from app.models import Citation, Sighting
-from bench.harness import private_postgres_database
+from bench.harness import private_postgres_database, wait_until_answering
 
 KEY = "trk_bench_admin_key"
 OUTLETS = 300
@@ -248,12 +248,7 @@ async def _drive(
 ) -> list[tuple[int, float, list[Figure]]]:
     headers = {"Authorization": f"Bearer {KEY}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=900) as http:
-        for _ in range(300):
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                await asyncio.sleep(0.2)
+        await wait_until_answering(http, "/readyz", seconds=60)
         outlet_ids = {}
         for n in range(OUTLETS):
             kind = "official" if n % OFFICIAL_EVERY == 0 else "news_outlet"

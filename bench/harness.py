@@ -1,9 +1,13 @@
-"""What several benchmarks need: a private PostgreSQL database for the length of a run."""
+"""What several benchmarks need: a private PostgreSQL database for the length of a run, and a
+server they started answering before they measure it."""
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -36,3 +40,16 @@ async def private_postgres_database(
     finally:
         name = make_url(url).database
         await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def wait_until_answering(http: httpx.AsyncClient, path: str, *, seconds: float) -> None:
+    """Ask `path` until it answers 200 (a starting server loads its matching model first), for
+    at most `seconds`; the measurement that follows reports a server that never came up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if (await http.get(path)).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)

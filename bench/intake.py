@@ -45,7 +45,7 @@ from app.config import Settings
 from app.db import create_engine
 from app.migrate import upgrade_to_head
 from bench.batch_vs_single import _free_port
-from bench.harness import private_postgres_database
+from bench.harness import private_postgres_database, wait_until_answering
 
 KEY = "trk_bench_admin_key"
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -83,12 +83,7 @@ async def serving(url: str) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=600
         ) as http:
-            for _ in range(600):
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+            await wait_until_answering(http, "/healthz", seconds=60)
             yield http
     finally:
         server.terminate()

@@ -46,7 +46,7 @@ from app.db import create_engine
 from app.migrate import alembic_config, upgrade_to_head
 from app.urls import canonical_url
 from bench.chain_at_scale import _free_port, _peak_growth
-from bench.harness import _admin, private_postgres_database
+from bench.harness import _admin, private_postgres_database, wait_until_answering
 
 KEY = "trk_bench_admin_key"
 # The revision that creates and fills the outlet flows.
@@ -331,12 +331,7 @@ async def _drive(base: str, pid: int, typical: str, busiest: str) -> dict[str, l
     async with httpx.AsyncClient(
         base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=600
     ) as http:
-        for _ in range(300):
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                await asyncio.sleep(0.2)
+        await wait_until_answering(http, "/readyz", seconds=60)
         return {
             "network (all claims)": await _measure(http, pid, "/v1/network"),
             "network ?tag=dprk": await _measure(http, pid, "/v1/network", tag="dprk"),
