@@ -1,9 +1,9 @@
 """The citation rules: what a sighting may cite, so that time never runs backwards along a
 chain and chains stay acyclic by construction."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,11 +25,24 @@ class Cited(NamedTuple):
     outlet_id: str
 
 
-async def resolve_cites(
-    session: AsyncSession, ids: Sequence[str], published_at: datetime
+class CitedRow(Protocol):
+    """A stored sighting or one read ahead: what a citation of it is checked against."""
+
+    @property
+    def published_at(self) -> datetime: ...
+
+    @property
+    def claim_id(self) -> str: ...
+
+    @property
+    def outlet_id(self) -> str: ...
+
+
+def checked_cites(
+    ids: Sequence[str], published_at: datetime, found: Mapping[str, CitedRow]
 ) -> dict[str, Cited]:
-    """The cited sightings, each of which must exist and be published no later than this one."""
-    found = {s.id: s for s in await session.scalars(select(Sighting).where(Sighting.id.in_(ids)))}
+    """The cited sightings among those `found`, each of which must be there and be published
+    no later than this one."""
     for index, cited_id in enumerate(ids):
         cited = found.get(cited_id)
         if cited is None:
@@ -45,6 +58,14 @@ async def resolve_cites(
         cited_id: Cited(CitationBasis.cites, found[cited_id].claim_id, found[cited_id].outlet_id)
         for cited_id in ids
     }
+
+
+async def resolve_cites(
+    session: AsyncSession, ids: Sequence[str], published_at: datetime
+) -> dict[str, Cited]:
+    """The cited sightings, each of which must exist and be published no later than this one."""
+    found = {s.id: s for s in await session.scalars(select(Sighting).where(Sighting.id.in_(ids)))}
+    return checked_cites(ids, published_at, found)
 
 
 async def latest_of_outlet(

@@ -28,7 +28,7 @@ from app.outlets import service as outlets
 from app.outlets.models import Outlet
 from app.outlets.schemas import OutletCreate
 from app.recording import addresses, writing
-from app.recording.citations import FUTURE_TOLERANCE, Cited, latest_of_outlet
+from app.recording.citations import FUTURE_TOLERANCE, Cited, checked_cites, latest_of_outlet
 from app.recording.schemas import SightingCreate
 from app.recording.writing import Pending, chunks
 from app.revisions import revised_values
@@ -225,23 +225,7 @@ class Recorder:
         unread = [cited_id for cited_id in ids if cited_id not in self.known]
         if unread:
             await self._read_known(Sighting.id.in_(unread))
-        for index, cited_id in enumerate(ids):
-            cited = self.known.get(cited_id)
-            if cited is None:
-                raise Invalid(f"no sighting with id {cited_id!r}", loc=["cites", index])
-            if cited.published_at > published_at:
-                # Time never runs backwards along a chain, which is what keeps chains acyclic.
-                raise Invalid(
-                    f"sighting {cited_id!r} was published after this one; a sighting can only "
-                    "cite what came before it",
-                    loc=["cites", index],
-                )
-        return {
-            cited_id: Cited(
-                CitationBasis.cites, self.known[cited_id].claim_id, self.known[cited_id].outlet_id
-            )
-            for cited_id in ids
-        }
+        return checked_cites(ids, published_at, self.known)
 
     async def record(self, data: SightingCreate) -> str:
         """Check one sighting and keep it for `finish`; its id. A duplicate raises Conflict."""
