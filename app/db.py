@@ -299,6 +299,26 @@ async def insert_many_or_ignore(
     await insert_rows(session, table_of(model), rows, lambda new: new.on_conflict_do_nothing())
 
 
+async def insert_new(
+    session: AsyncSession, model: type[Base], rows: list[dict[str, Any]], key: str
+) -> tuple[set[str], dict[Any, str]]:
+    """Insert rows with their own ids, skipping those whose unique `key` another writer holds;
+    the ids inserted, and by key the ids given to the rows that were not.
+
+    The rows go in in key order, so two writers creating the same records meet their unique
+    keys in the same order and neither waits for the other while holding one. A row another
+    writer created meanwhile (its insert waited for that one's commit) is that writer's.
+    """
+    rows.sort(key=lambda row: str(row[key]))
+    statement = (
+        dialect_insert(session)(model)
+        .on_conflict_do_nothing(index_elements=[key])
+        .returning(model.__table__.c.id)
+    )
+    inserted = set(await session.scalars(statement, rows))
+    return inserted, {row[key]: row["id"] for row in rows if row["id"] not in inserted}
+
+
 async def insert_or_ignore(
     session: AsyncSession,
     model: type[Base],

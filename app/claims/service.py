@@ -13,7 +13,7 @@ from app.claims.models import Claim, ClaimMerge, ClaimTag, claim_versions
 from app.claims.normalize import fingerprint, normalize_statement
 from app.claims.schemas import Claim as ClaimOut
 from app.claims.schemas import ClaimCreate, ClaimUpdate
-from app.db import dialect_insert, insert_or_ignore, utcnow
+from app.db import insert_new, insert_or_ignore, utcnow
 from app.enums import DenialStatus
 from app.errors import Conflict, Invalid, NotFound
 from app.ledger import LedgerView, as_of
@@ -160,22 +160,13 @@ async def create_many(
     """Create these checked claims under the ids given, announced in the order given; the
     claims by the ids given (one another writer created first is that writer's).
 
-    The rows go in in fingerprint order, so two writers creating the same claims meet their
-    unique keys in the same order and neither waits for the other while holding one.
+    A claim another writer created meanwhile is theirs: the caller's sightings go to it, and
+    only the claims inserted here are announced.
     """
     if not new:
         return {}
     rows = [{**_row_values(data, [], actor, now), "id": claim_id} for claim_id, data in new]
-    rows.sort(key=lambda row: str(row["fingerprint"]))
-    statement = (
-        dialect_insert(session)(Claim)
-        .on_conflict_do_nothing(index_elements=["fingerprint"])
-        .returning(Claim.id)
-    )
-    inserted = set(await session.scalars(statement, rows))
-    # A claim another writer created meanwhile (its insert waited for that one's commit) is
-    # theirs: the caller's sightings go to it, and only the claims inserted here are announced.
-    taken = {row["fingerprint"]: row["id"] for row in rows if row["id"] not in inserted}
+    inserted, taken = await insert_new(session, Claim, rows, "fingerprint")
     rows = [row for row in rows if row["id"] in inserted]
     tags = [{"claim_id": row["id"], "tag": tag} for row in rows for tag in row["tags"]]
     if tags:

@@ -6,7 +6,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import Action, Actor, Target
-from app.db import dialect_insert, insert_or_ignore, utcnow
+from app.db import insert_new, insert_or_ignore, utcnow
 from app.derived.freshness import every_document_changed
 from app.enums import OutletKind
 from app.errors import Conflict, Invalid, NotFound
@@ -96,23 +96,12 @@ async def create_many(
     """Create these outlets under the ids given, logged in the order given; the outlets by the
     ids given (one another writer created first is that writer's).
 
-    The rows go in in slug order, so two writers creating the same outlets meet their unique
-    keys in the same order.
+    An outlet another writer created meanwhile is theirs; only those inserted here are logged.
     """
     if not new:
         return {}
-    rows = sorted(
-        ({**_row_values(data, actor, now), "id": outlet_id} for outlet_id, data in new),
-        key=lambda row: str(row["slug"]),
-    )
-    statement = (
-        dialect_insert(session)(Outlet)
-        .on_conflict_do_nothing(index_elements=["slug"])
-        .returning(Outlet.id)
-    )
-    inserted = set(await session.scalars(statement, rows))
-    # An outlet another writer created meanwhile is theirs; only those inserted here are logged.
-    taken = {row["slug"]: row["id"] for row in rows if row["id"] not in inserted}
+    rows = [{**_row_values(data, actor, now), "id": outlet_id} for outlet_id, data in new]
+    inserted, taken = await insert_new(session, Outlet, rows, "slug")
     journal = Journal()
     for outlet_id, data in new:
         if outlet_id in inserted:
