@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
@@ -60,6 +61,20 @@ async def stop_readers() -> None:
     readers, _readers = _readers, None
     if readers is not None:
         await asyncio.to_thread(readers.shutdown, wait=True, cancel_futures=True)
+
+
+@contextlib.asynccontextmanager
+async def reading_processes() -> AsyncIterator[None]:
+    """The reading processes for as long as the block runs: started at once in the background
+    (the process serves meanwhile, and the first captures wait for them less), stopped at its
+    end, once what they are reading is read."""
+    starting = asyncio.create_task(start_readers())
+    try:
+        yield
+    finally:
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        await stop_readers()
 
 
 async def start_readers() -> None:

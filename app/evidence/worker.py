@@ -23,7 +23,7 @@ from app.evidence import queue
 from app.evidence.capturing import Capturer
 from app.evidence.fetching import Fetcher
 from app.evidence.models import SightingEvidence
-from app.evidence.readers import start_readers, stop_readers
+from app.evidence.readers import reading_processes
 from app.evidence.store import open_store
 
 log = logging.getLogger(__name__)
@@ -145,11 +145,7 @@ async def capture_worker(
     *, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[CaptureWorker]:
     """A worker with this process's fetcher and store, closed when the block ends."""
-    # In the background: the process serves meanwhile, and the first captures wait for it less.
-    readers = asyncio.create_task(start_readers())
-    async with contextlib.AsyncExitStack() as stack:
-        stack.callback(readers.cancel)
-        fetcher = await stack.enter_async_context(Fetcher.from_settings(settings))
+    async with Fetcher.from_settings(settings) as fetcher:
         capturer = Capturer(
             settings=settings,
             sessionmaker=sessionmaker,
@@ -165,7 +161,10 @@ async def running_captures(
     *, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], waking: Waking
 ) -> AsyncIterator[None]:
     """Captures running in the background for as long as the block runs."""
-    async with capture_worker(settings=settings, sessionmaker=sessionmaker) as worker:
+    async with (
+        reading_processes(),
+        capture_worker(settings=settings, sessionmaker=sessionmaker) as worker,
+    ):
         task = asyncio.create_task(worker.run(waking))
         try:
             yield
@@ -176,7 +175,6 @@ async def running_captures(
                 await asyncio.wait_for(asyncio.shield(task), grace)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            await stop_readers()
 
 
 async def capture_pending(settings: Settings) -> dict[str, int]:
@@ -184,8 +182,10 @@ async def capture_pending(settings: Settings) -> dict[str, int]:
     engine = create_engine(settings)
     try:
         maker = create_sessionmaker(engine)
-        async with capture_worker(settings=settings, sessionmaker=maker) as worker:
+        async with (
+            reading_processes(),
+            capture_worker(settings=settings, sessionmaker=maker) as worker,
+        ):
             return await worker.capture_pending()
     finally:
-        await stop_readers()
         await engine.dispose()
