@@ -94,6 +94,15 @@ async def latest_of_outlet(
     return None if latest is None else (latest[0], latest[1], latest[2])
 
 
+def no_earlier_sighting(slug: str, index: int) -> Invalid:
+    """The refusal of `cites_outlets[index]`: that outlet has nothing of this claim to cite."""
+    return Invalid(
+        f"outlet {slug!r} has no sighting of this claim published at or before this one; "
+        "record it first",
+        loc=["cites_outlets", index],
+    )
+
+
 async def resolve_cited_outlets(
     session: AsyncSession,
     slugs: Sequence[str],
@@ -106,11 +115,7 @@ async def resolve_cited_outlets(
     for index, slug in enumerate(slugs):
         latest = await latest_of_outlet(session, slug, claim_id, published_at, citing_id)
         if latest is None:
-            raise Invalid(
-                f"outlet {slug!r} has no sighting of this claim published at or before this one; "
-                "record it first",
-                loc=["cites_outlets", index],
-            )
+            raise no_earlier_sighting(slug, index)
         resolved[latest[0]] = Cited(CitationBasis.cites_outlet, claim_id, latest[1])
     return resolved
 

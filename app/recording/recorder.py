@@ -28,7 +28,13 @@ from app.outlets import service as outlets
 from app.outlets.models import Outlet
 from app.outlets.schemas import OutletCreate
 from app.recording import addresses, writing
-from app.recording.citations import FUTURE_TOLERANCE, Cited, checked_cites, latest_of_outlet
+from app.recording.citations import (
+    FUTURE_TOLERANCE,
+    Cited,
+    checked_cites,
+    latest_of_outlet,
+    no_earlier_sighting,
+)
 from app.recording.schemas import SightingCreate
 from app.recording.writing import Pending, chunks
 from app.revisions import revised_values
@@ -212,11 +218,7 @@ class Recorder:
                 ):
                     found = (values["id"], values["outlet_id"], values["published_at"])
             if found is None:
-                raise Invalid(
-                    f"outlet {slug!r} has no sighting of this claim published at or before this "
-                    "one; record it first",
-                    loc=["cites_outlets", index],
-                )
+                raise no_earlier_sighting(slug, index)
             resolved[found[0]] = Cited(CitationBasis.cites_outlet, claim_id, found[1])
         return resolved
 
