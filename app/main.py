@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 box=app.state.secret_box,
                 work=settings.dispatch_in_app,
                 index=settings.index_in_app,
+                slow_work_apart=True,
             ) as wakeup:
                 app.state.wakeup = wakeup
                 with _collector_tuned():

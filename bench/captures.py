@@ -239,7 +239,11 @@ async def throughput_and_memory(folder: Path, port: int, sightings: int) -> None
 async def _latencies(settings: Settings, urls: list[str], tag: str) -> list[float]:
     app = create_app(settings)
     timings = []
-    async with LifespanManager(app, startup_timeout=60), _client(app) as client:
+    # Stopping waits for the capture process, which may still be starting its readers.
+    async with (
+        LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
+        _client(app) as client,
+    ):
         for n, item in enumerate(_items(urls, tag)):
             started = time.perf_counter()
             response = await client.post("/v1/sightings", json=item)

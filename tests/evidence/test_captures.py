@@ -78,7 +78,10 @@ async def test_a_recorded_sighting_is_captured_in_the_background_and_served_safe
     pages.routes["/story"] = redirect("/article")
     pages.routes["/article"] = page(ARTICLE)
     application: FastAPI = create_app(capturing(settings, capture=True))
-    async with LifespanManager(application, startup_timeout=60), make_client(application) as client:
+    async with (
+        LifespanManager(application, startup_timeout=60, shutdown_timeout=60),
+        make_client(application) as client,
+    ):
         recorded = await record(client, pages.url("/story"))
         assert recorded["evidence"]["status"] == "pending"
         for _ in range(600):

@@ -44,6 +44,28 @@ def test_worked_example_path_and_denial(page: Any, site: Site) -> None:
     assert page.get_by_text("Officially denied").first.is_visible()
 
 
+def test_the_graph_draws_each_stance_in_its_own_shape_named_in_the_legend(
+    page: Any, site: Site
+) -> None:
+    sign_in(page, site.keys["read"], f"/ui/claims/{site.claims['troops']}")
+    page.locator("#graph[data-drawn=true] canvas").first.wait_for()
+    drawn = page.evaluate(
+        """() => document.getElementById("graph").cytoscape.nodes().map(
+            (node) => [node.data("stance"), node.style("shape"),
+                       node.style("shape-polygon-points"), node.style("background-color")])"""
+    )
+    looks: dict[str, set[tuple[str, str]]] = {}
+    for stance, shape, points, _ in drawn:
+        looks.setdefault(stance, set()).add((shape, points if shape == "polygon" else ""))
+    assert {"asserts", "reports", "denies"} <= set(looks)
+    # One look per stance, and no two stances alike: colour is not the only cue.
+    assert all(len(shapes) == 1 for shapes in looks.values())
+    assert len({next(iter(shapes)) for shapes in looks.values()}) == len(looks)
+    legend = page.locator("[data-graph-legend]")
+    for stance in looks:
+        assert legend.locator(f'[data-legend-item="stance-{stance}"]').count() == 1, stance
+
+
 def test_timeline_ticks_read_back_at_the_sightings_dates(page: Any, site: Site) -> None:
     sign_in(page, site.keys["read"], f"/ui/claims/{site.claims['troops']}")
     ticks = page.locator("svg[data-chain-timeline] g[data-tick]")

@@ -68,7 +68,8 @@
     var elements = JSON.parse(data.textContent);
     var css = getComputedStyle(document.documentElement);
     var path = css.getPropertyValue("--path").trim(), denial = css.getPropertyValue("--denial").trim();
-    window.cytoscape({
+    // Kept on its element, where a reader's own script (or a test) can ask what was drawn.
+    holder.cytoscape = window.cytoscape({
       container: holder,
       elements: { nodes: elements.nodes, edges: elements.edges },
       layout: { name: "dagre", rankDir: "LR", nodeSep: 70, rankSep: 110 },
