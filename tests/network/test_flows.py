@@ -1,8 +1,13 @@
 """The outlet flows follow every change of sightings: corrections, moves, withdrawals, merges."""
 
+import re
 from typing import Any
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.network import flows
 
 
 async def _record(client: httpx.AsyncClient, slug: str) -> dict[str, Any]:
@@ -85,3 +90,25 @@ async def test_flows_follow_corrections_moves_withdrawals_and_merges(
     edge = next(e for e in network["edges"] if e["from_outlet"] == "asia-times")
     assert (edge["claims"], edge["first_at"]) == (1, "2022-08-06T00:00:00Z")
     assert (await _record(writer, "unian"))["claims"] == 1
+
+
+async def test_a_claims_flows_are_counted_through_its_citations_not_once_per_pair(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Counting a claim's flows again (a moved or withdrawn sighting) reaches each cited sighting
+    by its key from the citation. Driven from the claim's index instead, a planner without
+    statistics read every sighting of the claim once per citing sighting: a move on a claim of
+    20,000 sightings ran for minutes on SQLite."""
+    async with sessionmaker() as session:
+        dialect = session.get_bind().dialect
+        # Two claims, as a move counts both: with one, the planner took the right path anyway.
+        statement = flows._flows(dialect.name, ["a-claim", "its-twin"]).compile(
+            dialect=dialect, compile_kwargs={"literal_binds": True}
+        )
+        explain = "EXPLAIN QUERY PLAN " if dialect.name == "sqlite" else "EXPLAIN "
+        rows = await session.execute(text(explain + str(statement)))
+        plan = " ".join(str(row[-1]) for row in rows)
+    if dialect.name == "sqlite":
+        assert "SEARCH sightings_2 USING INDEX sqlite_autoindex_sightings_1 (id=?)" in plan, plan
+    assert "sightings_2 USING INDEX ix_sightings_claim_id" not in plan, plan
+    assert not re.search(r"on sightings sightings_2\s+Index Cond: \(claim_id", plan), plan
