@@ -4,7 +4,7 @@ batches from concurrent clients against a raw COPY, and how soon a new claim is 
     python -m bench.intake [--rows 100000] [--claims 2000] [--outlets 500] [--clients 4]
                            [--singles 100] [--pairs 10] [--postgres]
 
-Serves Tracer with uvicorn (one process, the background indexer in it) on a fresh database
+Serves Tracer with uvicorn (one process, its indexer in the child it starts) on a fresh database
 and drives it over HTTP, as clients would:
 
 - single POSTs, alternating: a sighting creating its claim inline (a long, new wording) and a
