@@ -13,11 +13,11 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -112,9 +112,12 @@ class Dispatcher:
         # Refill in groups rather than with one query per finished request.
         if free <= 0 or (sending and free < max(limit // 4, 1)):
             return 0
-        rows = await self._leased(await self.claim(free))
+        in_flight = {task.get_name() for task in sending}
+        rows = await self._leased(await self.claim(free, in_flight=in_flight))
         for row in rows:
-            sending.add(asyncio.create_task(self._attempt(*row)))
+            # Named by its delivery, so a lease that lapses while the answer is still awaited
+            # is not taken again by this same worker.
+            sending.add(asyncio.create_task(self._attempt(*row), name=row[0].id))
         return len(rows)
 
     async def fan_out(self) -> int:
@@ -196,12 +199,14 @@ class Dispatcher:
                 rows,
             )
 
-    async def claim(self, limit: int) -> list[str]:
-        """Lease up to `limit` deliveries that are due.
+    async def claim(self, limit: int, *, in_flight: Collection[str] = ()) -> list[str]:
+        """Lease up to `limit` deliveries that are due, other than those `in_flight` here.
 
         A due delivery that still names a lease owner was leased by a worker that never came
         back to record its attempt (killed mid-request, most likely): that attempt is written
         down as interrupted, so the deliveries log shows it, and the delivery goes out again.
+        One of this worker's own requests outlasting its lease (a lease shorter than the
+        webhook timeout) is still being waited for, so it is not sent a second time.
         """
         now = utcnow()
         due = (
@@ -211,6 +216,7 @@ class Dispatcher:
                 Delivery.status == DeliveryStatus.pending,
                 Delivery.next_attempt_at <= now,
                 Subscription.status != SubscriptionStatus.disabled,
+                Delivery.id.not_in(list(in_flight)) if in_flight else true(),
             )
             .order_by(Delivery.next_attempt_at)
             .limit(limit)

@@ -67,6 +67,19 @@ async def _denial_ids(client: httpx.AsyncClient) -> set[str]:
     return {str(e["id"]) for e in events}
 
 
+async def test_a_slow_answer_outlasting_the_lease_is_not_sent_again_by_its_own_worker(
+    database_url: str, client: httpx.AsyncClient, writer: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    # The answer comes after four leases have lapsed, well within the webhook timeout.
+    receiver.script = lambda n, _h: Reply(200, delay=2.0 if n == 1 else 0.0)
+    await subscribe(client, receiver.url)
+    await record_sighting(writer)
+    with worker_process(database_url, lease_seconds=0.5):
+        await eventually(lambda: len(receiver.succeeded()) == 1, seconds=30)
+        await asyncio.sleep(1.0)  # time enough for a second request, were one sent
+    assert receiver.arrived == 1
+
+
 async def test_a_killed_worker_loses_nothing(
     database_url: str, client: httpx.AsyncClient, writer: httpx.AsyncClient, receiver: Receiver
 ) -> None:
