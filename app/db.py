@@ -1,6 +1,7 @@
 import asyncio
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import (
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util.concurrency import await_
 
@@ -357,3 +358,39 @@ async def lock_names(session: AsyncSession, names: list[str]) -> None:
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name}
         )
+
+
+# SQLite lets one writer at a time into the file, and one waiting for it polls, sleeping up to
+# 100 ms between tries (its busy handler): four batches queued on the lock left it idle for a
+# third of the time. Writers of one process take turns here first, handed on at each commit.
+_WRITE_TURNS: weakref.WeakKeyDictionary[Engine, dict[asyncio.AbstractEventLoop, asyncio.Lock]]
+_WRITE_TURNS = weakref.WeakKeyDictionary()
+_HOLDS_TURN = "tracer_holds_write_turn"
+
+
+async def take_write_turn(session: AsyncSession) -> None:
+    """On SQLite, wait for this process's other writers that asked before, until the session's
+    transaction ends (committed or rolled back). Taken once per transaction, before its first
+    write; PostgreSQL, whose writers do not shut each other out, takes none."""
+    if session.get_bind().dialect.name != "sqlite" or session.info.get(_HOLDS_TURN):
+        return
+    # Begun first, so that the end of this transaction is sure to come and hand the turn on.
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    if driver is not None and driver.in_transaction:
+        # It has written already, so it holds SQLite's lock or waits for it: waiting for a turn
+        # too could wait for a writer that is itself waiting for this one's lock.
+        return
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    by_loop = _WRITE_TURNS.setdefault(engine, {})
+    turn = by_loop.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    await turn.acquire()
+    session.info[_HOLDS_TURN] = True
+    sync_session = session.sync_session
+
+    def ended(_session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None and session.info.pop(_HOLDS_TURN, False):
+            turn.release()
+
+    event.listen(sync_session, "after_transaction_end", ended)

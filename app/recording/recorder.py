@@ -21,7 +21,7 @@ from app.claims import service as claims
 from app.claims.models import Claim
 from app.claims.normalize import fingerprint, normalize_statement
 from app.claims.schemas import ClaimCreate
-from app.db import is_retryable, new_id, utcnow
+from app.db import is_retryable, new_id, take_write_turn, utcnow
 from app.enums import CitationBasis
 from app.errors import Invalid
 from app.outlets import service as outlets
@@ -298,6 +298,7 @@ async def open_transaction(session: AsyncSession) -> None:
     it rather than failing later when a read's snapshot has been overtaken).
     """
     if session.get_bind().dialect.name == "sqlite":
+        await take_write_turn(session)
         await session.execute(update(Claim).where(false()).values(updated_at=utcnow()))
 
 
