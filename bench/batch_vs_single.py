@@ -106,6 +106,7 @@ def main() -> None:
         asyncio.run(_migrate(url))
         port = _free_port()
         env = {**os.environ, "TRACER_DATABASE_URL": url, "TRACER_BOOTSTRAP_ADMIN_KEY": KEY}
+        env["TRACER_CAPTURE"] = "false"  # made-up URLs: capturing them would reach for the web
         command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
         server = subprocess.Popen([*command, *SERVE_ARGS, "--port", str(port)], env=env)
         try:

@@ -273,6 +273,7 @@ async def _drive(
 def _run(name: str, url: str, sizes: list[int], direct: bool) -> None:
     port = _free_port()
     env = {**os.environ, "TRACER_DATABASE_URL": url, "TRACER_BOOTSTRAP_ADMIN_KEY": KEY}
+    env["TRACER_CAPTURE"] = "false"  # made-up URLs: capturing them would reach for the web
     command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)]
     print(
         f"\n{name}: one claim; time (first read, then the same again), bytes received, server "

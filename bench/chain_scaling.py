@@ -137,7 +137,8 @@ async def _seed(url: str) -> tuple[list[str], str, str]:
 
 async def _measure(url: str, claim_id: str, last_sighting: str) -> tuple[float, float, float]:
     """Median chain, chain-with-variants and upstream-trace latency in ms, over the HTTP API."""
-    app = create_app(Settings(database_url=url, bootstrap_admin_key=ADMIN))
+    # Made-up URLs: capturing them would reach for the web.
+    app = create_app(Settings(database_url=url, bootstrap_admin_key=ADMIN, capture=False))
     async with (
         LifespanManager(app),
         httpx.AsyncClient(

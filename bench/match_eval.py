@@ -201,7 +201,11 @@ def main() -> None:
     cpu_times: list[float] = []
     with tempfile.TemporaryDirectory() as scratch:
         path = args.database or Path(scratch) / "eval.db"
-        settings = Settings(database_url=f"sqlite+aiosqlite:///{path}", bootstrap_admin_key=KEY)
+        settings = Settings(
+            database_url=f"sqlite+aiosqlite:///{path}",
+            bootstrap_admin_key=KEY,
+            capture=False,  # the sightings' URLs are made up: nothing to fetch from the web
+        )
         if args.calibrate:
             settings = settings.model_copy(update={"match_same_score": 0, "match_same_margin": 0})
         answers = asyncio.run(_evaluate(rows, settings, args.distractors, timings, cpu_times))

@@ -76,6 +76,9 @@ async def run(requests: int, concurrency: int, kib: int) -> None:
             admin_key_file=Path(folder) / "admin-key",
             rate_limit=0,
             fetch_allow_private=True,
+            # url-info fetches in the request; background captures of the demo's real URLs
+            # would reach for the web, which a benchmark must not.
+            capture=False,
         )
         engine = create_engine(settings)
         await upgrade_to_head(engine)
