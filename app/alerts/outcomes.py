@@ -18,7 +18,7 @@ from app.alerts.models import (
     SubscriptionStatus,
 )
 from app.config import Settings
-from app.db import utcnow
+from app.db import take_write_turn, utcnow
 
 _STATUS_AFTER = {
     AttemptOutcome.succeeded: DeliveryStatus.succeeded,
@@ -130,6 +130,7 @@ async def record(
         )
     )
     async with sessionmaker() as session, session.begin():
+        await take_write_turn(session)
         await session.execute(finish, outcomes)
         session.add_all(attempts)
         for subscription_id, outcome in changed.items():

@@ -36,7 +36,7 @@ from app.alerts.outcomes import Outcome
 from app.alerts.retention import keep_pruning
 from app.alerts.wakeup import Wakeup, listen_postgres, local_wakeup
 from app.config import Settings
-from app.db import insert_or_ignore, new_id, utcnow
+from app.db import insert_or_ignore, new_id, take_write_turn, utcnow
 from app.outbox.models import Event
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,8 @@ class Dispatcher:
         if newer is None:
             return 0
         async with self.sessionmaker() as session, session.begin():
+            # In turn with this process's recordings, rather than polling for SQLite's lock.
+            await take_write_turn(session)
             await insert_or_ignore(
                 session, DispatchCursor, {"name": CURSOR, "event_id": 0}, ["name"]
             )
@@ -226,6 +228,7 @@ class Dispatcher:
             candidates = {row.id: row for row in (await session.execute(due)).all()}
             if not candidates:
                 return []
+            await take_write_turn(session)
             lease = update(Delivery).where(
                 Delivery.id.in_(candidates),
                 Delivery.status == DeliveryStatus.pending,
