@@ -87,7 +87,7 @@ async def test_an_indexer_that_failed_half_way_leaves_the_work_to_the_next_round
 
 async def _matched_across_languages(http: httpx.AsyncClient) -> bool:
     """Whether the Ukrainian wording finds the claim by meaning, once the background has run;
-    bounded, not timed: the contract's 10 seconds are measured by bench/intake_latency."""
+    bounded, not timed: the contract's 10 seconds are measured as bench/intake's match lag."""
     for _ in range(600):
         if await _top(http, UKRAINIAN_TROOPS) == (TROOPS, "same"):
             return True
