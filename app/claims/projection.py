@@ -244,7 +244,10 @@ async def refresh_claims(
             claim, projected = claims[claim_id], projections[claim_id]
             first_denial_at = projected.pop("first_denial_at", None)
             await _announce_changes(session, claim, projected, first_denial_at)
-            rows.append({"key": claim_id, **projected, "valid_from": now})
+            # A writer that started later may have counted first (the lock decides, not the
+            # clock): its version is then overwritten rather than archived, and kept as the
+            # start, so that the claim's versions never overlap.
+            rows.append({"key": claim_id, **projected, "valid_from": max(now, claim.valid_from)})
         # One statement for all of them, each row written whole; the loaded objects are told
         # the new values as the database's own.
         table = Claim.__table__

@@ -243,7 +243,7 @@ async def record_batch(
     async def work(recorder: Recorder) -> dict[int, ItemResult]:
         return await record_planned(recorder, planned)
 
-    results = await recording(session, principal, now or utcnow(), work)
+    results = await recording(session, principal, now or utcnow(), work, creates_apart=not atomic)
     ordered = [results[index] for index in range(len(raw_items))]
     if atomic and any(r.status is ItemStatus.error for r in ordered):
         # Nothing is stored, so an id would point at nothing.

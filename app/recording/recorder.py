@@ -85,6 +85,8 @@ class Recorder:
     places: dict[tuple[str, str, str], str] = field(default_factory=dict)
     read_urls: set[str] = field(default_factory=set)
     pending: list[Pending] = field(default_factory=list)
+    # New claims and outlets may be committed before the sightings (app/recording/writing.py).
+    creates_apart: bool = False
 
     async def read_ahead(self, items: Sequence[SightingCreate]) -> None:
         """Read in a few statements what checking these items will ask of the database."""
@@ -284,6 +286,7 @@ class Recorder:
                 new_claims=self.new_claims,
                 new_outlets=self.new_outlets,
                 known_outlets=[outlet for outlet in self.outlets.values() if outlet is not None],
+                creates_apart=self.creates_apart,
             ),
         )
 
@@ -307,12 +310,16 @@ async def recording(
     principal: Principal,
     now: datetime,
     work: Callable[[Recorder], Awaitable[T]],
+    *,
+    creates_apart: bool = False,
 ) -> T:
     """Run `work` with a fresh recorder and finish it, from a savepoint, again when another
     writer stored a sighting it was about to, or it lost a deadlock."""
     await open_transaction(session)
     for attempt in range(1, ATTEMPTS + 1):
-        recorder = Recorder(session=session, principal=principal, now=now)
+        recorder = Recorder(
+            session=session, principal=principal, now=now, creates_apart=creates_apart
+        )
         try:
             async with session.begin_nested():
                 result = await work(recorder)

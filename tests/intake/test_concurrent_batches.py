@@ -1,0 +1,143 @@
+"""Batches that write at the same time on PostgreSQL: one telling a new claim does not hold up
+another telling the same claim, and a batch that started first but counts last leaves the
+claim's history readable at every moment.
+
+A batch is held mid-write by a row lock this test takes on a claim the batch also records a
+sighting of, so that what another batch may do meanwhile is seen without timing anything.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.claims.models import Claim
+from tests.story import LAUNDRESS, TROOPS, WORKERS
+
+NEW_CLAIM = "A brand-new wording that no earlier batch has told"
+
+
+@pytest.fixture(autouse=True)
+def postgresql_only(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time: batches never write side by side there")
+
+
+def item(url: str, claim: dict[str, Any], at: str = "2022-08-01T09:00:00Z") -> dict[str, Any]:
+    return {**claim, "outlet": LAUNDRESS, "url": url, "published_at": at, "stance": "asserts"}
+
+
+@asynccontextmanager
+async def claim_held(
+    sessionmaker: async_sessionmaker[AsyncSession], claim_id: str
+) -> AsyncIterator[None]:
+    """The claim's row locked against a batch's sightings of it until the block ends."""
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            text("SELECT id FROM claims WHERE id = :id FOR UPDATE"), {"id": claim_id}
+        )
+        yield
+
+
+async def waiting(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether a batch is waiting for the lock this test holds."""
+    async with sessionmaker() as session:
+        waits = await session.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        )
+        return bool(waits)
+
+
+async def until(check: Any, seconds: float = 20) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the batch never reached the point under test")
+
+
+async def test_a_batch_telling_a_new_claim_does_not_wait_for_another_still_writing(
+    writer: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    held = (await writer.post("/v1/claims", json={"statement": WORKERS})).json()["id"]
+    async with claim_held(sessionmaker, held):
+        first = asyncio.create_task(
+            writer.post(
+                "/v1/sightings/batch",
+                json={
+                    "items": [
+                        item("https://t.me/first/1", {"claim": {"statement": NEW_CLAIM}}),
+                        item("https://t.me/first/2", {"claim_id": held}),
+                    ]
+                },
+            )
+        )
+        await until(lambda: waiting(sessionmaker))
+        # Statements wait up to 15 s: an answer within 10 s was not held until the first's commit.
+        second = await asyncio.wait_for(
+            writer.post(
+                "/v1/sightings/batch",
+                json={
+                    "items": [item("https://t.me/second/1", {"claim": {"statement": NEW_CLAIM}})]
+                },
+            ),
+            timeout=10,
+        )
+        assert second.status_code == 200, second.text
+        assert second.json()["results"][0]["status"] == "created"
+        assert not first.done()
+    answered = await first
+    assert answered.status_code == 200, answered.text
+    assert [r["status"] for r in answered.json()["results"]] == ["created", "created"]
+    async with sessionmaker() as session:
+        told = (await session.scalars(select(Claim).where(Claim.statement == NEW_CLAIM))).all()
+    assert len(told) == 1
+    claim = (await writer.get(f"/v1/claims/{told[0].id}")).json()
+    assert claim["sightings_count"] == 2
+
+
+async def test_a_batch_that_counts_after_a_later_one_leaves_one_claim_at_every_moment(
+    writer: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    troops = (await writer.post("/v1/claims", json={"statement": TROOPS})).json()["id"]
+    held = (await writer.post("/v1/claims", json={"statement": WORKERS})).json()["id"]
+    async with claim_held(sessionmaker, held):
+        earlier = asyncio.create_task(
+            writer.post(
+                "/v1/sightings/batch",
+                json={
+                    "items": [
+                        item("https://t.me/earlier/1", {"claim_id": troops}),
+                        item("https://t.me/earlier/2", {"claim_id": held}),
+                    ]
+                },
+            )
+        )
+        await until(lambda: waiting(sessionmaker))
+        between = datetime.now(UTC)
+        later = await writer.post(
+            "/v1/sightings/batch",
+            json={"items": [item("https://t.me/later/1", {"claim_id": troops})]},
+        )
+        assert later.status_code == 200, later.text
+    assert (await earlier).status_code == 200
+    # A third change archives whatever version the earlier batch left standing.
+    third = await writer.post(
+        "/v1/sightings/batch",
+        json={"items": [item("https://t.me/third/1", {"claim_id": troops})]},
+    )
+    assert third.status_code == 200, third.text
+    moment = between.isoformat().replace("+00:00", "Z")
+    listed = await writer.get("/v1/claims", params={"as_of": moment, "limit": 100})
+    assert listed.status_code == 200, listed.text
+    assert [c["id"] for c in listed.json()["items"]].count(troops) == 1
+    one = await writer.get(f"/v1/claims/{troops}", params={"as_of": moment})
+    assert one.status_code == 200, one.text
+    now = (await writer.get(f"/v1/claims/{troops}")).json()
+    assert now["sightings_count"] == 3
