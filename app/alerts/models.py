@@ -1,12 +1,15 @@
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import enum_column
 from app.db import Base, UTCDateTime, new_id, utcnow
-from app.outbox.models import Event, EventId
+from app.enums import EventType
+from app.outbox.models import EventId
 
 
 class SubscriptionStatus(StrEnum):
@@ -31,6 +34,19 @@ class AttemptOutcome(StrEnum):
     interrupted = "interrupted"
 
 
+class Addressed(Protocol):
+    """What a subscription is matched on: an event's row without its payload."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def type(self) -> EventType: ...
+    @property
+    def claim_id(self) -> str | None: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+
+
 class Subscription(Base):
     __tablename__ = "subscriptions"
 
@@ -50,7 +66,7 @@ class Subscription(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    def wants(self, event: Event) -> bool:
+    def wants(self, event: Addressed) -> bool:
         """Whether this event is one this subscription asked for: types, claims and tags."""
         if event.id <= self.after_event_id or event.type.value not in self.event_types:
             return False
