@@ -1,11 +1,13 @@
-"""What several benchmarks need: a private PostgreSQL database for the length of a run, and a
-server they started answering before they measure it."""
+"""What several benchmarks need: a private PostgreSQL database for the length of a run, a
+server they started answering before they measure it, and the CPU time processes used."""
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from sqlalchemy import text
@@ -53,3 +55,31 @@ async def wait_until_answering(http: httpx.AsyncClient, path: str, *, seconds: f
         except httpx.TransportError:
             pass
         await asyncio.sleep(0.1)
+
+
+def _stat(pid: str) -> tuple[str, int, float] | None:
+    """A process's command name, parent and CPU seconds so far, from Linux's /proc."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name, fields = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 2 :].split()
+    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(*, family_of: int | None = None, named: str | None = None) -> float | None:
+    """CPU seconds used so far by a process and its living children (`family_of`), or by every
+    process of this machine with a command name (`named`, e.g. PostgreSQL's backends); None
+    where /proc cannot tell (another system, or none of them here)."""
+    if not Path("/proc/self/stat").exists():
+        return None
+    stats = {pid: _stat(pid) for pid in os.listdir("/proc") if pid.isdigit()}
+    found = [
+        seconds
+        for pid, stat in stats.items()
+        if stat is not None
+        for name, parent, seconds in [stat]
+        if (family_of is not None and family_of in (int(pid), parent))
+        or (named is not None and name == named)
+    ]
+    return sum(found) if found else None

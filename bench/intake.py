@@ -14,7 +14,9 @@ and drives it over HTTP, as clients would:
   `outlets` outlets, 70% titled, 44% citing an earlier item of their batch; rows per second and
   every answer other than 200 (goal on PostgreSQL: 5,000 rows/s, no 503). On PostgreSQL, the
   same rows then go into a sighting-shaped table with its unique key through asyncpg's
-  `copy_records_to_table`, and intake is reported as a share of that (goal: 5%);
+  `copy_records_to_table`, and intake is reported as a share of that (goal: 5%). The CPU each
+  row cost the server, PostgreSQL (when it runs on this machine) and the clients tells which of
+  them a machine's cores are spent on;
 - match lag: an English claim from bench/match_eval.jsonl is recorded, and its paraphrase in
   another language is matched until the claim comes back first; p50 and max.
 
@@ -45,7 +47,7 @@ from app.config import Settings
 from app.db import create_engine
 from app.migrate import upgrade_to_head
 from bench.batch_vs_single import _free_port
-from bench.harness import private_postgres_database, wait_until_answering
+from bench.harness import cpu_seconds, private_postgres_database, wait_until_answering
 
 KEY = "trk_bench_admin_key"
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -74,7 +76,8 @@ def _start(url: str, port: int) -> "subprocess.Popen[bytes]":
 
 
 @asynccontextmanager
-async def serving(url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def serving(url: str) -> AsyncIterator[tuple[httpx.AsyncClient, int]]:
+    """A client of Tracer served on `url`'s database, and the server's process id."""
     engine = create_engine(Settings(database_url=url))
     await upgrade_to_head(engine)
     await engine.dispose()
@@ -86,10 +89,26 @@ async def serving(url: str) -> AsyncIterator[httpx.AsyncClient]:
             base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=600
         ) as http:
             await wait_until_answering(http, "/healthz", seconds=60)
-            yield http
+            yield http, server.pid
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def _cpu(server: int) -> dict[str, float | None]:
+    """CPU seconds so far of Tracer's server (its slow-work child included), of PostgreSQL when
+    it runs on this machine, and of this process's clients: where a batch's time goes on a
+    machine of few cores."""
+    return {
+        "the server": cpu_seconds(family_of=server),
+        "PostgreSQL": cpu_seconds(named="postgres"),
+        "the clients": time.process_time(),
+    }
+
+
+def _used(name: str, before: float | None, after: dict[str, float | None]) -> float | None:
+    now = after[name]
+    return None if before is None or now is None else now - before
 
 
 async def singles(http: httpx.AsyncClient, count: int) -> dict[str, list[float]]:
@@ -269,7 +288,7 @@ async def match_lag(http: httpx.AsyncClient, count: int) -> list[float]:
 
 
 async def run(url: str, args: argparse.Namespace, engine: str) -> None:
-    async with serving(url) as http:
+    async with serving(url) as (http, server):
         for n in range(args.outlets):
             await http.post(
                 "/v1/outlets",
@@ -279,7 +298,9 @@ async def run(url: str, args: argparse.Namespace, engine: str) -> None:
         lags = await match_lag(http, args.pairs)
         timings = await singles(http, args.singles)
         work = batch_rows(args.rows, args.claims, args.outlets)
+        before = _cpu(server)
         rate, statuses, took = await batches(http, work, args.clients)
+        used = {name: _used(name, spent, _cpu(server)) for name, spent in before.items()}
     print(f"database: {engine}")
     for kind, values in timings.items():
         p50, p95 = statistics.median(values) * 1000, _percentile(values, 0.95) * 1000
@@ -291,6 +312,12 @@ async def run(url: str, args: argparse.Namespace, engine: str) -> None:
         f"{args.clients} clients: {rate:,.0f} rows/s; answers {statuses}; "
         f"batch p50 {statistics.median(took):.2f} s, max {max(took):.2f} s"
     )
+    cpu = ", ".join(
+        f"{name} {spent / args.rows * 1000:.2f}"
+        for name, spent in used.items()
+        if spent is not None
+    )
+    print(f"  CPU per row (ms), {os.cpu_count()} cores: {cpu}")
     if engine == "postgresql":
         copied = await raw_copy(url, work)
         print(f"raw COPY of the same rows: {copied:,.0f} rows/s; intake is {rate / copied:.1%}")
