@@ -315,7 +315,7 @@ async def run(url: str, args: argparse.Namespace, engine: str) -> None:
     cpu = ", ".join(
         f"{name} {spent / args.rows * 1000:.2f}"
         for name, spent in used.items()
-        if spent is not None
+        if spent is not None and (name != "PostgreSQL" or engine == "postgresql")
     )
     print(f"  CPU per row (ms), {os.cpu_count()} cores: {cpu}")
     if engine == "postgresql":
