@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util.concurrency import await_
 
@@ -214,6 +215,17 @@ def _guard_sqlite_statements(dbapi_connection: Any, limit_seconds: float) -> lis
     driver = dbapi_connection.driver_connection
     await_(driver.set_progress_handler(too_long, 10_000))
     return started
+
+
+def lends_at_once(session: AsyncSession) -> bool:
+    """Whether the session's engine holds an idle connection it would lend without waiting.
+
+    For a writer about to hold a second connection while it holds the first: waiting for one
+    could wait for ever when every connection is held by writers doing the same.
+    """
+    bind = session.bind
+    pool = bind.sync_engine.pool if isinstance(bind, AsyncEngine) else None
+    return not isinstance(pool, QueuePool) or pool.checkedin() > 0
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

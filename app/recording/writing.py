@@ -6,7 +6,9 @@ claims insert side by side and wait for each other only while they count.
 On PostgreSQL a batch that need not be atomic creates its new claims and outlets in a short
 transaction of its own, committed before its sightings are written: another batch telling the
 same new claim or outlet then waits for that commit, not for the whole of this batch's (seconds,
-for 1,000 items). Should the batch then fail as a whole, they stay, as if told on their own."""
+for 1,000 items). Should the batch then fail as a whole, they stay, as if told on their own.
+When the pool has no idle connection to lend, they are created in the batch's own transaction,
+as on SQLite and in an atomic batch: a writer holding one connection never waits for another."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from app.claims.chain_counts import ChainTally
 from app.claims.models import Claim
 from app.claims.projection import sightings_added, sightings_changed
 from app.claims.schemas import ClaimCreate
-from app.db import table_of
+from app.db import lends_at_once, table_of
 from app.enums import OutletKind
 from app.outbox.payloads import EventPayload
 from app.outlets import service as outlets
@@ -122,7 +124,12 @@ class _Writer:
     async def _create(self) -> tuple[dict[str, Claim], dict[str, Outlet]]:
         """The claims and outlets the sightings create, created; the sightings pointed at them
         as created (one another writer created first has that writer's id)."""
-        if self.checked.creates_apart and self._on_postgresql() and self._creates_any():
+        if (
+            self.checked.creates_apart
+            and self._on_postgresql()
+            and self._creates_any()
+            and lends_at_once(self.session)
+        ):
             async with AsyncSession(
                 self.session.bind, expire_on_commit=False, autoflush=False
             ) as apart:

@@ -14,10 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.claims.models import Claim
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import make_client
 from tests.story import LAUNDRESS, TROOPS, WORKERS
 
 NEW_CLAIM = "A brand-new wording that no earlier batch has told"
@@ -141,3 +145,24 @@ async def test_a_batch_that_counts_after_a_later_one_leaves_one_claim_at_every_m
     assert one.status_code == 200, one.text
     now = (await writer.get(f"/v1/claims/{troops}")).json()
     assert now["sightings_count"] == 3
+
+
+async def test_a_batch_creates_its_claims_in_its_own_transaction_when_no_connection_is_spare(
+    settings: Settings,
+) -> None:
+    one = settings.model_copy(
+        update={
+            "db_pool_size": 1,
+            "db_max_overflow": 0,
+            "db_pool_timeout_seconds": 2.0,
+            "dispatch_in_app": False,
+        }
+    )
+    application = create_app(one)
+    async with LifespanManager(application, startup_timeout=60), make_client(application) as http:
+        answered = await http.post(
+            "/v1/sightings/batch",
+            json={"items": [item("https://t.me/alone/1", {"claim": {"statement": NEW_CLAIM}})]},
+        )
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["results"][0]["status"] == "created"
