@@ -146,12 +146,20 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+def started(application: FastAPI) -> LifespanManager:
+    """The app started for the length of a block and stopped after it.
+
+    The first start in a worker loads the matching model, and stopping waits for the app's
+    background tasks: either can take more than asgi-lifespan's default five seconds when the
+    machine is busy.
+    """
+    return LifespanManager(application, startup_timeout=60, shutdown_timeout=60)
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    # The first start in a worker loads the matching model: more than asgi-lifespan's default
-    # five seconds when the machine is busy.
-    async with LifespanManager(application, startup_timeout=60):
+    async with started(application):
         yield application
 
 

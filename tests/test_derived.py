@@ -7,13 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import event
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import make_client
+from tests.conftest import make_client, started
 
 
 def _documents(claim_id: str) -> list[str]:
@@ -24,7 +23,7 @@ def _documents(claim_id: str) -> list[str]:
 async def _another_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """Another API process on the same database: an app of its own, with its own memory."""
     other = create_app(settings)
-    async with LifespanManager(other), make_client(other) as client:
+    async with started(other), make_client(other) as client:
         yield client
 
 

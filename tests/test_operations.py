@@ -9,11 +9,10 @@ import sys
 from pathlib import Path
 
 import httpx
-from asgi_lifespan import LifespanManager
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import make_client
+from tests.conftest import make_client, started
 from tests.problems import assert_problem
 
 
@@ -27,7 +26,7 @@ def _free_port() -> int:
 async def test_readyz_is_503_until_the_database_is_migrated(tmp_path: Path) -> None:
 
     app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'new.db'}"))
-    async with LifespanManager(app), make_client(app, None) as http:
+    async with started(app), make_client(app, None) as http:
         not_ready = await http.get("/readyz")
         alive = await http.get("/healthz")
     assert not_ready.status_code == 503

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,7 +18,7 @@ from app.auth.service import COMMAND_LINE
 from app.main import create_app
 from tests.alerts.conftest import fast_settings, record_sighting, subscribe
 from tests.alerts.receiver import Receiver
-from tests.conftest import make_client
+from tests.conftest import make_client, started
 from tests.problems import assert_problem
 
 
@@ -121,7 +120,7 @@ async def test_bad_patch_and_unknown_ids(client: httpx.AsyncClient, receiver: Re
 async def guarded_app(database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
     """A server that refuses private webhook addresses, as production does."""
     app = create_app(fast_settings(database_url, tmp_path, webhook_allow_private=False))
-    async with LifespanManager(app):
+    async with started(app):
         yield app
 
 

@@ -5,11 +5,10 @@ import asyncio
 import logging
 
 import pytest
-from asgi_lifespan import LifespanManager
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import make_client
+from tests.conftest import make_client, started
 from tests.problems import assert_problem
 
 BOUND = 0.5
@@ -21,7 +20,7 @@ async def test_a_revoked_key_is_refused_here_at_once_and_elsewhere_within_the_bo
     caplog.set_level(logging.DEBUG)
     short = settings.model_copy(update={"key_cache_seconds": BOUND})
     here, elsewhere = create_app(short), create_app(short)
-    async with LifespanManager(here), LifespanManager(elsewhere), make_client(here) as admin:
+    async with started(here), started(elsewhere), make_client(here) as admin:
         created = (await admin.post("/v1/keys", json={"name": "wall", "scope": "read"})).json()
         async with (
             make_client(here, created["key"]) as on_here,

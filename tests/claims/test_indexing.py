@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,7 +18,7 @@ from app.claims.models import ClaimVector
 from app.config import Settings
 from app.main import create_app
 from app.worker import SLOW_WORK_PROCESS_NAME
-from tests.conftest import make_client
+from tests.conftest import make_client, started
 from tests.story import ASIA_TIMES, TROOPS
 
 UKRAINIAN_TROOPS = "Північна Корея запропонувала ДНР і ЛНР до 100 тисяч військових"
@@ -97,7 +96,7 @@ async def _matched_across_languages(http: httpx.AsyncClient) -> bool:
 
 async def test_the_server_indexes_in_the_background(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"index_in_app": True}))
-    async with LifespanManager(app), make_client(app) as http:
+    async with started(app), make_client(app) as http:
         assert (await http.post("/v1/sightings", json=SIGHTING)).status_code == 201
         assert await _matched_across_languages(http)
 
@@ -116,7 +115,7 @@ async def test_the_server_indexes_again_after_its_indexing_process_is_killed(
     settings: Settings,
 ) -> None:
     app = create_app(settings.model_copy(update={"index_in_app": True}))
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
+    async with started(app):
         first = await _slow_worker()
         assert first.pid is not None and first.pid != os.getpid()
         os.kill(first.pid, signal.SIGKILL)

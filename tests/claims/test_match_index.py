@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,7 +23,7 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.main import create_app
 from app.sightings.models import Sighting
-from tests.conftest import make_client
+from tests.conftest import make_client, started
 from tests.story import ASIA_TIMES, TROOPS, WORKERS
 
 # Told in Ukrainian, so that only the sentence vectors can make it "same" as the English record.
@@ -213,7 +212,7 @@ async def test_without_the_model_matching_is_lexical_and_readyz_says_so(
     broken.write_bytes(b"not a model at all")
     app = create_app(settings.model_copy(update={"embedding_model_path": broken}))
     with caplog.at_level(logging.ERROR, logger="app.claims.embeddings"):
-        async with LifespanManager(app), make_client(app) as http:
+        async with started(app), make_client(app) as http:
             created = await http.post("/v1/claims", json={"statement": TROOPS})
             await http.post("/v1/claims", json={"statement": WORKERS})
             ready = await http.get("/readyz")
@@ -255,7 +254,7 @@ async def test_a_claim_is_found_by_trigrams_this_process_counted_before_any_clai
     broken.write_bytes(b"not a model at all")
     app = create_app(settings.model_copy(update={"embedding_model_path": broken}))
     query = "shelling at the Zaporizhzhia nuclear plant"
-    async with LifespanManager(app), make_client(app) as http:
+    async with started(app), make_client(app) as http:
         before = await _match(http, query)
         created = await http.post(
             "/v1/claims", json={"statement": "The Zaporizhzhia nuclear plant was shelled again"}

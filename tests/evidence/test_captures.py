@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from warcio.archiveiterator import ArchiveIterator
@@ -24,7 +23,7 @@ from app.config import Settings
 from app.evidence.store import open_store
 from app.evidence.worker import CaptureWorker, capture_worker
 from app.main import create_app
-from tests.conftest import make_client
+from tests.conftest import make_client, started
 from tests.evidence.pages import Pages, page, redirect
 from tests.factories import claim, day, outlet, sighting
 from tests.problems import assert_problem
@@ -79,7 +78,7 @@ async def test_a_recorded_sighting_is_captured_in_the_background_and_served_safe
     pages.routes["/article"] = page(ARTICLE)
     application: FastAPI = create_app(capturing(settings, capture=True))
     async with (
-        LifespanManager(application, startup_timeout=60, shutdown_timeout=60),
+        started(application),
         make_client(application) as client,
     ):
         recorded = await record(client, pages.url("/story"))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -16,7 +15,7 @@ from app.claims.models import Claim
 from app.config import Settings
 from app.db import create_engine, is_transient
 from app.main import create_app
-from tests.conftest import ADMIN_KEY, make_client
+from tests.conftest import ADMIN_KEY, make_client, started
 from tests.factories import day, outlet
 from tests.problems import assert_problem
 
@@ -33,7 +32,7 @@ async def one_connection_app(database_url: str, tmp_path: Path) -> AsyncIterator
         dispatch_in_app=False,
     )
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with started(application):
         yield application
 
 

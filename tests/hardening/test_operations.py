@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
@@ -22,7 +21,7 @@ from app.config import Settings
 from app.limits import CancelOnDisconnect
 from app.logs import configure_logging
 from app.main import create_app
-from tests.conftest import ADMIN_KEY, make_client
+from tests.conftest import ADMIN_KEY, make_client, started
 from tests.problems import assert_problem
 
 
@@ -123,7 +122,7 @@ async def impatient(database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]
         dispatch_in_app=False,
     )
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with started(application):
         yield application
 
 

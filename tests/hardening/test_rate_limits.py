@@ -7,12 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import ADMIN_KEY, make_client
+from tests.conftest import ADMIN_KEY, make_client, started
 from tests.problems import assert_problem
 from tests.processes import api_process, tracer_env
 from tests.ui.pages import sign_in
@@ -29,7 +28,7 @@ async def limited(database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
         dispatch_in_app=False,
     )
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with started(application):
         yield application
 
 

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from app.main import create_app
 from app.netguard import is_forbidden
 from tests.alerts.conftest import fast_settings
-from tests.conftest import make_client
+from tests.conftest import make_client, started
 from tests.problems import assert_problem
 
 NOT_PUBLIC = [
@@ -56,7 +55,7 @@ def test_public_addresses_pass(address: str) -> None:
 @pytest.fixture
 async def guarded(database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
     app = create_app(fast_settings(database_url, tmp_path, webhook_allow_private=False))
-    async with LifespanManager(app):
+    async with started(app):
         yield app
 
 

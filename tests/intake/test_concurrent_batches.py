@@ -14,14 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.claims.models import Claim
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import make_client
+from tests.conftest import make_client, started
 from tests.story import LAUNDRESS, TROOPS, WORKERS
 
 NEW_CLAIM = "A brand-new wording that no earlier batch has told"
@@ -159,7 +158,7 @@ async def test_a_batch_creates_its_claims_in_its_own_transaction_when_no_connect
         }
     )
     application = create_app(one)
-    async with LifespanManager(application, startup_timeout=60), make_client(application) as http:
+    async with started(application), make_client(application) as http:
         answered = await http.post(
             "/v1/sightings/batch",
             json={"items": [item("https://t.me/alone/1", {"claim": {"statement": NEW_CLAIM}})]},
