@@ -67,19 +67,20 @@ def _stat(pid: str) -> tuple[str, int, float] | None:
     return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(*, family_of: int | None = None, named: str | None = None) -> float | None:
-    """CPU seconds used so far by a process and its living children (`family_of`), or by every
-    process of this machine with a command name (`named`, e.g. PostgreSQL's backends); None
-    where /proc cannot tell (another system, or none of them here)."""
+def cpu_seconds(
+    *, pid: int | None = None, children_of: int | None = None, named: str | None = None
+) -> float | None:
+    """CPU seconds used so far by one process (`pid`), by its living children (`children_of`),
+    or by every process of this machine with a command name (`named`, e.g. PostgreSQL's
+    backends); None where /proc cannot tell (another system, or none of them here)."""
     if not Path("/proc/self/stat").exists():
         return None
-    stats = {pid: _stat(pid) for pid in os.listdir("/proc") if pid.isdigit()}
+    stats = {int(n): _stat(n) for n in os.listdir("/proc") if n.isdigit()}
     found = [
         seconds
-        for pid, stat in stats.items()
+        for number, stat in stats.items()
         if stat is not None
         for name, parent, seconds in [stat]
-        if (family_of is not None and family_of in (int(pid), parent))
-        or (named is not None and name == named)
+        if number == pid or parent == children_of or (named is not None and name == named)
     ]
     return sum(found) if found else None

@@ -2,10 +2,12 @@
 batches from concurrent clients against a raw COPY, and how soon a new claim is matched.
 
     python -m bench.intake [--rows 100000] [--claims 2000] [--outlets 500] [--clients 4]
-                           [--singles 100] [--pairs 10] [--postgres]
+                           [--singles 100] [--pairs 10] [--postgres [--processes 1]]
 
-Serves Tracer with uvicorn (one process, its indexer in the child it starts) on a fresh database
-and drives it over HTTP, as clients would:
+Serves Tracer with uvicorn (one process, its indexer in the child it starts; on PostgreSQL
+`--processes N` runs N API processes as docs/operations.md does, the first of which embeds and
+delivers, and the clients take turns over them) on a fresh database and drives it over HTTP, as
+clients would:
 
 - single POSTs, alternating: a sighting creating its claim inline (a long, new wording) and a
   sighting of an existing claim; p50 and p95 of each, and their ratio (goal: p50 within 3x);
@@ -15,8 +17,8 @@ and drives it over HTTP, as clients would:
   every answer other than 200 (goal on PostgreSQL: 5,000 rows/s, no 503). On PostgreSQL, the
   same rows then go into a sighting-shaped table with its unique key through asyncpg's
   `copy_records_to_table`, and intake is reported as a share of that (goal: 5%). The CPU each
-  row cost the server, PostgreSQL (when it runs on this machine) and the clients tells which of
-  them a machine's cores are spent on;
+  row cost the server, its slow-work process (embedding the new claims meanwhile), PostgreSQL
+  (when it runs on this machine) and the clients tells what a machine's cores are spent on;
 - match lag: an English claim from bench/match_eval.jsonl is recorded, and its paraphrase in
   another language is matched until the claim comes back first; p50 and max.
 
@@ -26,6 +28,7 @@ TRACER_BENCH_POSTGRES_URL.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -65,9 +68,12 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def _start(url: str, port: int) -> "subprocess.Popen[bytes]":
+def _start(url: str, port: int, first: bool) -> "subprocess.Popen[bytes]":
     env = {**os.environ, "TRACER_DATABASE_URL": url, "TRACER_BOOTSTRAP_ADMIN_KEY": KEY}
     env["TRACER_RATE_LIMIT"] = "0"
+    if not first:
+        # As docs/operations.md runs several API processes: one embeds and delivers.
+        env["TRACER_INDEX_IN_APP"] = env["TRACER_DISPATCH_IN_APP"] = "false"
     # The sightings' URLs are made up: capturing them would only reach for the web.
     env["TRACER_CAPTURE"] = "false"
     command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
@@ -76,31 +82,45 @@ def _start(url: str, port: int) -> "subprocess.Popen[bytes]":
 
 
 @asynccontextmanager
-async def serving(url: str) -> AsyncIterator[tuple[httpx.AsyncClient, int]]:
-    """A client of Tracer served on `url`'s database, and the server's process id."""
+async def serving(
+    url: str, processes: int = 1
+) -> AsyncIterator[tuple[list[httpx.AsyncClient], list[int]]]:
+    """Clients of Tracer served on `url`'s database by this many API processes, one client per
+    process (the first process embeds and delivers), and the processes' ids."""
     engine = create_engine(Settings(database_url=url))
     await upgrade_to_head(engine)
     await engine.dispose()
-    port = _free_port()
-    server = await asyncio.to_thread(_start, url, port)
+    ports = [_free_port() for _ in range(processes)]
+    servers = [await asyncio.to_thread(_start, url, port, n == 0) for n, port in enumerate(ports)]
     headers = {"Authorization": f"Bearer {KEY}"}
     try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=600
-        ) as http:
-            await wait_until_answering(http, "/healthz", seconds=60)
-            yield http, server.pid
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=600
+                    )
+                )
+                for port in ports
+            ]
+            for http in clients:
+                await wait_until_answering(http, "/healthz", seconds=60)
+            yield clients, [server.pid for server in servers]
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=60)
 
 
-def _cpu(server: int) -> dict[str, float | None]:
-    """CPU seconds so far of Tracer's server (its slow-work child included), of PostgreSQL when
-    it runs on this machine, and of this process's clients: where a batch's time goes on a
-    machine of few cores."""
+def _cpu(servers: list[int]) -> dict[str, float | None]:
+    """CPU seconds so far of Tracer's server, of the child it embeds new claims in, of
+    PostgreSQL when it runs on this machine, and of this process's clients: where a batch's
+    time goes on a machine of few cores."""
+    spent = [cpu_seconds(pid=server) for server in servers]
     return {
-        "the server": cpu_seconds(family_of=server),
+        "the API processes": None if None in spent else sum(s or 0.0 for s in spent),
+        "the slow-work process": cpu_seconds(children_of=servers[0]),
         "PostgreSQL": cpu_seconds(named="postgres"),
         "the clients": time.process_time(),
     }
@@ -173,17 +193,22 @@ def batch_rows(rows: int, claims: int, outlets: int, seed: int = 7) -> list[list
 
 
 async def batches(
-    http: httpx.AsyncClient, work: list[list[dict[str, Any]]], clients: int
+    http: httpx.AsyncClient | list[httpx.AsyncClient],
+    work: list[list[dict[str, Any]]],
+    clients: int,
 ) -> tuple[float, dict[int, int], list[float]]:
+    """Rows per second, the answers' statuses and each batch's seconds; the clients take turns
+    over the servers' connections (`http`, one per API process), as a load balancer would."""
+    servers = http if isinstance(http, list) else [http]
     queue = list(reversed(work))
     statuses: dict[int, int] = {}
     took: list[float] = []
 
-    async def client() -> None:
+    async def client(server: httpx.AsyncClient) -> None:
         while queue:
             items = queue.pop()
             started = time.perf_counter()
-            response = await http.post("/v1/sightings/batch", json={"items": items})
+            response = await server.post("/v1/sightings/batch", json={"items": items})
             took.append(time.perf_counter() - started)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             if response.status_code == 200:
@@ -191,7 +216,7 @@ async def batches(
                 assert {r["status"] for r in results} == {"created"}, results[:3]
 
     started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
+    await asyncio.gather(*(client(servers[n % len(servers)]) for n in range(clients)))
     rows = sum(len(items) for items in work)
     return rows / (time.perf_counter() - started), statuses, took
 
@@ -288,7 +313,8 @@ async def match_lag(http: httpx.AsyncClient, count: int) -> list[float]:
 
 
 async def run(url: str, args: argparse.Namespace, engine: str) -> None:
-    async with serving(url) as (http, server):
+    async with serving(url, args.processes) as (servers, pids):
+        http = servers[0]
         for n in range(args.outlets):
             await http.post(
                 "/v1/outlets",
@@ -298,9 +324,9 @@ async def run(url: str, args: argparse.Namespace, engine: str) -> None:
         lags = await match_lag(http, args.pairs)
         timings = await singles(http, args.singles)
         work = batch_rows(args.rows, args.claims, args.outlets)
-        before = _cpu(server)
-        rate, statuses, took = await batches(http, work, args.clients)
-        used = {name: _used(name, spent, _cpu(server)) for name, spent in before.items()}
+        before = _cpu(pids)
+        rate, statuses, took = await batches(servers, work, args.clients)
+        used = {name: _used(name, spent, _cpu(pids)) for name, spent in before.items()}
     print(f"database: {engine}")
     for kind, values in timings.items():
         p50, p95 = statistics.median(values) * 1000, _percentile(values, 0.95) * 1000
@@ -309,7 +335,8 @@ async def run(url: str, args: argparse.Namespace, engine: str) -> None:
     print(f"new / existing claim, p50:       {ratio:.2f}x (goal: at most 3x)")
     print(
         f"batches: {args.rows} rows, {args.claims} claims, {args.outlets} outlets, "
-        f"{args.clients} clients: {rate:,.0f} rows/s; answers {statuses}; "
+        f"{args.clients} clients, {args.processes} API process(es): {rate:,.0f} rows/s; "
+        f"answers {statuses}; "
         f"batch p50 {statistics.median(took):.2f} s, max {max(took):.2f} s"
     )
     cpu = ", ".join(
@@ -335,8 +362,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--singles", type=int, default=100)
     parser.add_argument("--pairs", type=int, default=10)
+    parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
+    if args.processes > 1 and not args.postgres:
+        parser.error("--processes above 1 needs --postgres: SQLite serves one process")
     if args.postgres:
         admin = os.environ.get("TRACER_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
 
