@@ -21,7 +21,7 @@ from sqlalchemy import select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import netguard
+from app import netguard, outbox
 from app.alerts import outcomes
 from app.alerts.crypto import InvalidToken, SecretBox
 from app.alerts.delivery import Answer, payload, send, signed_headers
@@ -128,7 +128,7 @@ class Dispatcher:
             done = await session.scalar(
                 select(DispatchCursor.event_id).where(DispatchCursor.name == CURSOR)
             )
-            newer = await session.scalar(select(Event.id).where(Event.id > (done or 0)).limit(1))
+            newer = await session.scalar(outbox.first_after(done))
         if newer is None:
             return 0
         async with self.sessionmaker() as session, session.begin():

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import outbox
 from app.db import dialect_insert, insert_or_ignore, utcnow
 from app.enums import EventType, EvidenceStatus
 from app.evidence.models import EvidenceCursor, SightingEvidence
@@ -84,7 +85,7 @@ async def queue_from_events(*, session: AsyncSession, batch: int) -> int:
     done = await session.scalar(
         select(EvidenceCursor.event_id).where(EvidenceCursor.name == CURSOR)
     )
-    newer = await session.scalar(select(Event.id).where(Event.id > (done or 0)).limit(1))
+    newer = await session.scalar(outbox.first_after(done))
     if newer is None:
         return 0
     await insert_or_ignore(session, EvidenceCursor, {"name": CURSOR, "event_id": 0}, ["name"])

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, bindparam, insert, text
+from sqlalchemy import BigInteger, Select, bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,6 +75,16 @@ async def _write(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     event_ids = list(await session.scalars(statement, rows))
     # These ids are provisional: the events get their final ones in `commit`.
     session.info.setdefault(_PENDING, []).extend(event_ids)
+
+
+def first_after(event_id: int | None) -> Select[int]:
+    """The first event after `event_id`, for a reader that polls for anything new.
+
+    In id order, so that it is found through the key: asked for any one, PostgreSQL scanned
+    the table from its start, and every poll of an idle reader grew with the events ever
+    written.
+    """
+    return select(Event.id).where(Event.id > (event_id or 0)).order_by(Event.id).limit(1)
 
 
 async def emit(

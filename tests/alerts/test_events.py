@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import outbox
@@ -290,3 +290,24 @@ async def test_a_denial_recorded_late_resurfaces_the_claim_once(
     assert events[0]["data"]["sightings_after_denial"] == 1
     report = (await client.get(f"/v1/claims/{claim_id}/denial")).json()
     assert (report["resurfaced"], report["sightings_after_denial"]) == (True, 2)
+
+
+async def test_a_poll_for_new_events_reads_them_through_their_key(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The dispatcher and the capture queue ask, each second they idle, whether any event came
+    after their cursor. Asked for any one rather than the first, PostgreSQL scanned the events
+    from the oldest: every idle poll grew with the events ever written."""
+    async with sessionmaker() as session:
+        dialect = session.get_bind().dialect
+        statement = outbox.first_after(41).compile(
+            dialect=dialect, compile_kwargs={"literal_binds": True}
+        )
+        explain = "EXPLAIN QUERY PLAN " if dialect.name == "sqlite" else "EXPLAIN "
+        rows = await session.execute(text(explain + str(statement)))
+        plan = " ".join(str(row[-1]) for row in rows)
+    if dialect.name == "sqlite":
+        assert "USING INTEGER PRIMARY KEY (rowid>?)" in plan, plan
+    else:
+        assert "pk_events" in plan, plan
+        assert "Seq Scan" not in plan, plan
