@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import outbox
@@ -16,6 +16,7 @@ from app.outbox.models import Event
 from app.transactions import transaction
 from tests.alerts.conftest import record_sighting, subscribe
 from tests.alerts.receiver import Receiver
+from tests.plans import plan_of
 
 
 async def _note(session: AsyncSession, label: object, claim_id: str | None = None) -> None:
@@ -300,12 +301,7 @@ async def test_a_poll_for_new_events_reads_them_through_their_key(
     from the oldest: every idle poll grew with the events ever written."""
     async with sessionmaker() as session:
         dialect = session.get_bind().dialect
-        statement = outbox.first_after(41).compile(
-            dialect=dialect, compile_kwargs={"literal_binds": True}
-        )
-        explain = "EXPLAIN QUERY PLAN " if dialect.name == "sqlite" else "EXPLAIN "
-        rows = await session.execute(text(explain + str(statement)))
-        plan = " ".join(str(row[-1]) for row in rows)
+        plan = await plan_of(session, outbox.first_after(41))
     if dialect.name == "sqlite":
         assert "USING INTEGER PRIMARY KEY (rowid>?)" in plan, plan
     else:

@@ -7,7 +7,7 @@ sighting of, so that what another batch may do meanwhile is seen without timing 
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -36,16 +36,8 @@ def item(url: str, claim: dict[str, Any], at: str = "2022-08-01T09:00:00Z") -> d
     return {**claim, "outlet": LAUNDRESS, "url": url, "published_at": at, "stance": "asserts"}
 
 
-@asynccontextmanager
-async def claim_held(
-    sessionmaker: async_sessionmaker[AsyncSession], claim_id: str
-) -> AsyncIterator[None]:
-    """The claim's row locked against a batch's sightings of it until the block ends."""
-    async with sessionmaker() as session, session.begin():
-        await session.execute(
-            text("SELECT id FROM claims WHERE id = :id FOR UPDATE"), {"id": claim_id}
-        )
-        yield
+def batch(writer: httpx.AsyncClient, *items: dict[str, Any]) -> Awaitable[httpx.Response]:
+    return writer.post("/v1/sightings/batch", json={"items": list(items)})
 
 
 async def waiting(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
@@ -57,39 +49,40 @@ async def waiting(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
         return bool(waits)
 
 
-async def until(check: Any, seconds: float = 20) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the batch never reached the point under test")
+@asynccontextmanager
+async def held_mid_write(
+    writer: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    told: dict[str, Any],
+) -> AsyncIterator["asyncio.Task[httpx.Response]"]:
+    """A batch telling `told`, and a sighting of another claim whose row this test locks: the
+    batch has written what comes before its sightings and waits until the block ends."""
+    held = (await writer.post("/v1/claims", json={"statement": WORKERS})).json()["id"]
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("SELECT id FROM claims WHERE id = :id FOR UPDATE"), {"id": held})
+        task = asyncio.create_task(
+            batch(
+                writer,
+                item("https://t.me/held/1", told),
+                item("https://t.me/held/2", {"claim_id": held}),
+            )
+        )
+        for _ in range(400):
+            if await waiting(sessionmaker):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the batch never reached its sightings")
+        yield task
 
 
 async def test_a_batch_telling_a_new_claim_does_not_wait_for_another_still_writing(
     writer: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    held = (await writer.post("/v1/claims", json={"statement": WORKERS})).json()["id"]
-    async with claim_held(sessionmaker, held):
-        first = asyncio.create_task(
-            writer.post(
-                "/v1/sightings/batch",
-                json={
-                    "items": [
-                        item("https://t.me/first/1", {"claim": {"statement": NEW_CLAIM}}),
-                        item("https://t.me/first/2", {"claim_id": held}),
-                    ]
-                },
-            )
-        )
-        await until(lambda: waiting(sessionmaker))
+    async with held_mid_write(writer, sessionmaker, {"claim": {"statement": NEW_CLAIM}}) as first:
         # Statements wait up to 15 s: an answer within 10 s was not held until the first's commit.
         second = await asyncio.wait_for(
-            writer.post(
-                "/v1/sightings/batch",
-                json={
-                    "items": [item("https://t.me/second/1", {"claim": {"statement": NEW_CLAIM}})]
-                },
-            ),
+            batch(writer, item("https://t.me/second/1", {"claim": {"statement": NEW_CLAIM}})),
             timeout=10,
         )
         assert second.status_code == 200, second.text
@@ -109,32 +102,13 @@ async def test_a_batch_that_counts_after_a_later_one_leaves_one_claim_at_every_m
     writer: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     troops = (await writer.post("/v1/claims", json={"statement": TROOPS})).json()["id"]
-    held = (await writer.post("/v1/claims", json={"statement": WORKERS})).json()["id"]
-    async with claim_held(sessionmaker, held):
-        earlier = asyncio.create_task(
-            writer.post(
-                "/v1/sightings/batch",
-                json={
-                    "items": [
-                        item("https://t.me/earlier/1", {"claim_id": troops}),
-                        item("https://t.me/earlier/2", {"claim_id": held}),
-                    ]
-                },
-            )
-        )
-        await until(lambda: waiting(sessionmaker))
+    async with held_mid_write(writer, sessionmaker, {"claim_id": troops}) as earlier:
         between = datetime.now(UTC)
-        later = await writer.post(
-            "/v1/sightings/batch",
-            json={"items": [item("https://t.me/later/1", {"claim_id": troops})]},
-        )
+        later = await batch(writer, item("https://t.me/later/1", {"claim_id": troops}))
         assert later.status_code == 200, later.text
     assert (await earlier).status_code == 200
     # A third change archives whatever version the earlier batch left standing.
-    third = await writer.post(
-        "/v1/sightings/batch",
-        json={"items": [item("https://t.me/third/1", {"claim_id": troops})]},
-    )
+    third = await batch(writer, item("https://t.me/third/1", {"claim_id": troops}))
     assert third.status_code == 200, third.text
     moment = between.isoformat().replace("+00:00", "Z")
     listed = await writer.get("/v1/claims", params={"as_of": moment, "limit": 100})
@@ -159,9 +133,8 @@ async def test_a_batch_creates_its_claims_in_its_own_transaction_when_no_connect
     )
     application = create_app(one)
     async with started(application), make_client(application) as http:
-        answered = await http.post(
-            "/v1/sightings/batch",
-            json={"items": [item("https://t.me/alone/1", {"claim": {"statement": NEW_CLAIM}})]},
+        answered = await batch(
+            http, item("https://t.me/alone/1", {"claim": {"statement": NEW_CLAIM}})
         )
         assert answered.status_code == 200, answered.text
         assert answered.json()["results"][0]["status"] == "created"

@@ -4,10 +4,10 @@ import re
 from typing import Any
 
 import httpx
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.network import flows
+from tests.plans import plan_of
 
 
 async def _record(client: httpx.AsyncClient, slug: str) -> dict[str, Any]:
@@ -102,12 +102,7 @@ async def test_a_claims_flows_are_counted_through_its_citations_not_once_per_pai
     async with sessionmaker() as session:
         dialect = session.get_bind().dialect
         # Two claims, as a move counts both: with one, the planner took the right path anyway.
-        statement = flows._flows(dialect.name, ["a-claim", "its-twin"]).compile(
-            dialect=dialect, compile_kwargs={"literal_binds": True}
-        )
-        explain = "EXPLAIN QUERY PLAN " if dialect.name == "sqlite" else "EXPLAIN "
-        rows = await session.execute(text(explain + str(statement)))
-        plan = " ".join(str(row[-1]) for row in rows)
+        plan = await plan_of(session, flows._flows(dialect.name, ["a-claim", "its-twin"]))
     if dialect.name == "sqlite":
         assert "SEARCH sightings_2 USING INDEX sqlite_autoindex_sightings_1 (id=?)" in plan, plan
     assert "sightings_2 USING INDEX ix_sightings_claim_id" not in plan, plan

@@ -5,12 +5,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.recording.recorder import known_sightings
 from app.sightings.models import Sighting
 from tests.factories import claim, day, outlet, sighting
+from tests.plans import plan_of
 from tests.problems import assert_problem
 
 ARTICLE = "https://www.asiatimes.com/2022/08/north-korea-troops/"
@@ -158,13 +158,7 @@ async def test_recording_finds_the_sightings_at_its_urls_by_their_index(
     async with sessionmaker() as session:
         dialect = session.get_bind().dialect
         urls = ["https://example.org/a", "https://example.org/b"]
-        statement = known_sightings(Sighting.canonical_url.in_(urls)).compile(
-            dialect=dialect, compile_kwargs={"literal_binds": True}
-        )
-        explain = "EXPLAIN QUERY PLAN " if dialect.name == "sqlite" else "EXPLAIN "
-        plan = " ".join(
-            str(row[-1]) for row in await session.execute(text(explain + str(statement)))
-        )
+        plan = await plan_of(session, known_sightings(Sighting.canonical_url.in_(urls)))
     if dialect.name == "sqlite":
         assert "USING INDEX ix_sightings_canonical_url (canonical_url=?)" in plan, plan
     else:
