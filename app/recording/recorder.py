@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, false, select, update
+from sqlalchemy import Select, Text, bindparam, false, func, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,6 +74,26 @@ def known_sightings(
         Sighting.published_at,
         Sighting.duplicate_of,
     ).where(where)
+
+
+def sightings_at(
+    dialect: str, canonical_urls: list[str]
+) -> Select[str, str, str, str, datetime, str | None]:
+    """`known_sightings` at these canonical URLs, each looked up through its index.
+
+    On PostgreSQL one lookup per URL, fenced off (OFFSET 0) so that the planner cannot merge
+    them into one join: without statistics it planned an IN list of hundreds of URLs as a scan
+    of every sighting, and their join as a sort of every sighting.
+    """
+    if dialect != "postgresql":
+        return known_sightings(Sighting.canonical_url.in_(canonical_urls))
+    wanted = (
+        func.unnest(bindparam("canonical_urls", canonical_urls, type_=ARRAY(Text)))
+        .table_valued("url")
+        .render_derived(name="wanted")
+    )
+    each = known_sightings(Sighting.canonical_url == wanted.c.url).offset(0).lateral("each")
+    return select(*each.c).select_from(wanted).join(each, true())
 
 
 _digests: dict[str, str] = {}
@@ -137,10 +158,12 @@ class Recorder:
         for chunk in chunks(urls):
             await self._read_places(chunk)
         for chunk in chunks(cited):
-            await self._read_known(Sighting.id.in_(chunk))
+            await self._read_known(known_sightings(Sighting.id.in_(chunk)))
 
-    async def _read_known(self, where: Any) -> None:
-        rows = await self.session.execute(known_sightings(where))
+    async def _read_known(
+        self, statement: Select[str, str, str, str, datetime, str | None]
+    ) -> None:
+        rows = await self.session.execute(statement)
         for sighting_id, claim_id, outlet_id, url, published_at, duplicate_of in rows:
             if duplicate_of is not None:
                 continue
@@ -150,7 +173,8 @@ class Recorder:
     async def _read_places(self, canonical_urls: Iterable[str]) -> None:
         urls = list(canonical_urls)
         self.read_urls.update(urls)
-        await self._read_known(Sighting.canonical_url.in_(urls))
+        dialect = self.session.get_bind().dialect.name
+        await self._read_known(sightings_at(dialect, urls))
 
     async def _claim(self, data: SightingCreate) -> tuple[str, ClaimCreate | None]:
         """The claim's id, and its data when this item would create it."""
@@ -242,7 +266,7 @@ class Recorder:
         """The cited sightings, each of which must exist and be published no later than this."""
         unread = [cited_id for cited_id in ids if cited_id not in self.known]
         if unread:
-            await self._read_known(Sighting.id.in_(unread))
+            await self._read_known(known_sightings(Sighting.id.in_(unread)))
         return checked_cites(ids, published_at, self.known)
 
     async def record(self, data: SightingCreate) -> str:
