@@ -124,10 +124,11 @@ class _Writer:
     async def _create(self) -> tuple[dict[str, Claim], dict[str, Outlet]]:
         """The claims and outlets the sightings create, created; the sightings pointed at them
         as created (one another writer created first has that writer's id)."""
+        checked = self.checked
         if (
-            self.checked.creates_apart
-            and self._on_postgresql()
-            and self._creates_any()
+            checked.creates_apart
+            and (checked.new_claims or checked.new_outlets)
+            and self.session.get_bind().dialect.name == "postgresql"
             and lends_at_once(self.session)
         ):
             async with AsyncSession(
@@ -167,12 +168,6 @@ class _Writer:
             now=self.now,
         )
         return made_claims, made_outlets
-
-    def _creates_any(self) -> bool:
-        return bool(self.checked.new_claims or self.checked.new_outlets)
-
-    def _on_postgresql(self) -> bool:
-        return self.session.get_bind().dialect.name == "postgresql"
 
     def _projected(self) -> tuple[ChainTally, dict[str, list[str | None]]]:
         """What the sightings add to their claims' counts, and their wordings by claim."""
