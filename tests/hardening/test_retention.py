@@ -1,7 +1,9 @@
 """What the worker forgets: events, attempts and idempotency records past their retention."""
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -13,10 +15,22 @@ from app.alerts.models import (
     Subscription,
 )
 from app.alerts.retention import prune
-from app.db import utcnow
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker, utcnow
 from app.enums import EventType
 from app.idempotency.models import IdempotencyRecord
 from app.outbox.models import Event
+
+
+@pytest.fixture
+async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """The database with no app running: the app's dispatcher would attempt the pending
+    delivery this test stores, adding an attempt of its own before pruning is counted."""
+    engine = create_engine(Settings(database_url=database_url))
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 async def _count(sessionmaker: async_sessionmaker[AsyncSession], model: type) -> int:
