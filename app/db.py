@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util.concurrency import await_
 
@@ -248,6 +249,38 @@ def dialect_insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+async def execute_many(
+    session: AsyncSession, statement: UpdateBase, rows: list[dict[str, Any]]
+) -> None:
+    """Run one statement once per row (an INSERT or UPDATE), every row with the same keys.
+
+    On SQLite the statement is compiled once and the rows handed to the driver as tuples,
+    each column converted by its type in one pass: SQLAlchemy's executemany builds a dict of
+    parameters per row through its compiler, which for a batch of 1,000 sightings cost a
+    quarter of the process's time. A statement with defaults computed in Python per row goes
+    the usual way, as does everything on PostgreSQL, where the server's time dominates.
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        await session.execute(statement, rows)
+        return
+    compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
+    names = compiled.positiontup
+    if compiled.insert_prefetch or compiled.update_prefetch or names is None:
+        await session.execute(statement, rows)
+        return
+    columns = []
+    for name in names:
+        values = [row[name] for row in rows]
+        convert = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        columns.append(list(map(convert, values)) if convert else values)
+    await session.flush()
+    connection = await session.connection()
+    await connection.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
+
+
 async def insert_rows(
     session: AsyncSession,
     table: Table,
@@ -266,7 +299,7 @@ async def insert_rows(
         return
     insert = dialect_insert(session)(table)
     if session.get_bind().dialect.name != "postgresql":
-        await session.execute(conflict(insert) if conflict else insert, rows)
+        await execute_many(session, conflict(insert) if conflict else insert, rows)
         return
     names = list(rows[0])
     arrays = [bindparam(name, type_=postgresql.ARRAY(table.c[name].type)) for name in names]

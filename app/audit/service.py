@@ -8,6 +8,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEntry
+from app.db import execute_many
 from app.errors import NotFound
 from app.pagination import PageParams, SortKey, paginate
 from app.request_ids import current_request_id
@@ -71,7 +72,7 @@ def entry(
 async def write(*, session: AsyncSession, entries: list[dict[str, Any]]) -> None:
     """Append these entries to the log."""
     if entries:
-        await session.execute(insert(AuditEntry), entries)
+        await execute_many(session, insert(AuditEntry), entries)
 
 
 async def log(*, session: AsyncSession, **fields: Any) -> None:

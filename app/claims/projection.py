@@ -17,7 +17,7 @@ from app import outbox
 from app.claims import chain_counts, matching, verdicts
 from app.claims import events as claim_events
 from app.claims.models import Claim, ClaimOutlet, claim_versions
-from app.db import utcnow
+from app.db import execute_many, utcnow
 from app.enums import DenialStatus, OutletKind, Stance
 from app.outlets import service as outlets
 from app.sightings import events as sighting_events
@@ -252,11 +252,7 @@ async def refresh_claims(
         # the new values as the database's own.
         table = Claim.__table__
         assert isinstance(table, Table)
-        await session.execute(
-            update(table).where(table.c.id == bindparam("key")),
-            rows,
-            execution_options={"synchronize_session": False},
-        )
+        await execute_many(session, update(table).where(table.c.id == bindparam("key")), rows)
         for row in rows:
             for name, value in row.items():
                 if name != "key":

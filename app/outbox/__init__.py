@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, Select, bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import table_of, utcnow
+from app.db import execute_many, table_of, utcnow
 from app.enums import EventType
 from app.outbox.models import Event
 from app.outbox.payloads import EventPayload
@@ -68,7 +68,7 @@ async def _write(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         # One writer at a time: ids are in commit order already, and none need be known.
         # Without RETURNING the rows go in in one statement rather than one each.
-        await session.execute(insert(table_of(Event)), rows)
+        await execute_many(session, insert(table_of(Event)), rows)
         session.info.setdefault(_PENDING, []).extend([0] * len(rows))
         return
     statement = insert(Event).returning(Event.id, sort_by_parameter_order=True)

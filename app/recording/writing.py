@@ -28,7 +28,7 @@ from app.claims.chain_counts import ChainTally
 from app.claims.models import Claim
 from app.claims.projection import sightings_added, sightings_changed
 from app.claims.schemas import ClaimCreate
-from app.db import lends_at_once, table_of
+from app.db import execute_many, lends_at_once, table_of
 from app.enums import OutletKind
 from app.outbox.payloads import EventPayload
 from app.outlets import service as outlets
@@ -98,7 +98,9 @@ class _Writer:
         pending = self.checked.pending
         touched = sorted({item.values["claim_id"] for item in pending})
         if pending:
-            await self.session.execute(insert(table_of(Sighting)), [p.values for p in pending])
+            await execute_many(
+                self.session, insert(table_of(Sighting)), [p.values for p in pending]
+            )
             citations = [
                 {
                     "citing_id": item.values["id"],
@@ -110,7 +112,7 @@ class _Writer:
                 for cited_id, end in item.cited.items()
             ]
             if citations:
-                await self.session.execute(insert(table_of(Citation)), citations)
+                await execute_many(self.session, insert(table_of(Citation)), citations)
             await self._journal(touched, made_claims, made_outlets)
         tally, wordings = self._projected()
         await sightings_added(session=self.session, tally=tally, wordings=wordings)
