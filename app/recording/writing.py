@@ -28,6 +28,7 @@ from app.claims.chain_counts import ChainTally
 from app.claims.models import Claim
 from app.claims.projection import sightings_added, sightings_changed
 from app.claims.schemas import ClaimCreate
+from app.claims.vectors import SIGHTINGS_READ
 from app.db import execute_many, lends_at_once, table_of
 from app.enums import OutletKind
 from app.outbox.payloads import EventPayload
@@ -113,8 +114,10 @@ class _Writer:
             ]
             if citations:
                 await execute_many(self.session, insert(table_of(Citation)), citations)
-            await self._journal(touched, made_claims, made_outlets)
-        tally, wordings = self._projected()
+            loaded = await self._journal(touched, made_claims, made_outlets)
+        else:
+            loaded = {}
+        tally, wordings = self._projected(loaded)
         await sightings_added(session=self.session, tally=tally, wordings=wordings)
         # Only what counts the claims' sightings needs their rows locked. The sightings' foreign
         # keys share-lock the claims' keys, which this lock lets other writers do meanwhile.
@@ -171,8 +174,17 @@ class _Writer:
         )
         return made_claims, made_outlets
 
-    def _projected(self) -> tuple[ChainTally, dict[str, list[str | None]]]:
-        """What the sightings add to their claims' counts, and their wordings by claim."""
+    def _projected(
+        self, claims: dict[str, Claim]
+    ) -> tuple[ChainTally, dict[str, list[str | None]]]:
+        """What the sightings add to their claims' counts, and the wordings they add to the
+        matching index by claim.
+
+        A claim's words are indexed from its first sightings only, as its vector and
+        `tracer reindex` read them (`vectors.SIGHTINGS_READ`): a claim told a hundred thousand
+        times would otherwise hold the words of every title, and each batch of it would write
+        them again.
+        """
         tally = ChainTally()
         wordings: dict[str, list[str | None]] = {}
         for item in self.checked.pending:
@@ -182,7 +194,9 @@ class _Writer:
                 values["outlet_id"],
                 values["published_at"],
             )
-            if values["title"] or values["excerpt"]:
+            claim = claims.get(claim_id)
+            indexed = claim is None or (claim.sightings_count or 0) < SIGHTINGS_READ
+            if indexed and (values["title"] or values["excerpt"]):
                 wordings.setdefault(claim_id, []).extend([values["title"], values["excerpt"]])
             tally.add_sighting(
                 claim_id=claim_id,
@@ -204,8 +218,9 @@ class _Writer:
 
     async def _journal(
         self, touched: list[str], made_claims: dict[str, Claim], made_outlets: dict[str, Outlet]
-    ) -> None:
-        """Each sighting's audit entry and events, in the order the sightings were recorded."""
+    ) -> dict[str, Claim]:
+        """Each sighting's audit entry and events, in the order the sightings were recorded;
+        the claims they are of, as read before this batch counted."""
         loaded = {claim.id: claim for claim in made_claims.values()}
         wanted = [claim_id for claim_id in touched if claim_id not in loaded]
         for chunk in chunks(wanted):
@@ -228,6 +243,7 @@ class _Writer:
                 announcements=announcements_of(recorded, loaded[recorded.claim_id]),
             )
         await journal.write(self.session)
+        return loaded
 
 
 async def write(

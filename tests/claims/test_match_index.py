@@ -11,13 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.service import COMMAND_LINE
 from app.claims import embeddings, matching
 from app.claims import service as claims
-from app.claims.models import ClaimVector
+from app.claims.models import ClaimTerm, ClaimVector
 from app.claims.schemas import ClaimCreate
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
@@ -171,6 +171,42 @@ async def test_reindexing_a_corrected_claim_forgets_its_old_wording(
     after = await _match(reader, wrong)
     assert all(i["match"] == "similar" and i["score"] < 0.6 for i in after)
     assert [i["claim"]["id"] for i in await _match(reader, "Finland shuts border")] == [claim_id]
+
+
+async def _terms(sessionmaker: async_sessionmaker[AsyncSession], claim_id: str) -> set[str]:
+    async with sessionmaker() as session:
+        found = await session.scalars(select(ClaimTerm.term).where(ClaimTerm.claim_id == claim_id))
+        return set(found)
+
+
+async def test_a_claim_holds_the_words_of_its_first_sightings_as_a_reindex_keeps_them(
+    writer: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    def told(n: int, title: str) -> dict[str, Any]:
+        return {
+            "claim": {"statement": TROOPS},
+            "outlet": ASIA_TIMES,
+            "url": f"https://asiatimes.com/2022/08/troops-{n}/",
+            "published_at": f"2022-08-05T{n // 60:02d}:{n % 60:02d}:00Z",
+            "stance": "reports",
+            "title": title,
+        }
+
+    first = [told(n, f"Pyongyang volunteers for Donbass, report {n}") for n in range(199)]
+    recorded = await writer.post("/v1/sightings/batch", json={"items": first})
+    assert {r["status"] for r in recorded.json()["results"]} == {"created"}
+    last_indexed = await writer.post("/v1/sightings", json=told(199, "Kangaroo brigade rumour"))
+    claim_id = last_indexed.json()["claim_id"]
+    assert {"_ka", "kan", "roo"} <= await _terms(sessionmaker, claim_id)
+
+    # The claim has its 200 sightings: the next one's words are not the claim's any more.
+    await writer.post("/v1/sightings", json=told(200, "Quokka regiment rumour"))
+    kept = await _terms(sessionmaker, claim_id)
+    assert not {"_qu", "quo", "okk"} & kept
+    async with sessionmaker() as session, session.begin():
+        await matching.reindex_claim(session=session, claim_id=claim_id, embed=False)
+    assert await _terms(sessionmaker, claim_id) == kept
 
 
 def _reindex(settings: Settings) -> subprocess.CompletedProcess[str]:
