@@ -83,13 +83,21 @@ async def index_wordings(*, session: AsyncSession, claim_id: str, texts: list[st
 
 
 async def index_many_wordings(
-    *, session: AsyncSession, wordings: Mapping[str, Iterable[str | None]]
+    *,
+    session: AsyncSession,
+    wordings: Mapping[str, Iterable[str | None]],
+    held: Mapping[str, Iterable[str | None]] | None = None,
 ) -> None:
-    """`index_wordings` for many claims, in one statement."""
+    """`index_wordings` for many claims, in one statement.
+
+    `held` names wordings whose words each claim holds already (its statement): a title
+    mostly repeats them, and each row offered costs an index lookup even when it is there.
+    """
+    held = held or {}
     rows = [
         {"term": term, "claim_id": claim_id}
         for claim_id, texts in sorted(wordings.items())
-        for term in sorted(terms_of(*texts))
+        for term in sorted(terms_of(*texts) - terms_of(*held.get(claim_id, ())))
     ]
     await insert_many_or_ignore(session, ClaimTerm, rows)
     session.info.setdefault(_PENDING, set()).update(wordings)

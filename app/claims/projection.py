@@ -271,6 +271,7 @@ async def sightings_added(
     session: AsyncSession,
     tally: chain_counts.ChainTally,
     wordings: Mapping[str, Iterable[str | None]],
+    held: Mapping[str, Iterable[str | None]] | None = None,
 ) -> None:
     """Add what recording counted to the chain summaries, and its new wordings' words to the
     index, before the claims' rows are locked; `sightings_changed` with `added` follows.
@@ -280,7 +281,7 @@ async def sightings_added(
     """
     await tally.write(session)
     if wordings:
-        await matching.index_many_wordings(session=session, wordings=wordings)
+        await matching.index_many_wordings(session=session, wordings=wordings, held=held)
 
 
 async def sightings_changed(

@@ -118,7 +118,8 @@ class _Writer:
         else:
             loaded = {}
         tally, wordings = self._projected(loaded)
-        await sightings_added(session=self.session, tally=tally, wordings=wordings)
+        held = {claim_id: [loaded[claim_id].statement] for claim_id in wordings}
+        await sightings_added(session=self.session, tally=tally, wordings=wordings, held=held)
         # Only what counts the claims' sightings needs their rows locked. The sightings' foreign
         # keys share-lock the claims' keys, which this lock lets other writers do meanwhile.
         await claims.lock(session=self.session, claim_ids=touched, keys_shared=True)
