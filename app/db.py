@@ -78,6 +78,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # SQLite's own DATETIME text, "YYYY-MM-DD HH:MM:SS.ffffff", in one C call rather than
+        # through two processors: a batch of 1,000 sightings binds some 10,000 times.
+        def to_text(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return to_text
+
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
         # asyncpg already gives a timestamptz as an aware datetime in UTC: converting it again,
         # once per value, is a fifth of the time a large chain takes to read.

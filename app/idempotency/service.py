@@ -107,12 +107,16 @@ async def idempotency_guard(
         ),
     ] = None,
 ) -> IdempotencyGuard:
-    body = await request.body()
+    # Hashed only when there is a key to hold it against: canonicalising a batch of 1,000
+    # items is a decode and an encode of the whole body.
+    request_hash = ""
+    if idempotency_key is not None:
+        request_hash = _canonical_hash(request.method, request.url.path, await request.body())
     return IdempotencyGuard(
         session=session,
         principal=principal.idempotency_scope,
         key=idempotency_key,
-        request_hash=_canonical_hash(request.method, request.url.path, body),
+        request_hash=request_hash,
     )
 
 
