@@ -2,7 +2,7 @@ import asyncio
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -301,29 +301,34 @@ async def insert_rows(
     table: Table,
     rows: list[dict[str, Any]],
     conflict: Callable[[Any], Any] | None = None,
-) -> None:
+    returning: Sequence[ColumnElement[Any]] = (),
+) -> list[tuple[Any, ...]]:
     """Insert many rows with the same keys in one statement; `conflict` adds an ON CONFLICT
     clause to the dialect's insert.
 
     On PostgreSQL the rows go as one array per column, unnested by the server: one execution,
     and one compiled statement whatever their number, where an executemany is one execution
     per row and a multi-row VALUES one compilation per batch. SQLite runs in the process, so
-    an executemany of one compiled statement is as fast there.
+    an executemany of one compiled statement is as fast there. `returning` is PostgreSQL's
+    alone: an executemany returns nothing.
     """
     if not rows:
-        return
+        return []
     insert = dialect_insert(session)(table)
     if session.get_bind().dialect.name != "postgresql":
+        assert not returning, "an executemany returns no rows"
         await execute_many(session, conflict(insert) if conflict else insert, rows)
-        return
+        return []
     names = list(rows[0])
     arrays = [bindparam(name, type_=postgresql.ARRAY(table.c[name].type)) for name in names]
     source = select(*(func.unnest(array) for array in arrays))
     statement = insert.from_select(names, source)
-    await session.execute(
-        conflict(statement) if conflict else statement,
-        {name: [row[name] for row in rows] for name in names},
-    )
+    if conflict:
+        statement = conflict(statement)
+    if returning:
+        statement = statement.returning(*returning)
+    result = await session.execute(statement, {name: [row[name] for row in rows] for name in names})
+    return [tuple(row) for row in result] if returning else []
 
 
 async def keys_present(

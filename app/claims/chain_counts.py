@@ -17,12 +17,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, case, delete, func, insert, inspect, literal, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    case,
+    delete,
+    func,
+    insert,
+    inspect,
+    literal,
+    literal_column,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.claims.models import ClaimFlow, ClaimHour, ClaimOutlet
-from app.db import Base, insert_rows, table_of
+from app.db import Base, insert_rows, keys_present, table_of
 from app.enums import OutletKind, Stance
 from app.outlets.models import Outlet
 from app.portable import not_indexed
@@ -61,6 +72,9 @@ class Additions:
 
     sightings: list[AddedSighting] = field(default_factory=list)
     citations: list[AddedCitation] = field(default_factory=list)
+    # The claims this transaction gave an outlet (in a language) they had no row for: only
+    # their count of outlets can have changed.
+    opened: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -133,13 +147,14 @@ class ChainTally:
             for (claim_id, hour, kind, stance), n in sorted(self._hours.items())
         ]
         await _add(session, ClaimFlow, flows, summed=["citations"], earliest=["first_at"])
-        await _add(
+        self.added.opened |= await _add(
             session,
             ClaimOutlet,
             outlets,
             summed=["sightings"],
             earliest=["first_at"],
             latest=["last_at"],
+            telling_new=True,
         )
         await _add(session, ClaimHour, hours, summed=["sightings"])
         self._flows.clear()
@@ -155,9 +170,17 @@ async def _add(
     summed: list[str],
     earliest: tuple[str, ...] | list[str] = (),
     latest: tuple[str, ...] | list[str] = (),
-) -> None:
-    """Insert the rows, or add them to those already under their keys."""
+    telling_new: bool = False,
+) -> set[str]:
+    """Insert the rows, or add them to those already under their keys; `telling_new`, the
+    claims of the rows inserted rather than added to.
+
+    On PostgreSQL the insert says which rows it made (a row it made has no deleting
+    transaction yet): a writer of the same key waits for the other's commit, so exactly one
+    makes it. SQLite has one writer at a time, which may ask first which keys are there.
+    """
     table = inspect(model).columns
+    keys = list(inspect(model).primary_key)
 
     def adding(upsert: Any) -> Any:
         new = upsert.excluded
@@ -166,10 +189,21 @@ async def _add(
             update[name] = case((new[name] < table[name], new[name]), else_=table[name])
         for name in latest:
             update[name] = case((new[name] > table[name], new[name]), else_=table[name])
-        keys = list(inspect(model).primary_key)
         return upsert.on_conflict_do_update(index_elements=keys, set_=update)
 
+    if not telling_new:
+        await insert_rows(session, table_of(model), rows, adding)
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        made = literal_column("xmax = 0", Boolean)
+        written = await insert_rows(
+            session, table_of(model), rows, adding, returning=[table["claim_id"], made]
+        )
+        return {row[0] for row in written if row[1]}
+    names = [key.name for key in keys]
+    present = await keys_present(session, keys, [tuple(row[n] for n in names) for row in rows])
     await insert_rows(session, table_of(model), rows, adding)
+    return {row["claim_id"] for row in rows if tuple(row[n] for n in names) not in present}
 
 
 def _hour_start(session: AsyncSession, moment: Any) -> ColumnElement[Any]:

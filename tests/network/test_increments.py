@@ -74,6 +74,8 @@ BATCHES = [
         _item("y0", "second", "desk-c", "2024-03-04T08:00:00Z"),
         _item("z0", "third", "desk-c", "2024-03-06T08:00:00Z", "asserts"),
         _item("x9", "first", "ministry", "2024-03-05T00:00:00Z", "confirms"),
+        # An outlet the claim has, in a language it had not: a row of its own, no new outlet.
+        _item("y4", "second", "desk-a", "2024-03-07T08:00:00Z", language="ru"),
     ],
 ]
 
