@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,9 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.claims import indexing, vectors
-from app.claims.models import ClaimVector
+from app.claims.models import ClaimVector, IndexCursor
 from app.config import Settings
 from app.main import create_app
+from app.outbox.models import Event
 from app.worker import SLOW_WORK_PROCESS_NAME
 from tests.conftest import make_client, started
 from tests.story import ASIA_TIMES, TROOPS
@@ -124,3 +126,32 @@ async def test_the_server_indexes_again_after_its_indexing_process_is_killed(
             assert (await http.post("/v1/sightings", json=SIGHTING)).status_code == 201
             assert await _matched_across_languages(http)
         await _slow_worker(other_than=first.pid)
+
+
+async def test_the_indexing_process_embeds_with_the_model_the_server_matches_with(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # A model that cannot be loaded: the server matches by words alone, and so must its child,
+    # rather than store vectors of the bundled model that matching would never read.
+    unloadable = tmp_path / "no-such-model.bin"
+    app = create_app(
+        settings.model_copy(update={"index_in_app": True, "embedding_model_path": unloadable})
+    )
+    async with started(app), make_client(app) as http:
+        assert (await http.post("/v1/sightings", json=SIGHTING)).status_code == 201
+        await _slow_worker()
+        sessionmaker = app.state.sessionmaker
+        async with sessionmaker() as session:
+            last_event = await session.scalar(select(func.max(Event.id)))
+        for _ in range(600):
+            async with sessionmaker() as session:
+                read = await session.scalar(
+                    select(IndexCursor.event_id).where(IndexCursor.name == indexing.CURSOR)
+                )
+            if read is not None and read >= (last_event or 0):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the indexer never read the new claim's events")
+        assert await _vectors(sessionmaker) == 0
+        assert (await _top(http, UKRAINIAN_TROOPS))[1] != "same"
