@@ -88,11 +88,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         # them the one moment it was recorded at, converted once.
         @functools.lru_cache(maxsize=1024)
         def to_text(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            naive = self.process_bind_param(value, dialect)
+            return None if naive is None else naive.isoformat(" ", "microseconds")
 
         return to_text
 

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from app.claims import indexing
 from app.cli import cli
 from app.config import Settings, get_settings
-from app.db import Base, create_engine
+from app.db import Base, create_engine, create_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade_to_head
 from tests.story import WORKED_EXAMPLE
@@ -168,6 +168,19 @@ def sessionmaker(app: FastAPI) -> async_sessionmaker[AsyncSession]:
     """Direct database access, for checking what was (or was not) stored."""
     maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
     return maker
+
+
+@pytest.fixture
+async def idle_sessionmaker(
+    database_url: str,
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Direct access to the database with no app running on it: no background task (the
+    dispatcher, the indexer) touches what a test stores before the test reads it."""
+    engine = create_engine(Settings(database_url=database_url))
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture

@@ -1,27 +1,15 @@
 """Rows written many at a time read back as written one at a time, on both engines."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
-from app.db import create_engine, create_sessionmaker, execute_many, table_of
+from app.db import execute_many, table_of
 from app.enums import EventType
 from app.outbox.models import Event
 
 KYIV = timezone(timedelta(hours=2))
-
-
-@pytest.fixture
-async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(Settings(database_url=database_url))
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 def _rows(claim: str) -> list[dict[str, object]]:
@@ -54,13 +42,13 @@ async def _read(session: AsyncSession, claim: str) -> list[tuple[object, ...]]:
 
 
 async def test_rows_written_together_read_back_as_written_one_by_one(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    idle_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with sessionmaker() as session, session.begin():
+    async with idle_sessionmaker() as session, session.begin():
         await execute_many(session, insert(table_of(Event)), _rows("together"))
         for row in _rows("alone"):
             await session.execute(insert(table_of(Event)).values(**row))
-    async with sessionmaker() as session:
+    async with idle_sessionmaker() as session:
         together, alone = await _read(session, "together"), await _read(session, "alone")
         # Stored times compare as times: the earliest first, whatever offset they came in.
         later = await session.scalar(
@@ -77,9 +65,9 @@ async def test_rows_written_together_read_back_as_written_one_by_one(
 
 
 async def test_a_statement_with_values_of_its_own_is_run_for_every_row(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    idle_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with sessionmaker() as session, session.begin():
+    async with idle_sessionmaker() as session, session.begin():
         await execute_many(session, insert(table_of(Event)), _rows("before"))
         ids = list(await session.scalars(select(Event.id).where(Event.claim_id == "before")))
         moved = (
@@ -88,6 +76,6 @@ async def test_a_statement_with_values_of_its_own_is_run_for_every_row(
             .values(claim_id=literal("after"))
         )
         await execute_many(session, moved, [{"key": event_id, "data": {}} for event_id in ids])
-    async with sessionmaker() as session:
+    async with idle_sessionmaker() as session:
         after = await session.scalars(select(Event.data).where(Event.claim_id == "after"))
         assert list(after) == [{}, {}, {}]

@@ -195,8 +195,7 @@ class _Writer:
                 values["outlet_id"],
                 values["published_at"],
             )
-            claim = claims.get(claim_id)
-            indexed = claim is None or (claim.sightings_count or 0) < SIGHTINGS_READ
+            indexed = claims[claim_id].sightings_count < SIGHTINGS_READ
             if indexed and (values["title"] or values["excerpt"]):
                 wordings.setdefault(claim_id, []).extend([values["title"], values["excerpt"]])
             tally.add_sighting(

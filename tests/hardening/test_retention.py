@@ -1,9 +1,7 @@
 """What the worker forgets: events, attempts and idempotency records past their retention."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,22 +13,10 @@ from app.alerts.models import (
     Subscription,
 )
 from app.alerts.retention import prune
-from app.config import Settings
-from app.db import create_engine, create_sessionmaker, utcnow
+from app.db import utcnow
 from app.enums import EventType
 from app.idempotency.models import IdempotencyRecord
 from app.outbox.models import Event
-
-
-@pytest.fixture
-async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """The database with no app running: the app's dispatcher would attempt the pending
-    delivery this test stores, adding an attempt of its own before pruning is counted."""
-    engine = create_engine(Settings(database_url=database_url))
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _count(sessionmaker: async_sessionmaker[AsyncSession], model: type) -> int:
@@ -39,11 +25,13 @@ async def _count(sessionmaker: async_sessionmaker[AsyncSession], model: type) ->
 
 
 async def test_pruning_keeps_what_is_recent_or_still_owed(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    idle_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
+    # No app runs: its dispatcher would attempt the pending delivery stored here, adding an
+    # attempt of its own before pruning is counted.
     now = utcnow()
     old, recent = now - timedelta(days=91), now - timedelta(days=89)
-    async with sessionmaker() as session, session.begin():
+    async with idle_sessionmaker() as session, session.begin():
         subscription = Subscription(
             url="https://hooks.example/in", event_types=["claim.created"], secret_encrypted="x"
         )
@@ -79,12 +67,12 @@ async def test_pruning_keeps_what_is_recent_or_still_owed(
                 IdempotencyRecord(principal="p", key=key, request_hash="h" * 64, created_at=at)
             )
 
-    pruned = await prune(sessionmaker=sessionmaker, days=90, now=now)
+    pruned = await prune(sessionmaker=idle_sessionmaker, days=90, now=now)
 
     assert (pruned.events, pruned.attempts, pruned.idempotency_records) == (1, 2, 1)
-    async with sessionmaker() as session:
+    async with idle_sessionmaker() as session:
         kept = set(await session.scalars(select(Event.id)))
         keys = set(await session.scalars(select(IdempotencyRecord.key)))
     assert kept == {events["old_pending"].id, events["recent"].id}
     assert keys == {"recent"}
-    assert await _count(sessionmaker, DeliveryAttempt) == 1
+    assert await _count(idle_sessionmaker, DeliveryAttempt) == 1
