@@ -234,14 +234,20 @@ def _guard_sqlite_statements(dbapi_connection: Any, limit_seconds: float) -> lis
 
 
 def lends_at_once(session: AsyncSession) -> bool:
-    """Whether the session's engine holds an idle connection it would lend without waiting.
+    """Whether the session's engine would lend a connection without waiting: an idle one, or
+    one it may still open.
 
     For a writer about to hold a second connection while it holds the first: waiting for one
     could wait for ever when every connection is held by writers doing the same.
     """
     bind = session.bind
     pool = bind.sync_engine.pool if isinstance(bind, AsyncEngine) else None
-    return not isinstance(pool, QueuePool) or pool.checkedin() > 0
+    if not isinstance(pool, QueuePool) or pool.checkedin() > 0:
+        return True
+    # A pool opens connections as they are asked for, up to its size and overflow: until
+    # then, all of them being busy does not make the next one wait.
+    max_overflow: int = pool._max_overflow
+    return max_overflow < 0 or pool.overflow() < max_overflow
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

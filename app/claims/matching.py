@@ -87,11 +87,14 @@ async def index_many_wordings(
     session: AsyncSession,
     wordings: Mapping[str, Iterable[str | None]],
     held: Mapping[str, Iterable[str | None]] | None = None,
+    committed_apart: bool = False,
 ) -> None:
     """`index_wordings` for many claims, in one statement.
 
     `held` names wordings whose words each claim holds already (its statement): a title
     mostly repeats them, and each row offered costs an index lookup even when it is there.
+    With `committed_apart`, the words go in in a short transaction of their own, committed
+    at once; the claims must be committed already.
     """
     held = held or {}
     rows = [
@@ -99,7 +102,12 @@ async def index_many_wordings(
         for claim_id, texts in sorted(wordings.items())
         for term in sorted(terms_of(*texts) - terms_of(*held.get(claim_id, ())))
     ]
-    await insert_many_or_ignore(session, ClaimTerm, rows)
+    if committed_apart:
+        async with AsyncSession(session.bind, autoflush=False) as apart:
+            await insert_many_or_ignore(apart, ClaimTerm, rows)
+            await apart.commit()
+    else:
+        await insert_many_or_ignore(session, ClaimTerm, rows)
     session.info.setdefault(_PENDING, set()).update(wordings)
 
 

@@ -271,22 +271,14 @@ async def refresh_claim(
     await refresh_claims(session=session, claim_ids=[claim_id], now=now)
 
 
-async def sightings_added(
-    *,
-    session: AsyncSession,
-    tally: chain_counts.ChainTally,
-    wordings: Mapping[str, Iterable[str | None]],
-    held: Mapping[str, Iterable[str | None]] | None = None,
-) -> None:
-    """Add what recording counted to the chain summaries, and its new wordings' words to the
-    index, before the claims' rows are locked; `sightings_changed` with `added` follows.
+async def sightings_added(*, session: AsyncSession, tally: chain_counts.ChainTally) -> None:
+    """Add what recording counted to the chain summaries, before the claims' rows are locked;
+    `sightings_changed` with `added` follows.
 
-    Both only add (sums, rows that exist or not), each in key order, so two writers of one
-    claim add up whichever goes first, and wait for each other only on a row both add to.
+    It only adds (sums, rows that exist or not), in key order, so two writers of one claim add
+    up whichever goes first, and wait for each other only on a row both add to.
     """
     await tally.write(session)
-    if wordings:
-        await matching.index_many_wordings(session=session, wordings=wordings, held=held)
 
 
 async def sightings_changed(

@@ -6,8 +6,10 @@ claims insert side by side and wait for each other only while they count.
 On PostgreSQL a batch that need not be atomic creates its new claims and outlets in a short
 transaction of its own, committed before its sightings are written: another batch telling the
 same new claim or outlet then waits for that commit, not for the whole of this batch's (seconds,
-for 1,000 items). Should the batch then fail as a whole, they stay, as if told on their own.
-When the pool has no idle connection to lend, they are created in the batch's own transaction,
+for 1,000 items). The words its titles add to the matching index go in the same way, once its
+claims are committed. Should the batch then fail as a whole, they stay, as if told on their own:
+words only make a claim a candidate, which matching then scores on its recorded wordings.
+When the pool cannot lend a connection at once, they are written in the batch's own transaction,
 as on SQLite and in an atomic batch: a writer holding one connection never waits for another."""
 
 from collections.abc import Iterable
@@ -23,6 +25,7 @@ from app import outbox
 from app.audit.service import Target
 from app.auth.service import Principal
 from app.claims import events as claim_events
+from app.claims import matching
 from app.claims import service as claims
 from app.claims.chain_counts import ChainTally
 from app.claims.models import Claim
@@ -95,9 +98,21 @@ class _Writer:
     checked: Checked
 
     async def write(self) -> None:
-        made_claims, made_outlets = await self._create()
+        made_claims, made_outlets, claims_visible = await self._create()
         pending = self.checked.pending
         touched = sorted({item.values["claim_id"] for item in pending})
+        loaded = await self._claims(touched, made_claims)
+        tally, wordings = self._projected(loaded)
+        if wordings:
+            # Claims shared by concurrent batches gain the same new words: inserted in this
+            # transaction, the words would make each batch wait for the other's commit. In
+            # one of their own, they wait only for the other's insert.
+            await matching.index_many_wordings(
+                session=self.session,
+                wordings=wordings,
+                held={claim_id: [loaded[claim_id].statement] for claim_id in wordings},
+                committed_apart=claims_visible and self._may_go_apart(),
+            )
         if pending:
             await execute_many(
                 self.session, insert(table_of(Sighting)), [p.values for p in pending]
@@ -114,12 +129,8 @@ class _Writer:
             ]
             if citations:
                 await execute_many(self.session, insert(table_of(Citation)), citations)
-            loaded = await self._journal(touched, made_claims, made_outlets)
-        else:
-            loaded = {}
-        tally, wordings = self._projected(loaded)
-        held = {claim_id: [loaded[claim_id].statement] for claim_id in wordings}
-        await sightings_added(session=self.session, tally=tally, wordings=wordings, held=held)
+            await self._journal(loaded, made_outlets)
+        await sightings_added(session=self.session, tally=tally)
         # Only what counts the claims' sightings needs their rows locked. The sightings' foreign
         # keys share-lock the claims' keys, which this lock lets other writers do meanwhile.
         await claims.lock(session=self.session, claim_ids=touched, keys_shared=True)
@@ -127,23 +138,28 @@ class _Writer:
             session=self.session, claim_ids=touched, now=self.now, added=tally.added
         )
 
-    async def _create(self) -> tuple[dict[str, Claim], dict[str, Outlet]]:
-        """The claims and outlets the sightings create, created; the sightings pointed at them
-        as created (one another writer created first has that writer's id)."""
-        checked = self.checked
-        if (
-            checked.creates_apart
-            and (checked.new_claims or checked.new_outlets)
+    def _may_go_apart(self) -> bool:
+        return (
+            self.checked.creates_apart
             and self.session.get_bind().dialect.name == "postgresql"
             and lends_at_once(self.session)
-        ):
+        )
+
+    async def _create(self) -> tuple[dict[str, Claim], dict[str, Outlet], bool]:
+        """The claims and outlets the sightings create, created; the sightings pointed at them
+        as created (one another writer created first has that writer's id); and whether other
+        transactions see every claim the sightings are of already."""
+        checked = self.checked
+        if (checked.new_claims or checked.new_outlets) and self._may_go_apart():
             async with AsyncSession(
                 self.session.bind, expire_on_commit=False, autoflush=False
             ) as apart:
                 made_claims, made_outlets = await self._create_in(apart)
                 await outbox.commit(apart)
+            claims_visible = True
         else:
             made_claims, made_outlets = await self._create_in(self.session)
+            claims_visible = not checked.new_claims
         claim_ids = {given: claim.id for given, claim in made_claims.items() if given != claim.id}
         outlet_ids = {given: made.id for given, made in made_outlets.items() if given != made.id}
         for item in self.checked.pending:
@@ -158,7 +174,7 @@ class _Writer:
                 )
                 for cited_id, end in item.cited.items()
             }
-        return made_claims, made_outlets
+        return made_claims, made_outlets, claims_visible
 
     async def _create_in(self, session: AsyncSession) -> tuple[dict[str, Claim], dict[str, Outlet]]:
         made_claims = await claims.create_many(
@@ -216,16 +232,17 @@ class _Writer:
                     )
         return tally, wordings
 
-    async def _journal(
-        self, touched: list[str], made_claims: dict[str, Claim], made_outlets: dict[str, Outlet]
-    ) -> dict[str, Claim]:
-        """Each sighting's audit entry and events, in the order the sightings were recorded;
-        the claims they are of, as read before this batch counted."""
+    async def _claims(self, touched: list[str], made_claims: dict[str, Claim]) -> dict[str, Claim]:
+        """The claims the sightings are of, as read before this batch counted."""
         loaded = {claim.id: claim for claim in made_claims.values()}
         wanted = [claim_id for claim_id in touched if claim_id not in loaded]
         for chunk in chunks(wanted):
             for claim in await self.session.scalars(select(Claim).where(Claim.id.in_(chunk))):
                 loaded[claim.id] = claim
+        return loaded
+
+    async def _journal(self, loaded: dict[str, Claim], made_outlets: dict[str, Outlet]) -> None:
+        """Each sighting's audit entry and events, in the order the sightings were recorded."""
         outlets_by_id = {
             outlet.id: outlet for outlet in [*self.checked.known_outlets, *made_outlets.values()]
         }
@@ -243,7 +260,6 @@ class _Writer:
                 announcements=announcements_of(recorded, loaded[recorded.claim_id]),
             )
         await journal.write(self.session)
-        return loaded
 
 
 async def write(

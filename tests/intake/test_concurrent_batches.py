@@ -1,6 +1,6 @@
 """Batches that write at the same time on PostgreSQL: one telling a new claim does not hold up
-another telling the same claim, and a batch that started first but counts last leaves the
-claim's history readable at every moment.
+another telling the same claim, nor do the words a batch adds to the matching index, and a batch
+that started first but counts last leaves the claim's history readable at every moment.
 
 A batch is held mid-write by a row lock this test takes on a claim the batch also records a
 sighting of, so that what another batch may do meanwhile is seen without timing anything.
@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.claims.models import Claim
+from app.claims.lexical import terms_of
+from app.claims.models import Claim, ClaimTerm
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import make_client, started
@@ -138,3 +139,33 @@ async def test_a_batch_creates_its_claims_in_its_own_transaction_when_no_connect
         )
         assert answered.status_code == 200, answered.text
         assert answered.json()["results"][0]["status"] == "created"
+
+
+async def test_a_batch_commits_its_new_claims_and_words_apart_while_its_pool_can_still_open_one(
+    settings: Settings, idle_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # One connection kept open and two more opened on demand: while the batch holds the one,
+    # none is idle, yet the next is lent without waiting.
+    small = settings.model_copy(
+        update={"db_pool_size": 1, "db_max_overflow": 2, "dispatch_in_app": False}
+    )
+    title = "Quokkas gather along the harbour of Zanzibar"
+    application = create_app(small)
+    async with started(application), make_client(application) as http:
+        told = {"claim": {"statement": NEW_CLAIM}, "title": title}
+        async with held_mid_write(http, idle_sessionmaker, told) as held:
+            async with idle_sessionmaker() as session:
+                claim_id = await session.scalar(
+                    select(Claim.id).where(Claim.statement == NEW_CLAIM)
+                )
+                assert claim_id is not None, "the new claim waits for the batch's commit"
+                indexed = set(
+                    await session.scalars(
+                        select(ClaimTerm.term).where(ClaimTerm.claim_id == claim_id)
+                    )
+                )
+            assert terms_of(title) - terms_of(NEW_CLAIM) <= indexed
+            assert not held.done()
+        answered = await held
+        assert answered.status_code == 200, answered.text
+        assert [r["status"] for r in answered.json()["results"]] == ["created", "created"]
