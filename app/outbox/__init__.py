@@ -2,23 +2,25 @@
 
 Services call `emit` inside their transaction, so an event exists exactly when the change it
 announces was committed. Whatever commits such a transaction commits it through `commit`, which
-puts the transaction's events in commit order and tells listeners they are there.
+tells listeners the events are there.
 
 Event ids must grow in commit order, or a reader that resumes after id N could miss an event
-with a smaller id committed later. SQLite has one writer at a time, so that holds by itself.
-PostgreSQL hands out sequence values to concurrent transactions in any order; there, just
-before commit, each transaction takes an advisory lock and moves its events to fresh ids. The
-lock is the last one the transaction takes, so it cannot deadlock, and it is held only for
-that update and the commit.
+with a smaller id committed later. SQLite has one writer at a time, so that holds by itself, and
+events are written as they are emitted. PostgreSQL hands out sequence values to concurrent
+transactions in any order; there, a transaction's events are kept until it commits, then
+written under an advisory lock held until the commit ends, so they take their ids in commit
+order. The lock is the last one the transaction takes, so it cannot deadlock, and it is held
+only for that insert and the commit. Events emitted in a savepoint that rolls back are dropped
+with it, and whatever commits the transaction, through `commit` or not, writes them.
 """
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Select, bindparam, insert, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Select, event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.db import execute_many, table_of, utcnow
 from app.enums import EventType
@@ -26,20 +28,12 @@ from app.outbox.models import Event
 from app.outbox.payloads import EventPayload
 
 EVENTS_CHANNEL = "tracer_events"
-_PENDING = "tracer.pending_event_ids"
+# SQLite: how many events the transaction wrote. PostgreSQL: the events it will write at its
+# commit, each with the innermost transaction it was emitted in.
+_WRITTEN = "tracer.events_written"
+_KEPT = "tracer.events_kept"
 # An arbitrary constant naming the advisory lock that orders commits carrying events.
 _ORDER_LOCK = 7_351_120_001
-
-_RENUMBER = text(
-    """
-    UPDATE events SET id = fresh.id
-    FROM (
-        SELECT old.id AS old_id, nextval(pg_get_serial_sequence('events', 'id')) AS id
-        FROM (SELECT id FROM events WHERE id = ANY(:ids) ORDER BY id) AS old
-    ) AS fresh
-    WHERE events.id = fresh.old_id
-    """
-).bindparams(bindparam("ids", type_=ARRAY(BigInteger())))
 
 _local_listeners: set[Callable[[], None]] = set()
 
@@ -67,14 +61,50 @@ def _row(
 async def _write(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         # One writer at a time: ids are in commit order already, and none need be known.
-        # Without RETURNING the rows go in in one statement rather than one each.
         await execute_many(session, insert(table_of(Event)), rows)
-        session.info.setdefault(_PENDING, []).extend([0] * len(rows))
+        session.info[_WRITTEN] = session.info.get(_WRITTEN, 0) + len(rows)
         return
+    sync_session = session.sync_session
+    emitted_in = sync_session.get_nested_transaction() or sync_session.get_transaction()
+    session.info.setdefault(_KEPT, []).extend((row, emitted_in) for row in rows)
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    kept = session.info.get(_KEPT)
+    if kept:
+        kept[:] = [(row, at) for row, at in kept if not _within(at, previous_transaction)]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_KEPT, None)
+        session.info.pop(_WRITTEN, None)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_kept(session: Session) -> None:
+    """Write a PostgreSQL transaction's events in commit order, whatever commits it."""
+    if session.in_nested_transaction():
+        return
+    kept = session.info.pop(_KEPT, None)
+    if not kept:
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ORDER_LOCK})
+    # With RETURNING, the rows go in as a few multi-row statements rather than one each.
     statement = insert(Event).returning(Event.id, sort_by_parameter_order=True)
-    event_ids = list(await session.scalars(statement, rows))
-    # These ids are provisional: the events get their final ones in `commit`.
-    session.info.setdefault(_PENDING, []).extend(event_ids)
+    session.execute(statement, [row for row, _ in kept])
+    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
+    session.info[_WRITTEN] = len(kept)
 
 
 def first_after(event_id: int | None) -> Select[int]:
@@ -112,18 +142,13 @@ async def emit_all(*, session: AsyncSession, announcements: Sequence[Announcemen
 
 async def commit(session: AsyncSession) -> None:
     """Commit the session's transaction with its events in commit order, then wake listeners."""
-    pending: list[int] = session.info.pop(_PENDING, [])
-    if pending and session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ORDER_LOCK})
-        await session.execute(_RENUMBER, {"ids": pending})
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
+    carries_events = bool(session.info.get(_KEPT) or session.info.get(_WRITTEN))
     await session.commit()
-    if pending:
+    if carries_events:
         for listener in list(_local_listeners):
             listener()
 
 
 async def rollback(session: AsyncSession) -> None:
     """Roll the transaction back, forgetting the events it had written."""
-    session.info.pop(_PENDING, None)
     await session.rollback()

@@ -1,6 +1,7 @@
 """Every change is announced by an event in its own transaction, and only then."""
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpx
@@ -149,20 +150,29 @@ async def test_event_feed_pages_in_order(
     assert bad.status_code == 422
 
 
+@pytest.mark.parametrize("through_outbox", [True, False], ids=["outbox-commit", "plain-commit"])
 async def test_ids_follow_commit_order(
-    backend: str, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+    backend: str,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    through_outbox: bool,
 ) -> None:
-    """A reader resuming after the last id it saw must never miss a later-committed event."""
+    """A reader resuming after the last id it saw must never miss a later-committed event,
+    whatever commits the transaction."""
     if backend != "postgresql":
         pytest.skip("SQLite has one writer at a time: commit order is insertion order there")
+
+    async def commit(session: AsyncSession) -> None:
+        await (outbox.commit(session) if through_outbox else session.commit())
+
     async with sessionmaker() as early, sessionmaker() as late:
         await _note(early, "early")
         await _note(late, "late")
         await _note(late, "late 2")
-        await outbox.commit(late)
+        await commit(late)
         seen = await _events(client)
         assert [e["data"]["claim_id"] for e in seen] == ["late", "late 2"]
-        await outbox.commit(early)
+        await commit(early)
     resumed = await _events(client, after=seen[-1]["id"])
     assert [e["data"]["claim_id"] for e in resumed] == ["early"]
 
@@ -177,9 +187,16 @@ async def test_events_follow_savepoints(
             await _note(session, 2)
         savepoint = await session.begin_nested()
         await _note(session, 3)
+        async with session.begin_nested():
+            # Released into a savepoint that then rolls back: gone with it.
+            await _note(session, 4)
         await savepoint.rollback()
-        await _note(session, 4)
-    assert [int(e["data"]["claim_id"]) for e in await _events(client)] == [1, 2, 4]
+        with contextlib.suppress(LookupError):
+            async with session.begin_nested():
+                await _note(session, 5)
+                raise LookupError
+        await _note(session, 6)
+    assert [int(e["data"]["claim_id"]) for e in await _events(client)] == [1, 2, 6]
 
 
 async def test_a_batch_announces_what_it_stored_and_nothing_it_refused(
