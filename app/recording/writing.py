@@ -18,7 +18,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import outbox
@@ -32,7 +32,7 @@ from app.claims.models import Claim
 from app.claims.projection import sightings_added, sightings_changed
 from app.claims.schemas import ClaimCreate
 from app.claims.vectors import SIGHTINGS_READ
-from app.db import execute_many, lends_at_once, table_of
+from app.db import insert_rows, lends_at_once, table_of
 from app.enums import OutletKind
 from app.outbox.payloads import EventPayload
 from app.outlets import service as outlets
@@ -114,9 +114,7 @@ class _Writer:
                 committed_apart=claims_visible and self._may_go_apart(),
             )
         if pending:
-            await execute_many(
-                self.session, insert(table_of(Sighting)), [p.values for p in pending]
-            )
+            await insert_rows(self.session, table_of(Sighting), [p.values for p in pending])
             citations = [
                 {
                     "citing_id": item.values["id"],
@@ -128,7 +126,7 @@ class _Writer:
                 for cited_id, end in item.cited.items()
             ]
             if citations:
-                await execute_many(self.session, insert(table_of(Citation)), citations)
+                await insert_rows(self.session, table_of(Citation), citations)
             await self._journal(loaded, made_outlets)
         await sightings_added(session=self.session, tally=tally)
         # Only what counts the claims' sightings needs their rows locked. The sightings' foreign
