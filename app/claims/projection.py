@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, distinct, func, select, update
+from sqlalchemy import Table, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -17,7 +17,7 @@ from app import outbox
 from app.claims import chain_counts, matching, verdicts
 from app.claims import events as claim_events
 from app.claims.models import Claim, ClaimOutlet, claim_versions
-from app.db import execute_many, utcnow
+from app.db import update_rows, utcnow
 from app.enums import DenialStatus, OutletKind, Stance
 from app.outlets import service as outlets
 from app.sightings import events as sighting_events
@@ -222,12 +222,16 @@ async def refresh_claims(
     ids = sorted(set(claim_ids))
     for start in range(0, len(ids), _CLAIMS_PER_STATEMENT):
         chunk = ids[start : start + _CLAIMS_PER_STATEMENT]
-        claims = {
-            claim.id: claim
-            for claim in await session.scalars(
-                select(Claim).where(Claim.id.in_(chunk)).execution_options(populate_existing=True)
-            )
-        }
+        # Locked here in id order, as every writer of claims locks them: the update below
+        # takes the rows in whatever order its join reads them.
+        locked = (
+            select(Claim)
+            .where(Claim.id.in_(chunk))
+            .order_by(Claim.id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+        claims = {claim.id: claim for claim in await session.scalars(locked)}
         projections = {} if added is None else await _moved_projections(session, claims, added)
         full = [claim_id for claim_id in chunk if claim_id not in projections]
         if full:
@@ -257,7 +261,7 @@ async def refresh_claims(
         # the new values as the database's own.
         table = Claim.__table__
         assert isinstance(table, Table)
-        await execute_many(session, update(table).where(table.c.id == bindparam("key")), rows)
+        await update_rows(session, table, rows)
         for row in rows:
             for name, value in row.items():
                 if name != "key":
