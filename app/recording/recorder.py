@@ -125,6 +125,8 @@ class Recorder:
     known: dict[str, Known] = field(default_factory=dict)
     places: dict[tuple[str, str, str], str] = field(default_factory=dict)
     read_urls: set[str] = field(default_factory=set)
+    # By URL as given: read ahead and checked item by item, each costs a parse of the URL.
+    canonical: dict[str, str] = field(default_factory=dict)
     pending: list[Pending] = field(default_factory=list)
     # New claims and outlets may be committed before the sightings (app/recording/writing.py).
     creates_apart: bool = False
@@ -138,7 +140,7 @@ class Recorder:
             for item in items
             if item.outlet is not None
         } - self.outlets.keys()
-        urls = {addresses.canonical_of(item.url) for item in items} - self.read_urls
+        urls = {self._canonical_of(item.url) for item in items} - self.read_urls
         cited = {cited for item in items for cited in item.cites} - self.known.keys()
         for chunk in chunks(ids):
             found = set(await self.session.scalars(select(Claim.id).where(Claim.id.in_(chunk))))
@@ -159,6 +161,12 @@ class Recorder:
             await self._read_places(chunk)
         for chunk in chunks(cited):
             await self._read_known(known_sightings(Sighting.id.in_(chunk)))
+
+    def _canonical_of(self, url: str) -> str:
+        canonical = self.canonical.get(url)
+        if canonical is None:
+            canonical = self.canonical[url] = addresses.canonical_of(url)
+        return canonical
 
     async def _read_known(
         self, statement: Select[str, str, str, str, datetime, str | None]
@@ -282,7 +290,7 @@ class Recorder:
             )
         if data.cites:
             cited.update(await self._cites(data.cites, data.published_at))
-        canonical = addresses.canonical_of(data.url)
+        canonical = self._canonical_of(data.url)
         if canonical not in self.read_urls:
             await self._read_places([canonical])
         existing = self.places.get((claim_id, outlet_id, canonical))
