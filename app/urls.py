@@ -191,8 +191,13 @@ def _split_netloc(netloc: str) -> tuple[str, int | None]:
 
 
 def _is_ip(host: str) -> bool:
+    bare = host.strip("[]")
+    # Most hosts are names, which the parser refuses by exception twice over: an IPv6 address
+    # has a colon, an IPv4 address nothing but digits and dots.
+    if ":" not in bare and not bare.replace(".", "").isdigit():
+        return False
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        ipaddress.ip_address(bare)
     except ValueError:
         return False
     return True
