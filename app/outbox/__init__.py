@@ -104,7 +104,6 @@ def _write_kept(session: Session) -> None:
     statement = insert(Event).returning(Event.id, sort_by_parameter_order=True)
     session.execute(statement, [row for row, _ in kept])
     session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
-    session.info[_WRITTEN] = len(kept)
 
 
 def first_after(event_id: int | None) -> Select[int]:
