@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     MetaData,
+    Select,
     Table,
     TextClause,
     and_,
@@ -334,14 +335,13 @@ async def insert_rows(
         await execute_many(session, conflict(insert) if conflict else insert, rows)
         return []
     names = list(rows[0])
-    arrays = [bindparam(name, type_=postgresql.ARRAY(table.c[name].type)) for name in names]
-    source = select(*(func.unnest(array) for array in arrays))
+    source, columns = _unnested(rows, {name: table.c[name].type for name in names})
     statement = insert.from_select(names, source)
     if conflict:
         statement = conflict(statement)
     if returning:
         statement = statement.returning(*returning)
-    result = await session.execute(statement, {name: [row[name] for row in rows] for name in names})
+    result = await session.execute(statement, columns)
     return [tuple(row) for row in result] if returning else []
 
 
@@ -352,7 +352,8 @@ async def update_rows(
     values, every row with the same keys.
 
     On PostgreSQL the rows go as one array per column, joined to the table by id: one execution
-    rather than one per row, and the rows are locked in the order they are given.
+    rather than one per row. The join takes the rows in no set order, so a caller that may
+    meet another writer of them locks them in order first.
     """
     if not rows:
         return
@@ -361,18 +362,29 @@ async def update_rows(
         statement = update(table).where(table.c.id == bindparam(key))
         await execute_many(session, statement, rows)
         return
-    given = {
-        name: func.unnest(bindparam(name, type_=postgresql.ARRAY(table.c[name].type))).label(name)
-        for name in names
-    }
-    ids = func.unnest(bindparam(key, type_=postgresql.ARRAY(table.c.id.type))).label(key)
-    source = select(ids, *given.values()).subquery()
+    types = {key: table.c.id.type} | {name: table.c[name].type for name in names}
+    source, columns = _unnested(rows, types)
+    given = source.subquery()
     statement = (
         update(table)
-        .where(table.c.id == source.c[key])
-        .values({name: source.c[name] for name in names})
+        .where(table.c.id == given.c[key])
+        .values({name: given.c[name] for name in names})
     )
-    await session.execute(statement, {name: [row[name] for row in rows] for name in [key, *names]})
+    await session.execute(statement, columns)
+
+
+def _unnested(
+    rows: list[dict[str, Any]], types: dict[str, Any]
+) -> tuple[Select[Any], dict[str, list[Any]]]:
+    """PostgreSQL's rows from one array per column, each column named as its key and of its
+    type in `types`; the select, and the arrays to pass it."""
+    source = select(
+        *(
+            func.unnest(bindparam(name, type_=postgresql.ARRAY(type_))).label(name)
+            for name, type_ in types.items()
+        )
+    )
+    return source, {name: [row[name] for row in rows] for name in types}
 
 
 async def keys_present(
