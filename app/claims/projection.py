@@ -223,7 +223,9 @@ async def refresh_claims(
     for start in range(0, len(ids), _CLAIMS_PER_STATEMENT):
         chunk = ids[start : start + _CLAIMS_PER_STATEMENT]
         # Locked here in id order, as every writer of claims locks them: the update below
-        # takes the rows in whatever order its join reads them.
+        # takes the rows in whatever order its join reads them. The lock still lets others
+        # take the share lock on a claim's key that inserting one of its sightings takes, so
+        # it never waits for a writer that is still inserting.
         locked = (
             select(Claim)
             .where(Claim.id.in_(chunk))

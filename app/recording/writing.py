@@ -129,9 +129,7 @@ class _Writer:
                 await insert_rows(self.session, table_of(Citation), citations)
             await self._journal(loaded, made_outlets)
         await sightings_added(session=self.session, tally=tally)
-        # Only what counts the claims' sightings needs their rows locked. The sightings' foreign
-        # keys share-lock the claims' keys, which this lock lets other writers do meanwhile.
-        await claims.lock(session=self.session, claim_ids=touched, keys_shared=True)
+        # The claims' rows are locked only as their counts are refreshed (refresh_claims).
         await sightings_changed(
             session=self.session, claim_ids=touched, now=self.now, added=tally.added
         )
