@@ -1,5 +1,6 @@
 import asyncio
 import functools
+import json
 import time
 import uuid
 import weakref
@@ -8,14 +9,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     DateTime,
+    Integer,
     MetaData,
     Select,
     Table,
+    Text,
     TextClause,
     and_,
     bindparam,
+    cast,
     event,
     func,
     select,
@@ -329,14 +334,12 @@ async def insert_rows(
     """
     if not rows:
         return []
-    insert = dialect_insert(session)(table)
     if session.get_bind().dialect.name != "postgresql":
         assert not returning, "an executemany returns no rows"
+        insert = sqlite.insert(table)
         await execute_many(session, conflict(insert) if conflict else insert, rows)
         return []
-    names = list(rows[0])
-    source, columns = _unnested(rows, {name: table.c[name].type for name in names})
-    statement = insert.from_select(names, source)
+    statement, columns = unnested_insert(table, rows)
     if conflict:
         statement = conflict(statement)
     if returning:
@@ -373,18 +376,46 @@ async def update_rows(
     await session.execute(statement, columns)
 
 
+def unnested_insert(
+    table: Table, rows: list[dict[str, Any]], *, in_order: bool = False
+) -> tuple[Any, dict[str, list[Any]]]:
+    """PostgreSQL's insert of many rows with the same keys as one array per column, and the
+    arrays to pass it. `in_order`: the rows take the values of the table's sequence in the
+    order given, which an unnest yields them in without promising it."""
+    names = list(rows[0])
+    source, columns = _unnested(rows, {name: table.c[name].type for name in names})
+    if in_order:
+        position = func.unnest(bindparam("position", type_=postgresql.ARRAY(Integer)))
+        given = source.add_columns(position.label("position")).subquery()
+        source = select(*(given.c[name] for name in names)).order_by(given.c.position)
+        columns["position"] = list(range(len(rows)))
+    return postgresql.insert(table).from_select(names, source), columns
+
+
 def _unnested(
     rows: list[dict[str, Any]], types: dict[str, Any]
 ) -> tuple[Select[Any], dict[str, list[Any]]]:
     """PostgreSQL's rows from one array per column, each column named as its key and of its
-    type in `types`; the select, and the arrays to pass it."""
-    source = select(
-        *(
-            func.unnest(bindparam(name, type_=postgresql.ARRAY(type_))).label(name)
-            for name, type_ in types.items()
-        )
-    )
-    return source, {name: [row[name] for row in rows] for name in types}
+    type in `types`; the select, and the arrays to pass it.
+
+    JSON values go as text, cast by the server: an array of lists would be taken for an array
+    of more dimensions, and one of empty lists for nothing at all."""
+    unnested: list[ColumnElement[Any]] = []
+    columns: dict[str, list[Any]] = {}
+    for name, type_ in types.items():
+        values = [row[name] for row in rows]
+        if isinstance(type_, JSON):
+            array = bindparam(name, type_=postgresql.ARRAY(Text))
+            unnested.append(cast(func.unnest(array), type_).label(name))
+            columns[name] = [
+                None if value is None and type_.none_as_null else json.dumps(value)
+                for value in values
+            ]
+        else:
+            array = bindparam(name, type_=postgresql.ARRAY(type_))
+            unnested.append(func.unnest(array).label(name))
+            columns[name] = values
+    return select(*unnested), columns
 
 
 async def keys_present(

@@ -4,11 +4,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEntry
-from app.db import execute_many
+from app.db import insert_rows, table_of
 from app.errors import NotFound
 from app.pagination import PageParams, SortKey, paginate
 from app.request_ids import current_request_id
@@ -72,7 +72,7 @@ def entry(
 async def write(*, session: AsyncSession, entries: list[dict[str, Any]]) -> None:
     """Append these entries to the log."""
     if entries:
-        await execute_many(session, insert(AuditEntry), entries)
+        await insert_rows(session, table_of(AuditEntry), entries)
 
 
 async def log(*, session: AsyncSession, **fields: Any) -> None:

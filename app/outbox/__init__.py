@@ -22,7 +22,7 @@ from sqlalchemy import Select, event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from app.db import execute_many, table_of, utcnow
+from app.db import execute_many, table_of, unnested_insert, utcnow
 from app.enums import EventType
 from app.outbox.models import Event
 from app.outbox.payloads import EventPayload
@@ -100,9 +100,8 @@ def _write_kept(session: Session) -> None:
     if not kept:
         return
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ORDER_LOCK})
-    # With RETURNING, the rows go in as a few multi-row statements rather than one each.
-    statement = insert(Event).returning(Event.id, sort_by_parameter_order=True)
-    session.execute(statement, [row for row, _ in kept])
+    statement, columns = unnested_insert(table_of(Event), [row for row, _ in kept], in_order=True)
+    session.execute(statement, columns)
     session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
 
 
