@@ -141,6 +141,12 @@ async def reindex_claim(*, session: AsyncSession, claim_id: str, embed: bool = T
         await session.execute(delete(ClaimVector).where(ClaimVector.claim_id == claim_id))
 
 
+async def forget_claim(*, session: AsyncSession, claim_id: str) -> None:
+    """Drop the words of a claim about to leave the ledger (a merged duplicate). Its vectors
+    go with its row; its words are kept without a key to it, as every batch writes hundreds."""
+    await session.execute(delete(ClaimTerm).where(ClaimTerm.claim_id == claim_id))
+
+
 # Per database, each trigram's count of claims and when it was counted; a few databases, as for
 # the vectors (vectors.MAX_DATABASES).
 _frequencies: dict[str, dict[str, tuple[int, float]]] = {}

@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 from app import outbox
 from app.audit.service import Action, Actor, Target
 from app.claims import events as claim_events
+from app.claims import matching
 from app.claims import service as claims
 from app.claims.models import Claim, ClaimMerge, claim_versions
 from app.claims.projection import sightings_changed
@@ -149,6 +150,7 @@ async def merge(
         recount=[claim_id, into],
         wordings={into: [merged.statement, merged.summary]},
     )
+    await matching.forget_claim(session=session, claim_id=claim_id)
     await _follow_variants(session, claim_id, into, actor, why, now)
     merge_changes = {"merged_into": {"from": None, "to": into}}
     revision = await retire(

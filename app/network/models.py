@@ -5,11 +5,14 @@ Both tables are per claim and per UTC day of publication: a claim's rows are cou
 its sightings whenever they change (app.network.flows), and a request sums the days and claims it
 selects. The day is the finest step a time window takes: most dates in the ledger are known to
 the day or less precisely, so a finer window would claim a precision the records do not have.
+
+They name claims and outlets without foreign keys, as the claims' own counts do
+(app.claims.models): every row is counted from sightings that hold those keys already.
 """
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import enum_column
@@ -23,12 +26,8 @@ class OutletDay(Base):
     __tablename__ = "outlet_days"
     __table_args__ = (Index("ix_outlet_days_outlet_id_day", "outlet_id", "day"),)
 
-    claim_id: Mapped[str] = mapped_column(
-        ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True
-    )
-    outlet_id: Mapped[str] = mapped_column(
-        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
-    )
+    claim_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    outlet_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     day: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     stance: Mapped[Stance] = mapped_column(
         enum_column(Stance, "outlet_day_stance"), primary_key=True
@@ -50,15 +49,9 @@ class OutletFlow(Base):
         Index("ix_outlet_flows_target_outlet_id_day", "target_outlet_id", "day"),
     )
 
-    claim_id: Mapped[str] = mapped_column(
-        ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True
-    )
-    source_outlet_id: Mapped[str] = mapped_column(
-        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
-    )
-    target_outlet_id: Mapped[str] = mapped_column(
-        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
-    )
+    claim_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    source_outlet_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    target_outlet_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     day: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     citations: Mapped[int] = mapped_column(Integer)
     # When the first and the last citing sighting of the day were published.
@@ -72,9 +65,7 @@ class OutletTotal(Base):
 
     __tablename__ = "outlet_totals"
 
-    outlet_id: Mapped[str] = mapped_column(
-        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
-    )
+    outlet_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     claims: Mapped[int] = mapped_column(Integer)
     sightings: Mapped[int] = mapped_column(Integer)
     first_to_carry: Mapped[int] = mapped_column(Integer)
@@ -92,12 +83,8 @@ class OutletLink(Base):
 
     __tablename__ = "outlet_links"
 
-    source_outlet_id: Mapped[str] = mapped_column(
-        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
-    )
-    target_outlet_id: Mapped[str] = mapped_column(
-        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
-    )
+    source_outlet_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    target_outlet_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     source_slug: Mapped[str] = mapped_column(String(63))
     target_slug: Mapped[str] = mapped_column(String(63))
     citations: Mapped[int] = mapped_column(Integer)

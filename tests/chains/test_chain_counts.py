@@ -6,7 +6,11 @@ from its sightings and citations), in every bucket."""
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.claims.models import ClaimFlow, ClaimHour, ClaimOutlet, ClaimTerm
+from app.network.models import OutletDay, OutletFlow
 from tests.factories import claim, day, outlet, sighting
 
 
@@ -180,3 +184,38 @@ async def test_flows_write_times_as_every_answer_does(client: httpx.AsyncClient)
     assert await _flows(client, claim_id) == [
         ("channel", "paper", 1, "2022-08-02T12:00:00.250000Z")
     ]
+
+
+async def test_a_merged_claim_leaves_no_counts_or_words_under_its_id(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The counted tables keep no key to the claims (each batch would check hundreds of rows):
+    a claim that leaves the ledger takes its rows with it by the merge itself."""
+    for slug in ("channel", "paper"):
+        await outlet(client, slug)
+    kept = (await claim(client, "Troops are on their way"))["id"]
+    merged = (await claim(client, "Soldiers are on their way to the border"))["id"]
+    first = await sighting(client, merged, "channel", day(1), title="Soldiers sent north")
+    await sighting(client, merged, "paper", day(2), cites=[first["id"]], title="Soldiers: more")
+    tables = [ClaimTerm, ClaimOutlet, ClaimHour, ClaimFlow, OutletDay, OutletFlow]
+
+    async def rows_under(claim_id: str) -> dict[str, int]:
+        async with sessionmaker() as session:
+            return {
+                table.__tablename__: await session.scalar(
+                    select(func.count()).select_from(table).where(table.claim_id == claim_id)
+                )
+                or 0
+                for table in tables
+            }
+
+    assert all((await rows_under(merged)).values())
+    response = await client.post(
+        f"/v1/claims/{merged}/merge", json={"into": kept, "reason": "the same claim"}
+    )
+    assert response.status_code == 200, response.text
+    assert set((await rows_under(merged)).values()) == {0}
+    assert all((await rows_under(kept)).values())
+    # Its wording still finds the claim it joined.
+    found = await client.post("/v1/claims/match", json={"text": "Soldiers sent north"})
+    assert found.json()["items"][0]["claim"]["id"] == kept
