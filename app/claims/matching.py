@@ -104,7 +104,19 @@ async def index_many_wordings(
     ]
     if committed_apart:
         async with AsyncSession(session.bind, autoflush=False) as apart:
-            await insert_many_or_ignore(apart, ClaimTerm, rows)
+            # The words name their claims without a foreign key. A merge locks the claim it
+            # retires for the whole of its transaction, which this share of the claims' keys
+            # waits for: a claim merged meanwhile is gone when the wait ends, and gets no words.
+            present = set(
+                await apart.scalars(
+                    select(Claim.id)
+                    .where(Claim.id.in_(sorted(wordings)))
+                    .order_by(Claim.id)
+                    .with_for_update(read=True, key_share=True)
+                )
+            )
+            kept = [row for row in rows if row["claim_id"] in present]
+            await insert_many_or_ignore(apart, ClaimTerm, kept)
             await apart.commit()
     else:
         await insert_many_or_ignore(session, ClaimTerm, rows)

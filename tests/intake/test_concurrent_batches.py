@@ -1,6 +1,7 @@
 """Batches that write at the same time on PostgreSQL: one telling a new claim does not hold up
-another telling the same claim, nor do the words a batch adds to the matching index, and a batch
-that started first but counts last leaves the claim's history readable at every moment.
+another telling the same claim, nor do the words a batch adds to the matching index, a batch
+that started first but counts last leaves the claim's history readable at every moment, and
+words a batch adds to a claim being merged wait for the merge.
 
 A batch is held mid-write by a row lock this test takes on a claim the batch also records a
 sighting of, so that what another batch may do meanwhile is seen without timing anything.
@@ -9,6 +10,7 @@ sighting of, so that what another batch may do meanwhile is seen without timing 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +19,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import outbox
+from app.claims import merge
 from app.claims.lexical import terms_of
 from app.claims.models import Claim, ClaimTerm
 from app.config import Settings
@@ -169,3 +173,48 @@ async def test_a_batch_commits_its_new_claims_and_words_apart_while_its_pool_can
         answered = await held
         assert answered.status_code == 200, answered.text
         assert [r["status"] for r in answered.json()["results"]] == ["created", "created"]
+
+
+@dataclass(frozen=True)
+class Editor:
+    key_id: str | None = None
+    name: str = "an editor"
+
+
+async def test_words_a_batch_adds_apart_to_a_claim_being_merged_go_with_the_claim(
+    settings: Settings, idle_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The matching index names claims without a foreign key. A batch committing its words
+    apart while a merge retires their claim waits for the merge, and then writes no words under
+    an id that is gone."""
+    small = settings.model_copy(
+        update={"db_pool_size": 1, "db_max_overflow": 2, "dispatch_in_app": False}
+    )
+    title = "Quokkas gather along the harbour of Zanzibar"
+    application = create_app(small)
+    async with started(application), make_client(application) as http:
+        kept = (await http.post("/v1/claims", json={"statement": TROOPS})).json()["id"]
+        merged = (await http.post("/v1/claims", json={"statement": NEW_CLAIM})).json()["id"]
+        async with idle_sessionmaker() as session:
+            await merge.merge(
+                session=session,
+                actor=Editor(),
+                claim_id=merged,
+                into=kept,
+                reason="the same claim",
+                expected_revision=None,
+            )
+            told = {"claim_id": merged, "title": title}
+            late = asyncio.create_task(batch(http, item("https://t.me/late/1", told)))
+            for _ in range(400):
+                if await waiting(idle_sessionmaker):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the batch never waited for the merge")
+            await outbox.commit(session)
+        answered = await late
+        assert answered.status_code == 200, answered.text
+    async with idle_sessionmaker() as session:
+        left = await session.scalars(select(ClaimTerm.term).where(ClaimTerm.claim_id == merged))
+        assert not left.all()
