@@ -45,13 +45,17 @@ def batch(writer: httpx.AsyncClient, *items: dict[str, Any]) -> Awaitable[httpx.
     return writer.post("/v1/sightings/batch", json={"items": list(items)})
 
 
-async def waiting(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
-    """Whether a batch is waiting for the lock this test holds."""
-    async with sessionmaker() as session:
-        waits = await session.scalar(
-            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-        )
-        return bool(waits)
+async def until_waiting(sessionmaker: async_sessionmaker[AsyncSession], never: str) -> None:
+    """Return once a batch waits for a lock this test holds; fail with `never` if none does."""
+    for _ in range(400):
+        async with sessionmaker() as session:
+            waits = await session.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            )
+        if waits:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(never)
 
 
 @asynccontextmanager
@@ -72,12 +76,7 @@ async def held_mid_write(
                 item("https://t.me/held/2", {"claim_id": held}),
             )
         )
-        for _ in range(400):
-            if await waiting(sessionmaker):
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the batch never reached its sightings")
+        await until_waiting(sessionmaker, "the batch never reached its sightings")
         yield task
 
 
@@ -206,12 +205,7 @@ async def test_words_a_batch_adds_apart_to_a_claim_being_merged_go_with_the_clai
             )
             told = {"claim_id": merged, "title": title}
             late = asyncio.create_task(batch(http, item("https://t.me/late/1", told)))
-            for _ in range(400):
-                if await waiting(idle_sessionmaker):
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("the batch never waited for the merge")
+            await until_waiting(idle_sessionmaker, "the batch never waited for the merge")
             await outbox.commit(session)
         answered = await late
         assert answered.status_code == 200, answered.text
