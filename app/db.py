@@ -376,6 +376,11 @@ async def update_rows(
     await session.execute(statement, columns)
 
 
+class EncodedJson(str):
+    """A JSON value encoded already (by pydantic, in one pass), which an insert of arrays
+    passes on as it is rather than decoding and encoding again."""
+
+
 def unnested_insert(
     table: Table, rows: list[dict[str, Any]], *, in_order: bool = False
 ) -> tuple[Any, dict[str, list[Any]]]:
@@ -408,7 +413,11 @@ def _unnested(
             array = bindparam(name, type_=postgresql.ARRAY(Text))
             unnested.append(cast(func.unnest(array), type_).label(name))
             columns[name] = [
-                None if value is None and type_.none_as_null else json.dumps(value)
+                value
+                if isinstance(value, EncodedJson)
+                else None
+                if value is None and type_.none_as_null
+                else json.dumps(value)
                 for value in values
             ]
         else:

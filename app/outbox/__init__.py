@@ -22,7 +22,7 @@ from sqlalchemy import Select, event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from app.db import execute_many, table_of, unnested_insert, utcnow
+from app.db import EncodedJson, execute_many, table_of, unnested_insert, utcnow
 from app.enums import EventType
 from app.outbox.models import Event
 from app.outbox.payloads import EventPayload
@@ -53,7 +53,11 @@ class Announcement(NamedTuple):
 
 
 def _row(
-    type: EventType, data: dict[str, Any], claim_id: str | None, tags: Iterable[str], at: datetime
+    type: EventType,
+    data: dict[str, Any] | EncodedJson,
+    claim_id: str | None,
+    tags: Iterable[str],
+    at: datetime,
 ) -> dict[str, Any]:
     return {"type": type, "data": data, "claim_id": claim_id, "tags": list(tags), "created_at": at}
 
@@ -131,10 +135,17 @@ async def emit_all(*, session: AsyncSession, announcements: Sequence[Announcemen
     if not announcements:
         return
     now = utcnow()
-    rows = [
-        _row(event.event_type, event.model_dump(mode="json"), claim_id, tags, now)
-        for event, claim_id, tags in announcements
-    ]
+    if session.get_bind().dialect.name == "postgresql":
+        # Encoded once, here, for the insert of arrays at the commit (`_write_kept`).
+        rows = [
+            _row(event.event_type, EncodedJson(event.model_dump_json()), claim_id, tags, now)
+            for event, claim_id, tags in announcements
+        ]
+    else:
+        rows = [
+            _row(event.event_type, event.model_dump(mode="json"), claim_id, tags, now)
+            for event, claim_id, tags in announcements
+        ]
     await _write(session, rows)
 
 

@@ -180,3 +180,32 @@ async def test_two_dispatchers_never_double_send(
     counts = Counter(r.webhook_id for r in receiver.requests)
     assert len(counts) == 100
     assert max(counts.values()) == 1
+
+
+async def test_with_no_subscription_a_backlog_is_passed_in_one_round_and_never_sent_later(
+    app: FastAPI,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await _record_events(sessionmaker, 3 * settings.dispatch_batch_size)
+    async with build_client(settings) as http, local_wakeup() as wakeup:
+        dispatcher = Dispatcher(
+            settings=settings,
+            sessionmaker=app.state.sessionmaker,
+            client=http,
+            box=SecretBox(settings),
+            wakeup=wakeup,
+        )
+        assert await dispatcher.fan_out() >= 3 * settings.dispatch_batch_size
+        assert await dispatcher.fan_out() == 0
+        await subscribe(client, receiver.url, event_types=["claim.status_changed"])
+        await _record_events(sessionmaker, 2)
+        assert await dispatcher.fan_out() == 2
+        running = asyncio.create_task(dispatcher.run())
+        await eventually(lambda: len(receiver.succeeded()) == 2, 10)
+        await asyncio.sleep(0.3)
+        dispatcher.stop()
+        await running
+    assert len(receiver.requests) == 2
