@@ -34,7 +34,7 @@ from sqlalchemy.orm import aliased
 
 from app.claims.models import ClaimFlow, ClaimHour, ClaimOutlet
 from app.db import Base, insert_rows, keys_present, table_of
-from app.enums import OutletKind, Stance
+from app.enums import DenialStatus, OutletKind, Stance
 from app.outlets.models import Outlet
 from app.portable import not_indexed
 from app.sightings.models import Citation, Sighting
@@ -75,6 +75,11 @@ class Additions:
     # The claims this transaction gave an outlet (in a language) they had no row for: only
     # their count of outlets can have changed.
     opened: set[str] = field(default_factory=set)
+    # Each claim's sightings, first sighting and denial status as `refresh_claims` left them
+    # in this transaction, under the claims' row locks: the projections kept above this domain
+    # read them here rather than asking the rows again while every other writer of the same
+    # claims waits.
+    refreshed: dict[str, tuple[int, datetime | None, DenialStatus]] = field(default_factory=dict)
 
 
 @dataclass

@@ -238,6 +238,12 @@ async def refresh_claims(
         full = [claim_id for claim_id in chunk if claim_id not in projections]
         if full:
             projections |= await _projections(session, full)
+        if added is not None:
+            added.refreshed.update(
+                (claim_id, (p["sightings_count"], p["first_seen_at"], p["denial_status"]))
+                for claim_id, p in projections.items()
+                if claim_id in claims
+            )
         changed = [
             claim_id
             for claim_id in chunk
