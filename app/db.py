@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 from sqlalchemy.pool import QueuePool
-from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.dml import Insert, UpdateBase
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util.concurrency import await_
 
@@ -349,19 +349,27 @@ async def insert_rows(
 
 
 async def update_rows(
-    session: AsyncSession, table: Table, rows: list[dict[str, Any]], key: str = "key"
+    session: AsyncSession,
+    table: Table,
+    rows: list[dict[str, Any]],
+    key: str = "key",
+    before: Insert | None = None,
 ) -> None:
     """Update many rows of `table`, each found by its id under `key` and set to the row's other
-    values, every row with the same keys.
+    values, every row with the same keys; `before`, an insert run first that reads the rows as
+    they were (their history).
 
     On PostgreSQL the rows go as one array per column, joined to the table by id: one execution
-    rather than one per row. The join takes the rows in no set order, so a caller that may
-    meet another writer of them locks them in order first.
+    rather than one per row, `before` with it (a statement in its WITH reads the rows as they
+    stood when the statement began). The join takes the rows in no set order, so a caller that
+    may meet another writer of them locks them in order first.
     """
     if not rows:
         return
     names = [name for name in rows[0] if name != key]
     if session.get_bind().dialect.name != "postgresql":
+        if before is not None:
+            await session.execute(before)
         statement = update(table).where(table.c.id == bindparam(key))
         await execute_many(session, statement, rows)
         return
@@ -373,6 +381,8 @@ async def update_rows(
         .where(table.c.id == given.c[key])
         .values({name: given.c[name] for name in names})
     )
+    if before is not None:
+        statement = statement.add_cte(before.cte("before_update"))
     await session.execute(statement, columns)
 
 

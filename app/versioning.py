@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.dml import Insert
 
 from app.db import Base, UTCDateTime, utcnow
 
@@ -115,16 +116,19 @@ async def archive(
     A row whose version began at `now` was already changed by this same transaction: its
     in-between state was never visible to anyone, so it is overwritten rather than kept.
     """
+    await session.execute(archiving(model, history, where, now))
+
+
+def archiving(
+    model: type[Base], history: Table, where: ColumnElement[bool], now: datetime
+) -> Insert:
+    """The statement `archive` runs, for a caller that runs it together with the change."""
     table = model.__table__
     assert isinstance(table, Table)
     names = [c.name for c in table.columns]
-    await session.execute(
-        insert(history).from_select(
-            [*names, "valid_to"],
-            select(*table.columns, literal(now, UTCDateTime())).where(
-                where, table.c.valid_from < now
-            ),
-        )
+    return insert(history).from_select(
+        [*names, "valid_to"],
+        select(*table.columns, literal(now, UTCDateTime())).where(where, table.c.valid_from < now),
     )
 
 
