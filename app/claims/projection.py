@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy import Table, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app import outbox
 from app.claims import chain_counts, matching, verdicts
@@ -26,6 +27,18 @@ from app.sightings.models import Sighting
 from app.sightings.service import with_outlet
 from app.versioning import archiving
 
+# What refreshing a claim reads of its row: what it projects, and what announcing a change
+# and starting the row's new version need.
+_REFRESH_READS = (
+    Claim.id,
+    Claim.tags,
+    Claim.valid_from,
+    Claim.sightings_count,
+    Claim.outlets_count,
+    Claim.first_seen_at,
+    Claim.denial_status,
+    Claim.sightings_after_denial,
+)
 # Claims refreshed per set of statements: their ids are one parameter each. As many as a batch
 # has items, so that a batch refreshes its claims in one set: each set is four round trips
 # made while every other writer of the same claims waits.
@@ -108,7 +121,7 @@ async def _projections(session: AsyncSession, claim_ids: list[str]) -> dict[str,
 
 
 async def _moved_projections(
-    session: AsyncSession, claims: Mapping[str, Claim], added: chain_counts.Additions
+    session: AsyncSession, claims: Mapping[str, Any], added: chain_counts.Additions
 ) -> dict[str, dict[str, Any]]:
     """What these claims' counters become by what recording added to them, where that alone
     decides it: no official verdict among the added sightings (the others are counted in
@@ -167,7 +180,7 @@ async def _moved_projections(
 
 
 async def _announce_changes(
-    session: AsyncSession, claim: Claim, projected: dict[str, Any], first_denial_at: Any
+    session: AsyncSession, claim: Any, projected: dict[str, Any], first_denial_at: Any
 ) -> None:
     status, spread = projected["denial_status"], projected["sightings_after_denial"]
     if claim.denial_status != status:
@@ -228,14 +241,15 @@ async def refresh_claims(
         # takes the rows in whatever order its join reads them. The lock still lets others
         # take the share lock on a claim's key that inserting one of its sightings takes, so
         # it never waits for a writer that is still inserting.
+        # Only what the refresh reads: the rows stay locked until the commit, and every other
+        # writer of these claims waits meanwhile for whatever is done in between.
         locked = (
-            select(Claim)
+            select(*_REFRESH_READS)
             .where(Claim.id.in_(chunk))
             .order_by(Claim.id)
             .with_for_update(key_share=True)
-            .execution_options(populate_existing=True)
         )
-        claims = {claim.id: claim for claim in await session.scalars(locked)}
+        claims = {row.id: row for row in await session.execute(locked)}
         projections = {} if added is None else await _moved_projections(session, claims, added)
         full = [claim_id for claim_id in chunk if claim_id not in projections]
         if full:
@@ -266,8 +280,8 @@ async def refresh_claims(
             # clock): its version is then overwritten rather than archived, and kept as the
             # start, so that the claim's versions never overlap.
             rows.append({"key": claim_id, **projected, "valid_from": max(now, claim.valid_from)})
-        # One statement for all of them, each row written whole; the loaded objects are told
-        # the new values as the database's own.
+        # One statement for all of them, each row written whole; claims this session loaded
+        # already are told the new values as the database's own.
         table = Claim.__table__
         assert isinstance(table, Table)
         # The versions they replace are archived by the same statement, one round trip while
@@ -275,9 +289,12 @@ async def refresh_claims(
         archived = archiving(Claim, claim_versions, Claim.id.in_(changed), now)
         await update_rows(session, table, rows, before=archived)
         for row in rows:
+            loaded = session.identity_map.get(identity_key(Claim, row["key"]))
+            if loaded is None:
+                continue
             for name, value in row.items():
                 if name != "key":
-                    set_committed_value(claims[row["key"]], name, value)
+                    set_committed_value(loaded, name, value)
 
 
 async def refresh_claim(
