@@ -103,14 +103,14 @@ def _write_kept(session: Session) -> None:
     kept = session.info.pop(_KEPT, None)
     if not kept:
         return
-    # One round trip for both: the lock is held from here to the end of the commit, and
-    # every other committing writer waits through each round trip made while holding it.
-    # The notification goes out at the commit whenever it is asked for.
+    # Built before the lock, and the lock taken with the notification in one round trip: the
+    # lock is held from there to the end of the commit, and every other committing writer
+    # waits meanwhile. The notification goes out at the commit whenever it is asked for.
+    statement, columns = unnested_insert(table_of(Event), [row for row, _ in kept], in_order=True)
     session.execute(
         text("SELECT pg_advisory_xact_lock(:key), pg_notify(:channel, '')"),
         {"key": _ORDER_LOCK, "channel": EVENTS_CHANNEL},
     )
-    statement, columns = unnested_insert(table_of(Event), [row for row, _ in kept], in_order=True)
     session.execute(statement, columns)
 
 
