@@ -240,9 +240,9 @@ async def refresh_claims(
         # Locked here in id order, as every writer of claims locks them: the update below
         # takes the rows in whatever order its join reads them. The lock still lets others
         # take the share lock on a claim's key that inserting one of its sightings takes, so
-        # it never waits for a writer that is still inserting.
-        # Only what the refresh reads: the rows stay locked until the commit, and every other
-        # writer of these claims waits meanwhile for whatever is done in between.
+        # it never waits for a writer that is still inserting. Only what the refresh reads is
+        # read: the rows stay locked until the commit, and every other writer of these claims
+        # waits meanwhile for whatever is done in between.
         locked = (
             select(*_REFRESH_READS)
             .where(Claim.id.in_(chunk))

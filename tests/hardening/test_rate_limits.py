@@ -32,7 +32,16 @@ async def limited(database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
         yield application
 
 
+async def clear_of_a_minute_end(seconds: float = 10) -> None:
+    """Counts are kept per wall-clock minute: requests straddling a minute's end would meet two
+    limits, so a test that counts them starts after that end when it is this near."""
+    left_in_minute = 60 - time.time() % 60
+    if left_in_minute < seconds:
+        await asyncio.sleep(left_in_minute + 0.1)
+
+
 async def test_a_key_past_its_limit_gets_429_and_others_do_not(limited: FastAPI) -> None:
+    await clear_of_a_minute_end()
     async with make_client(limited) as admin:
         created = await admin.post("/v1/keys", json={"name": "dashboard", "scope": "read"})
         answers = [await admin.get("/v1/claims") for _ in range(4)]
@@ -49,6 +58,7 @@ async def test_a_key_past_its_limit_gets_429_and_others_do_not(limited: FastAPI)
 
 
 async def test_an_address_guessing_keys_meets_429(limited: FastAPI) -> None:
+    await clear_of_a_minute_end()
     async with make_client(limited, "trk_guess") as guesser:
         answers = [(await guesser.get("/v1/claims")).status_code for _ in range(6)]
         async with make_client(limited, None) as anonymous:
@@ -87,11 +97,7 @@ async def test_the_limit_holds_across_api_processes(
     env = tracer_env(database_url, tmp_path, TRACER_RATE_LIMIT="10", TRACER_DISPATCH_IN_APP="false")
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     with api_process(env) as first, api_process(env) as second:
-        # Counts are kept per wall-clock minute: fourteen requests straddling a minute's end
-        # would meet two limits.
-        left_in_minute = 60 - time.time() % 60
-        if left_in_minute < 10:
-            await asyncio.sleep(left_in_minute + 0.1)
+        await clear_of_a_minute_end()
         statuses = []
         async with httpx.AsyncClient(headers=headers) as http:
             for i in range(14):
@@ -103,6 +109,7 @@ async def test_the_limit_holds_across_api_processes(
 
 async def test_a_valid_key_is_let_in_while_its_address_is_refused(limited: FastAPI) -> None:
     """One guesser behind a newsroom's shared address must not lock the newsroom out."""
+    await clear_of_a_minute_end()
     async with make_client(limited, "trk_guess") as guesser:
         guesses = [(await guesser.get("/v1/claims")).status_code for _ in range(5)]
     async with make_client(limited) as newsroom:
@@ -116,6 +123,7 @@ async def test_a_valid_key_is_let_in_while_its_address_is_refused(limited: FastA
 
 
 async def test_failed_key_checks_are_refused_past_ten_a_minute_by_default(app: FastAPI) -> None:
+    await clear_of_a_minute_end()
     async with make_client(app, "trk_guess") as guesser:
         answers = [(await guesser.get("/v1/claims")).status_code for _ in range(12)]
     assert answers == [401] * 10 + [429] * 2
@@ -124,6 +132,7 @@ async def test_failed_key_checks_are_refused_past_ten_a_minute_by_default(app: F
 async def test_wrong_keys_at_sign_in_meet_the_same_limit_and_a_valid_key_still_signs_in(
     app: FastAPI,
 ) -> None:
+    await clear_of_a_minute_end()
     async with make_client(app, None) as browser:
         wrong = [(await sign_in(browser, f"trk_wrong_{n}")).status_code for n in range(11)]
         refused = await sign_in(browser, "trk_wrong_again")
