@@ -371,10 +371,11 @@ async def recording(
                 result = await work(recorder)
                 await recorder.finish()
             return result
-        except DBAPIError as exc:
-            # Another writer stored a sighting this one was about to (a unique key), or won a
-            # deadlock: what it wrote is read and checked again.
-            retry = isinstance(exc, IntegrityError) or is_retryable(exc)
+        except (DBAPIError, writing.ClaimsGone) as exc:
+            # Another writer stored a sighting this one was about to (a unique key), won a
+            # deadlock, or merged away a claim this one had found: what it wrote is read and
+            # checked again.
+            retry = isinstance(exc, IntegrityError | writing.ClaimsGone) or is_retryable(exc)
             if not retry or attempt == ATTEMPTS:
                 raise
     raise AssertionError("unreachable")

@@ -20,11 +20,16 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import outbox
+from app.auth.service import COMMAND_LINE
 from app.claims import merge
 from app.claims.lexical import terms_of
 from app.claims.models import Claim, ClaimTerm
 from app.config import Settings
+from app.db import utcnow
+from app.intake.batch import plan, record_planned
+from app.intake.schemas import ItemResult, ItemStatus
 from app.main import create_app
+from app.recording.recorder import Recorder, recording
 from tests.conftest import make_client, started
 from tests.story import LAUNDRESS, TROOPS, WORKERS
 
@@ -46,11 +51,17 @@ def batch(writer: httpx.AsyncClient, *items: dict[str, Any]) -> Awaitable[httpx.
 
 
 async def until_waiting(sessionmaker: async_sessionmaker[AsyncSession], never: str) -> None:
-    """Return once a batch waits for a lock this test holds; fail with `never` if none does."""
+    """Return once a batch waits for a lock this test holds; fail with `never` if none does.
+
+    Only this test's database is looked at: the server's other databases belong to tests
+    running beside this one, whose waits say nothing of this batch."""
     for _ in range(400):
         async with sessionmaker() as session:
             waits = await session.scalar(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
             )
         if waits:
             return
@@ -212,3 +223,47 @@ async def test_words_a_batch_adds_apart_to_a_claim_being_merged_go_with_the_clai
     async with idle_sessionmaker() as session:
         left = await session.scalars(select(ClaimTerm.term).where(ClaimTerm.claim_id == merged))
         assert not left.all()
+
+
+async def test_a_claim_merged_away_after_a_batch_checked_it_fails_its_item_not_the_batch(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A merge committed between a batch's checks and its writes: the batch is checked again,
+    and the sighting of the claim now gone fails on its own."""
+    kept = (await client.post("/v1/claims", json={"statement": TROOPS})).json()["id"]
+    merged = (await client.post("/v1/claims", json={"statement": NEW_CLAIM})).json()["id"]
+    planned = plan(
+        [
+            item("https://t.me/gone/1", {"claim_id": merged}),
+            item("https://t.me/gone/2", {"claim_id": kept}),
+        ]
+    )
+    attempts = 0
+
+    async def merged_once_checked(recorder: Recorder) -> dict[int, ItemResult]:
+        nonlocal attempts
+        attempts += 1
+        results = await record_planned(recorder, planned)
+        if attempts == 1:
+            async with sessionmaker() as other:
+                await merge.merge(
+                    session=other,
+                    actor=Editor(),
+                    claim_id=merged,
+                    into=kept,
+                    reason="the same claim",
+                    expected_revision=None,
+                )
+                await outbox.commit(other)
+        return results
+
+    async with sessionmaker() as session:
+        results = await recording(session, COMMAND_LINE, utcnow(), merged_once_checked)
+        await outbox.commit(session)
+    assert attempts == 2
+    assert results[0].status is ItemStatus.error
+    assert results[0].problem is not None
+    assert merged in results[0].problem["detail"]
+    assert results[1].status is ItemStatus.created
+    claim = (await client.get(f"/v1/claims/{kept}")).json()
+    assert claim["sightings_count"] == 1
