@@ -191,6 +191,18 @@ class Editor:
     name: str = "an editor"
 
 
+async def merge_uncommitted(session: AsyncSession, merged: str, kept: str) -> None:
+    """Merge one claim into another in `session`, which the caller commits when it chooses."""
+    await merge.merge(
+        session=session,
+        actor=Editor(),
+        claim_id=merged,
+        into=kept,
+        reason="the same claim",
+        expected_revision=None,
+    )
+
+
 async def test_words_a_batch_adds_apart_to_a_claim_being_merged_go_with_the_claim(
     settings: Settings, idle_sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -206,14 +218,7 @@ async def test_words_a_batch_adds_apart_to_a_claim_being_merged_go_with_the_clai
         kept = (await http.post("/v1/claims", json={"statement": TROOPS})).json()["id"]
         merged = (await http.post("/v1/claims", json={"statement": NEW_CLAIM})).json()["id"]
         async with idle_sessionmaker() as session:
-            await merge.merge(
-                session=session,
-                actor=Editor(),
-                claim_id=merged,
-                into=kept,
-                reason="the same claim",
-                expected_revision=None,
-            )
+            await merge_uncommitted(session, merged, kept)
             told = {"claim_id": merged, "title": title}
             late = asyncio.create_task(batch(http, item("https://t.me/late/1", told)))
             await until_waiting(idle_sessionmaker, "the batch never waited for the merge")
@@ -246,14 +251,7 @@ async def test_a_claim_merged_away_after_a_batch_checked_it_fails_its_item_not_t
         results = await record_planned(recorder, planned)
         if attempts == 1:
             async with sessionmaker() as other:
-                await merge.merge(
-                    session=other,
-                    actor=Editor(),
-                    claim_id=merged,
-                    into=kept,
-                    reason="the same claim",
-                    expected_revision=None,
-                )
+                await merge_uncommitted(other, merged, kept)
                 await outbox.commit(other)
         return results
 
