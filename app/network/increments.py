@@ -12,7 +12,7 @@ Runs under the claims' row locks, after the claims' own projections are up to da
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims import verdicts
 from app.claims.chain_counts import AddedCitation, AddedSighting, Additions
-from app.claims.models import Claim
 from app.db import keys_present
 from app.enums import DenialStatus, OutletKind, Stance
 from app.network import totals
@@ -68,24 +67,6 @@ class _Claim:
         self.stored_denial_unknown = not new
 
 
-async def _claims(
-    session: AsyncSession, ids: list[str], refreshed: Mapping[str, tuple[int, Any, Any]]
-) -> dict[str, tuple[int, Any, Any]]:
-    """Each claim's sightings, first sighting and denial status, as refreshed already in this
-    transaction where they were."""
-    found = {claim_id: refreshed[claim_id] for claim_id in ids if claim_id in refreshed}
-    unread = [claim_id for claim_id in ids if claim_id not in found]
-    for chunk in _chunks(unread):
-        rows = await session.execute(
-            select(Claim.id, Claim.sightings_count, Claim.first_seen_at, Claim.denial_status).where(
-                Claim.id.in_(chunk)
-            )
-        )
-        for claim_id, count, first_seen_at, status in rows:
-            found[claim_id] = (count, first_seen_at, status)
-    return found
-
-
 async def _first_denials(session: AsyncSession, claim_ids: list[str]) -> dict[str, datetime]:
     found: dict[str, datetime] = {}
     for chunk in _chunks(claim_ids):
@@ -104,7 +85,9 @@ async def add(
     for sighting in added.sightings:
         by_claim[sighting.claim_id].append(sighting)
     wanted = sorted(set(claim_ids) & by_claim.keys())
-    stored = await _claims(session, wanted, added.refreshed)
+    # As the claims' refresh left them, just before this runs (`Additions.refreshed`): every
+    # claim of these that still exists.
+    stored = added.refreshed
     claims = {
         claim_id: _Claim(by_claim[claim_id], *stored[claim_id][:2])
         for claim_id in wanted

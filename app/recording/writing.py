@@ -61,10 +61,6 @@ class ClaimsGone(Exception):
     the recording is checked again, where a sighting of such a claim fails as one of a claim
     that does not exist, rather than the whole request."""
 
-    def __init__(self, claim_ids: list[str]) -> None:
-        super().__init__(f"claims gone meanwhile: {', '.join(claim_ids)}")
-        self.claim_ids = claim_ids
-
 
 @dataclass
 class Pending:
@@ -113,7 +109,7 @@ class _Writer:
         touched = sorted({item.values["claim_id"] for item in pending})
         loaded = await self._claims(touched, made_claims)
         if len(loaded) < len(touched):
-            raise ClaimsGone(sorted(set(touched) - loaded.keys()))
+            raise ClaimsGone(", ".join(sorted(set(touched) - loaded.keys())))
         tally, wordings = self._projected(loaded)
         if wordings:
             # Claims shared by concurrent batches gain the same new words: inserted in this
