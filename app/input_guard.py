@@ -24,6 +24,9 @@ _SUSPECT_BODY = re.compile(
     rb"|\x7f|\xc2[\x80-\x9f]|\xef\xbf[\xbe\xbf]",
     re.IGNORECASE,
 )
+# What every match of it contains: looked for first with `in`, which scans a batch's body some
+# forty times faster than the pattern does.
+_SUSPECT_PARTS = (b"\\u", b"\\U", b"\x7f", b"\xc2", b"\xef\xbf")
 
 
 # Unicode's Cc (C0, DEL, C1) and Cs categories, and the two noncharacters, as one character
@@ -78,7 +81,7 @@ def _in_request_line(scope: Scope) -> tuple[list[str | int], str] | None:
 
 
 def _in_body(body: bytes) -> tuple[list[str | int], str] | None:
-    if not _SUSPECT_BODY.search(body):
+    if not any(part in body for part in _SUSPECT_PARTS) or not _SUSPECT_BODY.search(body):
         return None
     try:
         parsed = json.loads(body)

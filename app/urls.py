@@ -102,14 +102,16 @@ def canonical_url(url: str) -> str:
     host = _canonical_host(host)
     # http's default port was dropped by the parser; https's is dropped as the scheme changes.
     netloc = host if port in (None, 443) else f"{host}:{port}"
-    query = f"?{parts.query}" if parts.query else ""
-    # w3lib for the query (raw bytes of any charset kept, pairs sorted); the path by escape, so
-    # that a prefix of a canonical path is canonical too (see domain_candidates).
-    encoded = urlsplit(canonicalize_url(f"https://{netloc}/{query}"))
+    # w3lib for the query (raw bytes of any charset kept, pairs sorted), and only when there
+    # is one: it is most of the cost of a URL; the path by escape, so that a prefix of a
+    # canonical path is canonical too (see domain_candidates).
+    query = (
+        urlsplit(canonicalize_url(f"https://{netloc}/?{parts.query}")).query if parts.query else ""
+    )
     path = _TRAILING_AMP.sub(r"\1", _ESCAPE.sub(_normal_escape, parts.path)) or "/"
     while host == "t.me" and (preview := _TELEGRAM_PREVIEW.fullmatch(path)):
         path = preview[1]
-    kept = [pair for pair in encoded.query.split("&") if pair and not _is_tracking(pair)]
+    kept = [pair for pair in query.split("&") if pair and not _is_tracking(pair)]
     return f"https://{netloc}{path}" + (f"?{'&'.join(kept)}" if kept else "")
 
 

@@ -64,7 +64,9 @@ async def index_round(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         last, claim_ids = await _claims_after(session, start)
         if last == start:
             return 0
-        planned = await vectors.plan(session, claim_ids)
+        # A claim's later sightings refine its vector in steps (`vectors.GROWTH`): embedding
+        # it after every batch that tells it would cost more than recording the batch.
+        planned = await vectors.plan(session, claim_ids, keep_grown=True)
     # The model runs with no transaction open: SQLite's writers and PostgreSQL's locks never
     # wait for it.
     rows = await vectors.embed(planned)

@@ -99,6 +99,9 @@ class ClaimVector(Base):
     model: Mapped[str] = mapped_column(String(64))
     # SHA-256 of the text embedded; none for vectors stored before it was kept.
     digest: Mapped[str | None] = mapped_column(String(64))
+    # How long that text was: the background keeps a vector while the claim's text only grew
+    # past it, and by less than half (`vectors.GROWTH`); none for vectors stored before.
+    chars: Mapped[int | None] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

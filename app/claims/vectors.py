@@ -34,6 +34,11 @@ SHRINKAGE = 50
 # Wordings read per claim: the statement, the summary and the earliest sightings' titles and
 # excerpts. A claim told a thousand times says nothing new in the thousandth telling.
 SIGHTINGS_READ = 200
+# How far a claim's text may grow past the text its vector was embedded from before the
+# background embeds it again: a claim told in a thousand batches would otherwise be embedded
+# after each of them, its whole text every time, where a few steps, each half as long again as
+# the last, keep its vector to at least two thirds of what it says.
+GROWTH = 1.5
 # A writer's transaction may commit a little after the `updated_at` it wrote; re-reading this far
 # back keeps a process from missing it.
 OVERLAP = timedelta(minutes=5)
@@ -98,12 +103,32 @@ class Plan:
     stale: list[tuple[str, str]] = field(default_factory=list)
 
 
-async def plan(session: AsyncSession, claim_ids: list[str]) -> Plan:
+def _still_fits(
+    stored: tuple[str, str | None, int | None], model: str, text: str, grown: bool
+) -> bool:
+    stored_model, stored_digest, chars = stored
+    if stored_model != model:
+        return False
+    if stored_digest == digest(text):
+        return True
+    # The text now starts with the one embedded (later sightings only added to it), which
+    # still makes up two thirds of it.
+    return (
+        grown
+        and chars is not None
+        and chars * GROWTH >= len(text)
+        and stored_digest == digest(text[:chars])
+    )
+
+
+async def plan(session: AsyncSession, claim_ids: list[str], *, keep_grown: bool = False) -> Plan:
     """Compare these claims' wordings with their stored vectors; reads only.
 
     A vector whose text and model are unchanged is kept as it is: once a claim's earliest
     wordings fill the text (`SIGHTINGS_READ`, `embeddings.MAX_CHARS`) a later sighting no longer
-    changes it, and embedding is what indexing costs.
+    changes it, and embedding is what indexing costs. With `keep_grown`, so is one whose text
+    the claim's has only grown past, by less than `GROWTH`: a changed or removed wording, or
+    one told as earlier than the rest, changes the text's start and is embedded again at once.
     """
     model = embeddings.current().name
     wanted: dict[tuple[str, str], str] = {}
@@ -111,14 +136,22 @@ async def plan(session: AsyncSession, claim_ids: list[str]) -> Plan:
         for lang, text in by_language(texts).items():
             wanted[claim_id, lang] = text
     stored = {
-        (claim_id, lang): (stored_model, stored_digest)
-        for claim_id, lang, stored_model, stored_digest in await session.execute(
+        (claim_id, lang): (stored_model, stored_digest, chars)
+        for claim_id, lang, stored_model, stored_digest, chars in await session.execute(
             select(
-                ClaimVector.claim_id, ClaimVector.language, ClaimVector.model, ClaimVector.digest
+                ClaimVector.claim_id,
+                ClaimVector.language,
+                ClaimVector.model,
+                ClaimVector.digest,
+                ClaimVector.chars,
             ).where(ClaimVector.claim_id.in_(claim_ids))
         )
     }
-    fresh = {key: text for key, text in wanted.items() if stored.get(key) != (model, digest(text))}
+    fresh = {
+        key: text
+        for key, text in wanted.items()
+        if key not in stored or not _still_fits(stored[key], model, text, keep_grown)
+    }
     stale = [key for key in stored if key not in wanted or key in fresh]
     return Plan(model=model, texts=fresh, stale=stale)
 
@@ -137,6 +170,7 @@ async def embed(plan: Plan) -> list[dict[str, Any]] | None:
             "language": lang,
             "model": plan.model,
             "digest": digest(text),
+            "chars": len(text),
             "vector": embeddings.to_bytes(vector),
             "updated_at": now,
         }

@@ -86,6 +86,60 @@ async def test_an_indexer_that_failed_half_way_leaves_the_work_to_the_next_round
     assert await indexing.index_round(sessionmaker) == 0
 
 
+async def _embedded_text(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, str]:
+    """How long the text the only vector was embedded from was, and that text's digest."""
+    async with sessionmaker() as session:
+        row = (await session.execute(select(ClaimVector.chars, ClaimVector.digest))).one()
+    assert row.chars is not None and row.digest is not None
+    return row.chars, row.digest
+
+
+async def test_later_sightings_refine_a_claims_vector_in_steps_and_a_correction_at_once(
+    writer: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    indexed: Callable[[], Awaitable[None]],
+) -> None:
+    claim_id = (await writer.post("/v1/sightings", json=SIGHTING)).json()["claim_id"]
+    await indexed()
+    assert await _embedded_text(sessionmaker) == (len(TROOPS), vectors.digest(TROOPS))
+
+    async def told(title: str, day: int) -> str:
+        sighting = {
+            **SIGHTING,
+            "claim_id": claim_id,
+            "claim": None,
+            "url": f"https://asiatimes.com/2022/08/troops/{day}",
+            "published_at": f"2022-08-{day:02}T00:00:00Z",
+            "title": title,
+        }
+        del sighting["claim"]
+        answer = await writer.post("/v1/sightings", json=sighting)
+        assert answer.status_code == 201, answer.text
+        await indexed()
+        return str(answer.json()["id"])
+
+    # Less than half as long again: the vector of the claim's first words still stands.
+    short = await told("Troops offer reported", 6)
+    assert await _embedded_text(sessionmaker) == (len(TROOPS), vectors.digest(TROOPS))
+
+    # Past it: embedded again, from the whole text.
+    await told("Pyongyang denies any plan to send soldiers to Ukraine", 7)
+    grown = "\n".join(
+        [TROOPS, "Troops offer reported", "Pyongyang denies any plan to send soldiers to Ukraine"]
+    )
+    assert await _embedded_text(sessionmaker) == (len(grown), vectors.digest(grown))
+
+    # A corrected wording changes what the vector was embedded from, not only what follows it.
+    reason = {"reason": "the headline was misread"}
+    answer = await writer.patch(
+        f"/v1/sightings/{short}", json={"title": "Troop offer told", **reason}
+    )
+    assert answer.status_code == 200, answer.text
+    await indexed()
+    corrected = grown.replace("Troops offer reported", "Troop offer told")
+    assert await _embedded_text(sessionmaker) == (len(corrected), vectors.digest(corrected))
+
+
 async def _matched_across_languages(http: httpx.AsyncClient) -> bool:
     """Whether the Ukrainian wording finds the claim by meaning, once the background has run;
     bounded, not timed: the contract's 10 seconds are measured as bench/intake's match lag."""

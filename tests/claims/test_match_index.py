@@ -132,7 +132,8 @@ async def test_a_sighting_that_leaves_its_claims_wordings_as_they_were_embeds_no
     # The same title again: the claim's wordings, and so its vector, are as they were.
     await record(2, "North Korea offers Russia 100,000 troops")
     assert len(embedded) == 1
-    await record(3, "Pyongyang ready to send volunteers to Donbas")
+    # A new title that makes the claim's text half as long again (`vectors.GROWTH`).
+    await record(3, "Pyongyang is ready to send volunteers to Donbas, state television says")
     assert len(embedded) == 2 and "Pyongyang" in embedded[1][0]
     items = await _match(reader, UKRAINIAN_TROOPS)
     assert items[0]["claim"]["statement"] == TROOPS and items[0]["match"] == "same"
