@@ -23,6 +23,7 @@ from sqlalchemy import (
     cast,
     event,
     func,
+    literal,
     select,
     text,
     tuple_,
@@ -445,15 +446,20 @@ async def keys_present(
     if not keys:
         return found
     if session.get_bind().dialect.name == "postgresql":
-        # Joined to the keys as arrays: a row-value IN list of hundreds of keys is planned as
-        # as many index scans OR-ed together, several times slower.
+        # The keys as arrays, each asked for one row: a row-value IN list of hundreds of keys
+        # is planned as as many index scans OR-ed together, several times slower, and a join
+        # would read every row under a key (an outlet's days of a claim) to keep one.
         arrays = [
-            func.unnest(bindparam(f"key_{n}", type_=postgresql.ARRAY(column.type))).label(f"k{n}")
+            func.unnest(
+                bindparam(f"key_{n}", type_=postgresql.ARRAY(column.type)), type_=column.type
+            ).label(f"k{n}")
             for n, column in enumerate(columns)
         ]
         wanted = select(*arrays).subquery()
         matched = and_(*(column == wanted.c[f"k{n}"] for n, column in enumerate(columns)))
-        statement = select(*columns).join(wanted, matched).distinct()
+        statement = select(*wanted.c).where(
+            select(literal(1)).select_from(columns[0].table).where(matched).exists()
+        )
         params = {f"key_{n}": [key[n] for key in keys] for n in range(len(columns))}
         found.update(tuple(row) for row in await session.execute(statement, params))
         return found

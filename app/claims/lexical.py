@@ -136,7 +136,13 @@ def terms_of(*texts: str | None) -> set[str]:
     """
     grams: set[str] = set()
     for text in texts:
-        for word in match_key(text).split() if text else ():
-            padded = f"_{word}_"
-            grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
+        if text:
+            grams.update(*map(_trigrams, match_key(text).split()))
     return grams
+
+
+# Words repeat across wordings far more than wordings do: a batch's titles share most of theirs.
+@lru_cache(maxsize=65_536)
+def _trigrams(word: str) -> frozenset[str]:
+    padded = f"_{word}_"
+    return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
