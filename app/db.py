@@ -8,23 +8,19 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     JSON,
-    Boolean,
     ColumnElement,
     DateTime,
     Integer,
     MetaData,
     Select,
-    String,
     Table,
     Text,
     TextClause,
     and_,
     bindparam,
     cast,
-    column,
     event,
     func,
     literal,
@@ -398,52 +394,38 @@ class EncodedJson(str):
 
 def unnested_insert(
     table: Table, rows: list[dict[str, Any]], *, in_order: bool = False
-) -> tuple[Any, dict[str, Any]]:
-    """PostgreSQL's insert of many rows with the same keys in one statement (`_unnested`),
-    and its parameters. `in_order`: the rows take the values of the table's sequence in the
-    order given, which the server yields them in without promising it."""
-    names = list(rows[0])
-    types = {name: table.c[name].type for name in names}
+) -> tuple[Any, dict[str, list[Any]]]:
+    """PostgreSQL's insert of many rows with the same keys as one array per column, and the
+    arrays to pass it. `in_order`: the rows take the values of the table's sequence in the
+    order given, which an unnest yields them in without promising it."""
+    names = [name for name in rows[0] if not _null_in_all(table, rows, name)]
+    source, columns = _unnested(rows, {name: table.c[name].type for name in names})
     if in_order:
-        rows = [row | {"position": position} for position, row in enumerate(rows)]
-        types["position"] = Integer()
-    source, parameters = _unnested(rows, types)
-    if in_order:
-        given = source.subquery()
+        position = func.unnest(bindparam("position", type_=postgresql.ARRAY(Integer)))
+        given = source.add_columns(position.label("position")).subquery()
         source = select(*(given.c[name] for name in names)).order_by(given.c.position)
-    return postgresql.insert(table).from_select(names, source), parameters
+        columns["position"] = list(range(len(rows)))
+    return postgresql.insert(table).from_select(names, source), columns
 
 
-# Types whose values PostgreSQL reads from JSON as it would from their own arrays: text (an
-# enum's value), whole numbers, truth values and times (ISO 8601, with their offset).
-_READ_FROM_JSON = (String, Integer, Boolean, DateTime)
-
-
-def _from_json(type_: Any) -> bool:
-    impl = type_.impl_instance if isinstance(type_, TypeDecorator) else type_
-    return isinstance(type_, JSON) or isinstance(impl, _READ_FROM_JSON)
-
-
-def _json_text(value: Any, type_: JSON) -> str | None:
-    if isinstance(value, EncodedJson):
-        return value
-    return None if value is None and type_.none_as_null else json.dumps(value)
+def _null_in_all(table: Table, rows: list[dict[str, Any]], name: str) -> bool:
+    """Whether no row gives the column a value and it takes none by default: left out, it is
+    NULL all the same, where the driver would check each of a thousand Nones in its array (the
+    driver's checks are most of what a batch's insert costs the process)."""
+    column = table.c[name]
+    if column.default is not None or column.server_default is not None:
+        return False
+    return all(row[name] is None for row in rows)
 
 
 def _unnested(
     rows: list[dict[str, Any]], types: dict[str, Any]
-) -> tuple[Select[Any], dict[str, Any]]:
-    """PostgreSQL's rows from parameters, each column named as its key and of its type in
-    `types`; the select, and the parameters to pass it.
+) -> tuple[Select[Any], dict[str, list[Any]]]:
+    """PostgreSQL's rows from one array per column, each column named as its key and of its
+    type in `types`; the select, and the arrays to pass it.
 
-    The rows go as one JSON document, read by `json_to_recordset`: encoding it is one C call,
-    where binding one array per column costs the driver a check and a conversion for every
-    value (a fifth of a batch's time in the process). Types it cannot read alike go as one
-    array per column. JSON values go as text either way, cast by the server: an array of lists
-    would be taken for an array of more dimensions, and one of empty lists for nothing at all.
-    """
-    if all(_from_json(type_) for type_ in types.values()):
-        return _from_document(rows, types)
+    JSON values go as text, cast by the server: an array of lists would be taken for an array
+    of more dimensions, and one of empty lists for nothing at all."""
     unnested: list[ColumnElement[Any]] = []
     columns: dict[str, list[Any]] = {}
     for name, type_ in types.items():
@@ -451,45 +433,19 @@ def _unnested(
         if isinstance(type_, JSON):
             array = bindparam(name, type_=postgresql.ARRAY(Text))
             unnested.append(cast(func.unnest(array), type_).label(name))
-            columns[name] = [_json_text(value, type_) for value in values]
+            columns[name] = [
+                value
+                if isinstance(value, EncodedJson)
+                else None
+                if value is None and type_.none_as_null
+                else json.dumps(value)
+                for value in values
+            ]
         else:
             array = bindparam(name, type_=postgresql.ARRAY(type_))
             unnested.append(func.unnest(array).label(name))
             columns[name] = values
     return select(*unnested), columns
-
-
-def _from_document(
-    rows: list[dict[str, Any]], types: dict[str, Any]
-) -> tuple[Select[Any], dict[str, Any]]:
-    encoded = [name for name, type_ in types.items() if isinstance(type_, JSON)]
-    if encoded:
-        rows = [
-            row | {name: _json_text(row[name], types[name]) for name in encoded} for row in rows
-        ]
-    # orjson writes an enum as its value; a time goes through `_moment`, as the column would.
-    document = orjson.dumps(rows, default=_moment, option=orjson.OPT_PASSTHROUGH_DATETIME)
-    read = func.json_to_recordset(cast(bindparam("rows", type_=Text), postgresql.JSON))
-    given = read.table_valued(
-        *(column(name, Text() if isinstance(t, JSON) else t) for name, t in types.items())
-    ).render_derived(name="given", with_types=True)
-    selected = [
-        cast(given.c[name], type_).label(name)
-        if isinstance(type_, JSON)
-        else given.c[name].label(name)
-        for name, type_ in types.items()
-    ]
-    return select(*selected), {"rows": document.decode()}
-
-
-# A batch writes the moment it was recorded at thousands of times.
-@functools.lru_cache(maxsize=4096)
-def _moment(value: Any) -> str:
-    if not isinstance(value, datetime):
-        raise TypeError(f"{type(value).__name__} is not JSON serializable")
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value.isoformat()
 
 
 async def keys_present(
