@@ -81,6 +81,7 @@ bench: $(VENV)/.installed-dev ## Run the benchmarks and print their figures
 	$(BIN)/python -m bench.corrections
 	$(BIN)/python -m bench.claim_page
 	$(BIN)/python -m bench.connections
+	$(BIN)/python -m bench.reembedding
 
 .PHONY: screenshots
 screenshots: $(VENV)/.installed-dev ## Photograph the pages for the README (needs Chromium)
