@@ -22,7 +22,7 @@ import httpx
 from app.config import Settings
 from app.db import create_engine
 from app.migrate import upgrade_to_head
-from bench.harness import wait_until_answering
+from bench.harness import create_news_outlets, wait_until_answering
 
 KEY = "trk_bench_admin_key"
 CLAIMS = 20
@@ -56,11 +56,7 @@ def _row(run: str, n: int, claim_ids: list[str]) -> dict[str, Any]:
 
 
 async def _setup(http: httpx.AsyncClient) -> list[str]:
-    for n in range(OUTLETS):
-        await http.post(
-            "/v1/outlets",
-            json={"slug": f"outlet-{n}", "name": f"Outlet {n}", "kind": "news_outlet"},
-        )
+    await create_news_outlets(http, OUTLETS)
     claim_ids = []
     for n in range(CLAIMS):
         created = await http.post("/v1/claims", json={"statement": f"Benchmark claim number {n}"})

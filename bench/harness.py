@@ -44,6 +44,14 @@ async def private_postgres_database(
         await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+async def create_news_outlets(http: httpx.AsyncClient, count: int) -> None:
+    """News outlets `outlet-0` to `outlet-{count - 1}`, which the benchmarks' rows name by slug."""
+    for n in range(count):
+        outlet = {"slug": f"outlet-{n}", "name": f"Outlet {n}", "kind": "news_outlet"}
+        created = await http.post("/v1/outlets", json=outlet)
+        assert created.status_code == 201, created.text
+
+
 async def wait_until_answering(http: httpx.AsyncClient, path: str, *, seconds: float) -> None:
     """Ask `path` until it answers 200 (a starting server loads its matching model first), for
     at most `seconds`; the measurement that follows reports a server that never came up."""

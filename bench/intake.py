@@ -50,7 +50,12 @@ from app.config import Settings
 from app.db import create_engine
 from app.migrate import upgrade_to_head
 from bench.batch_vs_single import _free_port
-from bench.harness import cpu_seconds, private_postgres_database, wait_until_answering
+from bench.harness import (
+    cpu_seconds,
+    create_news_outlets,
+    private_postgres_database,
+    wait_until_answering,
+)
 
 KEY = "trk_bench_admin_key"
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -315,11 +320,7 @@ async def match_lag(http: httpx.AsyncClient, count: int) -> list[float]:
 async def run(url: str, args: argparse.Namespace, engine: str) -> None:
     async with serving(url, args.processes) as (servers, pids):
         http = servers[0]
-        for n in range(args.outlets):
-            await http.post(
-                "/v1/outlets",
-                json={"slug": f"outlet-{n}", "name": f"Outlet {n}", "kind": "news_outlet"},
-            )
+        await create_news_outlets(http, args.outlets)
         # First, while nothing else waits to be embedded: a bulk load queues its claims ahead.
         lags = await match_lag(http, args.pairs)
         timings = await singles(http, args.singles)

@@ -28,6 +28,7 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade_to_head
+from bench.harness import create_news_outlets
 
 KEY = "trk_bench_admin_key"
 START = datetime(2022, 8, 1, tzinfo=UTC)
@@ -103,9 +104,7 @@ async def _run(work: list[list[dict[str, Any]]], growth: float, folder: Path) ->
                 timeout=120,
             ) as http,
         ):
-            for n in range(OUTLETS):
-                outlet = {"slug": f"outlet-{n}", "name": f"Outlet {n}", "kind": "news_outlet"}
-                assert (await http.post("/v1/outlets", json=outlet)).status_code == 201
+            await create_news_outlets(http, OUTLETS)
             for items in work:
                 answer = await http.post("/v1/sightings/batch", json={"items": items})
                 assert answer.status_code == 200, answer.text
