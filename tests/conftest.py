@@ -99,11 +99,27 @@ def postgres_url() -> Iterator[str]:
     drop_postgres_database(url)
 
 
+# Truncating a table costs new files whether or not it holds rows, and most tests write to a
+# few of the tables: only those holding rows are truncated. Every sequence starts again, one
+# that only a rolled-back insert moved included.
+_TABLES_HOLDING_ROWS = " UNION ALL ".join(
+    f"SELECT '{table.name}' WHERE EXISTS (SELECT FROM \"{table.name}\")"
+    for table in Base.metadata.sorted_tables
+)
+_SEQUENCES_RESTARTED = (
+    "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false)"
+    " FROM pg_sequences"
+)
+
+
 async def _truncate_postgres(url: str) -> None:
     engine = create_async_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        holding = (await connection.execute(text(_TABLES_HOLDING_ROWS))).scalars().all()
+        if holding:
+            tables = ", ".join(f'"{name}"' for name in holding)
+            await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+        await connection.execute(text(_SEQUENCES_RESTARTED))
     await engine.dispose()
 
 

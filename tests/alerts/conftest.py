@@ -30,6 +30,9 @@ def fast_settings(database_url: str, tmp_path: Path, **changes: Any) -> Settings
         "stream_poll_seconds": 0.05,
         "stream_heartbeat_seconds": 0.3,
         "rate_limit": 1_000_000,
+        # Alerts need no vectors: without them no process of their own is started and stopped
+        # around every test.
+        "index_in_app": False,
     }
     return Settings(**(values | changes))
 

@@ -30,6 +30,7 @@ async def one_connection_app(database_url: str, tmp_path: Path) -> AsyncIterator
         db_max_overflow=0,
         db_pool_timeout_seconds=0.3,
         dispatch_in_app=False,
+        index_in_app=False,
     )
     application = create_app(settings)
     async with started(application):

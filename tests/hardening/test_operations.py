@@ -120,6 +120,7 @@ async def impatient(database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]
         admin_key_file=tmp_path / "admin-key",
         body_read_timeout_seconds=0.3,
         dispatch_in_app=False,
+        index_in_app=False,
     )
     application = create_app(settings)
     async with started(application):

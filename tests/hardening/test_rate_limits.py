@@ -26,6 +26,7 @@ async def limited(database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
         rate_limit=5,
         auth_failure_limit=3,
         dispatch_in_app=False,
+        index_in_app=False,
     )
     application = create_app(settings)
     async with started(application):
