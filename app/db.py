@@ -295,26 +295,66 @@ async def execute_many(
     if dialect.name == "postgresql":
         await session.execute(statement, rows)
         return
-    compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
+    form = _driver_form(statement, dialect, tuple(rows[0]))
+    if form is None:
+        await session.execute(statement, rows)
+        return
+    sql, converters = form
+    columns = []
+    for name, convert in converters:
+        values = [row[name] for row in rows]
+        if convert is None:
+            columns.append(values)
+            continue
+        first = values[0]
+        # A value every row shares (the moment written, the actor, an empty change) is
+        # converted once: only the very same object, since equal values of different types
+        # (1 and True, 1 and 1.0) convert differently.
+        if all(value is first for value in values):
+            columns.append([convert(first)] * len(values))
+        else:
+            columns.append(list(map(convert, values)))
+    await session.flush()
+    connection = await session.connection()
+    await connection.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+
+
+# A statement's SQL and its columns' converters, by the statement's shape and the rows' keys.
+_DriverForm = tuple[str, list[tuple[str, Any]]]
+_driver_forms: dict[tuple[Any, ...], _DriverForm | None] = {}
+_DRIVER_FORMS_KEPT = 512
+
+
+def _driver_form(
+    statement: UpdateBase, dialect: Dialect, keys: tuple[str, ...]
+) -> _DriverForm | None:
+    """What `execute_many` hands the driver for this statement and these keys, compiled once
+    per shape of statement, as SQLAlchemy's own cache does; None when SQLAlchemy must fill in
+    values the rows do not carry (a default computed per row, a literal of the statement's
+    own)."""
+    cache_key = statement._generate_cache_key()
+    key = None if cache_key is None else (dialect.name, cache_key.key, keys)
+    if key is not None and key in _driver_forms:
+        return _driver_forms[key]
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
     names = compiled.positiontup
-    # Values the rows do not carry (a default computed per row, a literal of the statement's
-    # own) are SQLAlchemy's to fill in.
-    if (
+    form: _DriverForm | None = None
+    if not (
         compiled.insert_prefetch
         or compiled.update_prefetch
         or names is None
-        or not rows[0].keys() >= set(names)
+        or not set(keys) >= set(names)
     ):
-        await session.execute(statement, rows)
-        return
-    columns = []
-    for name in names:
-        values = [row[name] for row in rows]
-        convert = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-        columns.append(list(map(convert, values)) if convert else values)
-    await session.flush()
-    connection = await session.connection()
-    await connection.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
+        converters = [
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in names
+        ]
+        form = (compiled.string, converters)
+    if key is not None:
+        if len(_driver_forms) >= _DRIVER_FORMS_KEPT:
+            _driver_forms.clear()
+        _driver_forms[key] = form
+    return form
 
 
 async def insert_rows(

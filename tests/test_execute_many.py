@@ -79,3 +79,40 @@ async def test_a_statement_with_values_of_its_own_is_run_for_every_row(
     async with idle_sessionmaker() as session:
         after = await session.scalars(select(Event.data).where(Event.claim_id == "after"))
         assert list(after) == [{}, {}, {}]
+
+
+async def test_shared_and_merely_equal_values_are_each_stored_as_given(
+    idle_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    shared = {"text": "one object for every row"}
+    at = datetime(2022, 8, 5, tzinfo=UTC)
+    # Equal in Python, written differently as JSON: none may stand in for another.
+    alike: list[object] = [1, True, 1.0]
+
+    def rows(claim: str, data: list[object]) -> list[dict[str, object]]:
+        return [
+            {
+                "type": EventType.claim_created,
+                "claim_id": claim,
+                "tags": [],
+                "data": value,
+                "created_at": at,
+            }
+            for value in data
+        ]
+
+    async with idle_sessionmaker() as session, session.begin():
+        # The same statement twice: its second run takes the first one's compiled form.
+        await execute_many(session, insert(table_of(Event)), rows("shared", [shared] * 3))
+        await execute_many(
+            session, insert(table_of(Event)), rows("alike", [{"n": n} for n in alike])
+        )
+    async with idle_sessionmaker() as session:
+        stored = await session.scalars(
+            select(Event.data).where(Event.claim_id == "shared").order_by(Event.id)
+        )
+        assert list(stored) == [shared] * 3
+        written = await session.scalars(
+            select(Event.data).where(Event.claim_id == "alike").order_by(Event.id)
+        )
+        assert [type(data["n"]) for data in written] == [int, bool, float]
