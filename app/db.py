@@ -174,6 +174,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         return create_async_engine(
             settings.database_url,
             hide_parameters=True,
+            json_serializer=_json_text,
             # No ping before each checkout: on asyncpg it is three round trips (BEGIN, a
             # statement, ROLLBACK) added to every request. A connection that died with the
             # server fails its first statement instead; that request answers 503 and the pool
@@ -197,6 +198,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(
         settings.database_url,
         hide_parameters=True,
+        json_serializer=_json_text,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
@@ -333,7 +335,8 @@ def _driver_form(
     values the rows do not carry (a default computed per row, a literal of the statement's
     own)."""
     cache_key = statement._generate_cache_key()
-    key = None if cache_key is None else (dialect.name, cache_key.key, keys)
+    # By the dialect itself: its converters follow its engine's settings (the JSON encoder).
+    key = None if cache_key is None else (dialect, cache_key.key, keys)
     if key is not None and key in _driver_forms:
         return _driver_forms[key]
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))
@@ -428,8 +431,13 @@ async def update_rows(
 
 
 class EncodedJson(str):
-    """A JSON value encoded already (by pydantic, in one pass), which an insert of arrays
-    passes on as it is rather than decoding and encoding again."""
+    """A JSON value encoded already (by pydantic, in one pass), which a JSON column stores as
+    it is rather than encoding it again."""
+
+
+def _json_text(value: Any) -> str:
+    """A JSON column's value as the text stored."""
+    return value if isinstance(value, EncodedJson) else json.dumps(value)
 
 
 def unnested_insert(

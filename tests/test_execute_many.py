@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import execute_many, table_of
+from app.db import EncodedJson, execute_many, table_of
 from app.enums import EventType
 from app.outbox.models import Event
 
@@ -116,3 +116,18 @@ async def test_shared_and_merely_equal_values_are_each_stored_as_given(
             select(Event.data).where(Event.claim_id == "alike").order_by(Event.id)
         )
         assert [type(data["n"]) for data in written] == [int, bool, float]
+
+
+async def test_json_encoded_already_is_stored_as_the_value_it_encodes(
+    idle_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    row = {"type": EventType.claim_created, "tags": [], "created_at": datetime.now(UTC)}
+    encoded = EncodedJson('{"text":"«100 000» troops","n":[1,2]}')
+    async with idle_sessionmaker() as session, session.begin():
+        await execute_many(
+            session, insert(table_of(Event)), [{**row, "claim_id": "many", "data": encoded}]
+        )
+        await session.execute(insert(table_of(Event)).values(**row, claim_id="one", data=encoded))
+    async with idle_sessionmaker() as session:
+        stored = await session.scalars(select(Event.data).order_by(Event.claim_id))
+        assert list(stored) == [{"text": "«100 000» troops", "n": [1, 2]}] * 2

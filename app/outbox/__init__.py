@@ -140,16 +140,9 @@ async def emit_all(*, session: AsyncSession, announcements: Sequence[Announcemen
     if not announcements:
         return
     now = utcnow()
-    # On PostgreSQL encoded once, here, for the insert of arrays at the commit (`_write_kept`).
-    encoded = session.get_bind().dialect.name == "postgresql"
+    # Encoded once, by pydantic: a dict of JSON-ready values would be encoded again.
     rows = [
-        _row(
-            event.event_type,
-            EncodedJson(event.model_dump_json()) if encoded else event.model_dump(mode="json"),
-            claim_id,
-            tags,
-            now,
-        )
+        _row(event.event_type, EncodedJson(event.model_dump_json()), claim_id, tags, now)
         for event, claim_id, tags in announcements
     ]
     await _write(session, rows)
