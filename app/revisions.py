@@ -50,7 +50,9 @@ class Journal:
     """
 
     entries: list[dict[str, Any]] = field(default_factory=list)
-    announcements: list[outbox.Announcement] = field(default_factory=list)
+    # Encoded as they are kept: a batch's event payloads would otherwise all be alive until it
+    # finishes, and every sweep of the garbage collector meanwhile would walk them.
+    events: list[outbox.Encoded] = field(default_factory=list)
 
     def created(
         self,
@@ -72,14 +74,14 @@ class Journal:
                 revision=1,
             )
         )
-        self.announcements.extend(announcements)
+        self.events.extend(map(outbox.encode, announcements))
 
     async def write(self, session: AsyncSession) -> None:
         """Write what was kept, in the order it was kept, and start again."""
         await audit.write(session=session, entries=self.entries)
-        await outbox.emit_all(session=session, announcements=self.announcements)
+        await outbox.emit_encoded(session=session, encoded=self.events)
         self.entries = []
-        self.announcements = []
+        self.events = []
 
 
 async def created(

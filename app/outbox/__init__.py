@@ -15,7 +15,6 @@ with it, and whatever commits the transaction, through `commit` or not, writes t
 """
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, event, insert, select, text
@@ -52,14 +51,19 @@ class Announcement(NamedTuple):
     tags: Iterable[str] = ()
 
 
-def _row(
-    type: EventType,
-    data: dict[str, Any] | EncodedJson,
-    claim_id: str | None,
-    tags: Iterable[str],
-    at: datetime,
-) -> dict[str, Any]:
-    return {"type": type, "data": data, "claim_id": claim_id, "tags": list(tags), "created_at": at}
+class Encoded(NamedTuple):
+    """An announcement encoded: what its event's row holds but the moment it is written."""
+
+    type: EventType
+    data: EncodedJson
+    claim_id: str | None
+    tags: list[str]
+
+
+def encode(announcement: Announcement) -> Encoded:
+    """Encoded by pydantic, once: a dict of JSON-ready values would be encoded again."""
+    event, claim_id, tags = announcement
+    return Encoded(event.event_type, EncodedJson(event.model_dump_json()), claim_id, list(tags))
 
 
 async def _write(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -137,13 +141,17 @@ async def emit(
 
 async def emit_all(*, session: AsyncSession, announcements: Sequence[Announcement]) -> None:
     """Write these typed events into the current transaction in one statement, in order."""
-    if not announcements:
+    await emit_encoded(session=session, encoded=[encode(each) for each in announcements])
+
+
+async def emit_encoded(*, session: AsyncSession, encoded: Sequence[Encoded]) -> None:
+    """`emit_all` for announcements encoded already."""
+    if not encoded:
         return
     now = utcnow()
-    # Encoded once, by pydantic: a dict of JSON-ready values would be encoded again.
     rows = [
-        _row(event.event_type, EncodedJson(event.model_dump_json()), claim_id, tags, now)
-        for event, claim_id, tags in announcements
+        {"type": type, "data": data, "claim_id": claim_id, "tags": tags, "created_at": now}
+        for type, data, claim_id, tags in encoded
     ]
     await _write(session, rows)
 
