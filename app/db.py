@@ -482,11 +482,7 @@ def _unnested(
             array = bindparam(name, type_=postgresql.ARRAY(Text))
             unnested.append(cast(func.unnest(array), type_).label(name))
             columns[name] = [
-                value
-                if isinstance(value, EncodedJson)
-                else None
-                if value is None and type_.none_as_null
-                else json.dumps(value)
+                None if value is None and type_.none_as_null else _json_text(value)
                 for value in values
             ]
         else:
