@@ -71,6 +71,7 @@ check: lint test ## Everything CI cares about, and the linters
 bench: $(VENV)/.installed-dev ## Run the benchmarks and print their figures
 	$(BIN)/python -m bench.chain_scaling
 	$(BIN)/python -m bench.batch_vs_single
+	$(BIN)/python -m bench.batch_cpu
 	$(BIN)/python -m bench.chain_at_scale
 	$(BIN)/python -m bench.network
 	$(BIN)/python -m bench.match_eval
