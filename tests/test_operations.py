@@ -65,7 +65,9 @@ async def _serve_until_ready(env: dict[str, str], port: int, key_file: Path) -> 
             )
     finally:
         server.terminate()
-        banner = server.communicate(timeout=20)[0]
+        # Stopping waits for the process that embeds and captures, which may still be loading
+        # the model it started with: on a busy machine, more than twenty seconds.
+        banner = server.communicate(timeout=90)[0]
     return banner, created.status_code
 
 
