@@ -1,11 +1,13 @@
 import asyncio
 import functools
 import json
+import sqlite3
 import time
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -288,8 +290,9 @@ async def execute_many(
     On SQLite the statement is compiled once and the rows handed to the driver as tuples,
     each column converted by its type in one pass: SQLAlchemy's executemany builds a dict of
     parameters per row through its compiler, which for a batch of 1,000 sightings took about
-    a fifth of the event loop's time. A statement with defaults computed in Python per row goes
-    the usual way, as does everything on PostgreSQL, where the server's time dominates.
+    a fifth of the event loop's time. An INSERT then goes as one statement of many rows
+    (`_many_rows`). A statement with defaults computed in Python per row goes the usual way,
+    as does everything on PostgreSQL, where the server's time dominates.
     """
     if not rows:
         return
@@ -301,7 +304,7 @@ async def execute_many(
     if form is None:
         await session.execute(statement, rows)
         return
-    sql, converters = form
+    sql, converters, many = form
     columns = []
     for name, convert in converters:
         values = [row[name] for row in rows]
@@ -318,11 +321,44 @@ async def execute_many(
             columns.append(list(map(convert, values)))
     await session.flush()
     connection = await session.connection()
-    await connection.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+    if many is None:
+        await connection.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+        return
+    head, one_row, tail = many
+    per_statement = max(1, _SQLITE_VARIABLES // len(converters))
+    for start in range(0, len(rows), per_statement):
+        chunk = [column[start : start + per_statement] for column in columns]
+        count = len(chunk[0])
+        parameters = tuple(chain.from_iterable(zip(*chunk, strict=True)))
+        await connection.exec_driver_sql(head + ", ".join([one_row] * count) + tail, parameters)
 
 
-# A statement's SQL and its columns' converters, by the statement's shape and the rows' keys.
-_DriverForm = tuple[str, list[tuple[str, Any]]]
+# How many parameters one SQLite statement may bind: 32,766 by default since SQLite 3.32,
+# 999 before.
+_SQLITE_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+
+
+def _many_rows(sql: str, width: int) -> tuple[str, str, str] | None:
+    """An INSERT of one row of `width` parameters as the parts of the same INSERT of many
+    rows: what comes before its row, the row, and what comes after (its ON CONFLICT clause).
+
+    The driver runs an executemany a row at a time and lets go of Python's lock around each
+    row's step, taking it back after: with the event loop busy meanwhile (another request
+    being read or checked), each taking back waits for the loop's thread to yield, up to the
+    interpreter's switch interval (5 ms), so that 1,000 rows took seconds rather than 10 ms.
+    One statement of many rows is bound at once and stepped once, without Python's lock.
+    None for anything else, which goes row by row.
+    """
+    one_row = "(" + ", ".join(["?"] * width) + ")"
+    head, found, tail = sql.partition(f" VALUES {one_row}")
+    if not sql.startswith("INSERT") or not found or "?" in head or "?" in tail:
+        return None
+    return f"{head} VALUES ", one_row, tail
+
+
+# A statement's SQL, its columns' converters and its many-row form (`_many_rows`), by the
+# statement's shape and the rows' keys.
+_DriverForm = tuple[str, list[tuple[str, Any]], tuple[str, str, str] | None]
 _driver_forms: dict[tuple[Any, ...], _DriverForm | None] = {}
 _DRIVER_FORMS_KEPT = 512
 
@@ -352,7 +388,7 @@ def _driver_form(
             (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in names
         ]
-        form = (compiled.string, converters)
+        form = (compiled.string, converters, _many_rows(compiled.string, len(converters)))
     if key is not None:
         if len(_driver_forms) >= _DRIVER_FORMS_KEPT:
             _driver_forms.clear()

@@ -2,9 +2,11 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import db
 from app.db import EncodedJson, execute_many, table_of
 from app.enums import EventType
 from app.outbox.models import Event
@@ -131,3 +133,23 @@ async def test_json_encoded_already_is_stored_as_the_value_it_encodes(
     async with idle_sessionmaker() as session:
         stored = await session.scalars(select(Event.data).order_by(Event.claim_id))
         assert list(stored) == [{"text": "«100 000» troops", "n": [1, 2]}] * 2
+
+
+async def test_more_rows_than_one_statement_binds_all_go_in_in_their_order(
+    idle_sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Room for two rows of five values a statement: seven rows take four statements on SQLite.
+    monkeypatch.setattr(db, "_SQLITE_VARIABLES", 10)
+    at = datetime(2022, 8, 5, tzinfo=UTC)
+    rows = [
+        {"type": EventType.claim_created, "claim_id": "split", "tags": [], "data": {"n": n}}
+        | {"created_at": at}
+        for n in range(7)
+    ]
+    async with idle_sessionmaker() as session, session.begin():
+        await execute_many(session, insert(table_of(Event)), rows)
+    async with idle_sessionmaker() as session:
+        stored = await session.scalars(
+            select(Event.data).where(Event.claim_id == "split").order_by(Event.id)
+        )
+        assert list(stored) == [{"n": n} for n in range(7)]
