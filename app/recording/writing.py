@@ -46,6 +46,9 @@ from app.sightings.models import Citation, Sighting
 
 # Keys looked up per statement.
 KEYS_PER_STATEMENT = 1000
+# What writing reads of the claims its sightings are of (`ClaimSummary` and the counter that
+# says whether a claim's words are still indexed from its sightings).
+_CLAIM_READS = (Claim.id, Claim.statement, Claim.tags, Claim.variant_of, Claim.sightings_count)
 
 
 def chunks(keys: Iterable[str]) -> list[list[str]]:
@@ -84,7 +87,7 @@ class Checked:
     creates_apart: bool = False
 
 
-def announcements_of(sighting: Any, claim: Claim) -> list[outbox.Announcement]:
+def announcements_of(sighting: Any, claim: Any) -> list[outbox.Announcement]:
     """A new sighting's events: recorded (its outlet set), and the official denial it may be;
     from its row, or from the values it was written with and its outlet."""
     summary = sighting_events.SightingSummary.of(sighting)
@@ -195,9 +198,7 @@ class _Writer:
         )
         return made_claims, made_outlets
 
-    def _projected(
-        self, claims: dict[str, Claim]
-    ) -> tuple[ChainTally, dict[str, list[str | None]]]:
+    def _projected(self, claims: dict[str, Any]) -> tuple[ChainTally, dict[str, list[str | None]]]:
         """What the sightings add to their claims' counts, and the wordings they add to the
         matching index by claim.
 
@@ -236,16 +237,22 @@ class _Writer:
                     )
         return tally, wordings
 
-    async def _claims(self, touched: list[str], made_claims: dict[str, Claim]) -> dict[str, Claim]:
-        """The claims the sightings are of, as read before this batch counted."""
-        loaded = {claim.id: claim for claim in made_claims.values()}
+    async def _claims(self, touched: list[str], made_claims: dict[str, Claim]) -> dict[str, Any]:
+        """The claims the sightings are of, as read before this batch counted: what announcing
+        and indexing their sightings reads of them.
+
+        Read as rows rather than mapped instances: a batch's hundreds of claims would each be
+        built, kept in the session, and told their new counters when they are refreshed, while
+        the other writers of these claims wait."""
+        loaded: dict[str, Any] = {claim.id: claim for claim in made_claims.values()}
         wanted = [claim_id for claim_id in touched if claim_id not in loaded]
         for chunk in chunks(wanted):
-            for claim in await self.session.scalars(select(Claim).where(Claim.id.in_(chunk))):
+            rows = await self.session.execute(select(*_CLAIM_READS).where(Claim.id.in_(chunk)))
+            for claim in rows:
                 loaded[claim.id] = claim
         return loaded
 
-    async def _journal(self, loaded: dict[str, Claim], made_outlets: dict[str, Outlet]) -> None:
+    async def _journal(self, loaded: dict[str, Any], made_outlets: dict[str, Outlet]) -> None:
         """Each sighting's audit entry and events, in the order the sightings were recorded."""
         outlets_by_id = {
             outlet.id: outlet for outlet in [*self.checked.known_outlets, *made_outlets.values()]
