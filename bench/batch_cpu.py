@@ -1,14 +1,16 @@
 """The CPU a batch's rows cost the API, without a network or other processes in the way.
 
-    python -m bench.batch_cpu [--engine sqlite|postgresql] [--batches 20] [--warm 4]
+    python -m bench.batch_cpu [--engine sqlite|postgresql] [--batches 20] [--warm 4] [--clients 1]
 
 The app and its client share this one process (the ASGI transport, no indexing, no captures,
 no dispatcher), so the process's CPU time is the API's own cost of `POST /v1/sightings/batch`
 plus the client's small share, with far less noise than the served benchmark (`bench.intake`),
-whose rate follows whatever else the machine's cores run. The rows are `bench.intake`'s, one
-client sending one batch after another. Prints CPU milliseconds per row, the wall time per
-batch, and the garbage collector's sweeps and their time. Run under `py-spy record -- python -m
-bench.batch_cpu` for a profile of the same work.
+whose rate follows whatever else the machine's cores run. The rows are `bench.intake`'s, the
+clients (one by default) taking batches from one queue. Prints CPU milliseconds per row, rows
+per second, and the garbage collector's sweeps and their time. With several clients, the rate
+shows how far one request's work overlaps another's in the one process (on SQLite, a statement
+running in the driver's thread while the event loop checks another batch). Run under
+`py-spy record -- python -m bench.batch_cpu` for a profile of the same work.
 
 PostgreSQL uses a private database on the server named by TRACER_BENCH_POSTGRES_URL.
 """
@@ -65,7 +67,7 @@ class Sweeps:
             self.seconds += time.perf_counter() - self._started
 
 
-async def run(engine: str, batches: int, warm: int) -> None:
+async def run(engine: str, batches: int, warm: int, clients: int) -> None:
     async with database(engine) as url:
         settings = Settings(
             database_url=url,
@@ -87,22 +89,29 @@ async def run(engine: str, batches: int, warm: int) -> None:
             ) as http:
                 await create_news_outlets(http, OUTLETS)
                 work = batch_rows((warm + batches) * 1000, 2000, OUTLETS)
+                for items in work[:warm]:
+                    response = await http.post("/v1/sightings/batch", json={"items": items})
+                    assert response.status_code == 200, response.text[:500]
+                queue = list(reversed(work[warm:]))
+
+                async def client() -> None:
+                    while queue:
+                        items = queue.pop()
+                        response = await http.post("/v1/sightings/batch", json={"items": items})
+                        assert response.status_code == 200, response.text[:500]
+
                 sweeps = Sweeps()
                 gc.callbacks.append(sweeps)
-                cpu = wall = 0.0
-                for n, items in enumerate(work):
-                    sweeps.counting = n >= warm
-                    started, started_cpu = time.perf_counter(), time.process_time()
-                    response = await http.post("/v1/sightings/batch", json={"items": items})
-                    if n >= warm:
-                        wall += time.perf_counter() - started
-                        cpu += time.process_time() - started_cpu
-                    assert response.status_code == 200, response.text[:500]
+                sweeps.counting = True
+                started, started_cpu = time.perf_counter(), time.process_time()
+                await asyncio.gather(*(client() for _ in range(clients)))
+                wall = time.perf_counter() - started
+                cpu = time.process_time() - started_cpu
                 gc.callbacks.remove(sweeps)
     rows = batches * 1000
     print(
-        f"{engine}: {batches} batches of 1,000 after {warm} warming ones; "
-        f"CPU {cpu / rows * 1000:.3f} ms a row, wall {wall / batches:.3f} s a batch; "
+        f"{engine}: {batches} batches of 1,000 after {warm} warming ones, {clients} client(s); "
+        f"CPU {cpu / rows * 1000:.3f} ms a row, {rows / wall:,.0f} rows/s; "
         f"{sweeps.count} collector sweeps taking {sweeps.seconds:.2f} s"
     )
 
@@ -112,8 +121,9 @@ def main() -> None:
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--warm", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=1)
     args = parser.parse_args()
-    asyncio.run(run(args.engine, args.batches, args.warm))
+    asyncio.run(run(args.engine, args.batches, args.warm, args.clients))
 
 
 if __name__ == "__main__":

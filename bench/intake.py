@@ -18,7 +18,9 @@ clients would:
   same rows then go into a sighting-shaped table with its unique key through asyncpg's
   `copy_records_to_table`, and intake is reported as a share of that (goal: 5%). The CPU each
   row cost the server, its slow-work process (embedding the new claims meanwhile), PostgreSQL
-  (when it runs on this machine) and the clients tells what a machine's cores are spent on;
+  (when it runs on this machine) and the clients tells what a machine's cores are spent on, and
+  on PostgreSQL the share of the time the server's transactions were open that they spent
+  waiting for a lock (sampled from `pg_stat_activity`), with the statements that waited;
 - match lag: an English claim from bench/match_eval.jsonl is recorded, and its paraphrase in
   another language is matched until the claim comes back first; p50 and max.
 
@@ -226,6 +228,61 @@ async def batches(
     return rows / (time.perf_counter() - started), statuses, took
 
 
+class LockWaits:
+    """How much of the time the server's transactions were open they spent waiting for a lock,
+    sampled from `pg_stat_activity` while the batches run, and the statements that waited.
+
+    A batch holds the rows it counts (its claims and their summaries) from its counting to its
+    commit; another batch of the same claims waits there meanwhile.
+    """
+
+    INTERVAL = 0.02
+
+    def __init__(self, url: str) -> None:
+        self.url = url.replace("postgresql+asyncpg", "postgresql")
+        self.open = self.waiting = 0
+        self.statements: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def _sample(self) -> None:
+        connection = await asyncpg.connect(self.url)
+        try:
+            while True:
+                rows = await connection.fetch(
+                    "SELECT wait_event_type, left(query, 40) AS query FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND xact_start IS NOT NULL"
+                )
+                self.open += len(rows)
+                for row in rows:
+                    if row["wait_event_type"] == "Lock":
+                        self.waiting += 1
+                        first = " ".join(row["query"].split()[:3])
+                        self.statements[first] = self.statements.get(first, 0) + 1
+                await asyncio.sleep(self.INTERVAL)
+        finally:
+            await connection.close()
+
+    async def __aenter__(self) -> "LockWaits":
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    def report(self) -> str:
+        share = self.waiting / self.open if self.open else 0.0
+        most = sorted(self.statements.items(), key=lambda item: -item[1])[:3]
+        where = ", ".join(f"{query} ({count / self.waiting:.0%})" for query, count in most)
+        return (
+            f"lock waits: {share:.0%} of the time transactions were open "
+            f"({self.open:,} samples){'; waiting in ' + where if where else ''}"
+        )
+
+
 async def raw_copy(url: str, work: list[list[dict[str, Any]]]) -> float:
     """Rows per second of asyncpg's COPY of the same rows into a sighting-shaped table."""
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
@@ -326,7 +383,13 @@ async def run(url: str, args: argparse.Namespace, engine: str) -> None:
         timings = await singles(http, args.singles)
         work = batch_rows(args.rows, args.claims, args.outlets)
         before = _cpu(pids)
-        rate, statuses, took = await batches(servers, work, args.clients)
+        async with contextlib.AsyncExitStack() as sampling:
+            waits = (
+                await sampling.enter_async_context(LockWaits(url))
+                if engine == "postgresql"
+                else None
+            )
+            rate, statuses, took = await batches(servers, work, args.clients)
         used = {name: _used(name, spent, _cpu(pids)) for name, spent in before.items()}
     print(f"database: {engine}")
     for kind, values in timings.items():
@@ -346,6 +409,8 @@ async def run(url: str, args: argparse.Namespace, engine: str) -> None:
         if spent is not None and (name != "PostgreSQL" or engine == "postgresql")
     )
     print(f"  CPU per row (ms), {os.cpu_count()} cores: {cpu}")
+    if waits is not None:
+        print(f"  {waits.report()}")
     if engine == "postgresql":
         copied = await raw_copy(url, work)
         print(f"raw COPY of the same rows: {copied:,.0f} rows/s; intake is {rate / copied:.1%}")
