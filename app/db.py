@@ -325,17 +325,33 @@ async def execute_many(
         await connection.exec_driver_sql(sql, list(zip(*columns, strict=True)))
         return
     head, one_row, tail = many
-    per_statement = max(1, _SQLITE_VARIABLES // len(converters))
-    for start in range(0, len(rows), per_statement):
-        chunk = [column[start : start + per_statement] for column in columns]
-        count = len(chunk[0])
-        parameters = tuple(chain.from_iterable(zip(*chunk, strict=True)))
-        await connection.exec_driver_sql(head + ", ".join([one_row] * count) + tail, parameters)
+    sizes = [size for size in _ROWS_PER_STATEMENT if size * len(converters) <= _SQLITE_VARIABLES]
+    start = 0
+    for size in sizes or [1]:
+        ends = range(start + size, len(rows) + 1, size)
+        if not ends:
+            continue
+        # Every statement of this size in one call, each a single step of the driver's.
+        statements = [
+            tuple(
+                chain.from_iterable(
+                    zip(*(column[end - size : end] for column in columns), strict=True)
+                )
+            )
+            for end in ends
+        ]
+        await connection.exec_driver_sql(head + ", ".join([one_row] * size) + tail, statements)
+        start = ends[-1]
 
 
 # How many parameters one SQLite statement may bind: 32,766 by default since SQLite 3.32,
 # 999 before.
 _SQLITE_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+# The rows of one statement of many rows, largest first: a few sizes only, since the driver
+# keeps each statement it prepares (128 a connection), and one of a thousand rows of 25 columns
+# holds 2 MB: 128 of them, one for each size a batch happened to have, held 270 MB. What is
+# left after the largest goes in the smaller ones, at most 15 rows one by one.
+_ROWS_PER_STATEMENT = (256, 16, 1)
 
 
 def _many_rows(sql: str, width: int) -> tuple[str, str, str] | None:
@@ -345,8 +361,9 @@ def _many_rows(sql: str, width: int) -> tuple[str, str, str] | None:
     The driver runs an executemany a row at a time and lets go of Python's lock around each
     row's step, taking it back after: with the event loop busy meanwhile (another request
     being read or checked), each taking back waits for the loop's thread to yield, up to the
-    interpreter's switch interval (5 ms), so that 1,000 rows took seconds rather than 10 ms.
-    One statement of many rows is bound at once and stepped once, without Python's lock.
+    interpreter's switch interval (5 ms): with another thread busy in Python, 1,000 rows took
+    seconds rather than 10 ms. One statement of many rows is bound at once and stepped once,
+    without Python's lock.
     None for anything else, which goes row by row.
     """
     one_row = "(" + ", ".join(["?"] * width) + ")"

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import bindparam, insert, literal, select, update
+from sqlalchemy import bindparam, event, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import db
@@ -138,8 +138,10 @@ async def test_json_encoded_already_is_stored_as_the_value_it_encodes(
 async def test_more_rows_than_one_statement_binds_all_go_in_in_their_order(
     idle_sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Room for two rows of five values a statement: seven rows take four statements on SQLite.
+    # Room for two rows of five values a statement: seven rows take three statements of two
+    # rows and one of one on SQLite.
     monkeypatch.setattr(db, "_SQLITE_VARIABLES", 10)
+    monkeypatch.setattr(db, "_ROWS_PER_STATEMENT", (4, 2, 1))
     at = datetime(2022, 8, 5, tzinfo=UTC)
     rows = [
         {"type": EventType.claim_created, "claim_id": "split", "tags": [], "data": {"n": n}}
@@ -153,3 +155,25 @@ async def test_more_rows_than_one_statement_binds_all_go_in_in_their_order(
             select(Event.data).where(Event.claim_id == "split").order_by(Event.id)
         )
         assert list(stored) == [{"n": n} for n in range(7)]
+
+
+async def test_batches_of_every_size_share_a_few_statements(
+    idle_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # The driver keeps each statement it prepares: one for each number of rows ever written
+    # would hold a connection's memory for every size a batch happened to have.
+    texts: set[str] = set()
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("INSERT INTO events"):
+            texts.add(statement)
+
+    async with idle_sessionmaker() as session, session.begin():
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            for count in range(1, 300, 7):
+                await execute_many(session, insert(table_of(Event)), _rows("sizes") * count)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert 1 <= len(texts) <= len(db._ROWS_PER_STATEMENT)
