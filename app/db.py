@@ -290,8 +290,8 @@ async def execute_many(
     On SQLite the statement is compiled once and the rows handed to the driver as tuples,
     each column converted by its type in one pass: SQLAlchemy's executemany builds a dict of
     parameters per row through its compiler, which for a batch of 1,000 sightings took about
-    a fifth of the event loop's time. An INSERT then goes as one statement of many rows
-    (`_many_rows`). A statement with defaults computed in Python per row goes the usual way,
+    a fifth of the event loop's time. An INSERT then goes as a few statements of many rows
+    each (`_many_rows`). A statement with defaults computed in Python per row goes the usual way,
     as does everything on PostgreSQL, where the server's time dominates.
     """
     if not rows:

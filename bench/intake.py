@@ -228,6 +228,11 @@ async def batches(
     return rows / (time.perf_counter() - started), statuses, took
 
 
+async def connect(url: str) -> asyncpg.Connection:
+    """asyncpg's own connection to the database a SQLAlchemy URL names."""
+    return await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+
+
 class LockWaits:
     """How much of the time the server's transactions were open they spent waiting for a lock,
     sampled from `pg_stat_activity` while the batches run, and the statements that waited.
@@ -239,13 +244,13 @@ class LockWaits:
     INTERVAL = 0.02
 
     def __init__(self, url: str) -> None:
-        self.url = url.replace("postgresql+asyncpg", "postgresql")
+        self.url = url
         self.open = self.waiting = 0
         self.statements: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def _sample(self) -> None:
-        connection = await asyncpg.connect(self.url)
+        connection = await connect(self.url)
         try:
             while True:
                 rows = await connection.fetch(
@@ -285,7 +290,7 @@ class LockWaits:
 
 async def raw_copy(url: str, work: list[list[dict[str, Any]]]) -> float:
     """Rows per second of asyncpg's COPY of the same rows into a sighting-shaped table."""
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    connection = await connect(url)
     try:
         await connection.execute(
             "CREATE TABLE copied (LIKE sightings INCLUDING DEFAULTS INCLUDING INDEXES)"
@@ -383,12 +388,8 @@ async def run(url: str, args: argparse.Namespace, engine: str) -> None:
         timings = await singles(http, args.singles)
         work = batch_rows(args.rows, args.claims, args.outlets)
         before = _cpu(pids)
-        async with contextlib.AsyncExitStack() as sampling:
-            waits = (
-                await sampling.enter_async_context(LockWaits(url))
-                if engine == "postgresql"
-                else None
-            )
+        sampling = LockWaits(url) if engine == "postgresql" else contextlib.nullcontext()
+        async with sampling as waits:
             rate, statuses, took = await batches(servers, work, args.clients)
         used = {name: _used(name, spent, _cpu(pids)) for name, spent in before.items()}
     print(f"database: {engine}")
