@@ -26,6 +26,7 @@ from sqlalchemy import (
     event,
     func,
     literal,
+    or_,
     select,
     text,
     tuple_,
@@ -274,8 +275,31 @@ def table_of(model: type[Base]) -> Table:
     return table
 
 
-# Keys per row-value IN list on SQLite: a few parameters each, well under its limit.
-_KEYS_PER_STATEMENT = 300
+# Keys per lookup on SQLite: a few parameters each, well under its limit.
+KEYS_PER_LOOKUP = 256
+
+
+def key_in(
+    dialect: str, columns: Sequence[Any], keys: Sequence[tuple[Any, ...]]
+) -> ColumnElement[bool]:
+    """Whether the columns' values are one of these keys (at least one, at most
+    `KEYS_PER_LOOKUP` on SQLite).
+
+    SQLite runs a row value IN a list as a scan of the whole table, each row checked against
+    the list: 37 ms for 250 keys against 220,000 rows of a claim's outlet days, and growing with
+    the table. As one equality per key OR-ed together, it looks each key up in the index
+    (0.7 ms). The list is padded with its last key to a power of two, so that the driver's cache
+    of prepared statements holds a few lengths rather than one per number of keys."""
+    if dialect != "sqlite":
+        return tuple_(*columns).in_(keys)
+    assert 0 < len(keys) <= KEYS_PER_LOOKUP, len(keys)
+    padded = [*keys, *[keys[-1]] * ((1 << (len(keys) - 1).bit_length()) - len(keys))]
+    return or_(
+        *(
+            and_(*(column == value for column, value in zip(columns, key, strict=True)))
+            for key in padded
+        )
+    )
 
 
 def dialect_insert(session: AsyncSession) -> Any:
@@ -570,9 +594,11 @@ async def keys_present(
         params = {f"key_{n}": [key[n] for key in keys] for n in range(len(columns))}
         found.update(tuple(row) for row in await session.execute(statement, params))
         return found
-    for start in range(0, len(keys), _KEYS_PER_STATEMENT):
-        chunk = keys[start : start + _KEYS_PER_STATEMENT]
-        rows = await session.execute(select(*columns).where(tuple_(*columns).in_(chunk)).distinct())
+    for start in range(0, len(keys), KEYS_PER_LOOKUP):
+        chunk = keys[start : start + KEYS_PER_LOOKUP]
+        rows = await session.execute(
+            select(*columns).where(key_in("sqlite", columns, chunk)).distinct()
+        )
         found.update(tuple(row) for row in rows)
     return found
 

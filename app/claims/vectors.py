@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import delete, func, insert, select, tuple_
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.claims import embeddings, language
 from app.claims.embeddings import Vectors
 from app.claims.models import Claim, ClaimVector
-from app.db import utcnow
+from app.db import KEYS_PER_LOOKUP, key_in, utcnow
 from app.sightings.models import Sighting
 
 # How many vectors of a language count as much as the prior they are shrunk towards.
@@ -181,12 +181,11 @@ async def embed(plan: Plan) -> list[dict[str, Any]] | None:
 async def write(session: AsyncSession, plan: Plan, rows: list[dict[str, Any]]) -> None:
     """Replace the plan's stale vectors with `rows`."""
     replaced = sorted(set(plan.stale) | {(row["claim_id"], row["language"]) for row in rows})
-    if replaced:
-        await session.execute(
-            delete(ClaimVector).where(
-                tuple_(ClaimVector.claim_id, ClaimVector.language).in_(replaced)
-            )
-        )
+    key = [ClaimVector.claim_id, ClaimVector.language]
+    dialect = session.get_bind().dialect.name
+    for start in range(0, len(replaced), KEYS_PER_LOOKUP):
+        chunk = replaced[start : start + KEYS_PER_LOOKUP]
+        await session.execute(delete(ClaimVector).where(key_in(dialect, key, chunk)))
     if rows:
         # A claim deleted (merged away) since the plan was read has no row left to point at.
         live = set(

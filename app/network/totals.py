@@ -19,12 +19,11 @@ from sqlalchemy import (
     func,
     inspect,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import Base, insert_rows, table_of
+from app.db import KEYS_PER_LOOKUP, Base, insert_rows, key_in, table_of
 from app.network.models import OutletDay, OutletFlow, OutletLink, OutletTotal
 from app.outlets.models import Outlet
 
@@ -118,9 +117,9 @@ async def figures_of(session: AsyncSession, claim_ids: Sequence[str]) -> Figures
     return Figures(links=links, totals=totals)
 
 
-def _in_chunks(rows: list[Any]) -> Iterable[list[Any]]:
-    for start in range(0, len(rows), _KEYS_PER_STATEMENT):
-        yield rows[start : start + _KEYS_PER_STATEMENT]
+def _in_chunks(rows: list[Any], size: int = _KEYS_PER_STATEMENT) -> Iterable[list[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
 
 
 # What a row names rather than counts: kept as the row first had it.
@@ -154,8 +153,9 @@ async def add_to(session: AsyncSession, model: type[Base], rows: list[dict[str, 
 
 async def _reread_times(session: AsyncSession, pairs: list[Pair]) -> None:
     """The first and last times of these pairs, read again from their flows."""
-    pair = tuple_(OutletFlow.source_outlet_id, OutletFlow.target_outlet_id)
-    for chunk in _in_chunks(pairs):
+    pair = [OutletFlow.source_outlet_id, OutletFlow.target_outlet_id]
+    dialect = session.get_bind().dialect.name
+    for chunk in _in_chunks(pairs, KEYS_PER_LOOKUP):
         rows = await session.execute(
             select(
                 OutletFlow.source_outlet_id,
@@ -163,7 +163,7 @@ async def _reread_times(session: AsyncSession, pairs: list[Pair]) -> None:
                 func.min(OutletFlow.first_at),
                 func.max(OutletFlow.last_at),
             )
-            .where(pair.in_(chunk))
+            .where(key_in(dialect, pair, chunk))
             .group_by(OutletFlow.source_outlet_id, OutletFlow.target_outlet_id)
         )
         for source, target, first_at, last_at in rows.all():
@@ -231,9 +231,12 @@ async def apply(session: AsyncSession, before: Figures, after: Figures) -> None:
         await _reread_times(session, shrunk)
     # Pairs and outlets left with nothing go, so the network lists only what was carried.
     gone_pairs = [key for key in shrunk if key not in after.links]
-    pair = tuple_(OutletLink.source_outlet_id, OutletLink.target_outlet_id)
-    for chunk in _in_chunks(gone_pairs):
-        await session.execute(delete(OutletLink).where(pair.in_(chunk), OutletLink.citations <= 0))
+    pair = [OutletLink.source_outlet_id, OutletLink.target_outlet_id]
+    dialect = session.get_bind().dialect.name
+    for chunk in _in_chunks(gone_pairs, KEYS_PER_LOOKUP):
+        await session.execute(
+            delete(OutletLink).where(key_in(dialect, pair, chunk), OutletLink.citations <= 0)
+        )
     gone = [key for key in before.totals if key not in after.totals]
     for chunk in _in_chunks(gone):
         await session.execute(
