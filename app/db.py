@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BindParameter,
     ColumnElement,
     DateTime,
     Integer,
@@ -279,6 +280,23 @@ def table_of(model: type[Base]) -> Table:
 KEYS_PER_LOOKUP = 256
 
 
+def _padded(keys: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The keys, with the last repeated up to a power of two: the driver keeps each statement
+    it prepares, and a few lengths of a lookup make a few statements rather than one for every
+    number of keys."""
+    assert 0 < len(keys) <= KEYS_PER_LOOKUP, len(keys)
+    return [*keys, *[keys[-1]] * ((1 << (len(keys) - 1).bit_length()) - len(keys))]
+
+
+def _any_of(columns: Sequence[Any], keys: Sequence[Sequence[Any]]) -> ColumnElement[bool]:
+    return or_(
+        *(
+            and_(*(column == value for column, value in zip(columns, key, strict=True)))
+            for key in keys
+        )
+    )
+
+
 def key_in(
     dialect: str, columns: Sequence[Any], keys: Sequence[tuple[Any, ...]]
 ) -> ColumnElement[bool]:
@@ -288,18 +306,27 @@ def key_in(
     SQLite runs a row value IN a list as a scan of the whole table, each row checked against
     the list: 37 ms for 250 keys against 220,000 rows of a claim's outlet days, and growing with
     the table. As one equality per key OR-ed together, it looks each key up in the index
-    (0.7 ms). The list is padded with its last key to a power of two, so that the driver's cache
-    of prepared statements holds a few lengths rather than one per number of keys."""
+    (0.7 ms)."""
     if dialect != "sqlite":
         return tuple_(*columns).in_(keys)
-    assert 0 < len(keys) <= KEYS_PER_LOOKUP, len(keys)
-    padded = [*keys, *[keys[-1]] * ((1 << (len(keys) - 1).bit_length()) - len(keys))]
-    return or_(
-        *(
-            and_(*(column == value for column, value in zip(columns, key, strict=True)))
-            for key in padded
-        )
-    )
+    return _any_of(columns, _padded(keys))
+
+
+# `keys_present`'s statements on SQLite by columns and number of keys. Built once: an OR of
+# hundreds of equalities costs more to build and to key for SQLAlchemy's cache than the lookup
+# costs SQLite.
+_lookups: dict[tuple[str, ...], Select[Any]] = {}
+
+
+def _lookup(columns: Sequence[Any], size: int) -> Select[Any]:
+    key = (*(str(column) for column in columns), str(size))
+    statement = _lookups.get(key)
+    if statement is None:
+        binds: list[list[BindParameter[Any]]] = [
+            [bindparam(f"k{n}_{m}") for m in range(len(columns))] for n in range(size)
+        ]
+        statement = _lookups[key] = select(*columns).where(_any_of(columns, binds)).distinct()
+    return statement
 
 
 def dialect_insert(session: AsyncSession) -> Any:
@@ -596,9 +623,9 @@ async def keys_present(
         return found
     for start in range(0, len(keys), KEYS_PER_LOOKUP):
         chunk = keys[start : start + KEYS_PER_LOOKUP]
-        rows = await session.execute(
-            select(*columns).where(key_in("sqlite", columns, chunk)).distinct()
-        )
+        padded = _padded(chunk)
+        values = {f"k{n}_{m}": value for n, key in enumerate(padded) for m, value in enumerate(key)}
+        rows = await session.execute(_lookup(columns, len(padded)), values)
         found.update(tuple(row) for row in rows)
     return found
 

@@ -3,12 +3,13 @@ table's index on SQLite rather than by reading the whole table (a batch's cost w
 grow with every sighting recorded before it)."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import KEYS_PER_LOOKUP, insert_rows, key_in, keys_present, table_of
+from app.db import KEYS_PER_LOOKUP, insert_rows, keys_present, table_of
 from app.enums import Stance
 from app.network.models import OutletDay
 
@@ -51,16 +52,28 @@ async def test_only_the_keys_with_rows_are_found(
 async def test_sqlite_looks_each_key_up_in_the_index(
     idle_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
+    await _store(idle_sessionmaker)
     async with idle_sessionmaker() as session:
-        if session.get_bind().dialect.name != "sqlite":
+        engine = session.get_bind()
+        if engine.dialect.name != "sqlite":
             pytest.skip("how SQLite plans a lookup of many keys")
-        keys = [(f"claim-{n}", f"outlet-{n}") for n in range(KEYS_PER_LOOKUP)]
-        statement = select(*KEY).where(key_in("sqlite", KEY, keys)).distinct()
-        compiled = statement.compile(session.get_bind())
-        values = tuple(compiled.params[name] for name in compiled.positiontup or [])
+        ran: list[tuple[str, Any]] = []
+
+        def record(_conn: Any, _cursor: Any, statement: str, values: Any, *_: Any) -> None:
+            ran.append((statement, values))
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            keys = [(f"claim-{n}", f"outlet-{n}") for n in range(KEYS_PER_LOOKUP)]
+            assert await keys_present(session, KEY, keys) == {
+                (f"claim-{n}", f"outlet-{n}") for n in range(10)
+            }
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        [(statement, values)] = ran
         connection = await session.connection()
-        explained = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", values)
-        plan = [row[3] for row in explained]
+        explained = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", values)
+        plan = [str(row[3]) for row in list[Any](explained)]
     reads = [step for step in plan if "outlet_days" in step]
     assert reads, plan
     assert all(step.startswith("SEARCH") for step in reads), reads
