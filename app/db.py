@@ -311,7 +311,7 @@ def key_in(
     `KEYS_PER_LOOKUP` on SQLite).
 
     SQLite runs a row value IN a list as a scan of the whole table, each row checked against
-    the list: 37 ms for 250 keys against 220,000 rows of a claim's outlet days, and growing with
+    the list: 37 ms for 250 keys against 220,000 rows of `outlet_days`, and growing with
     the table. As one equality per key OR-ed together, it looks each key up in the index
     (0.7 ms)."""
     if dialect != "sqlite":
