@@ -6,7 +6,7 @@ import sqlite3
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
@@ -302,6 +302,12 @@ def _any_of(columns: Sequence[Any], keys: Sequence[Sequence[Any]]) -> ColumnElem
             for key in keys
         )
     )
+
+
+def key_chunks(keys: Sequence[tuple[Any, ...]]) -> Iterator[Sequence[tuple[Any, ...]]]:
+    """The keys in slices as many as `key_in` takes at once on SQLite."""
+    for start in range(0, len(keys), KEYS_PER_LOOKUP):
+        yield keys[start : start + KEYS_PER_LOOKUP]
 
 
 def key_in(
@@ -628,8 +634,7 @@ async def keys_present(
         params = {f"key_{n}": [key[n] for key in keys] for n in range(len(columns))}
         found.update(tuple(row) for row in await session.execute(statement, params))
         return found
-    for start in range(0, len(keys), KEYS_PER_LOOKUP):
-        chunk = keys[start : start + KEYS_PER_LOOKUP]
+    for chunk in key_chunks(keys):
         padded = _padded(chunk)
         values = {f"k{n}_{m}": value for n, key in enumerate(padded) for m, value in enumerate(key)}
         rows = await session.execute(_lookup(columns, len(padded)), values)

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.claims import embeddings, language
 from app.claims.embeddings import Vectors
 from app.claims.models import Claim, ClaimVector
-from app.db import KEYS_PER_LOOKUP, key_in, utcnow
+from app.db import key_chunks, key_in, utcnow
 from app.sightings.models import Sighting
 
 # How many vectors of a language count as much as the prior they are shrunk towards.
@@ -183,8 +183,7 @@ async def write(session: AsyncSession, plan: Plan, rows: list[dict[str, Any]]) -
     replaced = sorted(set(plan.stale) | {(row["claim_id"], row["language"]) for row in rows})
     key = [ClaimVector.claim_id, ClaimVector.language]
     dialect = session.get_bind().dialect.name
-    for start in range(0, len(replaced), KEYS_PER_LOOKUP):
-        chunk = replaced[start : start + KEYS_PER_LOOKUP]
+    for chunk in key_chunks(replaced):
         await session.execute(delete(ClaimVector).where(key_in(dialect, key, chunk)))
     if rows:
         # A claim deleted (merged away) since the plan was read has no row left to point at.

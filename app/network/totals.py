@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import KEYS_PER_LOOKUP, Base, insert_rows, key_in, table_of
+from app.db import Base, insert_rows, key_chunks, key_in, table_of
 from app.network.models import OutletDay, OutletFlow, OutletLink, OutletTotal
 from app.outlets.models import Outlet
 
@@ -117,9 +117,9 @@ async def figures_of(session: AsyncSession, claim_ids: Sequence[str]) -> Figures
     return Figures(links=links, totals=totals)
 
 
-def _in_chunks(rows: list[Any], size: int = _KEYS_PER_STATEMENT) -> Iterable[list[Any]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
+def _in_chunks(rows: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(rows), _KEYS_PER_STATEMENT):
+        yield rows[start : start + _KEYS_PER_STATEMENT]
 
 
 # What a row names rather than counts: kept as the row first had it.
@@ -155,7 +155,7 @@ async def _reread_times(session: AsyncSession, pairs: list[Pair]) -> None:
     """The first and last times of these pairs, read again from their flows."""
     pair = [OutletFlow.source_outlet_id, OutletFlow.target_outlet_id]
     dialect = session.get_bind().dialect.name
-    for chunk in _in_chunks(pairs, KEYS_PER_LOOKUP):
+    for chunk in key_chunks(pairs):
         rows = await session.execute(
             select(
                 OutletFlow.source_outlet_id,
@@ -233,7 +233,7 @@ async def apply(session: AsyncSession, before: Figures, after: Figures) -> None:
     gone_pairs = [key for key in shrunk if key not in after.links]
     pair = [OutletLink.source_outlet_id, OutletLink.target_outlet_id]
     dialect = session.get_bind().dialect.name
-    for chunk in _in_chunks(gone_pairs, KEYS_PER_LOOKUP):
+    for chunk in key_chunks(gone_pairs):
         await session.execute(
             delete(OutletLink).where(key_in(dialect, pair, chunk), OutletLink.citations <= 0)
         )
